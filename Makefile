@@ -1,0 +1,44 @@
+# The one entry point. `make demo` and `make test` work on a fresh machine: both run setup first.
+PY := .venv/bin/python
+.DEFAULT_GOAL := help
+
+.PHONY: help setup demo test test-unit test-oldest lint ipk bench clean
+
+help:
+	@echo "make demo    set up, then bring up a live demo tunnel (strongSwan phone -> ikev2d -> LAN host)"
+	@echo "make test    set up, then run every test tier (unit, interop, system in an ESP kernel)"
+	@echo "make lint    ruff over the Python code, shellcheck over shipped shell scripts"
+	@echo "make ipk     build the OpenWrt packages"
+	@echo "make bench   benchmarks against strongSwan (prints figures, never fails on time)"
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	@scripts/demo.sh
+
+test: setup
+	@scripts/test.sh
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+# The unit tests once more on the oldest supported set (Python 3.11, cryptography 41.0.7,
+# pyroute2 0.7.9): what OpenWrt 24.10 ships.
+test-oldest:
+	@scripts/setup.sh --oldest
+	.venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
+lint: setup
+	$(PY) -m ruff check src tests bench scripts
+	$(PY) -m ruff format --check src tests bench scripts
+	@scripts/shellcheck.sh
+
+ipk: setup
+	$(PY) scripts/build_ipk.py
+
+bench: setup
+	@scripts/bench.sh
+
+clean:
+	rm -rf .venv .venv-oldest build dist .pytest_cache .ruff_cache .hypothesis
