@@ -1,0 +1,155 @@
+"""Network namespaces and veth links for tests, torn down by name.
+
+Every namespace gets the per-test prefix, so parallel or leftover runs never collide, and
+`NetnsSet.teardown()` deletes exactly what this set created. Interface names are chosen by
+the caller: links are created directly inside their namespaces, so they only need to be
+unique per namespace.
+"""
+
+from __future__ import annotations
+
+import array
+import itertools
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .proc import ProcessTracker, run
+
+__all__ = ["Netns", "NetnsSet", "unique_prefix"]
+
+_counter = itertools.count()
+
+# Runs inside the namespace: make the socket, bind it, hand its fd back over `chan`.
+_SOCKET_CHILD = """
+import array, socket, sys
+family, kind, host, port, chan = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
+                                  int(sys.argv[4]), int(sys.argv[5]))
+s = socket.socket(family, kind)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, port))
+ch = socket.socket(fileno=chan)
+ch.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [s.fileno()]))])
+"""
+
+
+def unique_prefix(tag: str = "t") -> str:
+    """A short name prefix unique to this process and call (netns names stay readable)."""
+    return f"{tag}{os.getpid() % 100000}x{next(_counter)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Netns:
+    name: str
+
+    def cmd(self, argv: Sequence[str]) -> list[str]:
+        """argv prefixed to run inside this namespace."""
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def run(self, argv: Sequence[str], **kw) -> subprocess.CompletedProcess[str]:
+        return run(self.cmd(argv), **kw)
+
+    def ip(self, *args: str, **kw) -> subprocess.CompletedProcess[str]:
+        return run(["ip", "-n", self.name, *args], **kw)
+
+    def addr_add(self, dev: str, cidr: str) -> None:
+        self.ip("addr", "add", cidr, "dev", dev)
+
+    def link_up(self, dev: str) -> None:
+        self.ip("link", "set", dev, "up")
+
+    def route_add(self, dst: str, via: str | None = None, dev: str | None = None) -> None:
+        args = ["route", "replace", dst]
+        if via:
+            args += ["via", via]
+        if dev:
+            args += ["dev", dev]
+        self.ip(*args)
+
+    def sysctl(self, key: str, value: str) -> None:
+        self.run(["sysctl", "-qw", f"{key}={value}"])
+
+    def ping(self, dst: str, count: int = 1, wait: float = 2.0, **kw):
+        """ping -c count; returns the CompletedProcess (check=False to inspect failures)."""
+        timeout = count * (wait + 0.5) + 2
+        argv = ["ping", "-n", "-c", str(count), "-i", "0.2", "-W", str(wait), dst]
+        return self.run(argv, timeout=timeout, **kw)
+
+    def udp_socket(self, host: str, port: int, family: int = socket.AF_INET) -> socket.socket:
+        """A UDP socket bound to (host, port) inside this namespace, owned by the caller."""
+        return self._socket(family, socket.SOCK_DGRAM, host, port)
+
+    def _socket(self, family: int, kind: int, host: str, port: int) -> socket.socket:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        argv = [sys.executable, "-c", _SOCKET_CHILD, str(family), str(kind), host, str(port)]
+        argv.append(str(child.fileno()))  # pass_fds keeps the number
+        with parent, child:
+            proc = subprocess.run(
+                self.cmd(argv),
+                pass_fds=(child.fileno(),),
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise OSError(f"socket in netns {self.name} failed: {proc.stderr.strip()}")
+            fds = array.array("i")
+            parent.settimeout(5)
+            _msg, anc, _flags, _addr = parent.recvmsg(1, socket.CMSG_LEN(fds.itemsize))
+            for level, ctype, data in anc:
+                if level == socket.SOL_SOCKET and ctype == socket.SCM_RIGHTS:
+                    fds.frombytes(data[: fds.itemsize])
+        if not fds:
+            raise OSError(f"socket in netns {self.name}: no descriptor received")
+        return socket.socket(fileno=fds[0])
+
+
+@dataclass
+class NetnsSet:
+    """The namespaces and processes of one test; `teardown()` removes all of them."""
+
+    prefix: str = field(default_factory=unique_prefix)
+    namespaces: dict[str, Netns] = field(default_factory=dict)
+    procs: ProcessTracker = field(default_factory=ProcessTracker)
+
+    def add(self, short: str) -> Netns:
+        """Create namespace <prefix>-<short> with loopback up."""
+        ns = Netns(f"{self.prefix}-{short}")
+        run(["ip", "netns", "add", ns.name])
+        self.namespaces[short] = ns
+        ns.link_up("lo")
+        return ns
+
+    def __getitem__(self, short: str) -> Netns:
+        return self.namespaces[short]
+
+    def veth(self, a: Netns, a_dev: str, b: Netns, b_dev: str) -> None:
+        """A veth pair a_dev (in a) <-> b_dev (in b), both up."""
+        run(["ip", "link", "add", a_dev, "netns", a.name, "type", "veth",
+             "peer", "name", b_dev, "netns", b.name])  # fmt: skip
+        a.link_up(a_dev)
+        b.link_up(b_dev)
+
+    def bridge(self, ns: Netns, dev: str) -> None:
+        ns.ip("link", "add", dev, "type", "bridge", "forward_delay", "0")
+        ns.link_up(dev)
+
+    def spawn(self, ns: Netns, argv: Sequence[str], **kw) -> subprocess.Popen:
+        """Start argv in ns in the background; killed by PID in teardown."""
+        return self.procs.spawn(ns.cmd(argv), **kw)
+
+    def teardown(self) -> None:
+        self.procs.stop_all()
+        for ns in self.namespaces.values():
+            run(["ip", "netns", "del", ns.name], check=False, timeout=10)
+        self.namespaces.clear()
+
+    def __enter__(self) -> NetnsSet:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.teardown()

@@ -1,0 +1,201 @@
+"""One Debian strongSwan (charon + swanctl) instance in a network namespace.
+
+Each instance has its own directory with strongswan.conf, swanctl/, charon.log and a
+private /run (charon's pid file path is hard-coded: `ip netns exec` gives a private mount
+namespace and we bind our dir over /run). Configuration is chosen only by environment
+(STRONGSWAN_CONF, SWANCTL_DIR); swanctl talks to the instance's own vici socket.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+from dataclasses import dataclass, field
+
+from .netns import Netns, NetnsSet
+from .proc import CommandFailed, run, wait_until
+
+__all__ = [
+    "KERNEL_LIBIPSEC",
+    "KERNEL_NETLINK",
+    "Charon",
+    "StrongswanError",
+    "SwanctlResult",
+]
+
+CHARON = "/usr/lib/ipsec/charon"
+_BASE_PLUGINS = (
+    "random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey gmp "
+    "curve25519 aes sha1 sha2 hmac kdf gcm chapoly"
+)
+_TAIL_PLUGINS = "socket-default vici attr updown eap-identity eap-mschapv2"
+# kernel-netlink: real kernel SAs (needs a kernel with ESP). kernel-libipsec: ESP in
+# userspace over TUN, listed first so that it provides the kernel-ipsec interface; note it
+# fakes NAT detection (forces ESP-in-UDP), so its NAT_DETECTION_SOURCE_IP hash is random.
+KERNEL_NETLINK = f"{_BASE_PLUGINS} kernel-netlink {_TAIL_PLUGINS}"
+KERNEL_LIBIPSEC = f"{_BASE_PLUGINS} kernel-libipsec kernel-netlink {_TAIL_PLUGINS}"
+
+_SWANCTL_SUBDIRS = ("x509", "x509ca", "x509ocsp", "x509crl", "pubkey", "private", "rsa",
+                    "ecdsa", "pkcs8", "pkcs12", "conf.d")  # fmt: skip
+
+
+class StrongswanError(AssertionError):
+    """A strongSwan step failed; the message ends with the tail of charon's log."""
+
+
+@dataclass
+class Charon:
+    """charon in `ns`, configured under `workdir` (created)."""
+
+    ns: Netns
+    workdir: pathlib.Path
+    netns_set: NetnsSet
+    plugins: str = KERNEL_NETLINK
+    log_level: int = 1
+    extra_conf: str = ""
+    max_runtime: int = 600
+    proc: subprocess.Popen | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.workdir = pathlib.Path(self.workdir)
+        (self.workdir / "run").mkdir(parents=True, exist_ok=True)
+        for sub in _SWANCTL_SUBDIRS:
+            (self.swanctl_dir / sub).mkdir(parents=True, exist_ok=True)
+        self._write_strongswan_conf()
+
+    # --- paths and environment
+    @property
+    def swanctl_dir(self) -> pathlib.Path:
+        return self.workdir / "swanctl"
+
+    @property
+    def conf_path(self) -> pathlib.Path:
+        return self.workdir / "strongswan.conf"
+
+    @property
+    def log_path(self) -> pathlib.Path:
+        return self.workdir / "charon.log"
+
+    @property
+    def vici_path(self) -> pathlib.Path:
+        return self.workdir / "run" / "charon.vici"
+
+    @property
+    def uri(self) -> str:
+        return f"unix://{self.vici_path}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["STRONGSWAN_CONF"] = str(self.conf_path)
+        env["SWANCTL_DIR"] = str(self.swanctl_dir)
+        return env
+
+    def _write_strongswan_conf(self) -> None:
+        lvl = self.log_level
+        self.conf_path.write_text(
+            f"""charon {{
+  load_modular = no
+  load = {self.plugins}
+  install_virtual_ip = yes
+  filelog {{
+    log {{
+      path = {self.log_path}
+      time_format = %T
+      default = 1
+      ike = {lvl}
+      cfg = {lvl}
+      knl = {lvl}
+      flush_line = yes
+      append = no
+    }}
+  }}
+  {self.extra_conf}
+  plugins {{
+    vici {{
+      socket = {self.uri}
+    }}
+  }}
+}}
+"""
+        )
+
+    def write_swanctl_conf(self, text: str) -> None:
+        (self.swanctl_dir / "swanctl.conf").write_text(text)
+
+    # --- lifecycle
+    def start(self, timeout: float = 15.0) -> None:
+        """Start charon in its netns and wait until its vici socket accepts swanctl."""
+        for stale in (self.vici_path, self.workdir / "run" / "charon.pid"):
+            stale.unlink(missing_ok=True)
+        run_dir = self.workdir / "run"
+        script = f"mount --bind '{run_dir}' /run && exec timeout {self.max_runtime} {CHARON}"
+        self.proc = self.netns_set.spawn(
+            self.ns, ["sh", "-c", script], log_path=str(self.workdir / "stdout.log"),
+            env=self.env(),
+        )  # fmt: skip
+
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise self._error(f"charon exited with {self.proc.returncode} during start")
+            return self.vici_path.is_socket() and self.swanctl("--stats", check=False).ok
+
+        wait_until(up, timeout, interval=0.05, what=f"charon vici in {self.ns.name}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.netns_set.procs.stop(self.proc)
+            self.proc = None
+
+    # --- swanctl
+    def swanctl(self, *args: str, timeout: float = 30.0, check: bool = True) -> SwanctlResult:
+        argv = ["swanctl", *args, "--uri", self.uri]  # --uri must come after the command
+        try:
+            proc = run(argv, timeout=timeout, check=False, env=self.env())
+        except CommandFailed as exc:
+            raise self._error(str(exc)) from exc
+        result = SwanctlResult(proc.returncode, proc.stdout + proc.stderr)
+        if check and not result.ok:
+            raise self._error(f"swanctl {' '.join(args)} exited {proc.returncode}:\n{result.out}")
+        return result
+
+    def load_all(self) -> None:
+        self.swanctl("--load-all")
+
+    def initiate(self, child: str, timeout: float = 20.0) -> str:
+        """swanctl --initiate --child `child`; returns swanctl's log of the exchange."""
+        return self.swanctl(
+            "--initiate", "--child", child, "--timeout", str(int(timeout)), timeout=timeout + 5
+        ).out
+
+    def list_sas(self) -> str:
+        return self.swanctl("--list-sas").out
+
+    def wait_log(self, needle: str, timeout: float = 10.0) -> None:
+        wait_until(lambda: needle in self.log_text(), timeout, what=f"{needle!r} in charon.log")
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def _error(self, message: str) -> StrongswanError:
+        stdout = self.workdir / "stdout.log"
+        extra = stdout.read_text(errors="replace")[-2000:] if stdout.exists() else ""
+        return StrongswanError(
+            f"{message}\n--- charon.log ({self.ns.name}) ---\n{self.log_tail()}\n{extra}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SwanctlResult:
+    returncode: int
+    out: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
