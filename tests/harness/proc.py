@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -86,10 +87,8 @@ class ProcessTracker:
         """SIGTERM the process group led by proc, SIGKILL it after `grace` s."""
         if proc.poll() is None:
             _killpg(proc.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
         # helpers forked into the group may outlive the leader
         _killpg(proc.pid, signal.SIGKILL)
         try:
@@ -105,7 +104,5 @@ class ProcessTracker:
 
 
 def _killpg(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
