@@ -26,11 +26,11 @@ _counter = itertools.count()
 # Runs inside the namespace: make the socket, bind it, hand its fd back over `chan`.
 _SOCKET_CHILD = """
 import array, socket, sys
-family, kind, host, port, chan = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
-                                  int(sys.argv[4]), int(sys.argv[5]))
-s = socket.socket(family, kind)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((host, port))
+family, kind, proto, port, chan = (int(a) for a in sys.argv[1:6])
+s = socket.socket(family, kind, proto)
+if kind == socket.SOCK_DGRAM:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[6], port))
 ch = socket.socket(fileno=chan)
 ch.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [s.fileno()]))])
 """
@@ -80,12 +80,18 @@ class Netns:
 
     def udp_socket(self, host: str, port: int, family: int = socket.AF_INET) -> socket.socket:
         """A UDP socket bound to (host, port) inside this namespace, owned by the caller."""
-        return self._socket(family, socket.SOCK_DGRAM, host, port)
+        return self._socket(family, socket.SOCK_DGRAM, 0, host, port)
 
-    def _socket(self, family: int, kind: int, host: str, port: int) -> socket.socket:
+    def raw_socket(self, proto: int, host: str = "0.0.0.0", family: int = socket.AF_INET):
+        """A raw IP socket for `proto` (e.g. 50 = ESP) inside this namespace: it receives a
+        copy of every such packet addressed to the namespace, IP header included."""
+        return self._socket(family, socket.SOCK_RAW, proto, host, 0)
+
+    def _socket(self, family: int, kind: int, proto: int, host: str, port: int):
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-        argv = [sys.executable, "-c", _SOCKET_CHILD, str(family), str(kind), host, str(port)]
-        argv.append(str(child.fileno()))  # pass_fds keeps the number
+        # pass_fds keeps the descriptor number: tell the child which one it is
+        args = (family, kind, proto, port, child.fileno(), host)
+        argv = [sys.executable, "-c", _SOCKET_CHILD, *map(str, args)]
         with parent, child:
             proc = subprocess.run(
                 self.cmd(argv),

@@ -36,8 +36,9 @@ _TAIL_PLUGINS = "socket-default vici attr updown eap-identity eap-mschapv2"
 KERNEL_NETLINK = f"{_BASE_PLUGINS} kernel-netlink {_TAIL_PLUGINS}"
 KERNEL_LIBIPSEC = f"{_BASE_PLUGINS} kernel-libipsec kernel-netlink {_TAIL_PLUGINS}"
 
-_SWANCTL_SUBDIRS = ("x509", "x509ca", "x509ocsp", "x509crl", "pubkey", "private", "rsa",
-                    "ecdsa", "pkcs8", "pkcs12", "conf.d")  # fmt: skip
+# swanctl complains about every missing one
+_SWANCTL_SUBDIRS = ("x509", "x509ca", "x509ocsp", "x509aa", "x509ac", "x509crl", "pubkey",
+                    "private", "rsa", "ecdsa", "bliss", "pkcs8", "pkcs12", "conf.d")  # fmt: skip
 
 
 class StrongswanError(AssertionError):
