@@ -169,6 +169,13 @@ class Charon:
             "--initiate", "--child", child, "--timeout", str(int(timeout)), timeout=timeout + 5
         ).out
 
+    def initiate_background(self, child: str, timeout: float = 10.0) -> subprocess.Popen:
+        """Start `swanctl --initiate` without waiting (e.g. to catch its first datagram);
+        the process is tracked and killed by PID in teardown."""
+        argv = ["swanctl", "--initiate", "--child", child, "--timeout", str(int(timeout)),
+                "--uri", self.uri]  # fmt: skip
+        return self.netns_set.procs.spawn(argv, env=self.env())
+
     def list_sas(self) -> str:
         return self.swanctl("--list-sas").out
 
