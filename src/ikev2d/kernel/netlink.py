@@ -1,0 +1,167 @@
+"""A plain NETLINK_XFRM socket: requests with acks, dumps, and a non-blocking event feed.
+
+The framing (nlmsghdr walking, NLMSG_ERROR with extended-ack text) is small enough to do with
+``struct`` here; the XFRM payloads themselves are encoded and decoded by the pyroute2 message
+classes of :mod:`ikev2d.kernel.xfrm_messages`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import socket
+import struct
+from collections.abc import Iterator
+
+from ikev2d.kernel.errors import XfrmError
+
+__all__ = [
+    "NETLINK_XFRM",
+    "NLM_F_ACK",
+    "NLM_F_DUMP",
+    "NLM_F_REQUEST",
+    "NetlinkSocket",
+    "iter_messages",
+]
+
+NETLINK_XFRM = 6
+SOL_NETLINK = 270
+NETLINK_ADD_MEMBERSHIP = 1
+NETLINK_CAP_ACK = 10
+NETLINK_EXT_ACK = 11
+
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_MULTI = 0x2
+NLM_F_ACK = 0x4
+NLM_F_DUMP = 0x300
+NLM_F_CAPPED = 0x100
+NLM_F_ACK_TLVS = 0x200
+NLMSGERR_ATTR_MSG = 1
+
+_HDR = struct.Struct("=IHHII")  # struct nlmsghdr
+_RECV_SIZE = 1 << 16
+# A dump of a big SAD arrives in many datagrams; this bounds the loop, not the table size.
+_MAX_DATAGRAMS = 1 << 20
+_TIMEOUT = 5.0
+
+
+def iter_messages(buf: bytearray) -> Iterator[tuple[int, int, int, int]]:
+    """(type, flags, seq, offset) of each netlink message in one datagram, bounds-checked."""
+    offset = 0
+    while offset + _HDR.size <= len(buf):
+        length, mtype, flags, seq, _pid = _HDR.unpack_from(buf, offset)
+        if length < _HDR.size or offset + length > len(buf):
+            return  # truncated or corrupt: stop rather than read past the datagram
+        yield mtype, flags, seq, offset
+        offset += (length + 3) & ~3
+
+
+def parse_error(buf: bytearray, offset: int) -> tuple[int, str | None]:
+    """The (positive) errno of an NLMSG_ERROR and the kernel's extended-ack text if present."""
+    length, _t, flags, _s, _p = _HDR.unpack_from(buf, offset)
+    end = offset + length
+    if end - offset < _HDR.size + 4:
+        return errno.EPROTO, "short NLMSG_ERROR"
+    (err,) = struct.unpack_from("=i", buf, offset + _HDR.size)
+    text = None
+    if flags & NLM_F_ACK_TLVS:
+        pos = offset + _HDR.size + 4
+        if flags & NLM_F_CAPPED:
+            pos += _HDR.size
+        else:
+            (orig_len,) = struct.unpack_from("=I", buf, pos)
+            pos += (orig_len + 3) & ~3
+        while pos + 4 <= end:
+            nla_len, nla_type = struct.unpack_from("=HH", buf, pos)
+            if nla_len < 4 or pos + nla_len > end:
+                break
+            if nla_type & 0x3FFF == NLMSGERR_ATTR_MSG:
+                raw = bytes(buf[pos + 4 : pos + nla_len])
+                text = raw.split(b"\0", 1)[0].decode("utf-8", "replace") or None
+            pos += (nla_len + 3) & ~3
+    return -err, text
+
+
+class NetlinkSocket:
+    """One NETLINK_XFRM socket. ``groups`` > 0 makes it a non-blocking multicast listener."""
+
+    def __init__(self, groups: tuple[int, ...] = ()) -> None:
+        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_XFRM)
+        self._seq = itertools.count(1)
+        try:
+            for opt in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
+                # Kernels before 4.12 lack extended acks: plain errnos still work there.
+                with contextlib.suppress(OSError):
+                    self._sock.setsockopt(SOL_NETLINK, opt, 1)
+            self._sock.bind((0, 0))
+            for group in groups:
+                self._sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)
+            if groups:
+                self._sock.setblocking(False)
+            else:
+                self._sock.settimeout(_TIMEOUT)
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def request(self, data: bytes, seq: int, operation: str) -> list[tuple[int, bytearray, int]]:
+        """Send one request and collect its replies up to the ack (or NLMSG_DONE for dumps).
+
+        Returns (type, buffer, offset) of each non-control reply; raises XfrmError on a
+        negative ack.
+        """
+        self._sock.send(data)
+        replies: list[tuple[int, bytearray, int]] = []
+        for _ in range(_MAX_DATAGRAMS):
+            try:
+                buf = bytearray(self._sock.recv(_RECV_SIZE))
+            except TimeoutError:
+                raise XfrmError(errno.ETIMEDOUT, "no answer from the kernel", operation) from None
+            for mtype, flags, mseq, offset in iter_messages(buf):
+                if mseq != seq:
+                    continue  # a late answer to an earlier request that timed out
+                if mtype == NLMSG_ERROR:
+                    err, text = parse_error(buf, offset)
+                    if err:
+                        raise XfrmError.from_errno(err, operation, text)
+                    return replies
+                if mtype == NLMSG_DONE:
+                    return replies
+                replies.append((mtype, buf, offset))
+                if not flags & NLM_F_MULTI and not self._expects_ack(data):
+                    return replies
+        raise XfrmError(errno.EOVERFLOW, "reply never ended", operation)
+
+    @staticmethod
+    def _expects_ack(data: bytes) -> bool:
+        return bool(_HDR.unpack_from(data)[2] & NLM_F_ACK)
+
+    def receive_nowait(self) -> Iterator[tuple[int, bytearray, int]]:
+        """Every message already queued on a listener socket, never blocking.
+
+        Yields (-ENOBUFS, empty, 0) once if the kernel dropped events for lack of buffer space.
+        """
+        for _ in range(_MAX_DATAGRAMS):
+            try:
+                buf = bytearray(self._sock.recv(_RECV_SIZE, socket.MSG_DONTWAIT))
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:
+                    yield -errno.ENOBUFS, bytearray(), 0
+                    continue
+                raise
+            for mtype, _flags, _seq, offset in iter_messages(buf):
+                yield mtype, buf, offset

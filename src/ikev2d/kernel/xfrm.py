@@ -1,0 +1,265 @@
+"""The kernel datapath: Child SAs and their policies over NETLINK_XFRM.
+
+Public surface (called by the daemon only)::
+
+    dp = XfrmDatapath()                       # opens two NETLINK_XFRM sockets
+    spi = dp.allocate_spi(src=peer, dst=us)   # larval inbound SA, SPI in 0xc0000000-0xcfffffff
+    dp.install_child(ChildTunnel(...))        # UPDSA in, NEWSA out, UPDPOLICY out/in/fwd
+    dp.counters(tunnel) -> Counters           # curlft of both SAs (GETSA)
+    dp.remove_child(tunnel)                   # DELSA both, DELPOLICY when no tunnel uses it
+    dp.flush_owned() -> int                   # leftovers of an earlier run, ours only
+    dp.fileno(); dp.read_events()             # expire multicasts, never blocks
+    dp.close()
+
+Ownership: every SA and every policy template we install carries a reqid from
+``OWNED_REQIDS`` (a 64 Ki block far above what strongSwan or libreswan allocate). A reqid is
+part of both the SA and each policy template, survives a daemon crash in the kernel, needs no
+LSM (unlike XFRMA_SEC_CTX) and, unlike XFRMA_MARK, does not change which packets match. So
+``flush_owned`` and the expire listener can recognise our state with certainty and leave a
+strongSwan in the same netns alone. Larval SAs from ``allocate_spi`` get ``REQID_LARVAL``; the
+kernel drops those by itself after ``net.core.xfrm_acq_expires`` (30 s), so the daemon should
+allocate the SPI when it is about to answer with the SA payload.
+
+Policies are shared by Child SAs with the same traffic selectors (a rekeyed Child SA installs
+the same out/in/fwd entries before the old one is removed), so they are reference counted:
+``remove_child`` deletes an SPD entry only when no installed tunnel still needs it. Errors from
+the kernel raise :class:`ikev2d.kernel.errors.XfrmError`; ``install_child`` undoes its own
+partial work before raising.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter as _Multiset
+
+from ikev2d.kernel import xfrm_build as b
+from ikev2d.kernel import xfrm_messages as m
+from ikev2d.kernel.errors import XfrmError
+from ikev2d.kernel.netlink import NetlinkSocket
+from ikev2d.kernel.tunnel import (
+    OWNED_REQIDS,
+    REQID_LARVAL,
+    ChildTunnel,
+    Counters,
+    EspTransform,
+    EventsLost,
+    Lifetimes,
+    PolicyExpired,
+    SaExpired,
+    SaKeys,
+    UdpEncap,
+)
+
+__all__ = [
+    "OWNED_REQIDS",
+    "REQID_LARVAL",
+    "ChildTunnel",
+    "Counters",
+    "EspTransform",
+    "EventsLost",
+    "Lifetimes",
+    "PolicyExpired",
+    "SaExpired",
+    "SaKeys",
+    "UdpEncap",
+    "XfrmDatapath",
+]
+
+SPI_MIN = 0xC000_0000
+SPI_MAX = 0xCFFF_FFFF
+_MAX_EVENTS = 4096  # per read_events() call; the rest waits for the next poll
+
+
+def _ip(value: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return value
+    return ipaddress.ip_address(value)
+
+
+def _tunnel_key(tunnel: ChildTunnel) -> tuple:
+    return (tunnel.local, tunnel.inbound.spi)
+
+
+class XfrmDatapath:
+    """Installs and removes tunnel-mode ESP Child SAs in the current network namespace."""
+
+    def __init__(self, *, listen: bool = True) -> None:
+        self._nl = NetlinkSocket()
+        try:
+            self._events = NetlinkSocket(groups=(m.XFRMNLGRP_EXPIRE,)) if listen else None
+        except BaseException:
+            self._nl.close()
+            raise
+        self._policy_refs: _Multiset[tuple] = _Multiset()
+        self._installed: dict[tuple, int] = {}  # tunnel key -> reqid
+        self._next_reqid = REQID_LARVAL + 1
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _call(self, build, operation: str, *args):
+        seq = self._nl.next_seq()
+        return self._nl.request(build(*args, seq), seq, operation)
+
+    def allocate_reqid(self) -> int:
+        """A reqid from our range not used by an installed tunnel of this process."""
+        for _ in range(len(OWNED_REQIDS)):
+            reqid = self._next_reqid
+            self._next_reqid = reqid + 1 if reqid + 1 < OWNED_REQIDS.stop else REQID_LARVAL + 1
+            if reqid not in self._installed.values():
+                return reqid
+        raise RuntimeError("every ikev2d reqid is in use")
+
+    def allocate_spi(self, src, dst, reqid: int = REQID_LARVAL) -> int:
+        """Reserve an inbound SPI: a larval SA src (peer) → dst (us). Returns the SPI."""
+        src, dst = _ip(src), _ip(dst)
+        if reqid not in OWNED_REQIDS:
+            raise ValueError(f"reqid {reqid:#x} outside ikev2d's range")
+        replies = self._call(b.build_allocspi, "ALLOCSPI", src, dst, reqid, SPI_MIN, SPI_MAX)
+        for mtype, buf, offset in replies:
+            if mtype == m.XFRM_MSG.NEWSA:
+                return m.decode_message(m.xfrm_usersa_info, buf, offset)["id_spi"]
+        raise XfrmError(71, "ALLOCSPI answered without an SA", "ALLOCSPI")  # EPROTO
+
+    def install_child(self, tunnel: ChildTunnel) -> None:
+        """Add both SAs and the out/in/fwd policies; on failure, undo and raise XfrmError."""
+        done_sas: list[tuple] = []
+        done_policies: list[b.PolicySpec] = []
+        try:
+            try:
+                self._call(b.build_sa, "UPDSA", tunnel, True, m.XFRM_MSG.UPDSA)
+            except XfrmError as exc:
+                if not exc.not_found:
+                    raise
+                # The larval SA expired (or allocate_spi was not used): add it afresh.
+                self._call(b.build_sa, "NEWSA", tunnel, True, m.XFRM_MSG.NEWSA)
+            done_sas.append((tunnel.local, tunnel.inbound.spi))
+            self._call(b.build_sa, "NEWSA", tunnel, False, m.XFRM_MSG.NEWSA)
+            done_sas.append((tunnel.remote, tunnel.outbound.spi))
+            for spec in b.policy_specs(tunnel):
+                self._call(b.build_policy, "UPDPOLICY", spec, tunnel.reqid, m.XFRM_MSG.UPDPOLICY)
+                done_policies.append(spec)
+                self._policy_refs[spec.key] += 1
+        except BaseException:
+            self._undo(done_sas, done_policies)
+            raise
+        self._installed[_tunnel_key(tunnel)] = tunnel.reqid
+
+    def _undo(self, sas: list[tuple], policies: list[b.PolicySpec]) -> None:
+        for spec in policies:
+            self._release_policy(spec)
+        for dst, spi in sas:
+            self._delete_quietly(b.build_delsa, "DELSA", dst, spi)
+
+    def _delete_quietly(self, build, operation: str, *args) -> bool:
+        try:
+            self._call(build, operation, *args)
+        except XfrmError as exc:
+            if not exc.not_found:
+                raise
+            return False
+        return True
+
+    def _release_policy(self, spec: b.PolicySpec) -> None:
+        self._policy_refs[spec.key] -= 1
+        if self._policy_refs[spec.key] > 0:
+            return
+        del self._policy_refs[spec.key]
+        seq = self._nl.next_seq()
+        try:
+            self._nl.request(b.build_delpolicy(spec.direction, seq, spec=spec), seq, "DELPOLICY")
+        except XfrmError as exc:
+            if not exc.not_found:
+                raise
+
+    def remove_child(self, tunnel: ChildTunnel) -> None:
+        """Delete both SAs, and each policy no other installed tunnel still uses."""
+        self._delete_quietly(b.build_delsa, "DELSA", tunnel.local, tunnel.inbound.spi)
+        self._delete_quietly(b.build_delsa, "DELSA", tunnel.remote, tunnel.outbound.spi)
+        known = self._installed.pop(_tunnel_key(tunnel), None) is not None
+        for spec in b.policy_specs(tunnel):
+            if known:
+                self._release_policy(spec)
+            elif self._policy_refs[spec.key] == 0:
+                # Installed by an earlier run of ikev2d (or already gone): ours to delete.
+                self._policy_refs[spec.key] = 1
+                self._release_policy(spec)
+            # else: not installed by us, and a live tunnel still uses it; leave it.
+
+    def counters(self, tunnel: ChildTunnel) -> Counters:
+        """Bytes and packets through the inbound and outbound SA (their current lifetime)."""
+        inbound = self._sa_info(tunnel.local, tunnel.inbound.spi)
+        outbound = self._sa_info(tunnel.remote, tunnel.outbound.spi)
+        return Counters(
+            bytes_in=inbound["cur_bytes"],
+            packets_in=inbound["cur_packets"],
+            bytes_out=outbound["cur_bytes"],
+            packets_out=outbound["cur_packets"],
+        )
+
+    def _sa_info(self, dst, spi: int):
+        for mtype, buf, offset in self._call(b.build_getsa, "GETSA", dst, spi):
+            if mtype == m.XFRM_MSG.NEWSA:
+                return m.decode_message(m.xfrm_usersa_info, buf, offset)
+        raise XfrmError(71, "GETSA answered without an SA", "GETSA")  # EPROTO
+
+    def flush_owned(self) -> int:
+        """Delete every SA and policy carrying one of our reqids; return how many."""
+        removed = 0
+        for mtype, buf, offset in self._call(b.build_dump, "GETPOLICY", m.XFRM_MSG.GETPOLICY):
+            if mtype != m.XFRM_MSG.NEWPOLICY:
+                continue
+            pol = m.decode_message(m.xfrm_userpolicy_info, buf, offset)
+            if b.owned_policy(pol):
+                seq = self._nl.next_seq()
+                msg = b.build_delpolicy(pol["dir"], seq, index=pol["index"])
+                try:
+                    self._nl.request(msg, seq, "DELPOLICY")
+                    removed += 1
+                except XfrmError as exc:
+                    if not exc.not_found:
+                        raise
+        for mtype, buf, offset in self._call(b.build_dump, "GETSA", m.XFRM_MSG.GETSA):
+            if mtype != m.XFRM_MSG.NEWSA:
+                continue
+            sa = m.decode_message(m.xfrm_usersa_info, buf, offset)
+            if sa["reqid"] in OWNED_REQIDS and sa["id_proto"] == m.IPPROTO_ESP:
+                dst = b.address_from(sa["id_daddr"], sa["family"])
+                removed += self._delete_quietly(b.build_delsa, "DELSA", dst, sa["id_spi"])
+        self._policy_refs.clear()
+        self._installed.clear()
+        return removed
+
+    # -- events -----------------------------------------------------------------------------
+
+    def fileno(self) -> int:
+        """The expire listener's fd, for the daemon's poll loop."""
+        if self._events is None:
+            raise ValueError("datapath opened with listen=False")
+        return self._events.fileno()
+
+    def read_events(self) -> list[SaExpired | PolicyExpired | EventsLost]:
+        """Expire events for our SAs/policies already queued; returns [] rather than block."""
+        if self._events is None:
+            return []
+        events: list[SaExpired | PolicyExpired | EventsLost] = []
+        for mtype, buf, offset in self._events.receive_nowait():
+            if mtype < 0:
+                events.append(EventsLost())
+                continue
+            event = b.parse_event(mtype, buf, offset)
+            if event is not None:
+                events.append(event)
+            if len(events) >= _MAX_EVENTS:
+                break
+        return events
+
+    def close(self) -> None:
+        self._nl.close()
+        if self._events is not None:
+            self._events.close()
+
+    def __enter__(self) -> XfrmDatapath:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

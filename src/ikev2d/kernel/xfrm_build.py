@@ -1,0 +1,283 @@
+"""Pure builders and parsers between :mod:`tunnel` value objects and XFRM messages.
+
+No socket here: everything is bytes in, bytes out, so the unit tests check the exact requests
+the datapath sends and parse captured replies and expire events.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+
+from ikev2d.kernel import xfrm_messages as m
+from ikev2d.kernel.tunnel import (
+    OWNED_REQIDS,
+    XFRM_INF,
+    ChildTunnel,
+    IPAddress,
+    IPNetwork,
+    Lifetimes,
+    PolicyExpired,
+    SaExpired,
+)
+
+__all__ = [
+    "PolicySpec",
+    "address_from",
+    "build_allocspi",
+    "build_delpolicy",
+    "build_delsa",
+    "build_dump",
+    "build_getsa",
+    "build_policy",
+    "build_sa",
+    "owned_policy",
+    "parse_event",
+    "policy_priority",
+    "policy_specs",
+    "xaddr",
+]
+
+_REQ = 0x1  # NLM_F_REQUEST
+_ACK = 0x4
+_DUMP = 0x300
+_ALL_ALGOS = 0xFFFF_FFFF  # template accepts any algorithm the SA uses (as ip-xfrm/strongSwan)
+_XFRM_STATE_AF_UNSPEC = 32
+_PRIO_BASE = 0x10000  # lower value wins in the kernel; below strongSwan's routed base
+
+
+def xaddr(addr: IPAddress) -> bytes:
+    """xfrm_address_t: the packed address, zero-padded to 16 bytes."""
+    return addr.packed.ljust(16, b"\0")
+
+
+def _af(version: int) -> int:
+    return socket.AF_INET if version == 4 else socket.AF_INET6
+
+
+def address_from(raw: bytes, family: int) -> IPAddress:
+    return ipaddress.ip_address(raw[:4] if family == socket.AF_INET else raw[:16])
+
+
+def _lifetime_cfg(lt: Lifetimes | None) -> dict[str, int]:
+    """xfrm_lifetime_cfg: byte/packet limits use XFRM_INF for none, seconds use 0."""
+    lt = lt or Lifetimes()
+    return {
+        "soft_byte_limit": XFRM_INF if lt.soft_bytes is None else lt.soft_bytes,
+        "hard_byte_limit": XFRM_INF if lt.hard_bytes is None else lt.hard_bytes,
+        "soft_packet_limit": XFRM_INF,
+        "hard_packet_limit": XFRM_INF,
+        "soft_add_expires_seconds": lt.soft_seconds or 0,
+        "hard_add_expires_seconds": lt.hard_seconds or 0,
+    }
+
+
+def _algo_attrs(tunnel: ChildTunnel, inbound: bool) -> list[tuple[str, dict]]:
+    t = tunnel.transform
+    keys = tunnel.inbound if inbound else tunnel.outbound
+    if t.aead:
+        return [
+            (
+                "XFRMA_ALG_AEAD",
+                {"alg_name": t.encr.encode(), "alg_key": keys.encr_key, "alg_icv_len": t.icv_bits},
+            )
+        ]
+    assert t.integ is not None  # EspTransform guarantees one of the two
+    return [
+        ("XFRMA_ALG_CRYPT", {"alg_name": t.encr.encode(), "alg_key": keys.encr_key}),
+        (
+            "XFRMA_ALG_AUTH_TRUNC",
+            {
+                "alg_name": t.integ.encode(),
+                "alg_key": keys.integ_key,
+                "alg_trunc_len": t.integ_trunc_bits,
+            },
+        ),
+    ]
+
+
+def build_sa(tunnel: ChildTunnel, inbound: bool, msg_type: int, seq: int) -> bytes:
+    """NEWSA/UPDSA for one direction of a tunnel-mode ESP SA."""
+    src, dst = (tunnel.remote, tunnel.local) if inbound else (tunnel.local, tunnel.remote)
+    keys = tunnel.inbound if inbound else tunnel.outbound
+    t = tunnel.transform
+    inner = {n.version for n in (*tunnel.local_ts, *tunnel.remote_ts)}
+    flags = 0 if len(inner) == 1 else _XFRM_STATE_AF_UNSPEC
+    # A big window or ESN needs the replay_state_esn attribute, and then the legacy u8
+    # replay_window must be 0 (the kernel's verify_replay() insists).
+    use_esn_attr = t.esn or t.replay_window > 32
+    fields = {
+        "sel_family": _af(inner.pop()) if len(inner) == 1 else 0,
+        "id_daddr": xaddr(dst),
+        "id_spi": keys.spi,
+        "id_proto": m.IPPROTO_ESP,
+        "saddr": xaddr(src),
+        **_lifetime_cfg(tunnel.lifetimes),
+        "reqid": tunnel.reqid,
+        "family": _af(dst.version),
+        "mode": m.XFRM_MODE_TUNNEL,
+        "replay_window": 0 if use_esn_attr else t.replay_window,
+        "flags": flags | (m.XFRM_STATE_ESN if t.esn else 0),
+    }
+    attrs = _algo_attrs(tunnel, inbound)
+    if use_esn_attr:
+        attrs.append(("XFRMA_REPLAY_ESN_VAL", m.encode_esn(t.replay_window)))
+    if tunnel.encap is not None:
+        e = tunnel.encap
+        sport, dport = (e.remote_port, e.local_port) if inbound else (e.local_port, e.remote_port)
+        attrs.append(
+            (
+                "XFRMA_ENCAP",
+                {
+                    "encap_type": m.UDP_ENCAP_ESPINUDP,
+                    "encap_sport": sport,
+                    "encap_dport": dport,
+                    "encap_oa": b"",
+                },
+            )
+        )
+    return m.new_message(m.xfrm_usersa_info, msg_type, _REQ | _ACK, seq, fields, attrs)
+
+
+def build_allocspi(
+    src: IPAddress, dst: IPAddress, reqid: int, spi_min: int, spi_max: int, seq: int
+) -> bytes:
+    """ALLOCSPI: a larval SA src→dst (the peer→us direction) with an SPI from [min, max]."""
+    fields = {
+        "id_daddr": xaddr(dst),
+        "id_proto": m.IPPROTO_ESP,
+        "saddr": xaddr(src),
+        "reqid": reqid,
+        "family": _af(dst.version),
+        "mode": m.XFRM_MODE_TUNNEL,
+        "min": spi_min,
+        "max": spi_max,
+    }
+    return m.new_message(m.xfrm_userspi_info, m.XFRM_MSG.ALLOCSPI, _REQ, seq, fields)
+
+
+def _sa_id(dst: IPAddress, spi: int) -> dict[str, object]:
+    return {"daddr": xaddr(dst), "spi": spi, "family": _af(dst.version), "proto": m.IPPROTO_ESP}
+
+
+def build_getsa(dst: IPAddress, spi: int, seq: int) -> bytes:
+    return m.new_message(m.xfrm_usersa_id, m.XFRM_MSG.GETSA, _REQ, seq, _sa_id(dst, spi))
+
+
+def build_delsa(dst: IPAddress, spi: int, seq: int) -> bytes:
+    return m.new_message(m.xfrm_usersa_id, m.XFRM_MSG.DELSA, _REQ | _ACK, seq, _sa_id(dst, spi))
+
+
+def build_dump(msg_type: int, seq: int) -> bytes:
+    """GETSA / GETPOLICY dump of the whole SAD / SPD."""
+    cls = m.xfrm_usersa_id if msg_type == m.XFRM_MSG.GETSA else m.xfrm_userpolicy_id
+    return m.new_message(cls, msg_type, _REQ | _DUMP, seq, {})
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySpec:
+    """One SPD entry of a tunnel: direction, selector src→dst, and its template's ends."""
+
+    direction: int
+    src: IPNetwork
+    dst: IPNetwork
+    tmpl_src: IPAddress
+    tmpl_dst: IPAddress
+
+    @property
+    def key(self) -> tuple[int, IPNetwork, IPNetwork]:
+        return (self.direction, self.src, self.dst)
+
+
+def policy_specs(tunnel: ChildTunnel) -> list[PolicySpec]:
+    """out (local_ts → remote_ts) plus in and fwd (remote_ts → local_ts) per TS pair."""
+    specs = []
+    for lnet in tunnel.local_ts:
+        for rnet in tunnel.remote_ts:
+            if lnet.version != rnet.version:
+                continue  # an IPv4 subnet never pairs with an IPv6 virtual IP
+            specs.append(PolicySpec(m.XFRM_POLICY_OUT, lnet, rnet, tunnel.local, tunnel.remote))
+            for direction in (m.XFRM_POLICY_IN, m.XFRM_POLICY_FWD):
+                specs.append(PolicySpec(direction, rnet, lnet, tunnel.remote, tunnel.local))
+    return specs
+
+
+def policy_priority(src: IPNetwork, dst: IPNetwork) -> int:
+    """Longer prefixes win (smaller value), as strongSwan's kernel-netlink computes it.
+
+    Two low bits are kept for port and protocol restrictions, which we never set.
+    """
+    return ((_PRIO_BASE - src.prefixlen - dst.prefixlen) << 2) + 2 + 1
+
+
+def _selector(src: IPNetwork, dst: IPNetwork) -> dict[str, object]:
+    return {
+        "sel_daddr": xaddr(dst.network_address),
+        "sel_saddr": xaddr(src.network_address),
+        "sel_family": _af(src.version),
+        "sel_prefixlen_d": dst.prefixlen,
+        "sel_prefixlen_s": src.prefixlen,
+    }
+
+
+def build_policy(spec: PolicySpec, reqid: int, msg_type: int, seq: int) -> bytes:
+    """NEWPOLICY/UPDPOLICY: allow + one ESP tunnel template with our reqid."""
+    fields = {
+        **_selector(spec.src, spec.dst),
+        **_lifetime_cfg(None),
+        "priority": policy_priority(spec.src, spec.dst),
+        "dir": spec.direction,
+        "action": m.XFRM_POLICY_ALLOW,
+    }
+    tmpl = m.user_tmpl(
+        id_daddr=xaddr(spec.tmpl_dst),
+        id_proto=m.IPPROTO_ESP,
+        family=_af(spec.tmpl_dst.version),
+        saddr=xaddr(spec.tmpl_src),
+        reqid=reqid,
+        mode=m.XFRM_MODE_TUNNEL,
+        aalgos=_ALL_ALGOS,
+        ealgos=_ALL_ALGOS,
+        calgos=_ALL_ALGOS,
+    )
+    attrs = [("XFRMA_TMPL", {"raw": tmpl})]
+    return m.new_message(m.xfrm_userpolicy_info, msg_type, _REQ | _ACK, seq, fields, attrs)
+
+
+def build_delpolicy(
+    direction: int, seq: int, spec: PolicySpec | None = None, index: int = 0
+) -> bytes:
+    """DELPOLICY by selector (our own entries) or by kernel index (entries found in a dump)."""
+    fields: dict[str, object] = {"dir": direction, "index": index}
+    if spec is not None:
+        fields.update(_selector(spec.src, spec.dst))
+    return m.new_message(m.xfrm_userpolicy_id, m.XFRM_MSG.DELPOLICY, _REQ | _ACK, seq, fields)
+
+
+def owned_policy(msg: m.xfrm_userpolicy_info) -> bool:
+    """A dumped policy is ours when one of its templates carries a reqid of our range."""
+    tmpls = msg.get_attr("XFRMA_TMPL")
+    return bool(tmpls) and any(t["reqid"] in OWNED_REQIDS for t in tmpls["templates"])
+
+
+def parse_event(mtype: int, buf: bytearray, offset: int) -> SaExpired | PolicyExpired | None:
+    """An expire multicast as an event object, or None when it is not about our state."""
+    if mtype == m.XFRM_MSG.EXPIRE:
+        msg = m.decode_message(m.xfrm_user_expire, buf, offset)
+        if msg["reqid"] not in OWNED_REQIDS:
+            return None
+        return SaExpired(
+            spi=msg["id_spi"],
+            dst=address_from(msg["id_daddr"], msg["family"]),
+            reqid=msg["reqid"],
+            hard=bool(msg["hard"]),
+            bytes=msg["cur_bytes"],
+            packets=msg["cur_packets"],
+        )
+    if mtype == m.XFRM_MSG.POLEXPIRE:
+        msg = m.decode_message(m.xfrm_user_polexpire, buf, offset)
+        if not owned_policy(msg):
+            return None
+        return PolicyExpired(direction=msg["dir"], index=msg["index"], hard=bool(msg["hard"]))
+    return None
