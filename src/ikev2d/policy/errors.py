@@ -1,0 +1,88 @@
+"""Configuration errors: one line each, naming the option, the value and what is allowed.
+
+The CLI prints ``str(error)`` and exits with status 2. A secret's value never reaches the
+message, the exception's attributes or its repr: it is replaced by ``<hidden>`` at construction.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HIDDEN", "ConfigError", "ConfigSyntaxError", "quote_value"]
+
+HIDDEN = "<hidden>"
+_MAX_SHOWN = 80  # a pasted certificate should not turn one line into a screenful
+
+
+def quote_value(value: object) -> str:
+    """Show a configuration value on one line: strings quoted, control characters escaped."""
+    if value is None or value == "":
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(quote_value(v) for v in value) + "]"
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > _MAX_SHOWN:
+        text = text[:_MAX_SHOWN] + "..."
+    # repr() escapes newlines and other non-printables, which keeps the message on one line
+    return repr(text)
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value.
+
+    ``str()`` is ``<option>: <value> <problem> (allowed: <allowed>)``, for example
+    ``server.pool: '10.10.10.0/33' is not an IPv4 network (allowed: an IPv4 network like
+    10.10.10.0/24, prefix 8..30)``.
+    """
+
+    def __init__(
+        self,
+        option: str,
+        value: object,
+        allowed: str,
+        problem: str = "is not valid",
+        *,
+        secret: bool = False,
+    ) -> None:
+        self.option = option
+        # A secret is dropped here, so no later formatting (logs, tracebacks) can show it.
+        self.value = (HIDDEN if value not in (None, "") else None) if secret else value
+        self.allowed = allowed
+        self.problem = problem
+        self.secret = secret
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        shown = self.value if self.secret and self.value else quote_value(self.value)
+        text = f"{self.option}: {shown} {self.problem}"
+        if self.allowed:
+            text += f" (allowed: {self.allowed})"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self):  # keep pickling (multiprocessing, pytest-xdist) free of the secret
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls, state):
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    ValueError.__init__(obj, str(obj))
+    return obj
+
+
+class ConfigSyntaxError(ConfigError):
+    """A configuration file that cannot be read at all: ``<path>:<line>: <message>``."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(where, None, "", message)
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"

@@ -1,0 +1,375 @@
+"""The option schema, as data: the daemon's loader and the LuCI page validate the same thing.
+
+Each ``Option`` says its section, type, default, allowed values or range, whether it is a list
+or a secret, and its help text. ``schema_as_json()`` exports it for the LuCI page (a later step
+generates the form from it); ``configuration_markdown()`` writes docs/configuration.md.
+
+In UCI the server section is ``config ikev2d 'server'`` and users are ``config user``; in TOML
+they are ``[server]`` and ``[[user]]``. Defaults are given as Python values; ``uci_default``
+renders them the way /etc/config/ikev2d spells them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_ESP_PROPOSALS",
+    "DEFAULT_IKE_PROPOSALS",
+    "LEGACY_ESP_PROPOSALS",
+    "LEGACY_IKE_PROPOSALS",
+    "OPTIONS",
+    "SECTIONS",
+    "Option",
+    "Section",
+    "configuration_markdown",
+    "option",
+    "schema_as_json",
+]
+
+# Led by the one suite iOS and macOS both accept; ECP256 for iOS; Curve25519 (cheap on small
+# routers) and AES-GCM for Android and strongSwan. MODP4096 is left out on purpose: Android
+# offers it first, and answering INVALID_KE_PAYLOAD makes it retry with a group we prefer
+# instead of costing a small router a 4096-bit exponentiation per handshake.
+DEFAULT_IKE_PROPOSALS = (
+    "aes256-sha256-modp2048",
+    "aes256-sha256-ecp256",
+    "aes256-sha256-curve25519",
+    "aes256gcm16-prfsha256-curve25519",
+)
+DEFAULT_ESP_PROPOSALS = ("aes256-sha256", "aes256gcm16")
+# Appended to the defaults (only when the lists are left at their defaults) by legacy_proposals:
+# what Windows offers out of the box (MODP1024, SHA-1, 3DES).
+LEGACY_IKE_PROPOSALS = ("aes256-sha256-modp1024", "aes256-sha1-modp1024", "3des-sha1-modp1024")
+LEGACY_ESP_PROPOSALS = ("aes256-sha1", "aes128-sha1", "3des-sha1")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    name: str  # the schema's name: "server" or "user"
+    uci_type: str  # config <uci_type> ['<uci_name>']
+    uci_name: str | None  # None: anonymous sections, any number
+    toml: str  # [server] or [[user]]
+    multiple: bool
+    help: str
+
+
+SECTIONS = (
+    Section("server", "ikev2d", "server", "server", False, "The VPN server."),
+    Section("user", "user", None, "user", True, "A VPN user (EAP login, fixed address)."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One configuration option."""
+
+    name: str
+    section: str
+    type: str  # bool int enum ipaddr cidr4 host name path secret string identity proposal
+    default: object
+    help: str
+    allowed: str  # shown in error messages: "(allowed: ...)"
+    choices: tuple[str, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    is_list: bool = False
+    secret: bool = False
+    required: bool = False
+    default_doc: str = ""  # for defaults computed from other values
+    datatype: str = ""  # LuCI datatype for the form field
+
+    @property
+    def uci_default(self) -> str | list[str] | None:
+        """The default as /etc/config/ikev2d spells it (None: computed or unset)."""
+        d = self.default
+        if d is None:
+            return None
+        if isinstance(d, bool):
+            return "1" if d else "0"
+        if isinstance(d, tuple):
+            return [str(x) for x in d]
+        return str(d)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "section": self.section,
+            "type": self.type,
+            "default": list(self.default) if isinstance(self.default, tuple) else self.default,
+            "uci_default": self.uci_default,
+            "default_doc": self.default_doc,
+            "list": self.is_list,
+            "secret": self.secret,
+            "required": self.required,
+            "choices": list(self.choices),
+            "min": self.min,
+            "max": self.max,
+            "datatype": self.datatype,
+            "allowed": self.allowed,
+            "help": self.help,
+        }
+
+
+def _bool(name, default, help_, section="server"):
+    return Option(name, section, "bool", default, help_, "0 or 1 (true or false)", datatype="bool")
+
+
+def _int(name, default, lo, hi, help_, datatype=""):
+    return Option(
+        name, "server", "int", default, help_, f"an integer {lo}..{hi}", min=lo, max=hi,
+        datatype=datatype or f"range({lo},{hi})",
+    )  # fmt: skip
+
+
+_ID_TYPES = ("ipv4", "fqdn", "user-fqdn", "key-id")
+
+OPTIONS: tuple[Option, ...] = (
+    _bool("enabled", False, "Run the VPN server."),
+    Option(
+        "listen", "server", "ipaddr", ("0.0.0.0", "::"),  # noqa: S104 - a server binds all
+        "Local addresses to receive IKE on. The default is every IPv4 and IPv6 address; "
+        "the daemon skips :: when the kernel has no IPv6.",
+        "IPv4 or IPv6 addresses", is_list=True, datatype="ipaddr",
+    ),
+    _int("port", 500, 1, 65535, "UDP port for IKE.", "port"),
+    _int("natt_port", 4500, 1, 65535, "UDP port for IKE and ESP behind NAT (NAT-T).", "port"),
+    Option(
+        "wan_interface", "server", "name", "wan",
+        "The firewall side (network interface) clients come from; the package opens the "
+        "IKE ports there.", "an interface name: letters, digits and _", max=32,
+        datatype="network",
+    ),
+    Option(
+        "server_address", "server", "host", None,
+        "Public address or DNS name clients connect to (for profiles and certificates).",
+        "an IP address or a DNS name", default_doc="unset", datatype="host",
+    ),
+    Option(
+        "auth_mode", "server", "enum", "psk",
+        "How clients authenticate: psk (pre-shared key), eap (user name and password), "
+        "cert (certificates). The daemon currently implements psk.",
+        "psk, eap or cert", choices=("psk", "eap", "cert"),
+    ),
+    Option(
+        "psk", "server", "secret", None,
+        "Pre-shared key, at least 20 characters with enough variety. Required for "
+        "auth_mode psk.", "at least 20 characters, not easily guessed (or set allow_weak_psk)",
+        secret=True, min=20, max=256, default_doc="unset", datatype="minlength(20)",
+    ),
+    _bool("allow_weak_psk", False, "Accept a short or guessable PSK (with a warning)."),
+    Option(
+        "local_id_type", "server", "enum", "fqdn", "Type of local_id (the server's IKE identity).",
+        "ipv4, fqdn, user-fqdn or key-id", choices=_ID_TYPES,
+    ),
+    Option(
+        "local_id", "server", "identity", None,
+        "The server's IKE identity (IDr), of type local_id_type.", "an identity of local_id_type",
+        default_doc="server_address (an IPv4 literal gives an ipv4 ID, a name an fqdn ID); "
+        "without server_address the address the client contacted",
+    ),
+    Option(
+        "remote_id_type", "server", "enum", "any",
+        "Type of the identity clients must present (any: accept every identity).",
+        "any, ipv4, fqdn, user-fqdn or key-id", choices=("any", *_ID_TYPES),
+    ),
+    Option(
+        "remote_id", "server", "identity", None,
+        "The identity clients must present (IDi); required unless remote_id_type is any.",
+        "an identity of remote_id_type", default_doc="unset (any)",
+    ),
+    Option(
+        "pool", "server", "cidr4", "10.10.10.0/24",
+        "Network clients get their virtual addresses from (network and broadcast addresses "
+        "are never leased).", "an IPv4 network like 10.10.10.0/24, prefix 8..30", min=8,
+        max=30, datatype="cidr4",
+    ),
+    Option(
+        "dns", "server", "ipaddr", None, "DNS servers given to clients.",
+        "IPv4 or IPv6 addresses", is_list=True,
+        default_doc="the router's LAN address (UCI); in TOML the first host of the first "
+        "local_subnet", datatype="ipaddr",
+    ),
+    Option(
+        "local_subnet", "server", "cidr4", None,
+        "Networks clients reach through the tunnel; 0.0.0.0/0 sends all their traffic "
+        "through the router (full tunnel).", "IPv4 networks like 192.168.1.0/24, or 0.0.0.0/0",
+        is_list=True, default_doc="the router's LAN subnet (UCI); required in TOML",
+        datatype="cidr4",
+    ),
+    _bool("masquerade", False, "Full tunnel: NAT client traffic to the wan interface."),
+    Option(
+        "ike_proposal", "server", "proposal", DEFAULT_IKE_PROPOSALS,
+        "IKE proposals, most preferred first (encryption-integrity/PRF-group).",
+        "proposals like aes256-sha256-modp2048 or aes256gcm16-prfsha256-curve25519",
+        is_list=True,
+    ),
+    Option(
+        "esp_proposal", "server", "proposal", DEFAULT_ESP_PROPOSALS,
+        "ESP proposals for the tunnel, most preferred first (optional -esn/-noesn).",
+        "proposals like aes256-sha256 or aes256gcm16", is_list=True,
+    ),
+    _bool(
+        "legacy_proposals", False,
+        "Accept weak algorithms (MODP1024, SHA-1, 3DES) that Windows uses by default; with "
+        "the default proposal lists this appends " + ", ".join(LEGACY_IKE_PROPOSALS) + " (IKE) "
+        "and " + ", ".join(LEGACY_ESP_PROPOSALS) + " (ESP).",
+    ),
+    _int("ike_lifetime", 14400, 300, 86400, "Seconds before the IKE SA is rekeyed."),
+    _int("child_lifetime", 3600, 300, 86400, "Seconds before a tunnel (Child SA) is rekeyed."),
+    _int("dpd_delay", 30, 0, 3600, "Idle seconds before checking a client is alive; 0 = off."),
+    _bool("mobike", True, "Let clients move between networks (Wi-Fi, mobile) and keep the tunnel."),
+    _bool("fragmentation", True, "IKE fragmentation (RFC 7383), needed for large messages."),
+    _int("fragment_size", 1280, 576, 9000, "Largest IKE datagram sent when fragmenting (bytes)."),
+    Option(
+        "log_level", "server", "enum", "info", "How much the daemon logs.",
+        "debug, info, warning or error", choices=("debug", "info", "warning", "error"),
+    ),
+    Option(
+        "control_socket", "server", "path", "/var/run/ikev2d/control.sock",
+        "UNIX socket for ikev2ctl, LuCI and ubus.", "an absolute path (at most 107 bytes)",
+        max=107,
+    ),
+    Option(
+        "state_dir", "server", "path", "/var/run/ikev2d",
+        "Directory for the status snapshot and other run-time state.", "an absolute path",
+        max=4096,
+    ),
+    # --- users ---
+    Option(
+        "name", "user", "string", None, "User name (EAP identity); unique.",
+        "1..128 printable characters, no leading/trailing spaces", required=True, max=128,
+    ),
+    Option(
+        "password", "user", "secret", None, "Password (EAP-MSCHAPv2); required for auth_mode eap.",
+        "1..256 characters without control characters", secret=True, max=256,
+        default_doc="unset",
+    ),
+    Option(
+        "ip", "user", "ip4addr", None, "Fixed virtual address for this user, inside pool.",
+        "an IPv4 host address inside pool", default_doc="unset (from the pool)",
+        datatype="ip4addr",
+    ),
+    _bool("enabled", True, "Allow this user to connect.", section="user"),
+)  # fmt: skip
+
+_INDEX = {(o.section, o.name): o for o in OPTIONS}
+
+
+def option(section: str, name: str) -> Option:
+    return _INDEX[(section, name)]
+
+
+def schema_as_json(indent: int | None = 2) -> str:
+    """The schema as JSON for the LuCI page and other tools."""
+    doc = {
+        "version": 1,
+        "config": "ikev2d",
+        "sections": [
+            {
+                "name": s.name,
+                "uci_type": s.uci_type,
+                "uci_name": s.uci_name,
+                "toml": s.toml,
+                "multiple": s.multiple,
+                "help": s.help,
+            }
+            for s in SECTIONS
+        ],
+        "options": [o.as_dict() for o in OPTIONS],
+    }
+    return json.dumps(doc, indent=indent, sort_keys=False)
+
+
+def _md_default(o: Option) -> str:
+    if o.default_doc:
+        return o.default_doc
+    d = o.uci_default
+    if isinstance(d, list):
+        return ", ".join(f"`{x}`" for x in d)
+    return f"`{d}`"
+
+
+def configuration_markdown() -> str:
+    """docs/configuration.md, generated from the schema (a test keeps the file in sync)."""
+    out = [_MD_HEAD]
+    for s in SECTIONS:
+        head = f"config {s.uci_type}" + (f" '{s.uci_name}'" if s.uci_name else "")
+        toml = f"[[{s.toml}]]" if s.multiple else f"[{s.toml}]"
+        out.append(f"\n## `{s.name}` — UCI `{head}`, TOML `{toml}`\n\n{s.help}\n")
+        out.append("| option | type | default | allowed | meaning |")
+        out.append("|---|---|---|---|---|")
+        for o in OPTIONS:
+            if o.section != s.name:
+                continue
+            kind = ("list of " if o.is_list else "") + o.type + (" (secret)" if o.secret else "")
+            cells = (f"`{o.name}`", kind, _md_default(o), o.allowed, o.help)
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    out.append(_MD_TAIL)
+    return "\n".join(out) + "\n"
+
+
+_MD_HEAD = """# ikev2d configuration
+
+<!-- Generated by ikev2d.policy.schema.configuration_markdown(); do not edit the tables by
+     hand: tests/unit/policy/test_schema.py compares this file with the schema. -->
+
+On OpenWrt the configuration is UCI, `/etc/config/ikev2d`, which the LuCI page edits; elsewhere
+`ikev2d --config file.toml` reads TOML. Both are validated into the same model by
+`ikev2d.policy.config` (`load_uci`, `load_toml`), and both use the option names below.
+
+```
+config ikev2d 'server'                     [server]
+    option enabled '1'                     enabled = true
+    option psk 'a long random secret...'   psk = "a long random secret..."
+    list local_subnet '192.168.1.0/24'     local_subnet = ["192.168.1.0/24"]
+config user                                [[user]]
+    option name 'alice'                    name = "alice"
+    option ip '10.10.10.20'                ip = "10.10.10.20"
+```
+
+Values: booleans are `0`/`1` in UCI (also yes/no, on/off, true/false) and `true`/`false` in
+TOML; numbers are plain integers. A list option takes UCI `list` lines (or one `option` with
+values separated by spaces) and a TOML array (or a single string)."""
+
+_MD_TAIL = """
+## Rules checked when loading
+
+- Unknown options in these sections are errors (a typo is never ignored). In UCI, sections of
+  other types are reported as warnings; in TOML, unknown tables or keys are errors.
+- `option x ''` in UCI means unset (as in libuci), and empty `list` items are ignored.
+- Every error is one line: `option: value problem (allowed: ...)`; a secret's value is never
+  shown (`<hidden>`). `ikev2d` prints it and exits with status 2.
+- `psk` is required when `auth_mode` is `psk` and the server is enabled (a warning while it is
+  disabled). It must have at least 20 characters, at least 8 different ones, and pass a small
+  guessability estimate (dictionary words, keyboard runs, sequences and repeats count little);
+  `allow_weak_psk` turns a refusal into a warning. Leading or trailing spaces are warned about.
+- `local_id`/`remote_id` are checked by type: `ipv4` an IPv4 address, `fqdn` a DNS name,
+  `user-fqdn` `user@host.name`, `key-id` any text (its UTF-8 bytes). `remote_id` set with
+  `remote_id_type any` is an error (it would be ignored).
+- `pool` must not overlap `local_subnet` (except `0.0.0.0/0`) or the router's LAN; `dns`
+  addresses inside the pool are never leased. User `ip`s must be host addresses inside the
+  pool, unique, and not a DNS address; user names must be unique.
+- Proposals: one encryption algorithm; AEAD (`aes128gcm16`, `aes256gcm16`, `chacha20poly1305`)
+  without integrity, others with exactly one; IKE needs a PRF (a bare `sha256` is integrity and
+  PRF; write `prfsha256` with AEAD) and exactly one key exchange group; ESP may end in
+  `-esn`/`-noesn` and may name a group for PFS on rekey. Proposals using `modp1024`, `sha1` or
+  `3des` need `legacy_proposals`. Duplicates are errors.
+- `auth_mode` `eap` needs at least one enabled user with a password. The daemon refuses to run
+  with an `auth_mode` it does not implement yet (`eap`, `cert`), saying so.
+- Full tunnel (`0.0.0.0/0`) without `masquerade` gives a warning: clients reach the internet
+  only if the upstream network routes the pool back.
+
+## Defaults taken from the router (UCI)
+
+`dns` and `local_subnet` default to the LAN of `/etc/config/network` (`config interface 'lan'`:
+`ipaddr` with `netmask`, or `ipaddr` in CIDR form; the first IPv4 of a `list ipaddr`). If the LAN
+cannot be read (no file, DHCP client LAN), `local_subnet` must be set, and so must `dns` in a full
+tunnel. In TOML nothing is read from the system: `local_subnet` is required and `dns` defaults to
+the first host of the first `local_subnet` (required in a full tunnel).
+
+## Enabled
+
+`enabled` defaults to off so a fresh install does nothing until configured. The init script
+does not start a disabled server; the model keeps `enabled` for the daemon to decide."""
