@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The ubus methods of the rpcd plugin that act on the daemon (all but status/clients).
+
+Run by /usr/libexec/rpcd/ikev2d as ``rpcd_call.py METHOD`` with the ubus arguments as JSON on
+stdin (rpcd's exec protocol). Prints exactly one JSON object and exits 0 whatever happens:
+``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "..."}`` -- a caller never sees
+a traceback. Parameters are checked here and travel only as JSON (to the control socket) or
+as separate argv items, never through a shell.
+
+Standard library only (python3-light): json, socket, subprocess, os, sys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+__all__ = ["main"]
+
+CONTROL_SOCKET = os.environ.get("IKEV2D_CONTROL_SOCKET", "/var/run/ikev2d/control.sock")
+LAUNCHER = os.environ.get("IKEV2D_LAUNCHER", "/usr/sbin/ikev2d")
+CONFIG = os.environ.get("IKEV2D_CONFIG", "/etc/config/ikev2d")
+MAX_INPUT = 64 * 1024  # ubus arguments are a few short strings
+MAX_REPLY = 4 * 1024 * 1024  # a profile with certificates is tens of kilobytes
+TIMEOUT = 10.0
+
+# method -> its parameters (all strings, all required)
+METHODS: dict[str, tuple[str, ...]] = {
+    "disconnect": ("target",),
+    "reload": (),
+    "check": (),
+    "profile": ("platform", "user"),
+}
+
+
+class RpcError(Exception):
+    """A problem reported to the caller as {"ok": false, "error": str(exc)}."""
+
+
+def parse_params(method: str, raw: bytes) -> dict[str, str]:
+    """The method's parameters from rpcd's JSON, or RpcError."""
+    if method not in METHODS:
+        raise RpcError("unknown method")
+    text = raw.decode("utf-8", "replace").strip() or "{}"
+    try:
+        args = json.loads(text)
+    except ValueError:
+        raise RpcError("invalid JSON input") from None
+    if not isinstance(args, dict):
+        raise RpcError("arguments must be a JSON object")
+    params = {}
+    for name in METHODS[method]:
+        value = args.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise RpcError(f"missing or empty string parameter: {name}")
+        if len(value) > 256 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise RpcError(f"invalid parameter: {name}")
+        params[name] = value
+    return params
+
+
+def call_daemon(request: dict[str, str], path: str = CONTROL_SOCKET) -> object:
+    """One request line to the control socket; the reply's result, or RpcError."""
+    line = (json.dumps(request, separators=(",", ":")) + "\n").encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(TIMEOUT)
+        try:
+            sock.connect(path)
+        except OSError:
+            raise RpcError("ikev2d is not running") from None
+        sock.sendall(line)
+        reply = bytearray()
+        while b"\n" not in reply:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+            if len(reply) > MAX_REPLY:
+                raise RpcError("reply from ikev2d too large")
+    try:
+        answer = json.loads(bytes(reply).split(b"\n", 1)[0])
+    except ValueError:
+        raise RpcError("invalid reply from ikev2d") from None
+    if not isinstance(answer, dict):
+        raise RpcError("invalid reply from ikev2d")
+    if not answer.get("ok"):
+        raise RpcError(str(answer.get("error") or "ikev2d refused the request"))
+    return answer.get("result")
+
+
+def check_config() -> dict[str, object]:
+    """Validate the config file on disk (what LuCI just saved), daemon running or not."""
+    proc = subprocess.run(
+        [LAUNCHER, "--uci", CONFIG, "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    problems = [line for line in proc.stdout.splitlines() if line.strip()]
+    if proc.returncode not in (0, 2):
+        problems.append(f"check failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+    return {"valid": proc.returncode == 0, "problems": problems}
+
+
+def run(method: str, raw: bytes) -> dict[str, object]:
+    params = parse_params(method, raw)
+    if method == "check":
+        return {"ok": True, "result": check_config()}
+    return {"ok": True, "result": call_daemon({"cmd": method, **params})}
+
+
+def main(argv: list[str]) -> int:
+    method = argv[1] if len(argv) > 1 else ""
+    try:
+        raw = sys.stdin.buffer.read(MAX_INPUT + 1)
+        if len(raw) > MAX_INPUT:
+            raise RpcError("input too large")
+        reply = run(method, raw)
+    except RpcError as exc:
+        reply = {"ok": False, "error": str(exc)}
+    except (OSError, subprocess.SubprocessError) as exc:
+        reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    except Exception as exc:  # the plugin's contract: a JSON object, never a traceback
+        reply = {"ok": False, "error": f"internal error: {type(exc).__name__}"}
+    sys.stdout.write(json.dumps(reply) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
