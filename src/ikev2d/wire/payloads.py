@@ -263,7 +263,7 @@ class NotifyPayload(Payload):
             raise ParseError(f"notify {self.notify_type} data of odd length {len(d)}")
         return struct.unpack(f"!{len(d) // 2}H", d)
 
-    def group(self) -> int:
+    def requested_group(self) -> int:
         """The group an INVALID_KE_PAYLOAD asks for."""
         if len(self.data) != 2:
             raise ParseError("INVALID_KE_PAYLOAD data must be 2 bytes")

@@ -128,7 +128,7 @@ TS_ANY = (
 TS_LAN = (
     TrafficSelector.from_network("192.168.1.0/24", ip_protocol=6, start_port=80, end_port=443),
     TrafficSelector.from_network("fd00:1::/64", ip_protocol=17, start_port=53, end_port=53),
-    UnknownSelector(10, 0, b"\x00\x05label"),  # RFC 9478 security label, kept verbatim
+    UnknownSelector(10, 0, b"system_u:object_r"),  # RFC 9478 security label, kept verbatim
 )
 
 CP_REQUEST = CpPayload.request(
