@@ -43,9 +43,13 @@ class ConfigError(ValueError):
         problem: str = "is not valid",
         *,
         secret: bool = False,
+        show_value: bool = True,
     ) -> None:
         self.option = option
+        self.show_value = show_value
         # A secret is dropped here, so no later formatting (logs, tracebacks) can show it.
+        if not show_value:
+            value = None
         self.value = (HIDDEN if value not in (None, "") else None) if secret else value
         self.allowed = allowed
         self.problem = problem
@@ -54,7 +58,11 @@ class ConfigError(ValueError):
 
     def __str__(self) -> str:
         shown = self.value if self.secret and self.value else quote_value(self.value)
-        text = f"{self.option}: {shown} {self.problem}"
+        text = (
+            f"{self.option}: {shown} {self.problem}"
+            if self.show_value
+            else (f"{self.option}: {self.problem}")
+        )
         if self.allowed:
             text += f" (allowed: {self.allowed})"
         return text

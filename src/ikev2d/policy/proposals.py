@@ -50,7 +50,7 @@ def is_legacy(t: Transform) -> bool:
     return t.legacy or t.hash_name == "sha1"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Proposal:
     """One proposal: transforms from the registry, in wire order by ``transforms``."""
 
@@ -80,6 +80,9 @@ class Proposal:
 
     def __str__(self) -> str:
         return self.text
+
+    def __repr__(self) -> str:  # the descriptors are long; the text says it all
+        return f"Proposal({self.protocol!r}, {self.text!r})"
 
 
 def _one(kind: str, current: Transform | None, new: Transform) -> Transform:

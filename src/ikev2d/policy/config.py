@@ -1,0 +1,260 @@
+"""The validated configuration model, loaded from UCI (OpenWrt) or TOML (elsewhere).
+
+``load_uci(path)`` and ``load_toml(path)`` read a file, ``from_mapping(data)`` takes the TOML
+shape as Python values (``{"server": {...}, "user": [{...}, ...]}``). All three return one frozen
+``ServerConfig`` or raise ConfigError (one line, exit status 2); non-fatal findings are in
+``ServerConfig.warnings``. The rules are in docs/configuration.md (generated from schema.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import tomllib
+from dataclasses import dataclass, field
+
+from ikev2d.policy.convert import convert
+from ikev2d.policy.errors import ConfigError, ConfigSyntaxError
+from ikev2d.policy.identity import Identity
+from ikev2d.policy.pool import AddressPool
+from ikev2d.policy.proposals import Proposal
+from ikev2d.policy.schema import OPTIONS, SECTIONS
+from ikev2d.policy.uci import UciPackage, load_uci_file
+from ikev2d.policy.validate import LanInfo, finish_server, finish_users
+
+__all__ = [
+    "DEFAULT_NETWORK_PATH",
+    "SUPPORTED_AUTH_MODES",
+    "LanInfo",
+    "ServerConfig",
+    "UserConfig",
+    "check_supported",
+    "from_mapping",
+    "lan_from_uci",
+    "load_toml",
+    "load_uci",
+]
+
+DEFAULT_NETWORK_PATH = "/etc/config/network"
+SUPPORTED_AUTH_MODES = frozenset({"psk"})
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class UserConfig:
+    name: str
+    password: str | None = field(default=None, repr=False)
+    ip: ipaddress.IPv4Address | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """Field names are the option names of schema.py (``users`` holds the user sections)."""
+
+    enabled: bool
+    listen: tuple[IPAddress, ...]
+    port: int
+    natt_port: int
+    wan_interface: str
+    server_address: str | None
+    auth_mode: str
+    psk: str | None = field(repr=False)
+    allow_weak_psk: bool
+    local_id_type: str
+    local_id: Identity | None  # None: the address the client contacted (ID_IPV4/6_ADDR)
+    remote_id_type: str
+    remote_id: Identity | None  # None: any identity
+    pool: ipaddress.IPv4Network
+    dns: tuple[IPAddress, ...]
+    local_subnet: tuple[ipaddress.IPv4Network, ...]
+    masquerade: bool
+    ike_proposal: tuple[Proposal, ...]
+    esp_proposal: tuple[Proposal, ...]
+    legacy_proposals: bool
+    ike_lifetime: int
+    child_lifetime: int
+    dpd_delay: int
+    mobike: bool
+    fragmentation: bool
+    fragment_size: int
+    log_level: str
+    control_socket: str
+    state_dir: str
+    users: tuple[UserConfig, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def full_tunnel(self) -> bool:
+        return any(net.prefixlen == 0 for net in self.local_subnet)
+
+    @property
+    def psk_bytes(self) -> bytes | None:
+        return None if self.psk is None else self.psk.encode("utf-8")
+
+    def remote_id_accepted(self, identity: Identity) -> bool:
+        """Does a client's IDi satisfy remote_id (always, with remote_id_type any)?"""
+        return self.remote_id is None or self.remote_id == identity
+
+    def find_user(self, name: str) -> UserConfig | None:
+        for user in self.users:
+            if user.name == name:
+                return user
+        return None
+
+    def new_pool(self, *, sticky_limit: int | None = None) -> AddressPool:
+        """An AddressPool for this configuration.
+
+        Keys are user names (EAP) or str(IDi) (PSK): an enabled user's fixed ``ip`` goes to the
+        key equal to its name; DNS addresses inside the pool are reserved.
+        """
+        reserved = [a for a in self.dns if a.version == 4 and a in self.pool]
+        fixed = {u.name: u.ip for u in self.users if u.ip is not None and u.enabled}
+        return AddressPool(self.pool, reserved, fixed, sticky_limit=sticky_limit)
+
+
+def check_supported(config: ServerConfig) -> None:
+    """Raise ConfigError if the daemon cannot run this configuration (auth_mode eap/cert)."""
+    if config.auth_mode not in SUPPORTED_AUTH_MODES:
+        raise ConfigError(
+            "server.auth_mode",
+            config.auth_mode,
+            ", ".join(sorted(SUPPORTED_AUTH_MODES)),
+            "is not implemented by this version of ikev2d",
+        )
+
+
+# -- building -----------------------------------------------------------------------------------
+_SECTION_OPTIONS = {s.name: {o.name: o for o in OPTIONS if o.section == s.name} for s in SECTIONS}
+
+
+def _unknown(section: str, where: str) -> ConfigError:
+    names = list(_SECTION_OPTIONS[section])
+    guess = difflib.get_close_matches(where.rsplit(".", 1)[-1], names, n=1)
+    hint = f", did you mean {guess[0]!r}?" if guess else ""
+    return ConfigError(
+        where, None, ", ".join(names), f"is not a known option{hint}", show_value=False
+    )
+
+
+def _typed(section: str, label: str, raw: dict, *, text: bool) -> dict:
+    """Convert every present option; defaults are left to the finishing step."""
+    options = _SECTION_OPTIONS[section]
+    values = {}
+    for name, value in raw.items():
+        where = f"{label}.{name}"
+        opt = options.get(name)
+        if opt is None:
+            raise _unknown(section, where)
+        values[name] = convert(opt, where, value, text=text)
+    return values
+
+
+def _build(
+    server_raw: dict,
+    users_raw: list[tuple[str, dict]],
+    *,
+    text: bool,
+    lan: LanInfo | None,
+    lan_source: str,
+    warnings: list[str],
+) -> ServerConfig:
+    server = _typed("server", "server", server_raw, text=text)
+    users = [(label, _typed("user", label, raw, text=text)) for label, raw in users_raw]
+    fields = finish_server(server, lan=lan, lan_source=lan_source, warnings=warnings)
+    user_objs = finish_users(users, fields, warnings=warnings)
+    fields["users"] = tuple(UserConfig(**u) for u in user_objs)
+    return ServerConfig(**fields, warnings=tuple(warnings))
+
+
+def from_mapping(
+    data: dict, *, lan: LanInfo | None = None, source: str = "<mapping>"
+) -> ServerConfig:
+    """Build from the TOML shape: ``{"server": {...}, "user": [{...}, ...]}``."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, data, "a table with [server] and [[user]]", "is not a table")
+    for key in data:
+        if key not in ("server", "user"):
+            raise ConfigError(source, key, "[server] and [[user]]", "is not a known table")
+    server = data.get("server", {})
+    if not isinstance(server, dict):
+        raise ConfigError("server", server, "a table of options", "is not a table")
+    users = data.get("user", [])
+    if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
+        raise ConfigError("user", None, "[[user]] tables", "is not an array of tables")
+    labelled = [(f"user[{i}]", u) for i, u in enumerate(users)]
+    lan_source = "the configuration (TOML has no LAN default)" if lan is None else "the LAN"
+    return _build(server, labelled, text=False, lan=lan, lan_source=lan_source, warnings=[])
+
+
+def load_toml(path: str, *, lan: LanInfo | None = None) -> ServerConfig:
+    """Load a TOML configuration file; ``lan`` may supply the router's LAN for defaults."""
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigSyntaxError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigSyntaxError(path, None, f"not valid TOML: {exc}") from None
+    return from_mapping(data, lan=lan, source=path)
+
+
+def lan_from_uci(pkg: UciPackage) -> LanInfo | None:
+    """The static IPv4 address and subnet of ``config interface 'lan'``, if there is one."""
+    sec = pkg.get("lan")
+    if sec is None or sec.type != "interface":
+        return None
+    if sec.options.get("proto", "static") != "static":
+        return None
+    raw = sec.options.get("ipaddr")
+    items = raw.split() if isinstance(raw, str) else list(raw or [])
+    netmask = sec.options.get("netmask")
+    for item in items:
+        try:
+            if "/" in item:
+                iface = ipaddress.IPv4Interface(item)
+            elif isinstance(netmask, str):
+                iface = ipaddress.IPv4Interface(f"{item}/{netmask}")
+            else:
+                iface = ipaddress.IPv4Interface(f"{item}/32")
+        except ValueError:
+            continue
+        network = iface.network if iface.network.prefixlen < 32 else None
+        return LanInfo(iface.ip, network)
+    return None
+
+
+def _read_lan(network_path: str) -> tuple[LanInfo | None, str]:
+    """The LAN and how to describe where it came from (or why it is unknown) in errors."""
+    source = f"the LAN in {network_path}"
+    try:
+        lan = lan_from_uci(load_uci_file(network_path))
+    except ConfigSyntaxError as exc:
+        return None, f"{source} ({exc.message})"
+    if lan is None:
+        return None, f"{source} (no static IPv4 on interface lan)"
+    return lan, source
+
+
+def load_uci(path: str, network_path: str = DEFAULT_NETWORK_PATH) -> ServerConfig:
+    """Load /etc/config/ikev2d (``path``); LAN defaults come from ``network_path``."""
+    pkg = load_uci_file(path)
+    warnings: list[str] = []
+    servers = pkg.of_type("ikev2d")
+    if len(servers) > 1:
+        raise ConfigError(
+            f"{path}: config ikev2d",
+            servers[1].label,
+            "one config ikev2d 'server' section",
+            f"is a second server section (line {servers[1].line})",
+        )
+    server_raw = dict(servers[0].options) if servers else {}
+    users = [(s.label, dict(s.options)) for s in pkg.of_type("user")]
+    for s in pkg.sections:
+        if s.type not in ("ikev2d", "user"):
+            warnings.append(
+                f"{path}:{s.line}: section type {s.type!r} ({s.label}) is not used by ikev2d"
+            )
+    lan, lan_source = _read_lan(network_path)
+    return _build(server_raw, users, text=True, lan=lan, lan_source=lan_source, warnings=warnings)

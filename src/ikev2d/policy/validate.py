@@ -1,0 +1,247 @@
+"""Cross-option rules: defaults computed from other values, identities, PSK strength, pool
+layout, proposals and users. Input is the typed options of convert.py; output the fields of
+ServerConfig. Each failure is a ConfigError naming one option; warnings are collected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from ikev2d.policy.convert import convert
+from ikev2d.policy.errors import HIDDEN, ConfigError
+from ikev2d.policy.identity import Identity, IdentityError
+from ikev2d.policy.proposals import ProposalError, is_legacy, parse_proposal
+from ikev2d.policy.psk import psk_problem
+from ikev2d.policy.schema import (
+    LEGACY_ESP_PROPOSALS,
+    LEGACY_IKE_PROPOSALS,
+    OPTIONS,
+    option,
+)
+
+__all__ = ["LanInfo", "finish_server", "finish_users"]
+
+_ID_ALLOWED = {
+    "ipv4": "an IPv4 address like 203.0.113.5",
+    "fqdn": "a DNS name like vpn.example.com",
+    "user-fqdn": "an address like user@example.com",
+    "key-id": "any text without control characters",
+}
+_MIN_LEASABLE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class LanInfo:
+    """The router's LAN: its address, and its subnet when known."""
+
+    address: ipaddress.IPv4Address
+    network: ipaddress.IPv4Network | None = None
+
+
+def _with_defaults(server: dict) -> dict:
+    out = {}
+    for o in OPTIONS:
+        if o.section != "server":
+            continue
+        value = server.get(o.name)
+        if value is None and o.default is not None and o.type != "proposal":
+            default = list(o.default) if isinstance(o.default, tuple) else o.default
+            value = convert(o, f"server.{o.name}", default, text=False)
+        out[o.name] = value
+    return out
+
+
+def _psk(v: dict, warnings: list[str]) -> None:
+    psk, where, allowed = v["psk"], "server.psk", option("server", "psk").allowed
+    if psk is None:
+        if v["auth_mode"] == "psk":
+            if v["enabled"]:
+                raise ConfigError(where, None, allowed, "is required when auth_mode is psk")
+            warnings.append(f"{where}: not set; it is required before the server is enabled")
+        return
+    problem = psk_problem(psk)
+    if problem:
+        if not v["allow_weak_psk"]:
+            raise ConfigError(where, psk, allowed, problem, secret=True)
+        warnings.append(f"{where}: {HIDDEN} {problem}; accepted because allow_weak_psk is set")
+    if psk != psk.strip():
+        warnings.append(f"{where}: starts or ends with spaces, which clients may strip")
+
+
+def _identity(v: dict, side: str) -> Identity | None:
+    id_type, raw = v[f"{side}_id_type"], v[f"{side}_id"]
+    where = f"server.{side}_id"
+    if id_type == "any":
+        if raw is not None:
+            raise ConfigError(where, raw, "unset with remote_id_type any", "would be ignored")
+        return None
+    if raw is None:
+        if side == "remote":
+            raise ConfigError(where, None, _ID_ALLOWED[id_type], f"is required for {id_type}")
+        return _derived_local_id(v["server_address"])
+    try:
+        return Identity.from_config(id_type, raw)
+    except IdentityError as exc:
+        raise ConfigError(where, raw, _ID_ALLOWED[id_type], f"{exc} ({id_type})") from None
+
+
+def _derived_local_id(server_address: str | None) -> Identity | None:
+    """local_id left empty: server_address (IP literal -> IP ID, name -> FQDN), else None."""
+    if server_address is None:
+        return None
+    try:
+        return Identity.from_address(ipaddress.ip_address(server_address))
+    except ValueError:
+        return Identity.from_config("fqdn", server_address)
+
+
+def _subnets_and_dns(v: dict, lan: LanInfo | None, lan_source: str) -> None:
+    if v["local_subnet"] is None:
+        if lan is None or lan.network is None:
+            raise ConfigError(
+                "server.local_subnet",
+                None,
+                option("server", "local_subnet").allowed,
+                f"is required: no default from {lan_source}",
+            )
+        v["local_subnet"] = (lan.network,)
+    if v["dns"] is None:
+        if lan is not None:
+            v["dns"] = (lan.address,)
+        else:
+            routed = [n for n in v["local_subnet"] if n.prefixlen < 31 and n.prefixlen > 0]
+            if not routed:
+                raise ConfigError(
+                    "server.dns",
+                    None,
+                    option("server", "dns").allowed,
+                    f"is required in a full tunnel: no default from {lan_source}",
+                )
+            v["dns"] = (routed[0].network_address + 1,)
+
+
+def _pool(v: dict, lan: LanInfo | None) -> None:
+    pool, where = v["pool"], "server.pool"
+    allowed = "a network that overlaps neither local_subnet nor the LAN"
+    for net in v["local_subnet"]:
+        if net.prefixlen > 0 and pool.overlaps(net):
+            raise ConfigError(where, str(pool), allowed, f"overlaps local_subnet {net}")
+    if lan is not None and lan.network is not None and pool.overlaps(lan.network):
+        raise ConfigError(where, str(pool), allowed, f"overlaps the LAN {lan.network}")
+    reserved = {a for a in v["dns"] if a.version == 4 and a in pool}
+    reserved.discard(pool.network_address)
+    reserved.discard(pool.broadcast_address)
+    if pool.num_addresses - 2 - len(reserved) < _MIN_LEASABLE:
+        raise ConfigError(
+            where,
+            str(pool),
+            f"at least {_MIN_LEASABLE} leasable addresses",
+            "leaves too few addresses (DNS addresses inside it are not leased)",
+        )
+
+
+def _proposals(v: dict, kind: str, warnings: list[str]) -> None:
+    name = f"{kind}_proposal"
+    where, o = f"server.{name}", option("server", name)
+    texts = v[name]
+    if texts is None:
+        texts = tuple(o.default)
+        if v["legacy_proposals"]:
+            texts += LEGACY_IKE_PROPOSALS if kind == "ike" else LEGACY_ESP_PROPOSALS
+    parsed, seen = [], set()
+    for text in texts:
+        try:
+            p = parse_proposal(text, kind)
+        except ProposalError as exc:
+            raise ConfigError(where, text, o.allowed, str(exc)) from None
+        if p.legacy and not v["legacy_proposals"]:
+            weak = ", ".join(t.keyword for t in p.transforms if is_legacy(t))
+            raise ConfigError(
+                where, text, "strong algorithms, or set legacy_proposals", f"uses weak {weak}"
+            )
+        if p.text in seen:
+            raise ConfigError(where, text, o.allowed, "is listed twice")
+        seen.add(p.text)
+        parsed.append(p)
+    v[name] = tuple(parsed)
+
+
+def finish_server(
+    server: dict, *, lan: LanInfo | None, lan_source: str, warnings: list[str]
+) -> dict:
+    """Apply defaults and the cross-option rules; return ServerConfig's fields."""
+    v = _with_defaults(server)
+    if v["natt_port"] == v["port"]:
+        raise ConfigError(
+            "server.natt_port", v["natt_port"], "a port other than port", "is the same as port"
+        )
+    _psk(v, warnings)
+    v["local_id"] = _identity(v, "local")
+    v["remote_id"] = _identity(v, "remote")
+    _subnets_and_dns(v, lan, lan_source)
+    _pool(v, lan)
+    _proposals(v, "ike", warnings)
+    _proposals(v, "esp", warnings)
+    if v["legacy_proposals"]:
+        warnings.append(
+            "server.legacy_proposals: weak algorithms (MODP1024, SHA-1, 3DES) are "
+            "accepted; turn it off once no client needs them"
+        )
+    full = any(n.prefixlen == 0 for n in v["local_subnet"])
+    if full and not v["masquerade"]:
+        warnings.append(
+            "server.masquerade: full tunnel without masquerade; clients reach the "
+            f"internet only if the upstream routes {v['pool']} back"
+        )
+    return v
+
+
+def finish_users(users: list[tuple[str, dict]], fields: dict, *, warnings: list[str]) -> list:
+    """Check users against each other and the pool; return UserConfig keyword dicts."""
+    pool, dns = fields["pool"], set(fields["dns"])
+    names: set[str] = set()
+    ips: dict = {}
+    eap = fields["auth_mode"] == "eap"
+    out = []
+    for label, u in users:
+        name, ip = u.get("name"), u.get("ip")
+        enabled = True if u.get("enabled") is None else u["enabled"]
+        o = option("user", "name")
+        if name is None:
+            raise ConfigError(f"{label}.name", None, o.allowed, "is required")
+        if name in names:
+            raise ConfigError(f"{label}.name", name, "a name no other user has", "is used twice")
+        names.add(name)
+        if ip is not None:
+            where, allowed = f"{label}.ip", f"a host address inside pool {pool}"
+            if ip not in pool or ip in (pool.network_address, pool.broadcast_address):
+                raise ConfigError(where, str(ip), allowed, "is not a host address of the pool")
+            if ip in dns:
+                raise ConfigError(where, str(ip), allowed, "is a DNS server address")
+            if ip in ips:
+                raise ConfigError(where, str(ip), allowed, f"is also the ip of {ips[ip]}")
+            ips[ip] = label
+        password = u.get("password")
+        if eap and enabled and password is None:
+            where = f"{label}.password"
+            if fields["enabled"]:
+                raise ConfigError(
+                    where,
+                    None,
+                    option("user", "password").allowed,
+                    "is required when auth_mode is eap",
+                )
+            warnings.append(f"{where}: not set; required for auth_mode eap")
+        out.append({"name": name, "password": password, "ip": ip, "enabled": enabled})
+    if eap and not any(u["enabled"] and u["password"] for u in out):
+        if fields["enabled"]:
+            raise ConfigError(
+                "user",
+                None,
+                "at least one enabled user with a password",
+                "is missing: auth_mode eap needs users",
+                show_value=False,
+            )
+        warnings.append("user: auth_mode eap needs at least one enabled user")
+    return out
