@@ -56,6 +56,12 @@ class Buffer:
         self._pos = pos + n
         return pos
 
+    def peek_uint16(self) -> int | None:
+        """The next 16-bit value without consuming it, or None if fewer than 2 bytes remain."""
+        if self._pos + 2 > self._end:
+            return None
+        return _U16.unpack_from(self._data, self._pos)[0]
+
     def pull_uint8(self, what: str = "uint8") -> int:
         return self._data[self._need(1, what)]
 

@@ -108,6 +108,8 @@ class Header:
 
     def encode(self, next_payload: int | None = None, length: int | None = None) -> bytes:
         """The 28 header bytes; `next_payload`/`length` override the stored values."""
+        if len(self.spi_i) != 8 or len(self.spi_r) != 8:
+            raise ValueError("IKE SPIs must be 8 bytes")
         return _HEADER.pack(
             self.spi_i,
             self.spi_r,

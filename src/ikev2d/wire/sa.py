@@ -67,6 +67,17 @@ class Transform:
         more, length, ttype, tid = buf.pull_struct(_TRANSFORM, "transform header")
         if more not in (_LAST, _MORE_TRANSFORMS):
             raise ParseError(f"transform last/more field {more}")
+        if length == 8 or (length == 12 and buf.peek_uint16() == _KEY_LENGTH_TV):
+            # The common shapes (no attribute, or just KEY_LENGTH) are shared instances:
+            # decoding an SA then costs no object construction. The cache is bounded.
+            key_length = buf.pull_struct(_ATTR, "transform attribute")[1] if length == 12 else None
+            key = (ttype, tid, key_length)
+            t = _COMMON.get(key)
+            if t is None:
+                t = cls(ttype, tid, key_length)
+                if len(_COMMON) < _COMMON_MAX:
+                    _COMMON[key] = t
+            return t, more == _MORE_TRANSFORMS
         if length < 8:
             raise ParseError(f"transform length {length} < 8")
         abuf = buf.pull_window(length - 8, "transform attributes")
@@ -84,6 +95,10 @@ class Transform:
             else:
                 attrs.append(Attribute(atype, abuf.pull_bytes(aval, "attribute value")))
         return cls(ttype, tid, key_length, tuple(attrs)), more == _MORE_TRANSFORMS
+
+
+_COMMON: dict[tuple[int, int, int | None], Transform] = {}
+_COMMON_MAX = 1024
 
 
 @dataclass(slots=True, frozen=True)

@@ -207,3 +207,8 @@ def test_key_exchange_group_names():
     msg = decode_message(encode_message(S.sa_init_request()))
     ke = msg.payloads[1]
     assert ke.group == DhId.MODP2048 and ke.data == S.KE_DATA
+
+
+def test_header_rejects_short_spis():
+    with pytest.raises(ValueError, match="8 bytes"):
+        Header(b"\x01" * 4, bytes(8), ExchangeType.IKE_SA_INIT, 0).encode(0, 28)
