@@ -23,7 +23,7 @@ def run(
     timeout: float = 30.0,
     check: bool = True,
     env: dict[str, str] | None = None,
-    input: bytes | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run argv to completion (at most `timeout` s), capturing text output."""
     try:
@@ -33,7 +33,7 @@ def run(
             text=True,
             timeout=timeout,
             env=env,
-            input=input.decode() if input is not None else None,
+            input=input,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:

@@ -44,34 +44,35 @@ class RoadWarrior:
 
 
 def build_road_warrior(netns: NetnsSet, *, phones: int = 1, nat: bool = False) -> RoadWarrior:
-    """Create the namespaces and links above inside `netns` (which tears them down)."""
-    nat_box, router, lan = netns.add("nat"), netns.add("rtr"), netns.add("lan")
-    netns.bridge(nat_box, "br0")
-    nat_box.addr_add("br0", f"{NAT_INSIDE}/24")
-    phone_list, addrs = [], []
+    """Create the namespaces and links above inside `netns` (which tears them down).
+
+    Batched: one `ip` process per namespace, since process starts dominate under UML."""
+    phone_names = [f"ph{i}" for i in range(1, phones + 1)]
+    nat_box, router, lan, *phone_list = netns.add_many("nat", "rtr", "lan", *phone_names)
+    addrs = [f"192.0.2.{i + 1}" for i in range(1, phones + 1)]
+    netns.veths(
+        [(phone, "wan0", nat_box, f"p{i}") for i, phone in enumerate(phone_list, 1)]
+        + [(nat_box, "out0", router, "wan0"), (router, "lan0", lan, "eth0")]
+    )
+    nat_lines = ["link set lo up", "link add br0 type bridge forward_delay 0",
+                 f"addr add {NAT_INSIDE}/24 dev br0", "link set br0 up",
+                 f"addr add {NAT_OUTSIDE}/24 dev out0", "link set out0 up",
+                 f"route add default via {ROUTER_WAN}"]  # fmt: skip
     for i in range(1, phones + 1):
-        phone = netns.add(f"ph{i}")
-        addr = f"192.0.2.{i + 1}"
-        netns.veth(phone, "wan0", nat_box, f"p{i}")
-        nat_box.ip("link", "set", f"p{i}", "master", "br0")
-        phone.addr_add("wan0", f"{addr}/24")
-        phone.route_add("default", via=NAT_INSIDE)
-        phone_list.append(phone)
-        addrs.append(addr)
-    netns.veth(nat_box, "out0", router, "wan0")
-    nat_box.addr_add("out0", f"{NAT_OUTSIDE}/24")
-    router.addr_add("wan0", f"{ROUTER_WAN}/24")
-    netns.veth(router, "lan0", lan, "eth0")
-    router.addr_add("lan0", f"{ROUTER_LAN}/24")
-    lan.addr_add("eth0", f"{LAN_HOST}/24")
-    lan.route_add("default", via=ROUTER_LAN)
-    nat_box.route_add("default", via=ROUTER_WAN)
-    for box in (nat_box, router):
-        box.sysctl("net.ipv4.ip_forward", "1")
-    if nat:
-        _masquerade(nat_box, "out0")
-    else:
-        router.route_add(PHONE_NET, via=NAT_OUTSIDE)
+        nat_lines += [f"link set p{i} master br0", f"link set p{i} up"]
+    nat_box.batch(nat_lines)
+    router_lines = ["link set lo up", f"addr add {ROUTER_WAN}/24 dev wan0", "link set wan0 up",
+                    f"addr add {ROUTER_LAN}/24 dev lan0", "link set lan0 up"]  # fmt: skip
+    if not nat:
+        router_lines.append(f"route add {PHONE_NET} via {NAT_OUTSIDE}")
+    router.batch(router_lines)
+    lan.batch(["link set lo up", f"addr add {LAN_HOST}/24 dev eth0", "link set eth0 up",
+               f"route add default via {ROUTER_LAN}"])  # fmt: skip
+    for phone, addr in zip(phone_list, addrs, strict=True):
+        phone.batch(["link set lo up", f"addr add {addr}/24 dev wan0", "link set wan0 up",
+                     f"route add default via {NAT_INSIDE}"])  # fmt: skip
+    _enable_forwarding(router)
+    _enable_forwarding(nat_box, masquerade_dev="out0" if nat else None)
     topo = RoadWarrior(netns, phone_list, nat_box, router, lan, nat, addrs)
     # the bridge needs a moment before it forwards; bounded
     wait_until(
@@ -79,6 +80,13 @@ def build_road_warrior(netns: NetnsSet, *, phones: int = 1, nat: bool = False) -
         10, interval=0.05, what="phone -> router connectivity",
     )  # fmt: skip
     return topo
+
+
+def _enable_forwarding(ns: Netns, masquerade_dev: str | None = None) -> None:
+    # /proc/sys/net is per network namespace: write it from inside (one process, no sysctl)
+    ns.run(["sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+    if masquerade_dev:
+        _masquerade(ns, masquerade_dev)
 
 
 def _masquerade(ns: Netns, out_dev: str) -> None:

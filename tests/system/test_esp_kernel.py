@@ -83,7 +83,7 @@ connections {
   rw {
     version = 2
     local_addrs = 198.51.100.1
-    proposals = aes256-sha256-modp2048
+    proposals = aes256gcm16-prfsha256-curve25519
     pools = rw_pool
     send_certreq = no
     local {
@@ -118,7 +118,7 @@ connections {
     version = 2
     remote_addrs = 198.51.100.1
     vips = 0.0.0.0
-    proposals = aes256-sha256-modp2048
+    proposals = aes256gcm16-prfsha256-curve25519
     local {
       auth = psk
       id = phone@example.test
@@ -151,7 +151,9 @@ def test_strongswan_psk_tunnel_kernel_netlink(road_warrior, make_charon, nat):
     router.write_swanctl_conf(ROUTER_CONF % {"lan": LAN_NET})
     phone.write_swanctl_conf(PHONE_CONF % {"lan": LAN_NET})
     for charon in (router, phone):
-        charon.start()
+        charon.launch()
+    for charon in (router, phone):
+        charon.wait_ready()
         charon.load_all()
 
     out = phone.initiate("home")
