@@ -1,0 +1,209 @@
+"""The .ipk files as opkg sees them: layout, control fields, conffiles, modes, scripts."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import ROOT, load_builder, unpack
+
+EXECUTABLES = {
+    "/etc/init.d/ikev2d",
+    "/etc/uci-defaults/90-ikev2d-dnsmasq",
+    "/usr/sbin/ikev2d",
+    "/usr/sbin/ikev2ctl",
+    "/usr/libexec/rpcd/ikev2d",
+    "/usr/libexec/ikev2d/rpcd_call.py",
+}
+
+
+def _version() -> str:
+    text = (ROOT / "src/ikev2d/__init__.py").read_text()
+    return re.search(r'__version__ = "([^"]+)"', text).group(1)
+
+
+def test_outer_archive_is_the_gzipped_tar_opkg_reads(built):
+    for ipk in built.values():
+        assert ipk.raw[:2] == b"\x1f\x8b"  # gzip, not an ar archive
+        assert [m.name for m in ipk.outer] == [
+            "./debian-binary",
+            "./data.tar.gz",
+            "./control.tar.gz",
+        ]
+        assert all(m.isfile() and m.uid == 0 and m.gid == 0 for m in ipk.outer)
+
+
+def test_debian_binary(built):
+    from conftest import _members
+
+    for ipk in built.values():
+        _, content = _members(ipk.raw)
+        assert content["./debian-binary"] == b"2.0\n"
+
+
+def test_file_name_and_control_fields(built):
+    version = _version()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    for name, ipk in built.items():
+        fields = ipk.fields
+        assert fields["Package"] == name
+        assert re.fullmatch(re.escape(version) + r"-r\d+", fields["Version"])
+        assert fields["Architecture"] == "all"
+        assert ipk.path.name == f"{name}_{fields['Version']}_all.ipk"
+        assert int(fields["Installed-Size"]) == len(ipk.data_tar)
+        for key in ("Depends", "Source", "SourceName", "Section", "Maintainer", "Description"):
+            assert fields.get(key), key
+        assert fields["SourceName"] == name
+
+
+def test_ikev2d_depends(ikev2d_ipk):
+    deps = ikev2d_ipk.depends
+    for needed in (
+        "python3-light",
+        "python3-cryptography",
+        "python3-pyroute2",
+        "kmod-ipsec",
+        "kmod-ipsec4",
+        "kmod-ipsec6",
+    ):
+        assert needed in deps
+    assert not any(d.startswith(("+", "@")) or ":" in d for d in deps)
+
+
+def test_luci_depends_on_the_daemon_and_luci(luci_ipk):
+    assert {"luci-base", "ikev2d"} <= set(luci_ipk.depends)
+
+
+def test_conffiles_keep_the_config(ikev2d_ipk):
+    conffiles = ikev2d_ipk.control["./conffiles"][1].decode().split()
+    assert conffiles == ["/etc/config/ikev2d"]
+    assert "./etc/config/ikev2d" in ikev2d_ipk.data
+
+
+def test_modes_owners_and_times(built):
+    for ipk in built.values():
+        mtimes = set()
+        for name, (info, _) in ipk.data.items():
+            assert info.uid == 0 and info.gid == 0, name
+            mtimes.add(info.mtime)
+            path = name[1:]
+            if info.isdir():
+                assert info.mode == 0o755, name
+            elif path == "/etc/config/ikev2d":
+                assert info.mode == 0o600  # INSTALL_CONF: it holds the PSK
+            elif path in EXECUTABLES:
+                assert info.mode == 0o755, name
+            else:
+                assert info.mode == 0o644, name
+            assert not name.endswith(".pyc") and "__pycache__" not in name
+        assert len(mtimes) == 1
+
+
+def test_python_ships_as_plain_sources(ikev2d_ipk):
+    shipped = {n for n in ikev2d_ipk.data if n.startswith("./usr/lib/ikev2d/ikev2d/")}
+    expected = {
+        "./usr/lib/ikev2d/" + p.relative_to(ROOT / "src").as_posix()
+        for p in (ROOT / "src/ikev2d").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    assert expected <= shipped
+    assert all(ikev2d_ipk.data[n][0].isdir() or n.endswith(".py") for n in shipped)
+
+
+def test_build_is_reproducible(built, tmp_path):
+    again = load_builder().build_all(tmp_path)
+    for path in again:
+        assert path.read_bytes() == built[unpack(path).fields["Package"]].raw
+
+
+def test_maintainer_scripts_follow_package_pack_mk(built, builder):
+    for ipk in built.values():
+        scripts = {k: v[1].decode() for k, v in ipk.control.items() if v[1] is not None}
+        assert scripts["./postinst"] == builder.POSTINST_WRAPPER
+        assert scripts["./prerm"] == builder.PRERM_WRAPPER
+        assert "default_postinst $0 $@" in scripts["./postinst"]
+        assert "default_prerm $0 $@" in scripts["./prerm"]
+        for name in ("./postinst", "./prerm", "./postinst-pkg", "./postrm"):
+            if name in ipk.control:
+                assert ipk.control[name][0].mode == 0o755
+                assert scripts[name].startswith("#!/bin/sh\n")
+        for name in ("./postinst-pkg", "./postrm"):
+            if name in scripts:  # nothing runs against the build host's root
+                assert "IPKG_INSTROOT" in scripts[name].splitlines()[1], name
+            assert "opkg" not in scripts.get(name, "")
+
+
+def test_postrm_reverts_dnsmasq_only_on_removal(ikev2d_ipk):
+    postrm = ikev2d_ipk.control["./postrm"][1].decode()
+    assert '[ "${PKG_UPGRADE}" = "1" ] && exit 0' in postrm
+    assert "ikev2d_localservice" in postrm and "localservice=$previous" in postrm
+
+
+def test_makefile_installs_what_the_ipk_holds(ikev2d_ipk):
+    """The feed Makefile (SDK build) and build_ipk.py (no SDK) ship the same files."""
+    makefile = (ROOT / "package/ikev2d/Makefile").read_text()
+    installed = set()
+    for src, dest in re.findall(r"\$\(INSTALL_\w+\) \$\(IKEV2D_SRC\)/files(\S+) \$\(1\)(\S+)", makefile):
+        assert dest.endswith("/") and src.startswith(dest), (src, dest)
+        installed.add(src)
+    shipped = {
+        n[1:]
+        for n, (info, _) in ikev2d_ipk.data.items()
+        if info.isfile() and not n.startswith("./usr/lib/ikev2d/")
+    }
+    assert installed == shipped
+    assert "$(CP) $(IKEV2D_SRC)/src/ikev2d $(1)/usr/lib/ikev2d/" in makefile
+
+
+def test_versions_agree_everywhere():
+    version = _version()
+    for mk in ("package/ikev2d/Makefile", "package/luci-app-ikev2d/Makefile"):
+        text = (ROOT / mk).read_text()
+        assert re.search(rf"^PKG_VERSION:={re.escape(version)}$", text, re.M), mk
+        assert re.search(r"^PKG_RELEASE:=\d+$", text, re.M), mk
+
+
+def test_every_path_the_scripts_name_is_shipped(ikev2d_ipk):
+    """Files the init script, launchers and rpcd plugin run or read are in the package."""
+    shipped = {n[1:] for n in ikev2d_ipk.data}
+    init = ikev2d_ipk.file("/etc/init.d/ikev2d").decode()
+    assert "PROG=/usr/sbin/ikev2d" in init and "CONF=/etc/config/ikev2d" in init
+    plugin = ikev2d_ipk.file("/usr/libexec/rpcd/ikev2d").decode()
+    code = "\n".join(
+        line for line in (init + plugin).splitlines() if not line.lstrip().startswith("#")
+    )
+    referenced = set(re.findall(r"(/(?:usr|etc)/[\w./-]+)", code))
+    referenced -= {"/etc/rc.common"}  # base-files
+    for path in referenced:
+        assert path in shipped, path
+    for launcher, entry in (("ikev2d", "daemon_main"), ("ikev2ctl", "ctl_main")):
+        text = ikev2d_ipk.file(f"/usr/sbin/{launcher}").decode()
+        assert "/usr/lib/ikev2d" in text and f"from ikev2d.cli import {entry}" in text
+    # The launchers' entry points: fails until src/ikev2d/cli.py exists.
+    assert "/usr/lib/ikev2d/ikev2d/cli.py" in shipped, "src/ikev2d/cli.py is missing"
+    cli = ikev2d_ipk.file("/usr/lib/ikev2d/ikev2d/cli.py").decode()
+    assert "def daemon_main" in cli and "def ctl_main" in cli
+
+
+def test_luci_app_menu_and_acl(luci_ipk, ikev2d_ipk):
+    menu = json.loads(luci_ipk.file("/usr/share/luci/menu.d/luci-app-ikev2d.json"))
+    assert menu["admin/vpn/ikev2d"]["depends"]["acl"] == ["luci-app-ikev2d"]
+    views = {e["action"]["path"] for e in menu.values() if e["action"]["type"] == "view"}
+    assert views == {"ikev2d/settings", "ikev2d/status"}
+    acl = json.loads(luci_ipk.file("/usr/share/rpcd/acl.d/luci-app-ikev2d.json"))
+    grant = acl["luci-app-ikev2d"]
+    assert set(grant["read"]["ubus"]["ikev2d"]) == {"status", "clients"}
+    assert set(grant["write"]["ubus"]["ikev2d"]) == {"disconnect", "reload", "check", "profile"}
+    assert grant["read"]["uci"] == ["ikev2d"] and grant["write"]["uci"] == ["ikev2d"]
+    postinst = luci_ipk.control["./postinst-pkg"][1].decode()
+    assert "killall -HUP rpcd" in postinst and "luci-indexcache" in postinst
+
+
+def test_default_config_is_disabled_until_a_key_is_set(ikev2d_ipk):
+    text = ikev2d_ipk.file("/etc/config/ikev2d").decode()
+    assert "config ikev2d 'server'" in text
+    assert "option enabled '0'" in text
+    assert "option psk ''" in text
+    assert "option pool '10.10.10.0/24'" in text
+    proposals = re.findall(r"list ike_proposal '([^']+)'", text)
+    assert proposals[0] == "aes256-sha256-modp2048"

@@ -1,0 +1,210 @@
+"""The rpcd exec plugin (ubus object 'ikev2d'), run from the staging root as rpcd runs it.
+
+The daemon is stood in for where needed: a process whose command line names ikev2d (for the
+snapshot's pid check) and, for the write methods, a small control-socket server in this test
+that speaks the documented protocol (one JSON line each way). The real daemon's socket is
+tested with the daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+
+def _call(staging: Path, run_dir: Path, *args: str, stdin: str = "{}", env=None) -> dict:
+    plugin = staging / "usr/libexec/rpcd/ikev2d"
+    full_env = {
+        "PATH": os.environ["PATH"],
+        "IKEV2D_RUN_DIR": str(run_dir),
+        "IKEV2D_PYTHON": sys.executable,
+        "IKEV2D_RPC_HELPER": str(staging / "usr/libexec/ikev2d/rpcd_call.py"),
+        "IKEV2D_CONTROL_SOCKET": str(run_dir / "control.sock"),
+        **(env or {}),
+    }
+    proc = subprocess.run(
+        [str(plugin), *args], input=stdin, capture_output=True, text=True, env=full_env,
+        timeout=30, check=False,
+    )
+    assert "Traceback" not in proc.stderr + proc.stdout
+    out = json.loads(proc.stdout)
+    assert isinstance(out, dict)
+    return out
+
+
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    d = tmp_path / "run"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def fake_daemon():
+    """A live process whose /proc cmdline names ikev2d, like the launcher's python."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "/usr/lib/ikev2d", "--uci", "x"],
+    )
+    yield proc
+    proc.kill()
+    proc.wait(timeout=10)
+
+
+def test_list_names_every_method_with_its_parameters(staging, run_dir):
+    methods = _call(staging, run_dir, "list")
+    assert methods == {
+        "status": {},
+        "clients": {},
+        "disconnect": {"target": "str"},
+        "reload": {},
+        "check": {},
+        "profile": {"platform": "str", "user": "str"},
+    }
+
+
+def test_status_without_snapshot_says_not_running(staging, run_dir):
+    for method in ("status", "clients"):
+        assert _call(staging, run_dir, "call", method) == {"running": False, "clients": []}
+
+
+def test_status_returns_the_snapshot_of_a_live_daemon(staging, run_dir, fake_daemon):
+    snapshot = {
+        "running": True,
+        "pid": fake_daemon.pid,
+        "clients": [{"id": "alice", "virtual_ip": "10.10.10.2", "bytes_in": 10}],
+    }
+    (run_dir / "status.json").write_text(json.dumps(snapshot))
+    assert _call(staging, run_dir, "call", "status") == snapshot
+    assert _call(staging, run_dir, "call", "clients")["clients"] == snapshot["clients"]
+
+
+def test_status_of_a_dead_or_foreign_pid_says_not_running(staging, run_dir):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    foreign = subprocess.Popen(["sleep", "60"])
+    try:
+        for pid in (dead.pid, foreign.pid):  # gone; alive but not ikev2d
+            snap = {"running": True, "pid": pid, "clients": [{"id": "x"}]}
+            (run_dir / "status.json").write_text(json.dumps(snap))
+            assert _call(staging, run_dir, "call", "status") == {"running": False, "clients": []}
+    finally:
+        foreign.kill()
+        foreign.wait(timeout=10)
+
+
+def test_status_never_starts_python(staging, run_dir, fake_daemon, tmp_path):
+    """LuCI polls status every 5 s: the plugin must answer from the snapshot in sh alone."""
+    marker = tmp_path / "python-ran"
+    trap = tmp_path / "trap"
+    trap.mkdir()
+    for name in ("python3", "python"):
+        (trap / name).write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+        (trap / name).chmod(0o755)
+    (run_dir / "status.json").write_text(json.dumps({"running": True, "pid": fake_daemon.pid}))
+    env = {"PATH": f"{trap}:{os.environ['PATH']}", "IKEV2D_PYTHON": str(trap / "python3")}
+    for method in ("status", "clients"):
+        assert _call(staging, run_dir, "call", method, env=env)["running"] is True
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "stdin", "error"),
+    [
+        ("disconnect", "{not json", "invalid JSON input"),
+        ("disconnect", "[1, 2]", "arguments must be a JSON object"),
+        ("disconnect", "{}", "missing or empty string parameter: target"),
+        ("disconnect", '{"target": 5}', "missing or empty string parameter: target"),
+        ("disconnect", '{"target": "a\\nb"}', "invalid parameter: target"),
+        ("profile", '{"platform": "ios"}', "missing or empty string parameter: user"),
+        ("nosuch", "{}", "unknown method"),
+    ],
+)
+def test_bad_input_gives_an_error_object(staging, run_dir, method, stdin, error):
+    assert _call(staging, run_dir, "call", method, stdin=stdin) == {"ok": False, "error": error}
+
+
+def test_oversized_input_is_refused(staging, run_dir):
+    big = json.dumps({"target": "x" * 70000})
+    assert _call(staging, run_dir, "call", "disconnect", stdin=big)["error"] == "input too large"
+
+
+def test_write_methods_without_daemon(staging, run_dir):
+    out = _call(staging, run_dir, "call", "reload")
+    assert out == {"ok": False, "error": "ikev2d is not running"}
+
+
+class FakeControlSocket:
+    """Answers one JSON line per connection like the daemon's control socket."""
+
+    def __init__(self, path: Path, reply: dict):
+        self.requests: list[dict] = []
+        self.reply = reply
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        self.sock.listen(4)
+        self.sock.settimeout(20)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        for _ in range(4):  # bounded
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                buf = b""
+                while b"\n" not in buf:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+                self.requests.append(json.loads(buf))
+                conn.sendall(json.dumps(self.reply).encode() + b"\n")
+
+    def close(self):
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def test_disconnect_and_profile_reach_the_control_socket(staging, run_dir):
+    server = FakeControlSocket(run_dir / "control.sock", {"ok": True, "result": {"done": 1}})
+    try:
+        out = _call(staging, run_dir, "call", "disconnect", stdin='{"target": "alice; rm -rf /"}')
+        assert out == {"ok": True, "result": {"done": 1}}
+        out = _call(staging, run_dir, "call", "profile", stdin='{"platform":"ios","user":"bob"}')
+        assert out["ok"] is True
+    finally:
+        server.close()
+    assert server.requests == [
+        {"cmd": "disconnect", "target": "alice; rm -rf /"},
+        {"cmd": "profile", "platform": "ios", "user": "bob"},
+    ]
+
+
+def test_daemon_refusal_is_passed_on(staging, run_dir):
+    server = FakeControlSocket(run_dir / "control.sock", {"ok": False, "error": "no such client"})
+    try:
+        out = _call(staging, run_dir, "call", "disconnect", stdin='{"target": "nobody"}')
+    finally:
+        server.close()
+    assert out == {"ok": False, "error": "no such client"}
+
+
+def test_check_reports_the_launchers_problems(staging, run_dir, tmp_path):
+    fake = tmp_path / "ikev2d"
+    fake.write_text("#!/bin/sh\necho 'psk: must be set'\necho 'pool: not a network'\nexit 2\n")
+    fake.chmod(0o755)
+    out = _call(staging, run_dir, "call", "check", env={"IKEV2D_LAUNCHER": str(fake)})
+    assert out == {
+        "ok": True,
+        "result": {"valid": False, "problems": ["psk: must be set", "pool: not a network"]},
+    }
