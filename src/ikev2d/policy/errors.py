@@ -18,6 +18,8 @@ def quote_value(value: object) -> str:
         return "(not set)"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)  # unquoted, so a TOML string "500" and the number 500 look different
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(quote_value(v) for v in value) + "]"
     text = value if isinstance(value, str) else str(value)

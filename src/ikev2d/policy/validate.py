@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from ikev2d.crypto.transforms import by_keyword
 from ikev2d.policy.convert import convert
 from ikev2d.policy.errors import HIDDEN, ConfigError
 from ikev2d.policy.identity import Identity, IdentityError
@@ -156,7 +157,7 @@ def _proposals(v: dict, kind: str, warnings: list[str]) -> None:
         except ProposalError as exc:
             raise ConfigError(where, text, o.allowed, str(exc)) from None
         if p.legacy and not v["legacy_proposals"]:
-            weak = ", ".join(t.keyword for t in p.transforms if is_legacy(t))
+            weak = ", ".join(kw for kw in p.text.split("-") if is_legacy(by_keyword(kw)))
             raise ConfigError(
                 where, text, "strong algorithms, or set legacy_proposals", f"uses weak {weak}"
             )
