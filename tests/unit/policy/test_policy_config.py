@@ -247,8 +247,9 @@ def test_local_id_derived_from_server_address():
     assert ip.local_id == Identity(IdType.IPV4_ADDR, bytes([203, 0, 113, 7]))
     name = from_mapping(server(server_address="VPN.Example.org"))
     assert name.local_id == Identity(IdType.FQDN, b"vpn.example.org")
-    explicit = from_mapping(server(server_address="vpn.example.org", local_id_type="key-id",
-                                   local_id="router-1"))  # fmt: skip
+    explicit = from_mapping(
+        server(server_address="vpn.example.org", local_id_type="key-id", local_id="router-1")
+    )
     assert explicit.local_id == Identity(IdType.KEY_ID, b"router-1")
 
 
@@ -278,8 +279,10 @@ def test_check_supported():
 
 def test_new_pool_reserves_dns_and_fixed_addresses():
     data = server(dns=["10.10.10.1"])
-    data["user"] = [{"name": "alice", "ip": "10.10.10.2"}, {"name": "off", "ip": "10.10.10.3",
-                                                           "enabled": False}]  # fmt: skip
+    data["user"] = [
+        {"name": "alice", "ip": "10.10.10.2"},
+        {"name": "off", "ip": "10.10.10.3", "enabled": False},
+    ]
     pool = from_mapping(data).new_pool()
     assert pool.lease("alice") == ipaddress.IPv4Address("10.10.10.2")
     assert pool.lease("carol") == ipaddress.IPv4Address("10.10.10.3")  # disabled user's ip
@@ -322,7 +325,7 @@ ERRORS = [
     (
         server(enabled="yes"),
         "server.enabled: 'yes' is not a boolean (allowed: 0 or 1 (true or false))",
-    ),  # fmt: skip
+    ),
     (
         server(auth_mode="radius"),
         "server.auth_mode: 'radius' is not one of the choices (allowed: psk, eap or cert)",
@@ -470,8 +473,9 @@ def test_error_messages_are_one_line(data, message):
 def test_weak_psk_refused_without_showing_it(psk, problem):
     err = error_of(server(psk=psk))
     assert str(err).startswith(f"server.psk: <hidden> {problem}")
-    assert str(err).endswith("(allowed: at least 20 characters, not easily guessed (or set "
-                             "allow_weak_psk))")  # fmt: skip
+    assert str(err).endswith(
+        "(allowed: at least 20 characters, not easily guessed (or set allow_weak_psk))"
+    )
     assert psk not in str(err) and psk not in repr(err) and psk not in str(err.__dict__)
     cfg = from_mapping(server(psk=psk, allow_weak_psk=True))
     assert cfg.psk == psk
@@ -508,17 +512,25 @@ def test_uci_error_labels_and_syntax_errors(files):
         load_uci(files("ikev2d", text), network_path=files("network", NETWORK))
     assert str(exc.value) == "server.port: 'x500' is not an integer (allowed: an integer 1..65535)"
     with pytest.raises(ConfigError) as exc:
-        load_uci(files("ikev2d", UCI_FULL.replace("list listen", "option listen")
-                       + "config ikev2d 'other'\n"), network_path=files("network", NETWORK))  # fmt: skip
+        load_uci(
+            files(
+                "ikev2d",
+                UCI_FULL.replace("list listen", "option listen") + "config ikev2d 'other'\n",
+            ),
+            network_path=files("network", NETWORK),
+        )
     assert "is a second server section" in str(exc.value)
     with pytest.raises(ConfigError, match="takes one value, not a list"):
-        load_uci(files("ikev2d", UCI_FULL.replace("option pool", "list pool")),
-                 network_path=files("network", NETWORK))  # fmt: skip
+        load_uci(
+            files("ikev2d", UCI_FULL.replace("option pool", "list pool")),
+            network_path=files("network", NETWORK),
+        )
 
 
 def test_uci_list_spelled_as_option_splits_on_spaces(files):
-    text = UCI_FULL.replace("list dns '192.168.8.1'\n    list dns '9.9.9.9'",
-                            "option dns '192.168.8.1 9.9.9.9'")  # fmt: skip
+    text = UCI_FULL.replace(
+        "list dns '192.168.8.1'\n    list dns '9.9.9.9'", "option dns '192.168.8.1 9.9.9.9'"
+    )
     cfg = load_uci(files("ikev2d", text), network_path=files("network", NETWORK))
     assert [str(a) for a in cfg.dns] == ["192.168.8.1", "9.9.9.9"]
 
