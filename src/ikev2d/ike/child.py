@@ -1,0 +1,123 @@
+"""The first Child SA, created inside IKE_AUTH (RFC 7296 §1.2, §2.9, §2.17, §3.15).
+
+   { ..., CP(CFG_REQUEST), SAi2, TSi, TSr } -->
+                       <-- { ..., CP(CFG_REPLY), SAr2, TSi, TSr }
+
+A remote-access client must ask for an address (else FAILED_CP_REQUIRED); it gets one from the
+pool, its TSi narrows to that address and its TSr to the subnets we offer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ikev2d.crypto.keys import derive_child_keys
+from ikev2d.policy.config import ServerConfig
+from ikev2d.policy.pool import AddressPool, PoolError
+from ikev2d.wire.cp import CfgAttribute, CpPayload
+from ikev2d.wire.enums import CfgAttr, CfgType, EsnId
+from ikev2d.wire.payloads import Payload
+from ikev2d.wire.sa import SaPayload
+from ikev2d.wire.ts import TsiPayload, TsrPayload
+
+from .errors import FailedCpRequired, InternalAddressFailure
+from .events import ChildSaSpec
+from .negotiate import Chosen, choose_child_proposal
+from .sa import ChildSa, IkeSa
+from .ts import narrow_local, narrow_remote
+
+__all__ = ["FirstChild", "create_first_child", "pool_key"]
+
+SpiAllocator = Callable[[str, str], int]
+
+
+@dataclass(slots=True)
+class FirstChild:
+    payloads: list[Payload]
+    child: ChildSa
+    virtual_ip: ipaddress.IPv4Address
+
+
+def pool_key(sa: IkeSa) -> str:
+    """Leases follow the identity, so a reconnecting client gets its address back."""
+    return f"id:{sa.identity.type_name}:{sa.identity}"
+
+
+def _requested_address(cp: CpPayload | None) -> ipaddress.IPv4Address | None:
+    if cp is None or cp.cfg_type != CfgType.REQUEST:
+        raise FailedCpRequired("the client asked for no configuration (CP request)")
+    if CfgAttr.INTERNAL_IP4_ADDRESS not in cp.requested():
+        raise FailedCpRequired("the client asked for no IPv4 address")
+    values = cp.values(CfgAttr.INTERNAL_IP4_ADDRESS)
+    wanted = values[0] if values else None
+    return wanted if wanted and int(wanted) != 0 else None
+
+
+def child_spec(
+    sa: IkeSa, chosen: Chosen, inbound_spi: int, local_ts, remote_ts, lifetime: int, keys
+) -> ChildSaSpec:
+    c = chosen.configured
+    aead = c.integ is None
+    return ChildSaSpec(
+        local=sa.local,
+        remote=sa.remote,
+        encap=(sa.local[1], sa.remote[1]) if sa.nat else None,
+        inbound_spi=inbound_spi,
+        outbound_spi=chosen.offered.spi_int,
+        encr_xfrm=c.encr.xfrm_name,
+        encr_key_in=keys.encr_i,
+        encr_key_out=keys.encr_r,
+        icv_bits=c.encr.icv_bits if aead else c.integ.icv_bits,
+        integ_xfrm=None if aead else c.integ.xfrm_name,
+        integ_key_in=keys.integ_i,
+        integ_key_out=keys.integ_r,
+        esn=c.esn.id == EsnId.ESN,
+        local_ts=tuple(str(n) for ts in local_ts for n in ts.networks()),
+        remote_ts=tuple(str(n) for ts in remote_ts for n in ts.networks()),
+        lifetime=lifetime,
+        algorithms=c.text,
+    )
+
+
+def create_first_child(
+    sa: IkeSa,
+    inner: list[Payload],
+    now: float,
+    config: ServerConfig,
+    pool: AddressPool,
+    allocate_spi: SpiAllocator,
+) -> FirstChild | None:
+    """The Child SA and reply payloads; None when the client asked for no Child SA."""
+    sa_payload = next((p for p in inner if isinstance(p, SaPayload)), None)
+    tsi = next((p for p in inner if isinstance(p, TsiPayload)), None)
+    tsr = next((p for p in inner if isinstance(p, TsrPayload)), None)
+    if sa_payload is None or tsi is None or tsr is None:
+        return None
+    cp = next((p for p in inner if isinstance(p, CpPayload)), None)
+    requested = _requested_address(cp)
+    chosen = choose_child_proposal(config.esp_proposal, sa_payload)
+    try:
+        vip = pool.lease(pool_key(sa), requested)
+    except PoolError as e:
+        raise InternalAddressFailure(str(e)) from None
+    try:
+        remote_ts = narrow_remote(tsi.selectors, vip)
+        local_ts = narrow_local(tsr.selectors, config.local_subnet)
+        inbound_spi = allocate_spi(sa.local[0], sa.remote[0])
+    except BaseException:
+        pool.release(vip)
+        raise
+    c = chosen.configured
+    keys = derive_child_keys(sa.prf, sa.keys.sk_d, c.encr, c.integ, sa.nonce_i, sa.nonce_r)
+    spec = child_spec(sa, chosen, inbound_spi, local_ts, remote_ts, config.child_lifetime, keys)
+    attrs = [CfgAttribute.ip4_address(vip)]
+    attrs += [CfgAttribute.ip4_dns(d) for d in config.dns if d.version == 4]
+    payloads: list[Payload] = [
+        CpPayload(CfgType.REPLY, tuple(attrs)),
+        SaPayload((chosen.reply_proposal(inbound_spi.to_bytes(4, "big")),)),
+        TsiPayload(remote_ts),
+        TsrPayload(local_ts),
+    ]
+    return FirstChild(payloads, ChildSa(spec, c, now), vip)

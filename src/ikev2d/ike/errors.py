@@ -1,0 +1,75 @@
+"""Errors of the IKE layer, each carrying the notify that answers it (RFC 7296 §3.10.1).
+
+They are raised by the exchange handlers and caught in exactly one place, the responder's
+dispatch, which answers with the notify and cleans up. Anything else that escapes a handler is
+a bug: it is not turned into a notify.
+"""
+
+from __future__ import annotations
+
+from ikev2d.wire.enums import NotifyType
+
+__all__ = [
+    "AuthenticationFailed",
+    "FailedCpRequired",
+    "IkeError",
+    "InternalAddressFailure",
+    "InvalidKePayload",
+    "InvalidSyntax",
+    "NoProposalChosen",
+    "TsUnacceptable",
+    "UnsupportedCriticalPayload",
+]
+
+
+class IkeError(Exception):
+    """Base: `notify` is the NotifyType to answer with; `data` its notification data."""
+
+    notify: NotifyType = NotifyType.INVALID_SYNTAX
+
+    def __init__(self, reason: str, data: bytes = b"") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.data = data
+
+
+class InvalidSyntax(IkeError):
+    notify = NotifyType.INVALID_SYNTAX
+
+
+class UnsupportedCriticalPayload(IkeError):
+    notify = NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD
+
+    def __init__(self, payload_type: int) -> None:
+        # §3.10.1: the data is the one-octet payload type.
+        super().__init__(f"critical payload type {payload_type}", bytes([payload_type & 0xFF]))
+
+
+class NoProposalChosen(IkeError):
+    notify = NotifyType.NO_PROPOSAL_CHOSEN
+
+
+class InvalidKePayload(IkeError):
+    """The KE group sent is not the one we select; `group` is the one we want."""
+
+    notify = NotifyType.INVALID_KE_PAYLOAD
+
+    def __init__(self, group: int, reason: str) -> None:
+        super().__init__(reason, group.to_bytes(2, "big"))
+        self.group = group
+
+
+class AuthenticationFailed(IkeError):
+    notify = NotifyType.AUTHENTICATION_FAILED
+
+
+class TsUnacceptable(IkeError):
+    notify = NotifyType.TS_UNACCEPTABLE
+
+
+class InternalAddressFailure(IkeError):
+    notify = NotifyType.INTERNAL_ADDRESS_FAILURE
+
+
+class FailedCpRequired(IkeError):
+    notify = NotifyType.FAILED_CP_REQUIRED

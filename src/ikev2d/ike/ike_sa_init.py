@@ -1,0 +1,111 @@
+"""IKE_SA_INIT (RFC 7296 §1.2): choose the suite, run the key exchange, derive the keys.
+
+HDR, SAi1, KEi, Ni, [N(NAT_DETECTION_*)] -->
+                                <-- HDR, SAr1, KEr, Nr, N(NAT_DETECTION_*)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ikev2d.crypto import errors as crypto_errors
+from ikev2d.crypto.dh import new_key_exchange
+from ikev2d.crypto.keys import derive_ike_keys
+from ikev2d.crypto.prf import Prf
+from ikev2d.crypto.sk import SkCodec
+from ikev2d.policy.config import ServerConfig
+from ikev2d.wire.enums import ExchangeType, NotifyType
+from ikev2d.wire.message import Header, Message, encode_message
+from ikev2d.wire.payloads import KePayload, NoncePayload, NotifyPayload
+from ikev2d.wire.sa import SaPayload
+
+from .errors import InvalidSyntax
+from .events import Address
+from .nat import nat_detection_hash
+from .negotiate import choose_ike_proposal
+from .rules import check_request
+from .sa import IkeSa
+
+__all__ = ["HALF_OPEN_TIMEOUT", "NONCE_LEN", "handle_ike_sa_init"]
+
+NONCE_LEN = 32
+HALF_OPEN_TIMEOUT = 30.0  # seconds an IKE SA may wait for its IKE_AUTH
+_ZERO_SPI = bytes(8)
+
+
+def _nat_flags(msg: Message, src: Address, dst: Address) -> tuple[bool, bool]:
+    """(client behind NAT, we behind NAT); no NAT-D notifies at all means no NAT-T (§2.23)."""
+    spi_i = msg.header.spi_i
+    sources = [
+        n.data
+        for n in msg.payloads
+        if isinstance(n, NotifyPayload) and n.notify_type == NotifyType.NAT_DETECTION_SOURCE_IP
+    ]
+    dest = msg.notify(NotifyType.NAT_DETECTION_DESTINATION_IP)
+    if not sources and dest is None:
+        return False, False
+    nat_remote = nat_detection_hash(spi_i, _ZERO_SPI, src) not in sources
+    nat_local = dest is not None and dest.data != nat_detection_hash(spi_i, _ZERO_SPI, dst)
+    return nat_remote, nat_local
+
+
+def handle_ike_sa_init(
+    msg: Message,
+    raw: bytes,
+    src: Address,
+    dst: Address,
+    now: float,
+    config: ServerConfig,
+    rng: Callable[[int], bytes],
+    spi_r: bytes,
+) -> tuple[IkeSa, bytes]:
+    """A new half-open IKE SA and the response to send; IkeError for a refusal."""
+    check_request(ExchangeType.IKE_SA_INIT, msg.payloads)
+    sa_payload = msg.get(SaPayload)
+    ke = msg.get(KePayload)
+    nonce_i = msg.get(NoncePayload).data
+    chosen = choose_ike_proposal(config.ike_proposal, sa_payload, ke.group)
+    conf = chosen.configured
+    try:
+        kex = new_key_exchange(int(conf.ke.id), rng=rng)
+        shared = kex.shared_secret(ke.data)
+    except crypto_errors.InvalidKePayload as e:
+        raise InvalidSyntax(f"bad KE data: {e}") from None
+    spi_i = msg.header.spi_i
+    nonce_r = rng(NONCE_LEN)
+    nat_remote, nat_local = _nat_flags(msg, src, dst)
+    payloads = [
+        SaPayload((chosen.reply_proposal(),)),
+        KePayload(int(conf.ke.id), kex.public_bytes()),
+        NoncePayload(nonce_r),
+        NotifyPayload.of(NotifyType.NAT_DETECTION_SOURCE_IP, nat_detection_hash(spi_i, spi_r, dst)),
+        NotifyPayload.of(
+            NotifyType.NAT_DETECTION_DESTINATION_IP, nat_detection_hash(spi_i, spi_r, src)
+        ),
+    ]
+    header = Header(spi_i, spi_r, ExchangeType.IKE_SA_INIT, 0, response=True)
+    response = encode_message(Message(header, tuple(payloads)))
+    prf = Prf(conf.prf)
+    keys = derive_ike_keys(prf, conf.encr, conf.integ, nonce_i, nonce_r, spi_i, spi_r, shared)
+    sa = IkeSa(
+        spi_i=spi_i,
+        spi_r=spi_r,
+        local=dst,
+        remote=src,
+        proposal=conf,
+        prf=prf,
+        keys=keys,
+        codec_in=SkCodec(conf.encr, conf.integ, keys.i_to_r),
+        codec_out=SkCodec(conf.encr, conf.integ, keys.r_to_i),
+        nonce_i=nonce_i,
+        nonce_r=nonce_r,
+        init_request=bytes(raw),
+        init_response=response,
+        created=now,
+        expires=now + HALF_OPEN_TIMEOUT,
+        nat_remote=nat_remote,
+        nat_local=nat_local,
+    )
+    sa.last_response_id = 0
+    sa.last_response = [response]
+    return sa, response

@@ -1,0 +1,46 @@
+"""INFORMATIONAL requests from the client (RFC 7296 §1.4): Delete and liveness checks.
+
+{ D(IKE) } -->                 <-- { }            the IKE SA and its children end
+{ D(ESP, SPIs) } -->           <-- { D(ESP, our SPIs) }
+{ } -->                        <-- { }            liveness (DPD)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ikev2d.wire.enums import ExchangeType, ProtocolId
+from ikev2d.wire.payloads import DeletePayload, Payload
+
+from .rules import check_request
+from .sa import ChildSa, IkeSa
+
+__all__ = ["InfoResult", "handle_informational"]
+
+
+@dataclass(slots=True)
+class InfoResult:
+    payloads: list[Payload] = field(default_factory=list)
+    delete_ike: bool = False
+    removed: list[ChildSa] = field(default_factory=list)
+
+
+def handle_informational(sa: IkeSa, inner: list[Payload]) -> InfoResult:
+    check_request(ExchangeType.INFORMATIONAL, inner)
+    result = InfoResult()
+    deletes = [p for p in inner if isinstance(p, DeletePayload)]
+    if any(d.protocol == ProtocolId.IKE for d in deletes):
+        result.delete_ike = True
+        return result
+    ours: list[int] = []
+    for d in deletes:
+        if d.protocol != ProtocolId.ESP:
+            continue  # AH is never negotiated: nothing of ours to delete (§1.4.1)
+        for spi in d.spi_ints():
+            child = next((c for c in sa.children if c.spec.outbound_spi == spi), None)
+            if child is not None and child not in result.removed:
+                result.removed.append(child)
+                ours.append(child.spec.inbound_spi)
+    if ours:
+        result.payloads.append(DeletePayload.child(ProtocolId.ESP, ours))
+    return result

@@ -1,0 +1,16 @@
+"""NAT detection (RFC 7296 §2.23): NAT_DETECTION_*_IP hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+
+__all__ = ["nat_detection_hash"]
+
+
+def nat_detection_hash(spi_i: bytes, spi_r: bytes, address: tuple[str, int]) -> bytes:
+    """SHA-1(SPIi | SPIr | IP | port), the data of a NAT_DETECTION_*_IP notify."""
+    ip, port = address
+    return hashlib.sha1(  # noqa: S324 - SHA-1 is what the RFC prescribes; not a security use
+        spi_i + spi_r + ipaddress.ip_address(ip).packed + port.to_bytes(2, "big")
+    ).digest()

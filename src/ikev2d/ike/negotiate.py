@@ -1,0 +1,137 @@
+"""Choosing transforms from what the client offers, by the server's order of preference.
+
+Our configured proposals (policy.proposals.Proposal) are tried in order; for each, every client
+proposal that offers all of its transforms (and nothing of a type we would have to leave out)
+matches. The first match wins, with one refinement for IKE: if the client's KE payload already
+uses the group of some acceptable match, the best such match is taken, so a client that guessed
+an acceptable group is not sent round an extra INVALID_KE_PAYLOAD trip (RFC 7296 §1.2 allows
+the responder to accept any group the initiator proposed). Otherwise INVALID_KE_PAYLOAD names
+the group of the best match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ikev2d.crypto.transforms import Transform as TransformInfo
+from ikev2d.crypto.transforms import UnknownTransform, lookup
+from ikev2d.policy.proposals import Proposal as Configured
+from ikev2d.wire.enums import EsnId, ProtocolId, TransformType
+from ikev2d.wire.sa import Proposal as Offered
+from ikev2d.wire.sa import SaPayload, Transform
+
+from .errors import InvalidKePayload, InvalidSyntax, NoProposalChosen
+
+__all__ = ["Chosen", "choose_child_proposal", "choose_ike_proposal", "describe_offer"]
+
+_ENCR, _PRF, _INTEG, _KE, _ESN = (
+    TransformType.ENCR,
+    TransformType.PRF,
+    TransformType.INTEG,
+    TransformType.KE,
+    TransformType.ESN,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """A configured proposal and the client proposal it matched (for the reply)."""
+
+    configured: Configured
+    offered: Offered
+
+    def reply_proposal(self, spi: bytes = b"") -> Offered:
+        """The one proposal we send back: the client's number, our transforms."""
+        protocol = self.offered.protocol
+        wanted = _wanted(self.configured, protocol == ProtocolId.IKE)
+        transforms = tuple(
+            Transform(int(t.type), int(t.id), t.key_bits) for t in wanted if t is not None
+        )
+        return Offered(self.offered.number, protocol, spi, transforms)
+
+
+def _wanted(c: Configured, ike: bool) -> list[TransformInfo | None]:
+    if ike:
+        return [c.encr, c.prf, c.integ, c.ke]
+    return [c.encr, c.integ, c.esn]
+
+
+def _offers(offered: Offered, t: TransformInfo) -> bool:
+    return any(
+        o.transform_type == t.type and o.transform_id == t.id and o.key_length == t.key_bits
+        for o in offered.transforms
+    )
+
+
+def _matches(c: Configured, offered: Offered, ike: bool) -> bool:
+    if any(o.attributes for o in offered.transforms):
+        return False  # attributes other than KEY_LENGTH: we cannot honour them
+    types = {o.transform_type for o in offered.transforms}
+    if ike:
+        required = {_ENCR, _PRF, _KE} | ({_INTEG} if c.integ is not None else set())
+        allowed = required | {_INTEG}  # an AEAD offer may carry INTEG NONE
+    else:
+        required = {_ENCR} | ({_INTEG} if c.integ is not None else set())
+        allowed = required | {_INTEG, _ESN, _KE}  # KE in IKE_AUTH's SA is ignored
+    if not required <= types or not types <= allowed:
+        return False
+    if c.integ is None and any(
+        o.transform_type == _INTEG and o.transform_id != 0 for o in offered.transforms
+    ):
+        return False  # RFC 5282 §8: an AEAD cipher with a real INTEG is not what we offer
+    if not ike and _ESN in types and not _offers(offered, c.esn):
+        return False
+    if not ike and _ESN not in types and c.esn.id != EsnId.NO_ESN:
+        return False
+    return all(_offers(offered, t) for t in _wanted(c, ike) if t is not None and _usable(t, types))
+
+
+def _usable(t: TransformInfo, offered_types: set[int]) -> bool:
+    # An ESP offer without any ESN transform is taken as "no ESN"; our NO_ESN is then implied.
+    return not (t.type == _ESN and _ESN not in offered_types)
+
+
+def _proposals(sa: SaPayload, protocol: int) -> list[Offered]:
+    out = [p for p in sa.proposals if p.protocol == protocol]
+    if not out:
+        raise InvalidSyntax(f"SA payload has no proposal for protocol {protocol}")
+    return out
+
+
+def choose_ike_proposal(configured: tuple[Configured, ...], sa: SaPayload, ke_group: int) -> Chosen:
+    """The IKE proposal to use; raises NoProposalChosen or InvalidKePayload."""
+    offered = _proposals(sa, ProtocolId.IKE)
+    matches = [Chosen(c, o) for c in configured for o in offered if _matches(c, o, True)]
+    if not matches:
+        raise NoProposalChosen(f"no acceptable IKE proposal in {describe_offer(sa)}")
+    for m in matches:
+        if m.configured.ke.id == ke_group:
+            return m
+    best = matches[0].configured.ke
+    raise InvalidKePayload(int(best.id), f"KE group {ke_group} sent, {best.keyword} wanted")
+
+
+def choose_child_proposal(configured: tuple[Configured, ...], sa: SaPayload) -> Chosen:
+    """The ESP proposal for a Child SA created without a new KE (IKE_AUTH)."""
+    offered = _proposals(sa, ProtocolId.ESP)
+    for c in configured:
+        for o in offered:
+            if len(o.spi) == 4 and _matches(c, o, False):
+                return Chosen(c, o)
+    raise NoProposalChosen(f"no acceptable ESP proposal in {describe_offer(sa)}")
+
+
+def describe_offer(sa: SaPayload) -> str:
+    """What a client offered, in strongSwan-like words, for logs and the status page."""
+    texts = []
+    for p in sa.proposals[:8]:
+        words = []
+        for t in p.transforms:
+            if t.transform_type == _INTEG and t.transform_id == 0:
+                continue
+            try:
+                words.append(lookup(t.transform_type, t.transform_id, t.key_length).keyword)
+            except UnknownTransform:
+                words.append(f"type{t.transform_type}#{t.transform_id}")
+        texts.append("-".join(words))
+    return ", ".join(texts) or "nothing"
