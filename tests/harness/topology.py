@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .netns import Netns, NetnsSet
-from .proc import CommandFailed, run, wait_until
+from .proc import CommandFailed, wait_until
 
 __all__ = ["LAN_HOST", "PHONE_NET", "ROUTER_LAN", "ROUTER_WAN", "RoadWarrior", "build_road_warrior"]
 
@@ -90,16 +90,18 @@ def _enable_forwarding(ns: Netns, masquerade_dev: str | None = None) -> None:
 
 
 def _masquerade(ns: Netns, out_dev: str) -> None:
-    """Source NAT out of out_dev: nft where the kernel has ip-family nftables (not in
-    user-mode-linux), else iptables-legacy (x_tables NAT, present in user-mode-linux)."""
-    nft = (
-        "table ip nat { chain post { type nat hook postrouting priority srcnat; "
-        f'oifname "{out_dev}" masquerade; }} }}'
-    )
-    if run(ns.cmd(["nft", nft]), check=False).returncode == 0:
+    """Source NAT out of out_dev. iptables-legacy (x_tables NAT) works both in
+    user-mode-linux (whose nftables lacks the ip/inet families) and on this host;
+    nft is the fallback for kernels without legacy x_tables."""
+    legacy = ["iptables-legacy", "-t", "nat", "-A", "POSTROUTING", "-o", out_dev, "-j",
+              "MASQUERADE"]  # fmt: skip
+    if ns.run(legacy, check=False).returncode == 0:
         return
+    ruleset = (
+        "table ip nat {\n chain post {\n  type nat hook postrouting priority srcnat;\n"
+        f'  oifname "{out_dev}" masquerade\n }}\n}}\n'
+    )
     try:
-        ns.run(["iptables-legacy", "-t", "nat", "-A", "POSTROUTING", "-o", out_dev,
-                "-j", "MASQUERADE"])  # fmt: skip
+        ns.run(["nft", "-f", "-"], input=ruleset)
     except CommandFailed as exc:
-        raise CommandFailed(f"neither nft nor iptables-legacy can masquerade: {exc}") from exc
+        raise CommandFailed(f"neither iptables-legacy nor nft can masquerade: {exc}") from exc

@@ -22,16 +22,24 @@ SPI_AB, SPI_BA = 0x0A0B0001, 0x0B0A0001
 PATTERN = "c0ffee5aa5c0ffee"  # ping payload: must never be seen in clear on the wire
 
 
-def _esp_sa(ns, src, dst, spi) -> None:
-    ns.ip("xfrm", "state", "add", "src", src, "dst", dst, "proto", "esp", "spi", hex(spi),
-          "reqid", "1", "mode", "tunnel", "enc", "cbc(aes)", ENC_KEY,
-          "auth-trunc", "hmac(sha256)", AUTH_KEY, "128")  # fmt: skip
-
-
-def _esp_policy(ns, src, dst, direction, tsrc, tdst) -> None:
-    ns.ip("xfrm", "policy", "add", "src", f"{src}/32", "dst", f"{dst}/32", "dir", direction,
-          "tmpl", "src", tsrc, "dst", tdst, "proto", "esp", "reqid", "1",
-          "mode", "tunnel")  # fmt: skip
+def _esp_lines(outer: str, inner: str, peer_outer: str, peer_inner: str) -> list[str]:
+    """`ip` batch lines for one end: addresses, route, both SAs, out and in policies."""
+    sa = "xfrm state add src {} dst {} proto esp spi {:#x} reqid 1 mode tunnel " + (
+        f"enc cbc(aes) {ENC_KEY} auth-trunc hmac(sha256) {AUTH_KEY} 128"
+    )
+    pol = "xfrm policy add src {}/32 dst {}/32 dir {} tmpl src {} dst {} proto esp reqid 1 " + (
+        "mode tunnel"
+    )
+    return [
+        f"addr add {outer}/24 dev e0",
+        "link set e0 up",
+        f"addr add {inner}/32 dev lo",
+        f"route add {peer_inner}/32 via {peer_outer} src {inner}",
+        sa.format(A_OUTER, B_OUTER, SPI_AB),
+        sa.format(B_OUTER, A_OUTER, SPI_BA),
+        pol.format(inner, peer_inner, "out", outer, peer_outer),
+        pol.format(peer_inner, inner, "in", peer_outer, outer),
+    ]
 
 
 def _packets(state_text: str, spi: int) -> int:
@@ -43,23 +51,10 @@ def _packets(state_text: str, spi: int) -> int:
 
 
 def test_hand_made_esp_tunnel_carries_ping(netns_set):
-    a, b = netns_set.add("a"), netns_set.add("b")
-    netns_set.veth(a, "e0", b, "e0")
-    for ns, outer, inner, peer_outer, peer_inner in (
-        (a, A_OUTER, A_INNER, B_OUTER, B_INNER),
-        (b, B_OUTER, B_INNER, A_OUTER, A_INNER),
-    ):
-        ns.addr_add("e0", f"{outer}/24")
-        ns.addr_add("lo", f"{inner}/32")
-        ns.route_add(f"{peer_inner}/32", via=peer_outer)
-        ns.ip("route", "change", f"{peer_inner}/32", "via", peer_outer, "src", inner)
-    for ns in (a, b):
-        _esp_sa(ns, A_OUTER, B_OUTER, SPI_AB)
-        _esp_sa(ns, B_OUTER, A_OUTER, SPI_BA)
-    _esp_policy(a, A_INNER, B_INNER, "out", A_OUTER, B_OUTER)
-    _esp_policy(b, A_INNER, B_INNER, "in", A_OUTER, B_OUTER)
-    _esp_policy(b, B_INNER, A_INNER, "out", B_OUTER, A_OUTER)
-    _esp_policy(a, B_INNER, A_INNER, "in", B_OUTER, A_OUTER)
+    a, b = netns_set.add_many("a", "b")
+    netns_set.veths([(a, "e0", b, "e0")])
+    a.batch(["link set lo up", *_esp_lines(A_OUTER, A_INNER, B_OUTER, B_INNER)])
+    b.batch(["link set lo up", *_esp_lines(B_OUTER, B_INNER, A_OUTER, A_INNER)])
     esp_seen = b.raw_socket(50)  # IPPROTO_ESP: a copy of every ESP packet reaching b
     esp_seen.settimeout(2)
 
