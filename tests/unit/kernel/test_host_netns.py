@@ -1,0 +1,91 @@
+"""The parts of the datapath this machine's kernel can run (XFRM netlink, no ESP), in a netns."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import socket
+import subprocess
+
+import pytest
+
+from ikev2d.kernel.errors import XfrmError
+from ikev2d.kernel.sockets import bypass_ike_socket, enable_udp_encap
+from ikev2d.kernel.xfrm import ChildTunnel, EspTransform, SaKeys, XfrmDatapath
+
+CLONE_NEWNET = 0x40000000
+
+
+def _ip(ns: str, *args: str) -> str:
+    return subprocess.run(
+        ["ip", "-n", ns, *args], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+
+
+@contextlib.contextmanager
+def _in_netns(name: str):
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open("/proc/self/ns/net") as home, open(f"/run/netns/{name}") as target:
+        assert libc.setns(target.fileno(), CLONE_NEWNET) == 0
+        try:
+            yield
+        finally:
+            assert libc.setns(home.fileno(), CLONE_NEWNET) == 0
+
+
+@pytest.fixture
+def netns():
+    if os.geteuid() != 0:
+        pytest.fail("needs root for ip netns", pytrace=False)
+    name = f"ikxu{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, timeout=30)
+
+
+def test_failed_install_rolls_back_and_flush_keeps_foreign(netns):
+    _ip(netns, "xfrm", "policy", "add", "src", "10.9.0.0/24", "dst", "10.8.0.0/24", "dir", "out",
+        "tmpl", "src", "192.0.2.1", "dst", "192.0.2.2", "proto", "esp", "reqid", "1",
+        "mode", "tunnel")  # fmt: skip
+    with _in_netns(netns):
+        dp = XfrmDatapath()
+    with dp:
+        spi = dp.allocate_spi("192.0.2.2", "192.0.2.1")
+        assert 0xC0000000 <= spi <= 0xCFFFFFFF
+        assert f"spi {spi:#010x}" in _ip(netns, "xfrm", "state")
+        tunnel = ChildTunnel(
+            local="192.0.2.1", remote="192.0.2.2",
+            inbound=SaKeys(spi, b"k" * 16, b"i" * 32),
+            outbound=SaKeys(0xC1000001, b"k" * 16, b"i" * 32),
+            transform=EspTransform("cbc(aes)", integ="hmac(sha256)", integ_trunc_bits=128),
+            local_ts=("10.1.0.0/24",), remote_ts=("10.10.10.5/32",), reqid=dp.allocate_reqid(),
+        )  # fmt: skip
+        # No ESP in this kernel: the SA is refused, with the kernel's own words.
+        with pytest.raises(XfrmError) as info:
+            dp.install_child(tunnel)
+        assert info.value.operation in ("UPDSA", "NEWSA") and info.value.message
+        assert _ip(netns, "xfrm", "policy").count("dir ") == 1  # only the foreign one
+        assert dp.flush_owned() == 1  # the larval SA of allocate_spi
+        assert "proto esp" not in _ip(netns, "xfrm", "state")
+        assert "src 10.9.0.0/24 dst 10.8.0.0/24" in _ip(netns, "xfrm", "policy")
+        assert dp.read_events() == []
+
+
+def test_ike_socket_bypass_and_udp_encap(netns):
+    with _in_netns(netns):
+        s4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    with s4, s6:
+        bypass_ike_socket(s4)
+        bypass_ike_socket(s6)
+        enable_udp_encap(s4)
+        assert s4.getsockopt(socket.IPPROTO_UDP, 100) == 2
+        policy = _ip(netns, "xfrm", "policy")
+        assert policy.count("socket in") == 2 and policy.count("socket out") == 2
+        assert "src 0.0.0.0/0 dst 0.0.0.0/0" in policy and "src ::/0 dst ::/0" in policy
+        with _in_netns(netns), XfrmDatapath(listen=False) as dp:
+            assert dp.flush_owned() == 0  # socket policies are never ours to flush
+        assert _ip(netns, "xfrm", "policy").count("socket ") == 4
