@@ -99,6 +99,30 @@ def _params(group: int):
     return params
 
 
+def _openssl_key_for(group: int, x: int):
+    """(OpenSSL key or None, g^x mod p) for a given exponent.
+
+    g^x is computed by OpenSSL as the "shared secret" with the public value g (about 8x faster
+    than pow() for MODP2048 on OpenSSL 3.5); the key is loaded with g as a placeholder public
+    value, which is never used (only exchange() is called). Should a future OpenSSL refuse that
+    pairing, pow() computes g^x and the key is loaded with the right value.
+    """
+    p = MODP_PRIMES[group]
+    if _ffdh is None:
+        return None, pow(MODP_GENERATOR, x, p)
+    with warnings.catch_warnings():
+        _quiet()
+        numbers, _ = _params(group)
+        g = _ffdh.DHPublicNumbers(MODP_GENERATOR, numbers)
+        try:
+            key = _ffdh.DHPrivateNumbers(x, g).private_key()
+            return key, int.from_bytes(key.exchange(g.public_key()), "big")
+        except ValueError:
+            y = pow(MODP_GENERATOR, x, p)
+            key = _ffdh.DHPrivateNumbers(x, _ffdh.DHPublicNumbers(y, numbers)).private_key()
+            return key, y
+
+
 def _as_int(private: int | bytes) -> int:
     return private if isinstance(private, int) else int.from_bytes(private, "big")
 
@@ -130,13 +154,7 @@ class ModpKeyExchange:
             if not 1 < x < p - 1:
                 raise ValueError("MODP private exponent out of range")
             self._x = x
-            y = pow(MODP_GENERATOR, x, p)
-            if _ffdh is not None:
-                with warnings.catch_warnings():
-                    _quiet()
-                    numbers, _ = _params(group)
-                    pub = _ffdh.DHPublicNumbers(y, numbers)
-                    self._key = _ffdh.DHPrivateNumbers(x, pub).private_key()
+            self._key, y = _openssl_key_for(group, x)
         self._public = y.to_bytes(self.public_len, "big")
 
     def __repr__(self) -> str:

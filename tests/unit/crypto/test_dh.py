@@ -313,3 +313,19 @@ def test_bad_private_values():
         new_key_exchange(DhId.CURVE25519, private=bytes(31))
     with pytest.raises(TypeError):
         new_key_exchange(DhId.CURVE25519, private=5)
+
+
+def test_modp_without_openssl_ffdh_falls_back_to_pow(monkeypatch):
+    # cryptography has deprecated FFDH; the module must keep working if it disappears.
+    from ikev2d.crypto import dh
+
+    monkeypatch.setattr(dh, "_ffdh", None)
+    p = MODP_PRIMES[DhId.MODP1536]
+    a = new_key_exchange(DhId.MODP1536, private=0xABCDEF << 180)
+    b = new_key_exchange(DhId.MODP1536, rng=CountingRng(3))
+    assert int.from_bytes(a.public_bytes(), "big") == pow(2, 0xABCDEF << 180, p)
+    assert a.shared_secret(b.public_bytes()) == b.shared_secret(a.public_bytes())
+    with pytest.raises(InvalidKePayload):
+        a.shared_secret((p - 1).to_bytes(192, "big"))
+    with pytest.raises(ValueError):
+        new_key_exchange(DhId.MODP1536)  # no OpenSSL key generation and no rng
