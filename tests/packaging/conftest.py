@@ -61,9 +61,7 @@ class Unpacked:
 def _members(blob: bytes) -> tuple[list[tarfile.TarInfo], dict[str, bytes | None]]:
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
         infos = tar.getmembers()
-        content = {
-            m.name: (tar.extractfile(m).read() if m.isfile() else None) for m in infos
-        }
+        content = {m.name: (tar.extractfile(m).read() if m.isfile() else None) for m in infos}
     return infos, content
 
 

@@ -143,7 +143,8 @@ def test_makefile_installs_what_the_ipk_holds(ikev2d_ipk):
     """The feed Makefile (SDK build) and build_ipk.py (no SDK) ship the same files."""
     makefile = (ROOT / "package/ikev2d/Makefile").read_text()
     installed = set()
-    for src, dest in re.findall(r"\$\(INSTALL_\w+\) \$\(IKEV2D_SRC\)/files(\S+) \$\(1\)(\S+)", makefile):
+    install = re.compile(r"\$\(INSTALL_\w+\) \$\(IKEV2D_SRC\)/files(\S+) \$\(1\)(\S+)")
+    for src, dest in install.findall(makefile):
         assert dest.endswith("/") and src.startswith(dest), (src, dest)
         installed.add(src)
     shipped = {

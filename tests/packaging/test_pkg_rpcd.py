@@ -30,8 +30,13 @@ def _call(staging: Path, run_dir: Path, *args: str, stdin: str = "{}", env=None)
         **(env or {}),
     }
     proc = subprocess.run(
-        [str(plugin), *args], input=stdin, capture_output=True, text=True, env=full_env,
-        timeout=30, check=False,
+        [str(plugin), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=30,
+        check=False,
     )
     assert "Traceback" not in proc.stderr + proc.stdout
     out = json.loads(proc.stdout)
