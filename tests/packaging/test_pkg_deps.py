@@ -6,8 +6,9 @@ import ast
 import sys
 from pathlib import Path
 
-from conftest import ROOT, load_builder
 from openwrt_python import package_for
+
+from conftest import ROOT, load_builder
 
 THIRD_PARTY = {"cryptography": "python3-cryptography", "pyroute2": "python3-pyroute2"}
 

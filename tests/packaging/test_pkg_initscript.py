@@ -42,21 +42,27 @@ def run_init(tmp_path: Path, ikev2d_ipk, action: str, *, cfg=None, check_rc=0, r
     init = tmp_path / "ikev2d.init"
     init.write_bytes(ikev2d_ipk.file("/etc/init.d/ikev2d"))
     prog = tmp_path / "fake-ikev2d"
-    prog.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/prog-args\n"
-                    f"[ {check_rc} = 0 ] || echo 'psk: must be set'\nexit {check_rc}\n")
+    prog.write_text(
+        f'#!/bin/sh\necho "$@" >> {tmp_path}/prog-args\n'
+        f"[ {check_rc} = 0 ] || echo 'psk: must be set'\nexit {check_rc}\n"
+    )
     prog.chmod(0o755)
     log = tmp_path / "log"
     log.write_text("")
     cfg = {"enabled": "1", **(cfg or {})}
     env_lines = "".join(f"CFG_{k}='{v}'\n" for k, v in cfg.items())
     script = (
-        STUBS + env_lines + f". {init}\nPROG={prog}\n"
-        + {"start": "start", "reload": "reload_service"}[action] + "\n"
+        STUBS
+        + env_lines
+        + f". {init}\nPROG={prog}\n"
+        + {"start": "start", "reload": "reload_service"}[action]
+        + "\n"
     )
     subprocess.run(
         ["dash", "-c", script],
         env={"LOG": str(log), "RUNNING": str(running), "FW4_ZONE": "wan", "PATH": "/usr/bin:/bin"},
-        check=False, timeout=30,
+        check=False,
+        timeout=30,
     )
     return log.read_text().splitlines()
 
@@ -86,7 +92,8 @@ def test_failed_check_is_logged_and_nothing_starts(tmp_path, ikev2d_ipk):
     log = run_init(tmp_path, ikev2d_ipk, "start", check_rc=2)
     assert "OPEN_INSTANCE" not in log and not fw_rules(log)
     assert "LOGGER psk: must be set" in log
-    assert (tmp_path / "prog-args").read_text().split() == ["--uci", "/etc/config/ikev2d", "--check"]
+    args = (tmp_path / "prog-args").read_text().split()
+    assert args == ["--uci", "/etc/config/ikev2d", "--check"]
 
 
 def test_enabled_service_runs_the_daemon_under_procd(tmp_path, ikev2d_ipk):
@@ -104,12 +111,15 @@ def test_firewall_rules_follow_the_config(tmp_path, ikev2d_ipk, masquerade):
     rules = fw_rules(run_init(tmp_path, ikev2d_ipk, "start", cfg=cfg))
     inputs = [r for r in rules if r["type"] == "rule" and "dest" not in r]
     assert {(r["proto"], r.get("dest_port")) for r in inputs} == {
-        ("udp", "500"), ("udp", "4500"), ("esp", None), ("tcp udp", "53"),
+        ("udp", "500"),
+        ("udp", "4500"),
+        ("esp", None),
+        ("tcp udp", "53"),
     }
     assert all(r["src"] == "wan" and r["target"] == "ACCEPT" for r in rules if r["type"] == "rule")
     forwards = {r["dest"] for r in rules if r["type"] == "rule" and "dest" in r}
     nats = {(r.get("src_ip"), r.get("dest_ip"), r["target"]) for r in rules if r["type"] == "nat"}
-    assert ("10.20.30.0/24" in {r.get("src_ip") for r in rules if r.get("dest") == "lan"})
+    assert "10.20.30.0/24" in {r.get("src_ip") for r in rules if r.get("dest") == "lan"}
     assert (None, "10.20.30.0/24", "ACCEPT") in nats
     if masquerade == "1":
         assert forwards == {"lan", "wan"}

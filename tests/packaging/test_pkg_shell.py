@@ -50,7 +50,9 @@ def test_shellcheck(built, tmp_path):
     # exactly as include/package-pack.mk writes them, so SC2086/SC2068 are theirs, not ours.
     proc = subprocess.run(
         ["shellcheck", "--shell=dash", "-e", "SC2086,SC2068,SC1091", *map(str, paths)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout
     own = [p for p in paths if not p.name.endswith((".postinst", ".prerm"))]

@@ -23,7 +23,11 @@ def _run(staging: Path, launcher: str, *args: str) -> subprocess.CompletedProces
     )
     return subprocess.run(
         [str(staging / "usr/sbin" / launcher), *args],
-        capture_output=True, text=True, env=_env(), timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+        check=False,
     )
 
 
@@ -52,8 +56,12 @@ assert not foreign, foreign
 assert not outside, outside
 """
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120,
-        cwd=str(staging), check=False,
+        [sys.executable, "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(staging),
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     count = int(proc.stdout.split()[0])
