@@ -121,17 +121,24 @@ def choose_child_proposal(configured: tuple[Configured, ...], sa: SaPayload) -> 
     raise NoProposalChosen(f"no acceptable ESP proposal in {describe_offer(sa)}")
 
 
+_DESCRIBE_ORDER = {_ENCR: 0, _INTEG: 1, _PRF: 2, _KE: 3, _ESN: 4}
+
+
+def _describe_proposal(p: Offered) -> str:
+    known, unknown = [], []
+    for t in sorted(p.transforms, key=lambda t: _DESCRIBE_ORDER.get(t.transform_type, 9)):
+        if t.transform_type == _INTEG and t.transform_id == 0:
+            continue
+        try:
+            known.append(lookup(t.transform_type, t.transform_id, t.key_length))
+        except UnknownTransform:
+            unknown.append(f"type{t.transform_type}#{t.transform_id}")
+    hashes = {t.hash_name for t in known if t.type == _INTEG}
+    # strongSwan's shorthand: sha256 stands for INTEG and PRF of the same hash
+    words = [t.keyword for t in known if not (t.type == _PRF and t.hash_name in hashes)]
+    return "-".join(words + unknown)
+
+
 def describe_offer(sa: SaPayload) -> str:
-    """What a client offered, in strongSwan-like words, for logs and the status page."""
-    texts = []
-    for p in sa.proposals[:8]:
-        words = []
-        for t in p.transforms:
-            if t.transform_type == _INTEG and t.transform_id == 0:
-                continue
-            try:
-                words.append(lookup(t.transform_type, t.transform_id, t.key_length).keyword)
-            except UnknownTransform:
-                words.append(f"type{t.transform_type}#{t.transform_id}")
-        texts.append("-".join(words))
-    return ", ".join(texts) or "nothing"
+    """What a client offered, in strongSwan's words, for logs and the status page."""
+    return ", ".join(_describe_proposal(p) for p in sa.proposals[:8]) or "nothing"

@@ -138,7 +138,6 @@ class Responder:
         if sa.state != SaState.ESTABLISHED:
             return
         self._terminate(sa, reason)
-        sa.move_to(SaState.DELETING)
         self._send_request(sa, ExchangeType.INFORMATIONAL, [DeletePayload.ike()], now)
 
     def shutdown(self, now: float) -> None:
@@ -322,6 +321,7 @@ class Responder:
             sa.virtual_ip = None
         if sa.state == SaState.ESTABLISHED:
             self._events.append(ev.IkeSaTerminated(sa.handle, str(sa.identity), reason))
+            sa.move_to(SaState.DELETING)
 
     def _forget(self, sa: IkeSa) -> None:
         if sa.state == SaState.ESTABLISHED:

@@ -1,0 +1,212 @@
+"""An in-memory IKEv2 initiator for unit tests of the responder, built from our own codec and
+crypto. It is a test fixture: interop tests use real strongSwan clients, never this."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+from ikev2d.crypto.auth import initiator_signed_octets, psk_auth, responder_signed_octets
+from ikev2d.crypto.dh import new_key_exchange
+from ikev2d.crypto.keys import derive_child_keys, derive_ike_keys
+from ikev2d.crypto.prf import Prf
+from ikev2d.crypto.sk import SkCodec
+from ikev2d.ike.nat import nat_detection_hash
+from ikev2d.policy.proposals import parse_proposal
+from ikev2d.wire.cp import CfgAttribute, CpPayload
+from ikev2d.wire.enums import (
+    AuthMethod,
+    CfgAttr,
+    CfgType,
+    ExchangeType,
+    IdType,
+    NotifyType,
+    ProtocolId,
+)
+from ikev2d.wire.message import (
+    Header,
+    Message,
+    decode_message,
+    decode_payloads,
+    encode_message,
+    encode_payloads,
+)
+from ikev2d.wire.payloads import (
+    AuthPayload,
+    DeletePayload,
+    EncryptedPayload,
+    IdiPayload,
+    KePayload,
+    NoncePayload,
+    NotifyPayload,
+)
+from ikev2d.wire.sa import Proposal, SaPayload, Transform
+from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
+
+
+def wire_proposal(text: str, protocol: str, number: int = 1, spi: bytes = b"") -> Proposal:
+    p = parse_proposal(text, protocol)
+    ts = tuple(Transform(int(t.type), int(t.id), t.key_bits) for t in p.transforms)
+    proto = ProtocolId.IKE if protocol == "ike" else ProtocolId.ESP
+    return Proposal(number, proto, spi, ts)
+
+
+class Initiator:
+    def __init__(
+        self,
+        *,
+        ike: tuple[str, ...] = ("aes256-sha256-modp2048",),
+        esp: tuple[str, ...] = ("aes256-sha256",),
+        ke_group: int | None = None,
+        psk: bytes = b"correct horse battery staple 42",
+        identity: tuple[int, bytes] = (IdType.RFC822_ADDR, b"phone@example.test"),
+        address: tuple[str, int] = ("192.0.2.10", 500),
+        server: tuple[str, int] = ("198.51.100.1", 500),
+        nat: bool = False,
+    ) -> None:
+        self.ike, self.esp, self.psk, self.identity = ike, esp, psk, identity
+        self.address, self.server, self.nat = address, server, nat
+        self.spi_i = os.urandom(8)
+        self.spi_r = bytes(8)
+        first = parse_proposal(ike[0], "ike")
+        self.ke_group = ke_group if ke_group is not None else int(first.ke.id)
+        self.mid = 0
+        self.child_spi = int.from_bytes(os.urandom(4), "big") | 0x100
+
+    # IKE_SA_INIT { SAi1, KEi, Ni, N(NAT_D) } -->
+    def init_request(self) -> bytes:
+        self.kex = new_key_exchange(self.ke_group)
+        self.nonce_i = os.urandom(32)
+        sa = SaPayload(tuple(wire_proposal(t, "ike", i + 1) for i, t in enumerate(self.ike)))
+        src = self.address  # behind a NAT, packets arrive from another address than this
+        payloads = (
+            sa,
+            KePayload(self.ke_group, self.kex.public_bytes()),
+            NoncePayload(self.nonce_i),
+            NotifyPayload.of(
+                NotifyType.NAT_DETECTION_SOURCE_IP, nat_detection_hash(self.spi_i, bytes(8), src)
+            ),
+            NotifyPayload.of(
+                NotifyType.NAT_DETECTION_DESTINATION_IP,
+                nat_detection_hash(self.spi_i, bytes(8), self.server),
+            ),
+        )
+        header = Header(self.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, 0, initiator=True)
+        self.message1 = encode_message(Message(header, payloads))
+        return self.message1
+
+    # <-- { SAr1, KEr, Nr, N(NAT_D) }
+    def init_response(self, data: bytes) -> Message:
+        msg = decode_message(data)
+        assert msg.header.response and not msg.header.initiator
+        if msg.notify(NotifyType.INVALID_KE_PAYLOAD) or msg.get(SaPayload) is None:
+            return msg
+        self.spi_r = msg.header.spi_r
+        chosen = msg.get(SaPayload).proposals[0]
+        from ikev2d.crypto.transforms import lookup
+
+        found = {
+            t.transform_type: lookup(t.transform_type, t.transform_id, t.key_length)
+            for t in chosen.transforms
+        }
+        self.encr, self.integ, self.prf_t = found[1], found.get(3), found[2]
+        self.prf = Prf(self.prf_t)
+        self.nonce_r = msg.get(NoncePayload).data
+        shared = self.kex.shared_secret(msg.get(KePayload).data)
+        self.keys = derive_ike_keys(
+            self.prf,
+            self.encr,
+            self.integ,
+            self.nonce_i,
+            self.nonce_r,
+            self.spi_i,
+            self.spi_r,
+            shared,
+        )
+        self.out = SkCodec(self.encr, self.integ, self.keys.i_to_r)
+        self.inp = SkCodec(self.encr, self.integ, self.keys.r_to_i)
+        self.message2 = data
+        self.mid = 1
+        return msg
+
+    def _protect(self, exchange: int, payloads, mid: int | None = None, response=False) -> bytes:
+        header = Header(
+            self.spi_i,
+            self.spi_r,
+            exchange,
+            self.mid if mid is None else mid,
+            initiator=True,
+            response=response,
+        ).encode()
+        first, body = encode_payloads(list(payloads))
+        return self.out.seal(header, first, body, os.urandom)
+
+    def open(self, data: bytes) -> tuple[Header, list]:
+        msg = decode_message(data)
+        sk = msg.payloads[0]
+        assert isinstance(sk, EncryptedPayload)
+        plain = self.inp.open(data, len(data) - len(sk.data))
+        return msg.header, decode_payloads(sk.first_inner_type, plain)
+
+    # IKE_AUTH { IDi, AUTH, CP(CFG_REQUEST), SAi2, TSi, TSr } -->
+    def auth_request(self, *, psk: bytes | None = None, cp: bool = True, extra=()) -> bytes:
+        idi = IdiPayload(*self.identity)
+        octets = initiator_signed_octets(
+            self.prf, self.message1, self.nonce_r, self.keys.sk_pi, idi.body()
+        )
+        auth = AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(self.prf, psk or self.psk, octets))
+        payloads = [idi, auth]
+        if cp:
+            payloads.append(
+                CpPayload(
+                    CfgType.REQUEST,
+                    (
+                        CfgAttribute(CfgAttr.INTERNAL_IP4_ADDRESS),
+                        CfgAttribute(CfgAttr.INTERNAL_IP4_DNS),
+                    ),
+                )
+            )
+        spi = self.child_spi.to_bytes(4, "big")
+        payloads += [
+            SaPayload(tuple(wire_proposal(t, "esp", i + 1, spi) for i, t in enumerate(self.esp))),
+            TsiPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
+            TsrPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
+            *extra,
+        ]
+        self.auth_payloads = payloads
+        return self._protect(ExchangeType.IKE_AUTH, payloads)
+
+    def verify_responder_auth(self, inner) -> bool:
+        idr = next(p for p in inner if p.payload_type == 36)
+        auth = next(p for p in inner if isinstance(p, AuthPayload))
+        octets = responder_signed_octets(
+            self.prf, self.message2, self.nonce_i, self.keys.sk_pr, idr.body()
+        )
+        return psk_auth(self.prf, self.psk, octets) == auth.data
+
+    def child_keys(self, nonce_i=None, nonce_r=None):
+        c = parse_proposal(self.esp[0], "esp")
+        return derive_child_keys(
+            self.prf,
+            self.keys.sk_d,
+            c.encr,
+            c.integ,
+            nonce_i or self.nonce_i,
+            nonce_r or self.nonce_r,
+        )
+
+    def informational(self, payloads=()) -> bytes:
+        self.mid += 1
+        return self._protect(ExchangeType.INFORMATIONAL, payloads)
+
+    def delete_ike(self) -> bytes:
+        return self.informational([DeletePayload.ike()])
+
+    def ack(self, header: Header) -> bytes:
+        """The (empty) response to a request the responder sent."""
+        return self._protect(header.exchange, [], mid=header.message_id, response=True)
+
+
+def vip(inner) -> ipaddress.IPv4Address:
+    cp = next(p for p in inner if isinstance(p, CpPayload))
+    return cp.values(CfgAttr.INTERNAL_IP4_ADDRESS)[0]
