@@ -42,7 +42,7 @@ class FirstChild:
 
 def pool_key(sa: IkeSa) -> str:
     """Leases follow the identity, so a reconnecting client gets its address back."""
-    return f"id:{sa.identity.type_name}:{sa.identity}"
+    return str(sa.identity)
 
 
 def _requested_address(cp: CpPayload | None) -> ipaddress.IPv4Address | None:
