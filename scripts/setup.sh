@@ -55,7 +55,7 @@ find_python() {
 # make_venv DIR PYTHON STAMP-INPUT PIP-ARGS...: (re)creates DIR only when inputs changed.
 make_venv() {
   local dir=$1 py=$2 stamp_input=$3; shift 3
-  local stamp; stamp=$( { echo "$py"; "$py" -V; cat pyproject.toml $stamp_input; } | sha256sum | cut -c1-16)
+  local stamp; stamp=$( { echo "$py"; "$py" -V; cat pyproject.toml ${stamp_input:+"$stamp_input"}; } | sha256sum | cut -c1-16)
   if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
     say "$dir: up to date ($("$dir/bin/python" -V))"
     return

@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck over every shell script we ship or run.
+# Runs shellcheck over every shell script we ship or run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t scripts < <(
