@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 from conftest import ROOT, load_builder, unpack
 
@@ -208,3 +209,32 @@ def test_default_config_is_disabled_until_a_key_is_set(ikev2d_ipk):
     assert "option pool '10.10.10.0/24'" in text
     proposals = re.findall(r"list ike_proposal '([^']+)'", text)
     assert proposals[0] == "aes256-sha256-modp2048"
+
+
+def test_default_config_values_are_the_schema_defaults(ikev2d_ipk, tmp_path):
+    """Every option the shipped file sets equals the daemon's schema default, except the
+    two that keep the service off until the owner acts (enabled '0', psk '')."""
+    sys.path.insert(0, str(ROOT / "src"))
+    try:
+        from ikev2d.policy.schema import OPTIONS
+        from ikev2d.policy.uci import load_uci_file
+    finally:
+        sys.path.remove(str(ROOT / "src"))
+    path = tmp_path / "ikev2d"
+    path.write_bytes(ikev2d_ipk.file("/etc/config/ikev2d"))
+    package = load_uci_file(str(path))
+    server = next(s for s in package.sections if s.type == "ikev2d" and s.name == "server")
+    assert server.options["enabled"] == "0"
+    schema = {o.name: o for o in OPTIONS if o.section == "server"}
+    assert set(server.options) <= schema.keys()
+
+    def as_uci(value):
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, tuple):
+            return [as_uci(v) for v in value]
+        return str(value)
+
+    for name, value in server.options.items():
+        if name != "enabled":
+            assert value == as_uci(schema[name].default), name
