@@ -102,8 +102,10 @@ def test_check_of_the_shipped_defaults_and_of_a_ready_config(staging, tmp_path):
         default.read_text()
         .replace("option enabled '0'", "option enabled '1'")
         .replace("option psk ''", "option psk 'correct horse battery staple 42 routers'")
-        .replace("option server_address ''", "option server_address '192.0.2.1'")
-        .replace("option local_id ''", "option local_id '192.0.2.1'")
+        .replace(
+            "option wan_interface 'wan'",
+            "option wan_interface 'wan'\n\toption server_address 'vpn.example.org'",
+        )
     )
     proc = _run(staging, "ikev2d", "--uci", str(ready), "--check")
     assert proc.returncode == 0, proc.stdout + proc.stderr
