@@ -75,7 +75,13 @@ class ServerConfig:
     legacy_proposals: bool
     ike_lifetime: int
     child_lifetime: int
+    child_lifetime_bytes: int
     dpd_delay: int
+    retransmit_timeout: int
+    retransmit_tries: int
+    cookie_threshold: int
+    max_half_open: int
+    max_half_open_per_ip: int
     mobike: bool
     fragmentation: bool
     fragment_size: int

@@ -218,7 +218,33 @@ OPTIONS: tuple[Option, ...] = (
     ),
     _int("ike_lifetime", 14400, 300, 86400, "Seconds before the IKE SA is rekeyed."),
     _int("child_lifetime", 3600, 300, 86400, "Seconds before a tunnel (Child SA) is rekeyed."),
+    _int(
+        "child_lifetime_bytes", 0, 0, 1 << 50,
+        "Bytes (either direction) before a tunnel is rekeyed; 0 = no byte limit.",
+    ),
     _int("dpd_delay", 30, 0, 3600, "Idle seconds before checking a client is alive; 0 = off."),
+    _int(
+        "retransmit_timeout", 2, 1, 60,
+        "Seconds before the server first resends an unanswered request; each retry waits "
+        "twice as long (RFC 7296 2.1).",
+    ),
+    _int(
+        "retransmit_tries", 5, 1, 10,
+        "Sends of a request before a silent client is given up and its tunnel deleted.",
+    ),
+    _int(
+        "cookie_threshold", 30, 0, 100000,
+        "Half-open IKE SAs above which new clients must return a cookie first (RFC 7296 "
+        "2.6); 0 = always.",
+    ),
+    _int(
+        "max_half_open", 2048, 1, 1000000,
+        "Half-open IKE SAs kept at most; new attempts beyond it are dropped.",
+    ),
+    _int(
+        "max_half_open_per_ip", 32, 1, 1000000,
+        "Half-open IKE SAs kept at most per client address.",
+    ),
     _bool("mobike", True, "Let clients move between networks (Wi-Fi, mobile) and keep the tunnel."),
     _bool("fragmentation", True, "IKE fragmentation (RFC 7383), needed for large messages."),
     _int("fragment_size", 1280, 576, 9000, "Largest IKE datagram sent when fragmenting (bytes)."),

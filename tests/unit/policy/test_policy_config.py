@@ -437,8 +437,9 @@ ERRORS = [
         "port, natt_port, wan_interface, server_address, auth_mode, psk, allow_weak_psk, "
         "local_id_type, local_id, remote_id_type, remote_id, pool, dns, local_subnet, "
         "masquerade, ike_proposal, esp_proposal, legacy_proposals, ike_lifetime, "
-        "child_lifetime, dpd_delay, mobike, fragmentation, fragment_size, log_level, "
-        "control_socket, state_dir)",
+        "child_lifetime, child_lifetime_bytes, dpd_delay, retransmit_timeout, "
+        "retransmit_tries, cookie_threshold, max_half_open, max_half_open_per_ip, mobike, "
+        "fragmentation, fragment_size, log_level, control_socket, state_dir)",
     ),
     (
         {"server": {}, "sever": {}},
