@@ -1,0 +1,305 @@
+"""Command lines: ``ikev2d`` (the daemon) and ``ikev2ctl`` (talks to its control socket).
+
+Both keep their imports lazy: ``ikev2ctl status`` needs json and socket only, ``ikev2d
+--check`` never touches the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+
+from ikev2d import __version__
+from ikev2d.compat import printable
+
+__all__ = ["ctl_main", "daemon_main", "format_bytes", "format_status"]
+
+DEFAULT_UCI = "/etc/config/ikev2d"
+DEFAULT_SOCKET = "/var/run/ikev2d/control.sock"
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+
+_DAEMON_EPILOG = """\
+exit status:
+  0  stopped cleanly (or --check: the configuration is valid; or disabled by enabled=0)
+  1  could not run: sockets, kernel XFRM access, another ikev2d already running
+  2  the configuration is invalid (one line names the option, the value and what is allowed)
+"""
+
+_CTL_EPILOG = """\
+exit status:
+  0  done
+  1  ikev2d is not running, or it refused the request (the reason is printed)
+  2  usage error; for 'check': the configuration is invalid
+"""
+
+
+# -- ikev2d --------------------------------------------------------------------------------------
+def _daemon_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ikev2d",
+        description="IKEv2/IPsec remote-access VPN server (ESP in the kernel via XFRM).",
+        epilog=_DAEMON_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--config", metavar="FILE.toml", help="configuration in TOML")
+    src.add_argument(
+        "--uci", metavar="FILE", help=f"configuration in UCI format (default: {DEFAULT_UCI})"
+    )
+    p.add_argument(
+        "--network",
+        metavar="FILE",
+        default="/etc/config/network",
+        help="UCI network config for LAN defaults (with --uci; default: %(default)s)",
+    )
+    p.add_argument("--check", action="store_true", help="validate the configuration and exit")
+    p.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
+    p.add_argument(
+        "--foreground",
+        action="store_true",
+        help="stay in the foreground (always the case: procd supervises the process)",
+    )
+    p.add_argument("--version", action="version", version=f"ikev2d {__version__}")
+    return p
+
+
+def _config_loader(args):
+    """A function reading the chosen configuration (called again on reload), or None."""
+    from ikev2d.policy.config import check_supported, load_toml, load_uci
+
+    if args.config:
+        path = args.config
+
+        def load():
+            config = load_toml(path)
+            check_supported(config)
+            return config
+
+    else:
+        path = args.uci or (DEFAULT_UCI if os.path.exists(DEFAULT_UCI) else None)
+        if path is None:
+            return None, None
+
+        def load():
+            config = load_uci(path, network_path=args.network)
+            check_supported(config)
+            return config
+
+    return load, path
+
+
+def daemon_main(argv: list[str] | None = None) -> int:
+    args = _daemon_parser().parse_args(argv)
+    from ikev2d.policy.errors import ConfigError
+
+    load, path = _config_loader(args)
+    if load is None:
+        print(
+            f"ikev2d: no configuration: give --config FILE.toml or --uci FILE ({DEFAULT_UCI}"
+            " does not exist)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    try:
+        config = load()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stdout if args.check else sys.stderr)
+        return EXIT_CONFIG
+    if args.check:
+        for warning in config.warnings:
+            print(f"warning: {warning}")
+        print(f"configuration OK: {path}", file=sys.stderr)
+        return EXIT_OK
+    return _serve(config, load, path, args)
+
+
+def _serve(config, load, path: str, args) -> int:
+    from ikev2d.compat import Logger
+
+    log = Logger(config.log_level, syslog=args.syslog)
+    for warning in config.warnings:
+        log.warning(warning)
+    if not config.enabled:
+        log.info(f"disabled in {path} (enabled is off): not starting")
+        return EXIT_OK
+    from ikev2d.daemon.datapath import open_kernel_datapath
+    from ikev2d.daemon.loop import Daemon
+
+    try:
+        datapath = open_kernel_datapath()
+    except OSError as exc:
+        log.error(f"cannot open the kernel's XFRM interface: {exc}")
+        return EXIT_FAIL
+    daemon = Daemon(config, datapath=datapath, load_config=load, log=log)
+    try:
+        daemon.start()
+    except OSError as exc:
+        log.error(f"cannot start: {exc}")
+        daemon.close()
+        return EXIT_FAIL
+    daemon.install_signal_handlers()
+    daemon.run()
+    log.info("stopped")
+    return EXIT_OK
+
+
+# -- ikev2ctl ------------------------------------------------------------------------------------
+class NotRunning(Exception):
+    pass
+
+
+def request(path: str, message: dict, timeout: float = 10.0) -> dict:
+    """One request to the control socket; the reply object (raises NotRunning, ValueError)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            raise NotRunning(f"ikev2d is not running (no control socket at {path})") from exc
+        sock.sendall(json.dumps(message).encode() + b"\n")
+        reply = bytearray()
+        while b"\n" not in reply:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    answer = json.loads(bytes(reply).split(b"\n", 1)[0])
+    if not isinstance(answer, dict):
+        raise ValueError("not a JSON object")
+    return answer
+
+
+def _ctl_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ikev2ctl",
+        description="Show and control a running ikev2d.",
+        epilog=_CTL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--socket", default=DEFAULT_SOCKET, help="control socket (default: %(default)s)")
+    p.add_argument("--version", action="version", version=f"ikev2ctl {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in (
+        ("status", "server state, connected clients, recent failures"),
+        ("clients", "connected clients only"),
+        ("check", "validate the configuration file as it is on disk"),
+    ):
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("--json", action="store_true", help="print JSON")
+    sp = sub.add_parser("disconnect", help="delete a client's IKE SA and tunnel")
+    sp.add_argument("target", help="the client's identity or virtual IP")
+    sub.add_parser("reload", help="re-read the configuration")
+    return p
+
+
+def ctl_main(argv: list[str] | None = None) -> int:
+    args = _ctl_parser().parse_args(argv)
+    message = {"cmd": args.command}
+    if args.command == "disconnect":
+        message["target"] = args.target
+    try:
+        answer = request(args.socket, message)
+    except NotRunning as exc:
+        print(f"ikev2ctl: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except (OSError, ValueError) as exc:
+        print(f"ikev2ctl: no valid answer from ikev2d: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    if not answer.get("ok"):
+        print(f"ikev2ctl: {answer.get('error') or 'request refused'}", file=sys.stderr)
+        return EXIT_FAIL
+    result = answer.get("result")
+    if getattr(args, "json", False):
+        print(json.dumps(result, indent=2))
+    else:
+        print(_HUMAN[args.command](result))
+    if args.command == "check" and not result.get("valid"):
+        return EXIT_CONFIG
+    return EXIT_OK
+
+
+# -- human output --------------------------------------------------------------------------------
+def format_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # not reached
+
+
+def _duration(seconds: int) -> str:
+    days, rest = divmod(max(int(seconds), 0), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h{minutes:02d}m"
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
+    return "\n".join(lines)
+
+
+def _clients_table(clients: list[dict]) -> str:
+    if not clients:
+        return "no clients connected"
+    rows = []
+    for c in clients:
+        algorithms = " / ".join(a for a in (c.get("ike"), c.get("esp")) if a)
+        rows.append(
+            (
+                printable(str(c.get("identity"))),
+                str(c.get("virtual_ip") or "-"),
+                printable(str(c.get("remote"))),
+                "yes" if c.get("nat") else "no",
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.get("since", 0))),
+                format_bytes(int(c.get("bytes_in", 0))),
+                format_bytes(int(c.get("bytes_out", 0))),
+                algorithms,
+            )
+        )
+    header = ("IDENTITY", "VIRTUAL IP", "FROM", "NAT", "SINCE", "IN", "OUT", "ALGORITHMS")
+    return _table(header, rows)
+
+
+def format_status(status: dict) -> str:
+    listen = ", ".join(status.get("listen", [])) or "nothing"
+    lines = [
+        f"ikev2d running (pid {status.get('pid')}), up {_duration(status.get('uptime', 0))}, "
+        f"listening on {listen}",
+        "",
+        _clients_table(status.get("clients", [])),
+    ]
+    failures = status.get("failures") or []
+    if failures:
+        lines += ["", "recent failed attempts:"]
+        for f in failures[-10:]:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(f.get("time", 0)))
+            who = f" {f['identity']}" if f.get("identity") else ""
+            lines.append(printable(f"  {when}  {f.get('remote')}{who}: {f.get('reason')}"))
+    return "\n".join(lines)
+
+
+def _format_check(result: dict) -> str:
+    lines = ["configuration OK" if result.get("valid") else "configuration INVALID"]
+    lines += [f"  problem: {p}" for p in result.get("problems", [])]
+    lines += [f"  warning: {w}" for w in result.get("warnings", [])]
+    return "\n".join(lines)
+
+
+_HUMAN = {
+    "status": format_status,
+    "clients": _clients_table,
+    "disconnect": lambda r: "disconnected: " + ", ".join(printable(n) for n in r["disconnected"]),
+    "reload": lambda r: str(r.get("message")),
+    "check": _format_check,
+}

@@ -1,0 +1,215 @@
+"""Responder events → kernel actions, log lines and client records: the ONE place that acts.
+
+``Actions.apply(event)`` handles every event of ``ikev2d.ike.events``:
+
+- ``IkeSaEstablished``  → a client record (for status) and a "connected" log line;
+- ``ChildSaInstalled``  → a ``ChildTunnel`` built from the spec, installed in the kernel;
+- ``ChildSaRemoved``    → that tunnel removed from the kernel;
+- ``IkeSaTerminated``   → the client record dropped, a "disconnected" log line;
+- ``AuthenticationFailed`` / ``NegotiationFailed`` → a log line and the recent-failures list.
+
+Log lines name identities, addresses and algorithms, never keys, nonces or the PSK.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ikev2d.ike import events as ev
+
+__all__ = ["MAX_FAILURES", "Actions", "Client", "Failure", "soft_lifetime", "tunnel_from_spec"]
+
+MAX_FAILURES = 20  # failed attempts kept for the status page
+
+
+@dataclass(slots=True)
+class Client:
+    """One connected client (an established IKE SA), as status shows it."""
+
+    handle: int
+    identity: str
+    remote: tuple[str, int]
+    virtual_ip: str | None
+    nat: bool
+    ike_algorithms: str
+    since: float  # unix time
+    esp_algorithms: str = ""
+    tunnels: list[int] = field(default_factory=list)  # inbound SPIs of its Child SAs
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    time: float  # unix time
+    remote: str  # "ip:port"
+    identity: str  # "" when the attempt failed before the client named itself
+    reason: str
+
+
+def soft_lifetime(hard: int) -> int:
+    """The kernel's soft limit: ~10 % (at most 5 min) before the hard one, never below 1 s."""
+    margin = min(max(hard // 10, 1), 300)
+    return max(hard - margin, 1)
+
+
+def tunnel_from_spec(spec: ev.ChildSaSpec, reqid: int):
+    """The kernel's ChildTunnel for a negotiated Child SA (lazy import: the kernel room)."""
+    from ikev2d.kernel.tunnel import (  # keeps the core import-light
+        ChildTunnel,
+        EspTransform,
+        Lifetimes,
+        SaKeys,
+        UdpEncap,
+    )
+
+    if spec.integ_xfrm is None:
+        transform = EspTransform(spec.encr_xfrm, icv_bits=spec.icv_bits, esn=spec.esn)
+    else:
+        transform = EspTransform(
+            spec.encr_xfrm, integ=spec.integ_xfrm, integ_trunc_bits=spec.icv_bits, esn=spec.esn
+        )
+    return ChildTunnel(
+        local=spec.local[0],
+        remote=spec.remote[0],
+        inbound=SaKeys(spec.inbound_spi, spec.encr_key_in, spec.integ_key_in),
+        outbound=SaKeys(spec.outbound_spi, spec.encr_key_out, spec.integ_key_out),
+        transform=transform,
+        local_ts=spec.local_ts,
+        remote_ts=spec.remote_ts,
+        reqid=reqid,
+        encap=UdpEncap(*spec.encap) if spec.encap else None,
+        lifetimes=Lifetimes(soft_seconds=soft_lifetime(spec.lifetime), hard_seconds=spec.lifetime),
+    )
+
+
+def address_text(addr: tuple[str, int]) -> str:
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Actions:
+    """Applies responder events to the datapath and keeps the daemon's view of clients.
+
+    ``on_install_failed(ike_sa_handle)`` is called when the kernel refuses a Child SA, so the
+    daemon can delete that IKE SA rather than keep a client whose traffic goes nowhere.
+    """
+
+    def __init__(
+        self,
+        datapath,
+        log,
+        wall_clock: Callable[[], float],
+        on_install_failed: Callable[[int], None] = lambda handle: None,
+    ) -> None:
+        self.datapath = datapath
+        self.log = log
+        self._wall = wall_clock
+        self._on_install_failed = on_install_failed
+        self.tunnels: dict[int, object] = {}  # inbound SPI -> ChildTunnel
+        self.clients: dict[int, Client] = {}  # IKE SA handle -> Client
+        self.failures: deque[Failure] = deque(maxlen=MAX_FAILURES)
+        self.changed = False  # clients or failures changed since the last snapshot
+
+    def apply(self, event: ev.Event) -> None:
+        handler = self._HANDLERS.get(type(event))
+        if handler is None:
+            self.log.debug(f"ignored event {type(event).__name__}")
+            return
+        handler(self, event)
+
+    # -- IKE SAs ---------------------------------------------------------------------------
+    def _established(self, e: ev.IkeSaEstablished) -> None:
+        client = Client(
+            e.ike_sa, e.identity, e.remote, e.virtual_ip, e.nat, e.algorithms, self._wall()
+        )
+        self.clients[e.ike_sa] = client
+        self.changed = True
+        nat = ", NAT" if e.nat else ""
+        address = f", address {e.virtual_ip}" if e.virtual_ip else ", no address"
+        self.log.info(
+            f"client {e.identity} ({address_text(e.remote)}{nat}) connected{address}, "
+            f"{e.algorithms}"
+        )
+
+    def _terminated(self, e: ev.IkeSaTerminated) -> None:
+        client = self.clients.pop(e.ike_sa, None)
+        self.changed = True
+        where = f" ({address_text(client.remote)})" if client else ""
+        self.log.info(f"client {e.identity}{where} disconnected: {e.reason}")
+
+    # -- Child SAs -------------------------------------------------------------------------
+    def _child_installed(self, e: ev.ChildSaInstalled) -> None:
+        spec = e.child
+        try:
+            tunnel = tunnel_from_spec(spec, self.datapath.allocate_reqid())
+            self.datapath.install_child(tunnel)
+        except (OSError, ValueError, RuntimeError) as exc:  # XfrmError is an OSError
+            self.log.error(
+                f"cannot install the tunnel of {spec.remote[0]} "
+                f"(SPI {spec.inbound_spi:08x}) in the kernel: {exc}"
+            )
+            self._on_install_failed(e.ike_sa)
+            return
+        self.tunnels[spec.inbound_spi] = tunnel
+        client = self.clients.get(e.ike_sa)
+        if client is not None:
+            client.tunnels.append(spec.inbound_spi)
+            client.esp_algorithms = spec.algorithms
+            self.changed = True
+        self.log.debug(
+            f"Child SA in {spec.inbound_spi:08x} out {spec.outbound_spi:08x} installed, "
+            f"{', '.join(spec.local_ts)} <=> {', '.join(spec.remote_ts)}, {spec.algorithms}"
+            + (f", UDP encapsulation {spec.encap[0]}/{spec.encap[1]}" if spec.encap else "")
+        )
+
+    def _child_removed(self, e: ev.ChildSaRemoved) -> None:
+        spi = e.child.inbound_spi
+        tunnel = self.tunnels.pop(spi, None)
+        client = self.clients.get(e.ike_sa)
+        if client is not None and spi in client.tunnels:
+            client.tunnels.remove(spi)
+            self.changed = True
+        if tunnel is None:
+            return  # its installation failed: nothing in the kernel
+        try:
+            self.datapath.remove_child(tunnel)
+        except OSError as exc:
+            self.log.error(f"cannot remove Child SA {spi:08x} from the kernel: {exc}")
+            return
+        self.log.debug(f"Child SA in {spi:08x} removed")
+
+    def remove_all(self) -> None:
+        """Remove every tunnel still installed (the daemon is stopping)."""
+        for spi in list(self.tunnels):
+            tunnel = self.tunnels.pop(spi)
+            try:
+                self.datapath.remove_child(tunnel)
+            except OSError as exc:
+                self.log.error(f"cannot remove Child SA {spi:08x} from the kernel: {exc}")
+        self.clients.clear()
+        self.changed = True
+
+    # -- failures --------------------------------------------------------------------------
+    def _auth_failed(self, e: ev.AuthenticationFailed) -> None:
+        identity = "" if e.identity == "?" else e.identity
+        self._failure(e.remote, identity, f"authentication failed: {e.reason}")
+        who = f"client {identity} " if identity else "a client "
+        self.log.warning(f"{who}({address_text(e.remote)}) failed to authenticate: {e.reason}")
+
+    def _negotiation_failed(self, e: ev.NegotiationFailed) -> None:
+        self._failure(e.remote, "", f"negotiation failed: {e.reason}")
+        self.log.warning(f"negotiation with {address_text(e.remote)} failed: {e.reason}")
+
+    def _failure(self, remote: tuple[str, int], identity: str, reason: str) -> None:
+        self.failures.append(Failure(self._wall(), address_text(remote), identity, reason))
+        self.changed = True
+
+    _HANDLERS: dict = {  # a class-level dispatch table, never mutated
+        ev.IkeSaEstablished: _established,
+        ev.IkeSaTerminated: _terminated,
+        ev.ChildSaInstalled: _child_installed,
+        ev.ChildSaRemoved: _child_removed,
+        ev.AuthenticationFailed: _auth_failed,
+        ev.NegotiationFailed: _negotiation_failed,
+    }

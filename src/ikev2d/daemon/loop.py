@@ -1,0 +1,368 @@
+"""The event loop: IKE sockets, one timer, XFRM expire events, signals and the control socket.
+
+    daemon = Daemon(config, datapath=open_kernel_datapath(), load_config=...)
+    daemon.start()                       # flush stale kernel state, bind, control socket
+    daemon.install_signal_handlers()     # main thread only: TERM/INT stop, HUP reload
+    daemon.run()                         # until stopped; then a clean shutdown
+
+Each turn: wait (selectors) until a socket is readable or the responder's one timer is due,
+feed datagrams and time to the sans-IO responder, then `_pump`: apply its events (kernel state
+first, so a Child SA is in the kernel before the IKE_AUTH response that announces it leaves),
+then send its datagrams. Plain `selectors`, not asyncio: asyncio is a separate, heavier
+OpenWrt package and one thread with one timer is all a responder needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import socket
+import time
+from collections.abc import Callable
+
+from ikev2d.compat import Logger
+from ikev2d.ike.responder import Responder
+from ikev2d.policy.config import ServerConfig, check_supported
+from ikev2d.policy.errors import ConfigError
+
+from .actions import Actions, address_text
+from .control import CommandError, ControlServer
+from .status import COUNTER_NAMES, client_view, failure_view, write_snapshot
+from .udp import IkeSocket, open_ike_sockets
+
+__all__ = ["RESTART_OPTIONS", "SNAPSHOT_REFRESH", "Daemon"]
+
+SNAPSHOT_REFRESH = 5.0  # seconds between snapshot rewrites while clients are connected (bytes)
+_MAX_BURST = 64  # datagrams read from one socket per turn, so no socket starves the others
+# Options that a running daemon cannot change without rebinding: a restart applies them.
+RESTART_OPTIONS = ("listen", "port", "natt_port", "control_socket", "state_dir")
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        datapath,
+        load_config: Callable[[], ServerConfig] | None = None,
+        log: Logger | None = None,
+        rng: Callable[[int], bytes] = os.urandom,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.datapath = datapath
+        self.log = log or Logger(config.log_level)
+        self._load_config = load_config
+        self._rng = rng
+        self._clock, self._wall = clock, wall_clock
+        self.responder = self._new_responder(config)
+        self.actions = Actions(datapath, self.log, wall_clock, self._install_failed)
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.sockets: list[IkeSocket] = []
+        self.control: ControlServer | None = None
+        self.started: float | None = None
+        self._stopping = False
+        self._reload_wanted = False
+        self._next_refresh: float | None = None
+
+    def _new_responder(self, config: ServerConfig) -> Responder:
+        # The responder passes (local, remote); the kernel's larval SA is remote -> local.
+        def allocate_spi(local: str, remote: str) -> int:
+            return self.datapath.allocate_spi(remote, local)
+
+        return Responder(config, rng=self._rng, allocate_spi=allocate_spi)
+
+    # -- start and stop --------------------------------------------------------------------
+    def start(self) -> None:
+        """Remove stale kernel state, bind the IKE sockets and the control socket."""
+        stale = self.datapath.flush_owned()
+        if stale:
+            self.log.info(f"removed {stale} kernel SAs/policies left by an earlier run")
+        cfg = self.config
+        self.sockets = open_ike_sockets(
+            cfg.listen, cfg.port, cfg.natt_port, self.datapath.prepare_ike_socket, self.log
+        )
+        for s in self.sockets:
+            self._selector.register(s.sock, selectors.EVENT_READ, lambda m, s=s: self._on_ike(s))
+        fd = self.datapath.fileno()
+        if fd is not None:
+            self._selector.register(fd, selectors.EVENT_READ, lambda m: self._on_kernel())
+        self._selector.register(self._wake_r, selectors.EVENT_READ, lambda m: self._on_wake())
+        self.control = ControlServer(cfg.control_socket, self._selector, self.commands(), self.log)
+        self.started = self._wall()
+        self._snapshot()
+        where = ", ".join(address_text(s.bound) for s in self.sockets)
+        self.log.info(f"ikev2d started, listening on {where}")
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: clean stop; SIGHUP: reload. Only from the main thread."""
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        signal.signal(signal.SIGTERM, lambda signo, frame: self.request_stop())
+        signal.signal(signal.SIGINT, lambda signo, frame: self.request_stop())
+        signal.signal(signal.SIGHUP, lambda signo, frame: self.request_reload())
+
+    def request_stop(self) -> None:
+        """Stop after the current turn (safe from a signal handler or another thread)."""
+        self._stopping = True
+        self._wake()
+
+    def request_reload(self) -> None:
+        self._reload_wanted = True
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def run(self) -> None:
+        """Serve until request_stop(), then shut down cleanly and close."""
+        try:
+            while not self._stopping:
+                self.run_once()
+            self.shutdown()
+        finally:
+            self.close()
+
+    def shutdown(self) -> None:
+        """Delete every IKE SA, send the Deletes, remove all kernel state we installed."""
+        self.log.info("stopping: deleting all IKE SAs")
+        self.responder.shutdown(self._clock())
+        self._pump()
+        self.actions.remove_all()
+        try:
+            self.datapath.flush_owned()
+        except OSError as exc:
+            self.log.error(f"cannot flush kernel state: {exc}")
+        self._snapshot(running=False)
+
+    def close(self) -> None:
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        for s in self.sockets:
+            s.close()
+        self.sockets = []
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        self.datapath.close()
+
+    # -- one turn --------------------------------------------------------------------------
+    def run_once(self, max_wait: float | None = None) -> None:
+        timeout = self._timeout(max_wait)
+        for key, mask in self._selector.select(timeout):
+            key.data(mask)
+        now = self._clock()
+        timer = self.responder.get_timer()
+        if timer is not None and timer <= now:
+            self.responder.handle_timer(now)
+        self._pump()
+        if self._reload_wanted:
+            self._reload_wanted = False
+            with contextlib.suppress(CommandError):  # already logged
+                self.reload()
+        if self.actions.changed or (self._next_refresh is not None and now >= self._next_refresh):
+            self._snapshot()
+
+    def _timeout(self, max_wait: float | None) -> float | None:
+        deadlines = [t for t in (self.responder.get_timer(), self._next_refresh) if t is not None]
+        if max_wait is not None:
+            deadlines.append(self._clock() + max_wait)
+        if self._stopping or self._reload_wanted:
+            return 0
+        return max(min(deadlines) - self._clock(), 0) if deadlines else None
+
+    def _on_ike(self, s: IkeSocket) -> None:
+        for _ in range(_MAX_BURST):
+            try:
+                got = s.receive()
+            except OSError as exc:  # e.g. ICMP errors reported on the socket
+                self.log.debug(f"receive on {address_text(s.bound)}: {exc}")
+                continue
+            if got is None:
+                return
+            data, remote, local = got
+            if not data:
+                continue  # NAT keepalive, ESP the kernel did not take, truncated datagram
+            try:
+                self.responder.receive_datagram(data, remote, local, self._clock())
+            except Exception as exc:  # a responder bug must not stop the server
+                self.log.error(
+                    f"internal error on a message from {address_text(remote)}: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+
+    def _on_kernel(self) -> None:
+        try:
+            events = self.datapath.read_events()
+        except OSError as exc:
+            self.log.error(f"reading kernel events: {exc}")
+            return
+        for event in events:
+            name = type(event).__name__
+            spi = getattr(event, "spi", None)
+            if spi is not None:
+                kind = "hard" if event.hard else "soft"
+                self.log.info(f"kernel: Child SA {spi:08x} reached its {kind} lifetime")
+            else:
+                self.log.info(f"kernel: {name}")
+
+    def _on_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._wake_r.recv(512):
+                pass
+
+    def _pump(self) -> None:
+        """Apply every pending event, then send every pending datagram."""
+        responder = self.responder
+        while (event := responder.next_event()) is not None:
+            self.actions.apply(event)
+        for data, local, remote in responder.datagrams_to_send():
+            self._send(data, local, remote)
+
+    def _send(self, data: bytes, local, remote) -> None:
+        s = self._socket_for(local)
+        if s is None:
+            self.log.error(f"no socket for {address_text(local)}: dropped a message")
+            return
+        try:
+            s.send(data, local, remote)
+        except OSError as exc:  # UDP: the responder retransmits what matters
+            self.log.debug(f"send to {address_text(remote)} failed: {exc}")
+
+    def _socket_for(self, local) -> IkeSocket | None:
+        fallback = None
+        v6 = ":" in local[0]
+        for s in self.sockets:
+            if s.bound[1] != local[1] or (s.family == socket.AF_INET6) != v6:
+                continue
+            if s.bound[0] == local[0]:
+                return s
+            if s.bound[0] in ("0.0.0.0", "::"):  # noqa: S104 - matching the wildcard bind
+                fallback = s
+        return fallback
+
+    def _install_failed(self, handle: int) -> None:
+        for sa in self.responder.find(f"{handle:016x}"):
+            self.responder.disconnect(sa, self._clock(), "the kernel refused its tunnel")
+
+    # -- status and commands ---------------------------------------------------------------
+    def clients(self) -> list[dict]:
+        views = []
+        for client in self.actions.clients.values():
+            views.append(client_view(client, self._counters(client.tunnels)))
+        return views
+
+    def _counters(self, spis: list[int]) -> dict[str, int] | None:
+        """Kernel byte/packet counters summed over a client's tunnels (None: none readable)."""
+        total = None
+        for spi in spis:
+            tunnel = self.actions.tunnels.get(spi)
+            if tunnel is None:
+                continue
+            try:
+                c = self.datapath.counters(tunnel)
+            except OSError:
+                continue
+            total = total or dict.fromkeys(COUNTER_NAMES, 0)
+            for name in COUNTER_NAMES:
+                total[name] += getattr(c, name)
+        return total
+
+    def status(self, *, running: bool = True) -> dict:
+        now = self._wall()
+        started = self.started if self.started is not None else now
+        return {
+            "running": running,
+            "pid": os.getpid(),
+            "started": int(started),
+            "uptime": int(now - started),
+            "listen": [address_text(s.bound) for s in self.sockets],
+            "clients": self.clients() if running else [],
+            "failures": [failure_view(f) for f in self.actions.failures],
+        }
+
+    def _snapshot(self, *, running: bool = True) -> None:
+        self.actions.changed = False
+        self._next_refresh = (
+            self._clock() + SNAPSHOT_REFRESH if running and self.actions.clients else None
+        )
+        try:
+            write_snapshot(self.config.state_dir, self.status(running=running))
+        except OSError as exc:
+            self.log.error(f"cannot write the status snapshot: {exc}")
+
+    def commands(self) -> dict[str, Callable[[dict], object]]:
+        return {
+            "status": lambda req: self.status(),
+            "clients": lambda req: self.clients(),
+            "disconnect": self._cmd_disconnect,
+            "reload": lambda req: self.reload(),
+            "check": lambda req: self.check(),
+        }
+
+    def _cmd_disconnect(self, request: dict) -> dict:
+        target = request.get("target")
+        if not isinstance(target, str) or not target.strip():
+            raise CommandError('disconnect needs a "target": an identity or a virtual IP')
+        found = self.responder.find(target.strip())
+        if not found:
+            raise CommandError(f"no connected client matches {target.strip()[:100]!r}")
+        names = []
+        for sa in found:
+            names.append(str(sa.identity))
+            self.responder.disconnect(sa, self._clock(), "disconnected by the administrator")
+        self._pump()
+        self._snapshot()
+        return {"disconnected": names}
+
+    # -- configuration -----------------------------------------------------------------------
+    def _read_config(self) -> ServerConfig:
+        if self._load_config is None:
+            raise CommandError("started without a configuration file: nothing to re-read")
+        config = self._load_config()
+        check_supported(config)
+        return config
+
+    def check(self) -> dict:
+        """Validate the configuration file as it is on disk now."""
+        try:
+            config = self._read_config()
+        except ConfigError as exc:
+            return {"valid": False, "problems": [str(exc)], "warnings": []}
+        return {"valid": True, "problems": [], "warnings": list(config.warnings)}
+
+    def reload(self) -> dict:
+        """Re-read the configuration; apply it when no connected client is affected."""
+        try:
+            new = self._read_config()
+        except ConfigError as exc:
+            self.log.error(f"reload refused, keeping the running configuration: {exc}")
+            raise CommandError(str(exc)) from None
+        for warning in new.warnings:
+            self.log.warning(warning)
+        if new == self.config:
+            return self._reloaded(False, "configuration unchanged")
+        changed = [n for n in RESTART_OPTIONS if getattr(new, n) != getattr(self.config, n)]
+        if changed:
+            return self._reloaded(False, f"{', '.join(changed)} changed: restart ikev2d to apply")
+        if any(True for _ in self.responder.ike_sas()):
+            return self._reloaded(
+                False, "clients are connected: restart ikev2d to apply the new configuration"
+            )
+        self.config = new
+        self.responder = self._new_responder(new)
+        self.log.set_level(new.log_level)
+        return self._reloaded(True, "configuration reloaded")
+
+    def _reloaded(self, applied: bool, message: str) -> dict:
+        (self.log.info if applied or message.endswith("unchanged") else self.log.warning)(
+            f"reload: {message}"
+        )
+        return {"applied": applied, "message": message}

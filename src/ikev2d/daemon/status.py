@@ -1,0 +1,66 @@
+"""What ``status`` shows and the snapshot file the rpcd plugin serves without starting Python.
+
+The snapshot ``state_dir/status.json`` is the ``status`` result, written atomically (a
+temporary file in the same directory, then rename), so a reader sees the old or the new file,
+never half of one. ``"running"`` and ``"pid"`` come first: the plugin reads the first
+``"pid"`` of the file to check that the daemon is alive. Nothing secret is ever in it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+from .actions import Client, Failure, address_text
+
+__all__ = ["COUNTER_NAMES", "SNAPSHOT_NAME", "client_view", "failure_view", "write_snapshot"]
+
+SNAPSHOT_NAME = "status.json"
+COUNTER_NAMES = ("bytes_in", "packets_in", "bytes_out", "packets_out")
+
+
+def client_view(client: Client, counters: dict[str, int] | None) -> dict:
+    """One client for status; ``counters`` (COUNTER_NAMES) summed over its tunnels, or None
+    when the kernel had none to give."""
+    view = {
+        "identity": client.identity,
+        "virtual_ip": client.virtual_ip,
+        "remote": address_text(client.remote),
+        "remote_ip": client.remote[0],
+        "remote_port": client.remote[1],
+        "nat": client.nat,
+        "ike": client.ike_algorithms,
+        "esp": client.esp_algorithms,
+        "since": int(client.since),
+    }
+    for name in COUNTER_NAMES:
+        view[name] = counters[name] if counters else 0
+    return view
+
+
+def failure_view(failure: Failure) -> dict:
+    return {
+        "time": int(failure.time),
+        "remote": failure.remote,
+        "identity": failure.identity,
+        "reason": failure.reason,
+    }
+
+
+def write_snapshot(directory: str, status: dict) -> str:
+    """Write ``status`` to ``directory/status.json`` atomically; returns the path."""
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    path = os.path.join(directory, SNAPSHOT_NAME)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    data = (json.dumps(status, separators=(", ", ": ")) + "\n").encode()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path

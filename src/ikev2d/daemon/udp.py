@@ -1,0 +1,132 @@
+"""The IKE UDP sockets: 500 and 4500 per listen address, the local address of each datagram
+(IP_PKTINFO / IPV6_RECVPKTINFO) and replies sent from that address, non-ESP marker on 4500.
+
+A datagram on the NAT-T port is IKE only behind the 4-byte non-ESP marker (RFC 3948 §2.2); a
+NAT-keepalive (0xFF) or ESP that the kernel did not take is dropped here. On the way out the
+marker is added back on the NAT-T socket.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+
+from ikev2d.wire.nat_t import NON_ESP_MARKER
+
+__all__ = ["IkeSocket", "open_ike_sockets"]
+
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # <linux/in.h>; not exported by every Python
+IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+_IN_PKTINFO = struct.Struct("=i4s4s")  # ipi_ifindex, ipi_spec_dst, ipi_addr
+_IN6_PKTINFO = struct.Struct("=16sI")  # ipi6_addr, ipi6_ifindex
+_ANCILLARY = socket.CMSG_SPACE(_IN6_PKTINFO.size)
+MAX_DATAGRAM = 65535
+_MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0x20)
+
+Address = tuple[str, int]
+
+
+class IkeSocket:
+    """One bound UDP socket. ``natt`` marks the NAT-T port (non-ESP marker framing)."""
+
+    __slots__ = ("_buf", "_view", "bound", "family", "natt", "sock")
+
+    def __init__(self, sock: socket.socket, natt: bool) -> None:
+        self.sock = sock
+        self.family = sock.family
+        self.natt = natt
+        self.bound: Address = sock.getsockname()[:2]
+        self._buf = bytearray(MAX_DATAGRAM)
+        self._view = memoryview(self._buf)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def receive(self) -> tuple[bytes, Address, Address] | None:
+        """(IKE message, remote, local) of one waiting datagram; None when nothing (more) is
+        waiting. Datagrams that are not IKE come back as (b"", remote, local)."""
+        try:
+            size, ancdata, flags, remote = self.sock.recvmsg_into([self._buf], _ANCILLARY)
+        except (BlockingIOError, InterruptedError):
+            return None
+        local = (self._local_ip(ancdata), self.bound[1])
+        remote = (remote[0], remote[1])
+        if flags & _MSG_TRUNC:
+            return b"", remote, local
+        if not self.natt:
+            return bytes(self._view[:size]), remote, local
+        if size < 4 or self._view[:4] != NON_ESP_MARKER:
+            return b"", remote, local  # keepalive, or ESP the kernel did not decapsulate
+        return bytes(self._view[4:size]), remote, local
+
+    def _local_ip(self, ancdata) -> str:
+        for level, kind, data in ancdata:
+            if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= 12:
+                return socket.inet_ntop(socket.AF_INET, data[8:12])
+            if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= 16:
+                return socket.inet_ntop(socket.AF_INET6, data[:16])
+        return self.bound[0]
+
+    def send(self, message: bytes, local: Address, remote: Address) -> None:
+        """Send an IKE message from ``local``'s address (raises OSError)."""
+        data = NON_ESP_MARKER + message if self.natt else message
+        if self.family == socket.AF_INET6:
+            info = _IN6_PKTINFO.pack(socket.inet_pton(socket.AF_INET6, local[0]), 0)
+            cmsg = (socket.IPPROTO_IPV6, IPV6_PKTINFO, info)
+        else:
+            info = _IN_PKTINFO.pack(0, socket.inet_aton(local[0]), bytes(4))
+            cmsg = (socket.IPPROTO_IP, IP_PKTINFO, info)
+        self.sock.sendmsg([data], [cmsg], 0, remote)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _open_one(ip: str, port: int, natt: bool, prepare) -> IkeSocket:
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6:
+            # Separate v4 and v6 sockets: IPv4 then arrives with IPv4 pktinfo, never mapped.
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        prepare(sock, natt)
+        sock.bind((ip, port))
+        sock.setblocking(False)
+        return IkeSocket(sock, natt)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def open_ike_sockets(listen, port: int, natt_port: int, prepare, log) -> list[IkeSocket]:
+    """Bind ``port`` and ``natt_port`` on every listen address.
+
+    The IPv6 wildcard is skipped (with a log line) when the kernel has no IPv6; any other
+    failure raises OSError after closing what was opened.
+    """
+    opened: list[IkeSocket] = []
+    try:
+        for address in listen:
+            ip = str(address)
+            try:
+                for p, natt in ((port, False), (natt_port, True)):
+                    opened.append(_open_one(ip, p, natt, prepare))
+            except OSError as exc:
+                no_v6 = exc.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL)
+                if ip == "::" and no_v6:
+                    log.info("IPv6 is not available: listening on IPv4 only")
+                    for s in [s for s in opened if s.family == socket.AF_INET6]:
+                        s.close()
+                        opened.remove(s)
+                    continue
+                raise OSError(exc.errno, f"cannot listen on {ip}: {exc.strerror}") from None
+    except BaseException:
+        for s in opened:
+            s.close()
+        raise
+    return opened
