@@ -1,0 +1,69 @@
+"""An in-memory datapath with the daemon's Datapath interface (no kernel, no netlink)."""
+
+from __future__ import annotations
+
+import os
+
+from ikev2d.kernel.tunnel import REQID_LARVAL, Counters
+
+
+class FakeDatapath:
+    def __init__(self) -> None:
+        self.installed: dict[int, object] = {}  # inbound SPI -> ChildTunnel
+        self.removed: list[object] = []
+        self.spi_calls: list[tuple[str, str]] = []
+        self.prepared: list[tuple[int, bool]] = []
+        self.flushes = 0
+        self.closed = False
+        self.refuse_install = False
+        self.counts: dict[int, Counters] = {}
+        self._next_spi = 0xC000_1000
+        self._next_reqid = REQID_LARVAL + 1
+        self._events: list = []
+        self._r, self._w = os.pipe()
+
+    def allocate_spi(self, src: str, dst: str) -> int:
+        self.spi_calls.append((src, dst))
+        self._next_spi += 1
+        return self._next_spi
+
+    def allocate_reqid(self) -> int:
+        self._next_reqid += 1
+        return self._next_reqid
+
+    def install_child(self, tunnel) -> None:
+        if self.refuse_install:
+            raise OSError(1, "Operation not permitted")
+        self.installed[tunnel.inbound.spi] = tunnel
+
+    def remove_child(self, tunnel) -> None:
+        del self.installed[tunnel.inbound.spi]
+        self.removed.append(tunnel)
+
+    def counters(self, tunnel) -> Counters:
+        return self.counts.get(tunnel.inbound.spi, Counters(0, 0, 0, 0))
+
+    def flush_owned(self) -> int:
+        self.flushes += 1
+        return 0
+
+    def fileno(self) -> int:
+        return self._r
+
+    def push_event(self, event) -> None:
+        self._events.append(event)
+        os.write(self._w, b"x")
+
+    def read_events(self) -> list:
+        os.read(self._r, 4096)
+        events, self._events = self._events, []
+        return events
+
+    def prepare_ike_socket(self, sock, natt: bool) -> None:
+        self.prepared.append((sock.family, natt))
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._r)
+            os.close(self._w)
+        self.closed = True
