@@ -1,0 +1,120 @@
+"""``ikev2ctl check``: which clients the configuration admits with their default settings.
+
+The default offers below are what each built-in client proposes when set up by hand (see
+docs/profiles.md for sources). An offer is a set of keywords per transform type, like one SA
+proposal; the server admits it when one of its own proposals takes each transform from the
+offer. KE groups count too when not the client's first guess: the responder answers
+INVALID_KE_PAYLOAD with its group and the client retries.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ikev2d.policy.config import ServerConfig
+from ikev2d.policy.proposals import Proposal
+
+__all__ = ["CLIENTS", "check_main", "check_report", "format_report"]
+
+
+def _offer(encr, integ, prf, ke=()) -> dict[str, set[str]]:
+    return {"encr": set(encr.split()), "integ": set(integ.split()), "prf": set(prf.split()),
+            "ke": set(ke.split()) if ke else set()}  # fmt: skip
+
+
+_SHA2 = "sha256 sha384 sha512"
+_PRF2 = "prfsha256 prfsha384 prfsha512"
+_AEAD = "aes128gcm16 aes256gcm16 chacha20poly1305"
+
+# platform -> (label, IKE offers, ESP offers, auth modes the built-in client can use, profile)
+CLIENTS: dict[str, tuple] = {
+    "ios": ("iOS", [
+        _offer("aes256", "sha256", "prfsha256", "modp2048 ecp256 modp1536"),
+        _offer("aes128", "sha1", "prfsha1", "modp1024"),
+        _offer("3des", "sha1", "prfsha1", "modp1024"),
+    ], [_offer("aes256", "sha256", "")], ("psk", "eap", "cert"), ".mobileconfig"),
+    "macos": ("macOS", [_offer("aes256", "sha256", "prfsha256", "modp2048")],
+              [_offer("aes256", "sha256", "")], ("psk", "eap", "cert"), ".mobileconfig"),
+    "windows": ("Windows", [
+        _offer("3des aes128 aes192 aes256", "sha1 sha256 sha384",
+               "prfsha1 prfsha256 prfsha384", "modp1024"),
+        _offer("aes128gcm16 aes256gcm16", "", "prfsha1 prfsha256 prfsha384", "modp1024"),
+    ], [_offer("aes256 aes128 3des", "sha1", "")], ("eap", "cert"), "PowerShell script"),
+    "android": ("Android (built-in)", [
+        _offer("aes128 aes192 aes256", _SHA2, _PRF2, "modp4096 curve25519 modp3072 modp2048"),
+        _offer(_AEAD, "", _PRF2, "modp4096 curve25519 modp3072 modp2048"),
+    ], [_offer("aes128 aes192 aes256", _SHA2, ""), _offer(_AEAD, "", "")],
+        ("psk", "eap", "cert"), "setup card"),
+    "android-sswan": ("Android (strongSwan app)", [
+        _offer("aes128 aes192 aes256", "sha256 sha384 sha512 sha1", _PRF2 + " prfsha1",
+               "modp2048 modp3072 modp4096 ecp256 ecp384 ecp521 curve25519"),
+        _offer(_AEAD, "", _PRF2, "modp2048 modp3072 modp4096 ecp256 ecp384 ecp521 curve25519"),
+    ], [_offer("aes128 aes192 aes256", "sha256 sha384 sha512 sha1", ""), _offer(_AEAD, "", "")],
+        ("eap", "cert"), ".sswan"),
+}  # fmt: skip
+
+
+def _admits(p: Proposal, offer: dict[str, set[str]]) -> bool:
+    if p.encr.keyword not in offer["encr"]:
+        return False
+    if (p.integ.keyword if p.integ else None) not in (offer["integ"] or {None}):
+        return False
+    if p.protocol == "ike":
+        return p.prf.keyword in offer["prf"] and p.ke.keyword in offer["ke"]
+    return p.ke is None and p.esn.keyword == "noesn"  # first Child SA: no KE, no ESN
+
+
+def _first(proposals, offers) -> str | None:
+    return next((p.text for p in proposals if any(_admits(p, o) for o in offers)), None)
+
+
+def _platform(config: ServerConfig, platform: str) -> dict:
+    label, ike_offers, esp_offers, modes, profile = CLIENTS[platform]
+    ike = _first(config.ike_proposal, ike_offers)
+    esp = _first(config.esp_proposal, esp_offers)
+    auth_ok = config.auth_mode in modes
+    fixes = []
+    if ike is None or esp is None:
+        if platform == "windows":
+            fixes.append(
+                "enable legacy_proposals (weak: MODP1024, SHA-1), or run the "
+                "PowerShell profile, which sets a strong proposal the server accepts"
+            )
+        elif profile in (".mobileconfig", ".sswan"):
+            fixes.append(
+                f"import the {profile} profile (it carries a proposal the server "
+                f"accepts), or add the client's defaults to the proposals"
+            )
+        else:
+            fixes.append("add e.g. aes256-sha256-modp2048 (IKE) and aes256-sha256 (ESP)")
+    if not auth_ok:
+        fixes.append(
+            f"auth_mode {config.auth_mode} is not available on {label}: use " + " or ".join(modes)
+        )
+    if not config.server_address:
+        fixes.append("set server_address (profiles and certificates need it)")
+    return {"platform": platform, "label": label, "ok": bool(ike and esp and auth_ok),
+            "proposals_ok": bool(ike and esp), "auth_ok": auth_ok, "ike": ike, "esp": esp,
+            "profile": profile, "fixes": fixes}  # fmt: skip
+
+
+def check_report(config: ServerConfig) -> dict:
+    """Per platform: does the config admit its default proposals and its auth methods?"""
+    return {"auth_mode": config.auth_mode,
+            "platforms": [_platform(config, p) for p in CLIENTS]}  # fmt: skip
+
+
+def format_report(report: dict) -> str:
+    rows = [f"{'platform':<26} {'status':<7} {'IKE / ESP':<48} what to change"]
+    for p in report["platforms"]:
+        suites = f"{p['ike'] or '-'} / {p['esp'] or '-'}"
+        rows.append(f"{p['label']:<26} {'OK' if p['ok'] else 'CHANGE':<7} {suites:<48} "
+                    + ("; ".join(p["fixes"]) or "-"))  # fmt: skip
+    return "\n".join(rows)
+
+
+def check_main(argv: list[str], config: ServerConfig) -> int:
+    """``ikev2ctl check [--json]``: print the table (or JSON). Informational: returns 0."""
+    report = check_report(config)
+    print(json.dumps(report, indent=2) if "--json" in argv else format_report(report))
+    return 0
