@@ -1,0 +1,139 @@
+"""ikev2d's and ikev2ctl's command lines: exit codes, one-line errors, human output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from daemon_fakes import FakeDatapath  # noqa: F401 - the start_daemon fixture uses it
+from ike_initiator import vip
+from test_control import write_toml
+from test_daemon_loop import Phone
+
+from conftest import PSK
+from ikev2d.cli import ctl_main, daemon_main, format_bytes
+
+
+def config_file(tmp_path, **server):
+    path = tmp_path / "c.toml"
+    write_toml(
+        path,
+        {
+            "enabled": True,
+            "psk": PSK,
+            "local_subnet": ["192.168.1.0/24"],
+            "dns": ["192.168.1.1"],
+            **server,
+        },
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("server", "start"),
+    [
+        ({"pool": "10.10.10.0/33"}, "server.pool: '10.10.10.0/33'"),
+        ({"port": 0}, "server.port: 0"),
+        ({"prot": 500}, "server.prot: is not a known option, did you mean 'port'?"),
+    ],
+)
+def test_a_bad_config_is_one_line_and_exit_2(tmp_path, capsys, server, start):
+    path = config_file(tmp_path, **server)
+    assert daemon_main(["--config", path]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(start) and err.count("\n") == 1
+    assert daemon_main(["--config", path, "--check"]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith(start) and out.count("\n") == 1  # --check: problems on stdout
+
+
+def test_an_auth_mode_not_implemented_yet_is_refused(tmp_path, capsys):
+    path = config_file(tmp_path, auth_mode="eap")
+    with open(path, "a") as f:
+        f.write('[[user]]\nname = "alice"\npassword = "a long enough password 1"\n')
+    assert daemon_main(["--config", path]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("server.auth_mode: 'eap' is not implemented") and err.count("\n") == 1
+    assert "a long enough password" not in err
+
+
+def test_unreadable_and_invalid_toml(tmp_path, capsys):
+    assert daemon_main(["--config", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml: cannot read" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server\n")
+    assert daemon_main(["--config", str(bad), "--check"]) == 2
+    out = capsys.readouterr().out
+    assert "not valid TOML" in out and out.count("\n") == 1
+
+
+def test_check_of_a_good_config_prints_warnings_only(tmp_path, capsys):
+    assert daemon_main(["--config", config_file(tmp_path), "--check"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "configuration OK" in err
+    weak = config_file(tmp_path, psk="Xyzzy42", allow_weak_psk=True)
+    assert daemon_main(["--config", weak, "--check"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("warning: server.psk") and "Xyzzy42" not in out
+
+
+def test_uci_config_is_read(tmp_path, capsys):
+    uci = tmp_path / "ikev2d"
+    uci.write_text(
+        "config ikev2d 'server'\n\toption enabled '1'\n\toption psk '" + PSK + "'\n"
+        "\toption pool '10.10.10.0/40'\n"
+    )
+    network = tmp_path / "network"
+    network.write_text("config interface 'lan'\n\toption ipaddr '192.168.1.1/24'\n")
+    assert daemon_main(["--uci", str(uci), "--network", str(network), "--check"]) == 2
+    assert capsys.readouterr().out.startswith("server.pool: '10.10.10.0/40'")
+
+
+def test_a_disabled_config_does_not_start(tmp_path, capsys):
+    assert daemon_main(["--config", config_file(tmp_path, enabled=False)]) == 0
+    assert "disabled" in capsys.readouterr().err
+
+
+def test_help_documents_exit_codes(capsys):
+    for main in (daemon_main, ctl_main):
+        with pytest.raises(SystemExit) as stop:
+            main(["--help"])
+        assert stop.value.code == 0
+        assert "exit status:" in capsys.readouterr().out
+
+
+def test_ctl_when_the_daemon_is_not_running(tmp_path, capsys):
+    assert ctl_main(["--socket", str(tmp_path / "none.sock"), "status"]) == 1
+    assert "ikev2d is not running" in capsys.readouterr().err
+
+
+def test_ctl_against_a_running_daemon(start_daemon, capsys):
+    d = start_daemon()
+    sock = ["--socket", d.config.control_socket]
+    assert ctl_main([*sock, "status"]) == 0
+    assert "no clients connected" in capsys.readouterr().out
+    phone = Phone(d.ike)
+    address = str(vip(phone.connect()))
+    assert ctl_main([*sock, "status"]) == 0
+    out = capsys.readouterr().out
+    assert "IDENTITY" in out and "phone@example.test" in out and address in out
+    assert "aes256-sha256-modp2048 / aes256-sha256" in out
+    assert ctl_main([*sock, "clients", "--json"]) == 0
+    (client,) = json.loads(capsys.readouterr().out)
+    assert client["virtual_ip"] == address
+    assert ctl_main([*sock, "disconnect", "nobody"]) == 1
+    assert "no connected client matches 'nobody'" in capsys.readouterr().err
+    assert ctl_main([*sock, "disconnect", "phone@example.test"]) == 0
+    assert "disconnected: phone@example.test" in capsys.readouterr().out
+    assert ctl_main([*sock, "reload"]) == 1  # started without a file to re-read
+    assert "without a configuration file" in capsys.readouterr().err
+    phone.close()
+
+
+def test_format_bytes():
+    assert [format_bytes(n) for n in (0, 1023, 1024, 5 * 1024**2)] == [
+        "0 B",
+        "1023 B",
+        "1.0 KiB",
+        "5.0 MiB",
+    ]
