@@ -1,4 +1,4 @@
-"""The first Child SA, created inside IKE_AUTH (RFC 7296 §1.2, §2.9, §2.17, §3.15).
+"""Child SAs: the first one inside IKE_AUTH, and the pieces every Child SA is built from.
 
    { ..., CP(CFG_REQUEST), SAi2, TSi, TSr } -->
                        <-- { ..., CP(CFG_REPLY), SAr2, TSi, TSr }
@@ -13,24 +13,26 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ikev2d.crypto.keys import derive_child_keys
+from ikev2d.crypto.keys import DirectionKeys, derive_child_keys
 from ikev2d.policy.config import ServerConfig
 from ikev2d.policy.pool import AddressPool, PoolError
 from ikev2d.wire.cp import CfgAttribute, CpPayload
 from ikev2d.wire.enums import CfgAttr, CfgType, EsnId
 from ikev2d.wire.payloads import Payload
 from ikev2d.wire.sa import SaPayload
-from ikev2d.wire.ts import TsiPayload, TsrPayload
+from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
 
-from .errors import FailedCpRequired, InternalAddressFailure
+from .errors import FailedCpRequired, InternalAddressFailure, TsUnacceptable
 from .events import ChildSaSpec
+from .lifetimes import hard_lifetime, rekey_delay
 from .negotiate import Chosen, choose_child_proposal
 from .sa import ChildSa, IkeSa
 from .ts import narrow_local, narrow_remote
 
-__all__ = ["FirstChild", "create_first_child", "pool_key"]
+__all__ = ["FirstChild", "create_first_child", "make_child", "narrow_for", "pool_key"]
 
 SpiAllocator = Callable[[str, str], int]
+Rng = Callable[[int], bytes]
 
 
 @dataclass(slots=True)
@@ -55,30 +57,54 @@ def _requested_address(cp: CpPayload | None) -> ipaddress.IPv4Address | None:
     return wanted if wanted and int(wanted) != 0 else None
 
 
-def child_spec(
-    sa: IkeSa, chosen: Chosen, inbound_spi: int, local_ts, remote_ts, lifetime: int, keys
-) -> ChildSaSpec:
+def make_child(
+    sa: IkeSa,
+    chosen: Chosen,
+    inbound_spi: int,
+    outbound_spi: int,
+    ts: tuple[tuple[TrafficSelector, ...], tuple[TrafficSelector, ...]],
+    keys_in: DirectionKeys,
+    keys_out: DirectionKeys,
+    config: ServerConfig,
+    rng: Rng,
+    now: float,
+    nonces: tuple[bytes, bytes],
+) -> ChildSa:
+    """A Child SA of `sa` from the negotiated suite, keys and (local, remote) selectors."""
     c = chosen.configured
     aead = c.integ is None
-    return ChildSaSpec(
+    local_ts, remote_ts = ts
+    rekey = rekey_delay(config.child_lifetime, rng)
+    spec = ChildSaSpec(
         local=sa.local,
         remote=sa.remote,
         encap=(sa.local[1], sa.remote[1]) if sa.nat else None,
         inbound_spi=inbound_spi,
-        outbound_spi=chosen.offered.spi_int,
+        outbound_spi=outbound_spi,
         encr_xfrm=c.encr.xfrm_name,
-        encr_key_in=keys.encr_i,
-        encr_key_out=keys.encr_r,
+        encr_key_in=keys_in.encr_key,
+        encr_key_out=keys_out.encr_key,
         icv_bits=c.encr.icv_bits if aead else c.integ.icv_bits,
         integ_xfrm=None if aead else c.integ.xfrm_name,
-        integ_key_in=keys.integ_i,
-        integ_key_out=keys.integ_r,
+        integ_key_in=keys_in.integ_key,
+        integ_key_out=keys_out.integ_key,
         esn=c.esn.id == EsnId.ESN,
-        local_ts=tuple(str(n) for ts in local_ts for n in ts.networks()),
-        remote_ts=tuple(str(n) for ts in remote_ts for n in ts.networks()),
-        lifetime=lifetime,
-        algorithms=c.text,
+        local_ts=tuple(str(n) for t in local_ts for n in t.networks()),
+        remote_ts=tuple(str(n) for t in remote_ts for n in t.networks()),
+        lifetime=hard_lifetime(config.child_lifetime),
+        algorithms=c.text if chosen.ke_group is None else f"{c.text}+ke{chosen.ke_group}",
+        soft_lifetime=rekey,
+        lifetime_bytes=config.child_lifetime_bytes,
     )
+    return ChildSa(spec, c, now, rekey_at=now + rekey, nonces=nonces)
+
+
+def narrow_for(sa: IkeSa, tsi: TsiPayload, tsr: TsrPayload, config: ServerConfig):
+    """(our selectors, the client's selectors) for a Child SA of an established IKE SA."""
+    if sa.virtual_ip is None:
+        raise TsUnacceptable("the client has no virtual address")
+    remote = narrow_remote(tsi.selectors, ipaddress.IPv4Address(sa.virtual_ip))
+    return narrow_local(tsr.selectors, config.local_subnet), remote
 
 
 def create_first_child(
@@ -88,6 +114,7 @@ def create_first_child(
     config: ServerConfig,
     pool: AddressPool,
     allocate_spi: SpiAllocator,
+    rng: Rng,
 ) -> FirstChild | None:
     """The Child SA and reply payloads; None when the client asked for no Child SA."""
     sa_payload = next((p for p in inner if isinstance(p, SaPayload)), None)
@@ -111,7 +138,10 @@ def create_first_child(
         raise
     c = chosen.configured
     keys = derive_child_keys(sa.prf, sa.keys.sk_d, c.encr, c.integ, sa.nonce_i, sa.nonce_r)
-    spec = child_spec(sa, chosen, inbound_spi, local_ts, remote_ts, config.child_lifetime, keys)
+    child = make_child(
+        sa, chosen, inbound_spi, chosen.offered.spi_int, (local_ts, remote_ts),
+        keys.i_to_r, keys.r_to_i, config, rng, now, (sa.nonce_i, sa.nonce_r),
+    )  # fmt: skip
     attrs = [CfgAttribute.ip4_address(vip)]
     attrs += [CfgAttribute.ip4_dns(d) for d in config.dns if d.version == 4]
     payloads: list[Payload] = [
@@ -120,4 +150,4 @@ def create_first_child(
         TsiPayload(remote_ts),
         TsrPayload(local_ts),
     ]
-    return FirstChild(payloads, ChildSa(spec, c, now), vip)
+    return FirstChild(payloads, child, vip)

@@ -13,8 +13,11 @@ __all__ = [
     "ChildSaInstalled",
     "ChildSaRemoved",
     "ChildSaSpec",
+    "ChildSaUpdated",
     "Event",
+    "IkeKeysDerived",
     "IkeSaEstablished",
+    "IkeSaRekeyed",
     "IkeSaTerminated",
     "NegotiationFailed",
 ]
@@ -50,14 +53,48 @@ class ChildSaSpec:
     esn: bool
     local_ts: tuple[str, ...]  # CIDR networks on the router side
     remote_ts: tuple[str, ...]  # the client's virtual address(es), as /32 networks
-    lifetime: int  # hard lifetime in seconds; the kernel's soft one is set below it
+    lifetime: int  # hard lifetime in seconds: the kernel deletes the SA then
     algorithms: str  # for status, e.g. "aes256-sha256"
+    soft_lifetime: int = 0  # seconds until a rekey is due (0: none)
+    lifetime_bytes: int = 0  # bytes until a rekey is due (0: no limit)
 
 
 @dataclass(frozen=True, slots=True)
 class ChildSaInstalled(Event):
     ike_sa: int  # the responder's handle of the IKE SA (our SPI as int)
     child: ChildSaSpec
+    replaces: int | None = None  # inbound SPI of the Child SA this one rekeys
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSaUpdated(Event):
+    """The client moved (MOBIKE, or a NAT mapping changed): same keys, new outer addresses."""
+
+    ike_sa: int
+    old: ChildSaSpec
+    new: ChildSaSpec
+
+
+@dataclass(frozen=True, slots=True)
+class IkeSaRekeyed(Event):
+    """The IKE SA `old` was replaced by `new` (same client, same Child SAs)."""
+
+    old: int
+    new: int
+
+
+@dataclass(frozen=True, slots=True)
+class IkeKeysDerived(Event):
+    """IKE SA keys, emitted only when the daemon asks for them (--save-keys, debugging)."""
+
+    spi_i: bytes
+    spi_r: bytes
+    encr: str
+    sk_ei: bytes = field(repr=False)
+    sk_er: bytes = field(repr=False)
+    integ: str
+    sk_ai: bytes = field(repr=False)
+    sk_ar: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from ikev2d.crypto.auth import (
 from ikev2d.policy.config import ServerConfig
 from ikev2d.policy.identity import Identity, IdentityError
 from ikev2d.policy.pool import AddressPool
-from ikev2d.wire.enums import AuthMethod, ExchangeType
+from ikev2d.wire.enums import AuthMethod, ExchangeType, NotifyType
 from ikev2d.wire.payloads import AuthPayload, IdiPayload, IdrPayload, NotifyPayload, Payload
 
 from .child import FirstChild, create_first_child
@@ -63,6 +63,7 @@ def handle_ike_auth(
     config: ServerConfig,
     pool: AddressPool,
     allocate_spi: Callable[[str, str], int],
+    rng: Callable[[int], bytes],
 ) -> AuthResult:
     check_request(ExchangeType.IKE_AUTH, inner)
     idi = next(p for p in inner if isinstance(p, IdiPayload))
@@ -92,10 +93,15 @@ def handle_ike_auth(
     ]
     child, child_error = None, None
     try:
-        child = create_first_child(sa, inner, now, config, pool, allocate_spi)
+        child = create_first_child(sa, inner, now, config, pool, allocate_spi, rng)
     except IkeError as e:
         child_error = e
         payloads.append(NotifyPayload.of(e.notify, e.data))
     if child is not None:
         payloads += child.payloads
+    if config.mobike and any(
+        isinstance(p, NotifyPayload) and p.notify_type == NotifyType.MOBIKE_SUPPORTED for p in inner
+    ):
+        sa.mobike = True
+        payloads.append(NotifyPayload.of(NotifyType.MOBIKE_SUPPORTED))
     return AuthResult(payloads, child, child_error)

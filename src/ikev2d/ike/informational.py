@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ikev2d.wire.enums import ExchangeType, ProtocolId
-from ikev2d.wire.payloads import DeletePayload, Payload
+from ikev2d.wire.enums import ExchangeType, NotifyType, ProtocolId
+from ikev2d.wire.payloads import DeletePayload, NotifyPayload, Payload
 
 from .rules import check_request
 from .sa import ChildSa, IkeSa
@@ -23,11 +23,16 @@ class InfoResult:
     payloads: list[Payload] = field(default_factory=list)
     delete_ike: bool = False
     removed: list[ChildSa] = field(default_factory=list)
+    update_addresses: bool = False  # RFC 4555 UPDATE_SA_ADDRESSES
 
 
 def handle_informational(sa: IkeSa, inner: list[Payload]) -> InfoResult:
     check_request(ExchangeType.INFORMATIONAL, inner)
     result = InfoResult()
+    result.update_addresses = any(
+        isinstance(p, NotifyPayload) and p.notify_type == NotifyType.UPDATE_SA_ADDRESSES
+        for p in inner
+    )
     deletes = [p for p in inner if isinstance(p, DeletePayload)]
     if any(d.protocol == ProtocolId.IKE for d in deletes):
         result.delete_ike = True

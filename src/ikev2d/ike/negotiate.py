@@ -22,7 +22,13 @@ from ikev2d.wire.sa import SaPayload, Transform
 
 from .errors import InvalidKePayload, InvalidSyntax, NoProposalChosen
 
-__all__ = ["Chosen", "choose_child_proposal", "choose_ike_proposal", "describe_offer"]
+__all__ = [
+    "Chosen",
+    "choose_child_proposal",
+    "choose_ike_proposal",
+    "choose_rekey_child_proposal",
+    "describe_offer",
+]
 
 _ENCR, _PRF, _INTEG, _KE, _ESN = (
     TransformType.ENCR,
@@ -39,15 +45,20 @@ class Chosen:
 
     configured: Configured
     offered: Offered
+    ke_group: int | None = None  # a Child SA's PFS group (CREATE_CHILD_SA)
 
-    def reply_proposal(self, spi: bytes = b"") -> Offered:
-        """The one proposal we send back: the client's number, our transforms."""
+    def reply_proposal(self, spi: bytes = b"", number: int | None = None) -> Offered:
+        """The one proposal we send: the client's number (or `number`), our transforms."""
         protocol = self.offered.protocol
         wanted = _wanted(self.configured, protocol == ProtocolId.IKE)
-        transforms = tuple(
+        transforms = [
             Transform(int(t.type), int(t.id), t.key_bits) for t in wanted if t is not None
+        ]
+        if self.ke_group is not None and protocol != ProtocolId.IKE:
+            transforms.append(Transform(_KE, self.ke_group))
+        return Offered(
+            self.offered.number if number is None else number, protocol, spi, tuple(transforms)
         )
-        return Offered(self.offered.number, protocol, spi, transforms)
 
 
 def _wanted(c: Configured, ike: bool) -> list[TransformInfo | None]:
@@ -137,6 +148,44 @@ def _describe_proposal(p: Offered) -> str:
     # strongSwan's shorthand: sha256 stands for INTEG and PRF of the same hash
     words = [t.keyword for t in known if not (t.type == _PRF and t.hash_name in hashes)]
     return "-".join(words + unknown)
+
+
+def _ke_ids(offered: Offered) -> set[int]:
+    return {t.transform_id for t in offered.transforms if t.transform_type == _KE}
+
+
+def choose_rekey_child_proposal(
+    configured: tuple[Configured, ...],
+    sa: SaPayload,
+    ke_group: int | None,
+    supported_groups: frozenset[int],
+) -> Chosen:
+    """The ESP proposal for a Child SA made by CREATE_CHILD_SA, where a KE (PFS) may come.
+
+    A configured proposal with a KE group insists on it (INVALID_KE_PAYLOAD names it when the
+    client offered it but sent another); one without takes no KE, or the client's own group
+    when the client asks for PFS with a group we support (iOS offers MODP2048 on rekey).
+    """
+    offered = _proposals(sa, ProtocolId.ESP)
+    wrong_ke: int | None = None
+    for c in configured:
+        for o in offered:
+            if len(o.spi) != 4 or not _matches(c, o, False):
+                continue
+            groups = _ke_ids(o)
+            if c.ke is not None:
+                if int(c.ke.id) in groups:
+                    if ke_group == int(c.ke.id):
+                        return Chosen(c, o, ke_group)
+                    wrong_ke = wrong_ke or int(c.ke.id)
+            elif ke_group is None:
+                if not groups or 0 in groups:
+                    return Chosen(c, o)
+            elif ke_group in groups and ke_group in supported_groups:
+                return Chosen(c, o, ke_group)
+    if wrong_ke is not None:
+        raise InvalidKePayload(wrong_ke, f"KE group {ke_group} sent, {wrong_ke} wanted")
+    raise NoProposalChosen(f"no acceptable ESP proposal in {describe_offer(sa)}")
 
 
 def describe_offer(sa: SaPayload) -> str:

@@ -9,6 +9,7 @@
 It never opens a socket, reads a clock or touches the kernel: randomness and the kernel's SPI
 allocation are injected, time is an argument, kernel effects are events. Addresses are
 (ip, port) tuples; `dst` of a received datagram is the local address it arrived on.
+Requests we start ourselves (DPD, rekeying, Delete) live in `tasks`.
 """
 
 from __future__ import annotations
@@ -30,39 +31,53 @@ from ikev2d.wire.message import (
     encode_payloads,
     peek_header,
 )
-from ikev2d.wire.payloads import DeletePayload, EncryptedPayload, NotifyPayload, Payload
+from ikev2d.wire.payloads import EncryptedPayload, NoncePayload, NotifyPayload, Payload
 
 from . import events as ev
+from . import tasks
+from .create_child import ChildCreated, handle_create_child_sa
+from .dos import AuthThrottle, CookieJar, HalfOpenCounter
 from .errors import AuthenticationFailed, IkeError, NoProposalChosen
 from .events import Address
 from .ike_auth import handle_ike_auth
 from .ike_sa_init import handle_ike_sa_init
 from .informational import handle_informational
-from .negotiate import describe_offer
-from .sa import IkeSa, PendingRequest, SaState
+from .lifetimes import hard_lifetime, rekey_delay
+from .mobike import follow_client
+from .reload import affected_by
+from .sa import ChildSa, IkeSa, PendingRequest, SaState
 
 __all__ = ["Responder"]
 
 Rng = Callable[[int], bytes]
 SpiAllocator = Callable[[str, str], int]
-
-RETRANSMIT_BASE = 2.0  # seconds before the first retransmission of our request
-RETRANSMIT_TRIES = 3  # sends of a request before we give up on the peer
 _ZERO_SPI = bytes(8)
+_MAX_IKE_SAS = 1 << 16  # beyond any router; keeps a flood of valid clients bounded too
 
 
 class Responder:
-    def __init__(self, config: ServerConfig, *, rng: Rng, allocate_spi: SpiAllocator) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        rng: Rng,
+        allocate_spi: SpiAllocator,
+        export_keys: bool = False,
+    ) -> None:
         self.config = config
-        self._rng = rng
-        self._allocate_spi = allocate_spi
-        self._pool = config.new_pool()
-        self._sas: dict[bytes, IkeSa] = {}
+        self.rng = rng
+        self.allocate_spi = allocate_spi
+        self.export_keys = export_keys
+        self.pool = config.new_pool()
+        self._sas: dict[bytes, IkeSa] = {}  # by our SPI
         self._by_init: dict[tuple[bytes, Address], bytes] = {}  # IKE_SA_INIT retransmits
         self._outbox: list[tuple[bytes, Address, Address]] = []
         self._events: deque[ev.Event] = deque()
         self._timers: list[tuple[float, int, bytes]] = []
         self._timer_seq = 0
+        self._cookies = CookieJar(rng)
+        self._half_open = HalfOpenCounter()
+        self._throttle = AuthThrottle()
 
     # -- the surface -----------------------------------------------------------------------
     def receive_datagram(self, data: bytes, src: Address, dst: Address, now: float) -> None:
@@ -74,12 +89,18 @@ class Responder:
             if header.initiator and not header.response:
                 self._on_init(data, header, src, dst, now)
             return
-        sa = self._sas.get(header.spi_r)
-        if sa is None or sa.spi_i != header.spi_i or header.major_version != 2:
+        # the sender's "I" flag says whose SPI is whose (§3.1)
+        ours, theirs = (
+            (header.spi_r, header.spi_i) if header.initiator else (header.spi_i, header.spi_r)
+        )
+        sa = self._sas.get(ours)
+        if sa is None or sa.peer_spi != theirs or header.major_version != 2:
             return
+        if header.initiator == sa.initiator:
+            return  # flags of a message we would send: a reflection
         if header.response:
-            self._on_response(sa, data, header, now)
-        elif header.initiator:
+            self._on_response(sa, data, header, src, dst, now)
+        else:
             self._on_request(sa, data, header, src, dst, now)
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address, Address]]:
@@ -94,31 +115,17 @@ class Responder:
         """The earliest moment `handle_timer` has something to do, or None."""
         timers = self._timers
         while timers:
-            when, _, spi_r = timers[0]
-            sa = self._sas.get(spi_r)
-            if sa is not None and _deadline(sa) == when:
+            when, _, spi = timers[0]
+            sa = self._sas.get(spi)
+            if sa is not None and _deadline(sa, self.config) == when:
                 return when
             heapq.heappop(timers)  # stale: the SA is gone or its deadline moved
         return None
 
     def handle_timer(self, now: float) -> None:
         while (when := self.get_timer()) is not None and when <= now:
-            _, _, spi_r = heapq.heappop(self._timers)
-            sa = self._sas[spi_r]
-            if sa.expires is not None and sa.expires <= now:
-                self._forget(sa)  # half-open too long: no IKE_AUTH came
-                continue
-            pending = sa.pending
-            if pending is not None and pending.next_send <= now:
-                if pending.tries >= RETRANSMIT_TRIES:
-                    sa.pending = None
-                    self._terminate(sa, "peer did not answer")
-                    self._forget(sa)
-                    continue
-                self._outbox.extend((d, sa.local, sa.remote) for d in pending.datagrams)
-                pending.tries += 1
-                pending.next_send = now + RETRANSMIT_BASE * 2 ** (pending.tries - 1)
-            self._schedule(sa)
+            _, _, spi = heapq.heappop(self._timers)
+            self._on_sa_timer(self._sas[spi], now)
 
     # -- commands ----------------------------------------------------------------------------
     def ike_sas(self) -> Iterator[IkeSa]:
@@ -137,15 +144,130 @@ class Responder:
         """Send Delete for the IKE SA; its Child SAs and lease end at once."""
         if sa.state != SaState.ESTABLISHED:
             return
-        self._terminate(sa, reason)
-        self._send_request(sa, ExchangeType.INFORMATIONAL, [DeletePayload.ike()], now)
+        self.terminate(sa, reason)
+        sa.queued.clear()
+        if sa.pending is not None:  # our Delete goes out now, whatever was in flight
+            sa.pending = None
+        tasks.delete_ike(self, sa, now)
 
     def shutdown(self, now: float) -> None:
         """Delete every IKE SA (one Delete each, no waiting): the daemon is stopping."""
         for sa in list(self._sas.values()):
             if sa.state == SaState.ESTABLISHED:
                 self.disconnect(sa, now, "server stopping")
-            self._forget(sa)
+            self.forget(sa)
+
+    def note_traffic(self, handle: int, now: float) -> None:
+        """ESP arrived for this IKE SA's children (kernel counters rose): the peer is alive."""
+        sa = self._sas.get(handle.to_bytes(8, "big"))
+        if sa is not None and now > sa.last_inbound:
+            sa.last_inbound = now
+            self.schedule(sa)
+
+    def handle_kernel_expire(self, spi: int, hard: bool, now: float) -> None:
+        """The kernel's soft (rekey now) or hard (gone) lifetime of a Child SA ran out."""
+        for sa in list(self.ike_sas()):
+            child = sa.child_by_spi(spi)
+            if child is None:
+                continue
+            if not hard:
+                if not (child.rekeying or child.replaced):
+                    tasks.rekey_child(self, sa, child, now)
+                return
+            self.remove_child(sa, child)
+            if not child.replaced:
+                tasks.delete_child(self, sa, child, now)
+            if not sa.children:
+                self.disconnect(sa, now, "tunnel lifetime ended")
+            return
+
+    def update_config(self, config: ServerConfig, now: float) -> list[IkeSa]:
+        """Apply a new configuration; IKE SAs it does not admit any more are deleted and
+        returned, the others keep running (their leases carried into the new pool)."""
+        old, self.config = self.config, config
+        self.pool = config.new_pool()
+        dropped = []
+        for sa in list(self.ike_sas()):
+            reason = affected_by(sa, old, config)
+            if reason is None and sa.virtual_ip is not None:
+                try:
+                    self.pool.lease(str(sa.identity), sa.virtual_ip)
+                except Exception as e:
+                    reason = f"address {sa.virtual_ip} not available: {e}"
+                else:
+                    if self.pool.owner(sa.virtual_ip) != str(sa.identity):
+                        reason = "address changed"
+            if reason is not None:
+                self.disconnect(sa, now, f"configuration changed: {reason}")
+                dropped.append(sa)
+        return dropped
+
+    # -- machinery used by the exchange modules ------------------------------------------------
+    def emit(self, event: ev.Event) -> None:
+        self._events.append(event)
+
+    def new_spi(self) -> bytes:
+        while True:
+            spi = self.rng(8)
+            if spi != _ZERO_SPI and spi not in self._sas:
+                return spi
+
+    def adopt(self, sa: IkeSa) -> None:
+        """Register a new IKE SA (from a rekey) under our SPI."""
+        self._sas[sa.our_spi] = sa
+        self.schedule(sa)
+
+    def send_request(
+        self, sa: IkeSa, exchange: int, payloads: list[Payload], now: float, kind: str,
+        on_response: Callable | None = None,
+    ) -> None:  # fmt: skip
+        """Send now if nothing of ours is in flight, else queue (window size 1)."""
+        if sa.pending is not None:
+            sa.queued.append(
+                lambda t: self.send_request(sa, exchange, payloads, t, kind, on_response)
+            )
+            return
+        mid = sa.next_own_id
+        sa.next_own_id += 1
+        header = Header(sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator).encode()
+        first, body = encode_payloads(payloads)
+        data = sa.codec_out.seal(header, first, body, self.rng)
+        timeout = float(self.config.retransmit_timeout)
+        sa.pending = PendingRequest(mid, [data], now + timeout, kind, on_response)
+        self._outbox.append((data, sa.local, sa.remote))
+        self.schedule(sa)
+
+    def remove_child(self, sa: IkeSa, child: ChildSa) -> None:
+        if child in sa.children:
+            sa.children.remove(child)
+            self.emit(ev.ChildSaRemoved(sa.handle, child.spec))
+
+    def terminate(self, sa: IkeSa, reason: str) -> None:
+        """End the SA's Child SAs and lease; announce the end of an established SA."""
+        for child in list(sa.children):
+            self.remove_child(sa, child)
+        if sa.virtual_ip is not None:
+            self.pool.release(sa.virtual_ip)
+            sa.virtual_ip = None
+        if sa.state == SaState.ESTABLISHED:
+            self.emit(ev.IkeSaTerminated(sa.handle, str(sa.identity), reason))
+            sa.move_to(SaState.DELETING)
+
+    def forget(self, sa: IkeSa) -> None:
+        if sa.state == SaState.ESTABLISHED:
+            self.terminate(sa, "removed")
+        if sa.state == SaState.HALF_OPEN:
+            self._half_open.remove(sa.init_ip)
+            self._by_init = {k: v for k, v in self._by_init.items() if v != sa.our_spi}
+        if sa.state != SaState.DEAD:
+            sa.move_to(SaState.DEAD)
+        self._sas.pop(sa.our_spi, None)
+
+    def schedule(self, sa: IkeSa) -> None:
+        when = _deadline(sa, self.config)
+        if when is not None:
+            self._timer_seq += 1
+            heapq.heappush(self._timers, (when, self._timer_seq, sa.our_spi))
 
     # -- IKE_SA_INIT -----------------------------------------------------------------------
     def _on_init(self, data: bytes, header: Header, src: Address, dst: Address, now) -> None:
@@ -158,47 +280,68 @@ class Responder:
             if known.state == SaState.HALF_OPEN and known.init_request == data:
                 self._outbox.append((known.init_response, dst, src))
             return
+        if header.message_id != 0 or self._throttle.blocked(src[0], now):
+            return
         try:
             msg = decode_message(data)
         except ParseError:
             return
-        if header.message_id != 0:
+        if not self._admit(msg, header, src, dst, now):
             return
         try:
             sa, response = handle_ike_sa_init(
-                msg, data, src, dst, now, self.config, self._rng, self._new_spi()
+                msg, data, src, dst, now, self.config, self.rng, self.new_spi()
             )
         except IkeError as e:
             if isinstance(e, NoProposalChosen):
-                self._events.append(ev.NegotiationFailed(src, e.reason))
+                self.emit(ev.NegotiationFailed(src, e.reason))
             self._reply_plain(header, e.notify, e.data, src, dst)
             return
+        sa.last_inbound, sa.init_ip = now, src[0]
         self._sas[sa.spi_r] = sa
         self._by_init[key] = sa.spi_r
+        self._half_open.add(src[0])
         self._outbox.append((response, dst, src))
-        self._schedule(sa)
+        self.schedule(sa)
+
+    def _admit(self, msg: Message, header: Header, src: Address, dst: Address, now) -> bool:
+        """Half-open limits and cookies (§2.6): False to drop, or after answering COOKIE."""
+        cfg = self.config
+        if self._half_open.total >= cfg.max_half_open or len(self._sas) >= _MAX_IKE_SAS:
+            return False
+        if self._half_open.total >= cfg.cookie_threshold:
+            nonce = msg.get(NoncePayload)
+            if nonce is None:
+                return False
+            first = msg.payloads[0]
+            cookie = (
+                first.data
+                if isinstance(first, NotifyPayload) and first.notify_type == NotifyType.COOKIE
+                else None
+            )
+            if cookie is None or not self._cookies.check(
+                cookie, nonce.data, src[0], header.spi_i, now
+            ):
+                value = self._cookies.make(nonce.data, src[0], header.spi_i, now)
+                self._reply_plain(header, NotifyType.COOKIE, value, src, dst)
+                return False
+        return self._half_open.of(src[0]) < cfg.max_half_open_per_ip
 
     def _reply_plain(self, header: Header, notify: int, data: bytes, src, dst) -> None:
         reply = Header(header.spi_i, _ZERO_SPI, header.exchange, header.message_id, response=True)
         msg = encode_message(Message(reply, (NotifyPayload.of(notify, data),)))
         self._outbox.append((msg, dst, src))
 
-    def _new_spi(self) -> bytes:
-        while True:
-            spi = self._rng(8)
-            if spi != _ZERO_SPI and spi not in self._sas:
-                return spi
-
     # -- requests inside an IKE SA -------------------------------------------------------
     def _on_request(self, sa: IkeSa, data: bytes, header: Header, src, dst, now) -> None:
         mid = header.message_id
         if mid == sa.last_response_id and mid + 1 == sa.next_request_id and sa.last_response:
-            if self._open(sa, data) is not None:  # only an authentic retransmission
+            if self._open(sa, data, now) is not None:  # only an authentic retransmission
                 self._outbox.extend((d, dst, src) for d in sa.last_response)
             return
         if mid != sa.next_request_id:
             return
-        inner = self._open(sa, data)
+        inner = self._open(sa, data, now)
         if inner is None:
             return
         exchange = header.exchange
@@ -207,83 +350,137 @@ class Responder:
                 raise IkeError(f"malformed encrypted payloads: {inner}")
             if exchange == ExchangeType.IKE_AUTH and sa.state == SaState.HALF_OPEN:
                 self._on_ike_auth(sa, inner, mid, src, dst, now)
-            elif exchange == ExchangeType.INFORMATIONAL and sa.state != SaState.HALF_OPEN:
-                self._on_informational(sa, inner, mid, src, dst)
-            elif exchange == ExchangeType.CREATE_CHILD_SA and sa.state == SaState.ESTABLISHED:
-                notify = NotifyPayload.of(NotifyType.NO_ADDITIONAL_SAS)
-                self._respond(sa, exchange, mid, [notify], src, dst)
-            else:
                 return
+            if sa.state == SaState.HALF_OPEN:
+                return
+            if (src, dst) != (sa.remote, sa.local) and not sa.mobike and sa.nat_remote:
+                follow_client(self, sa, src, dst)  # a NAT re-mapped the client (§2.23)
+            if exchange == ExchangeType.INFORMATIONAL:
+                self._on_informational(sa, inner, mid, src, dst, now)
+            elif exchange == ExchangeType.CREATE_CHILD_SA and sa.state == SaState.ESTABLISHED:
+                self._on_create_child_sa(sa, inner, mid, src, dst, now)
         except IkeError as e:
             self._respond(sa, exchange, mid, [NotifyPayload.of(e.notify, e.data)], src, dst)
             if sa.state == SaState.HALF_OPEN:
-                self._fail_auth(sa, src, e)
+                self._fail_auth(sa, src, e, now)
 
     def _on_ike_auth(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
         sa.local, sa.remote = dst, src  # the client may have floated to port 4500
-        result = handle_ike_auth(sa, inner, now, self.config, self._pool, self._allocate_spi)
+        cfg = self.config
+        result = handle_ike_auth(sa, inner, now, cfg, self.pool, self.allocate_spi, self.rng)
         self._respond(sa, ExchangeType.IKE_AUTH, mid, result.payloads, src, dst)
+        self._half_open.remove(sa.init_ip)
         sa.move_to(SaState.ESTABLISHED)
         sa.established, sa.expires = now, None
+        sa.rekey_at = now + rekey_delay(cfg.ike_lifetime, self.rng)
+        sa.hard_expiry = now + hard_lifetime(cfg.ike_lifetime)
         self._by_init = {k: v for k, v in self._by_init.items() if v != sa.spi_r}
         sa.init_request = sa.init_response = b""  # needed no more: keep the SA small
-        identity = str(sa.identity)
         if result.child is not None:
             sa.virtual_ip = str(result.child.virtual_ip)
             sa.children.append(result.child.child)
-        self._events.append(
+        self.emit(
             ev.IkeSaEstablished(
-                sa.handle, identity, sa.remote, sa.virtual_ip, sa.nat, sa.proposal.text
+                sa.handle, str(sa.identity), sa.remote, sa.virtual_ip, sa.nat, sa.proposal.text
             )
         )
+        if self.export_keys:
+            self.emit(tasks.keys_event(sa))
         if result.child is not None:
-            self._events.append(ev.ChildSaInstalled(sa.handle, result.child.child.spec))
+            self.emit(ev.ChildSaInstalled(sa.handle, result.child.child.spec))
         elif result.child_error is not None:
-            self._events.append(ev.NegotiationFailed(src, result.child_error.reason))
-        self._schedule(sa)
+            self.emit(ev.NegotiationFailed(src, result.child_error.reason))
+        self.schedule(sa)
 
-    def _fail_auth(self, sa: IkeSa, src: Address, error: IkeError) -> None:
+    def _fail_auth(self, sa: IkeSa, src: Address, error: IkeError, now: float) -> None:
         identity = str(sa.identity) if sa.identity is not None else "?"
         if isinstance(error, AuthenticationFailed):
-            self._events.append(ev.AuthenticationFailed(src, identity, error.reason))
-        self._forget(sa)  # nothing is kept of a failed authentication
+            self.emit(ev.AuthenticationFailed(src, identity, error.reason))
+            self._throttle.note_failure(src[0], now)
+        self.forget(sa)  # nothing is kept of a failed authentication
 
-    def _on_informational(self, sa: IkeSa, inner, mid: int, src, dst) -> None:
+    def _on_informational(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
         result = handle_informational(sa, inner)
-        self._respond(sa, ExchangeType.INFORMATIONAL, mid, result.payloads, src, dst)
+        payloads = result.payloads
+        if result.update_addresses and sa.mobike:
+            payloads = payloads + follow_client(self, sa, src, dst, inner)
+        self._respond(sa, ExchangeType.INFORMATIONAL, mid, payloads, src, dst)
         for child in result.removed:
-            sa.children.remove(child)
-            self._events.append(ev.ChildSaRemoved(sa.handle, child.spec))
+            self.remove_child(sa, child)
         if result.delete_ike:
-            self._terminate(sa, "deleted by the client")
-            sa.pending = None
-            self._forget(sa)
+            self.terminate(sa, "deleted by the client")
+            self.forget(sa)
+
+    def _on_create_child_sa(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
+        result = handle_create_child_sa(
+            sa, inner, now, self.config, self.allocate_spi, self.rng, self.new_spi
+        )
+        self._respond(sa, ExchangeType.CREATE_CHILD_SA, mid, result.payloads, src, dst)
+        if isinstance(result, ChildCreated):
+            sa.children.append(result.child)
+            old = result.replaces
+            if old is not None:
+                old.replaced = True
+                old.replaced_by = result.child
+            self.emit(
+                ev.ChildSaInstalled(
+                    sa.handle, result.child.spec, old.spec.inbound_spi if old else None
+                )
+            )
+        else:
+            new = result.new_sa
+            sa.move_to(SaState.REKEYED)
+            sa.queued.clear()
+            self.adopt(new)
+            self.emit(ev.IkeSaRekeyed(sa.handle, new.handle))
+            if self.export_keys:
+                self.emit(tasks.keys_event(new))
+        self.schedule(sa)
 
     # -- responses to our own requests ---------------------------------------------------
-    def _on_response(self, sa: IkeSa, data: bytes, header: Header, now) -> None:
+    def _on_response(self, sa: IkeSa, data: bytes, header: Header, src, dst, now) -> None:
         pending = sa.pending
         if pending is None or header.message_id != pending.message_id:
             return
-        if self._open(sa, data) is None:
+        inner = self._open(sa, data, now)
+        if inner is None:
             return
         sa.pending = None
-        if sa.state == SaState.DELETING:
-            self._forget(sa)
-        else:
-            self._schedule(sa)
+        if isinstance(inner, ParseError):
+            inner = [NotifyPayload.of(NotifyType.INVALID_SYNTAX)]
+        if pending.on_response is not None:
+            pending.on_response(inner, now)
+        if sa.state == SaState.DELETING and pending.kind == "delete-ike":
+            self.forget(sa)
+            return
+        self._next_queued(sa, now)
 
-    def _send_request(self, sa: IkeSa, exchange: int, payloads: list[Payload], now) -> None:
-        mid = sa.next_own_id
-        sa.next_own_id += 1
-        header = Header(sa.spi_i, sa.spi_r, exchange, mid).encode()
-        first, body = encode_payloads(payloads)
-        data = sa.codec_out.seal(header, first, body, self._rng)
-        sa.pending = PendingRequest(mid, [data], now + RETRANSMIT_BASE)
-        self._outbox.append((data, sa.local, sa.remote))
-        self._schedule(sa)
+    def _next_queued(self, sa: IkeSa, now: float) -> None:
+        if sa.queued and sa.pending is None and sa.state != SaState.DEAD:
+            sa.queued.pop(0)(now)
+        self.schedule(sa)
+
+    # -- timers ----------------------------------------------------------------------------
+    def _on_sa_timer(self, sa: IkeSa, now: float) -> None:
+        if sa.expires is not None and sa.expires <= now:
+            self.forget(sa)  # half-open too long: no IKE_AUTH came
+            return
+        pending = sa.pending
+        if pending is not None and pending.next_send <= now:
+            if pending.tries >= self.config.retransmit_tries:
+                sa.pending = None
+                self.terminate(sa, "the client stopped answering")
+                self.forget(sa)
+                return
+            self._outbox.extend((d, sa.local, sa.remote) for d in pending.datagrams)
+            pending.next_send = now + self.config.retransmit_timeout * 2.0**pending.tries
+            pending.tries += 1
+        if sa.state == SaState.ESTABLISHED:
+            tasks.on_timer(self, sa, now)
+        self.schedule(sa)
 
     # -- protection ----------------------------------------------------------------------
-    def _open(self, sa: IkeSa, data: bytes) -> list[Payload] | ParseError | None:
+    def _open(self, sa: IkeSa, data: bytes, now: float) -> list[Payload] | ParseError | None:
         """The decrypted payloads; None to drop silently (not authentic or not for us), a
         ParseError when authentic but malformed inside (answered with INVALID_SYNTAX)."""
         try:
@@ -297,50 +494,27 @@ class Responder:
             plain = sa.codec_in.open(data, len(data) - len(sk.data))
         except IntegrityError:
             return None
+        sa.last_inbound = max(sa.last_inbound, now)
         try:
             return decode_payloads(sk.first_inner_type, plain)
         except ParseError as e:
             return e
 
     def _respond(self, sa: IkeSa, exchange: int, mid: int, payloads, src, dst) -> None:
-        header = Header(sa.spi_i, sa.spi_r, exchange, mid, response=True).encode()
+        header = Header(
+            sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator, response=True
+        ).encode()
         first, body = encode_payloads(payloads)
-        data = sa.codec_out.seal(header, first, body, self._rng)
+        data = sa.codec_out.seal(header, first, body, self.rng)
         sa.last_response_id, sa.last_response = mid, [data]
         sa.next_request_id = mid + 1
         self._outbox.append((data, dst, src))
 
-    # -- bookkeeping ---------------------------------------------------------------------
-    def _terminate(self, sa: IkeSa, reason: str) -> None:
-        """End the SA's Child SAs and lease; announce the end of an established SA."""
-        for child in sa.children:
-            self._events.append(ev.ChildSaRemoved(sa.handle, child.spec))
-        sa.children.clear()
-        if sa.virtual_ip is not None:
-            self._pool.release(sa.virtual_ip)
-            sa.virtual_ip = None
-        if sa.state == SaState.ESTABLISHED:
-            self._events.append(ev.IkeSaTerminated(sa.handle, str(sa.identity), reason))
-            sa.move_to(SaState.DELETING)
 
-    def _forget(self, sa: IkeSa) -> None:
-        if sa.state == SaState.ESTABLISHED:
-            self._terminate(sa, "removed")
-        if sa.state != SaState.DEAD:
-            sa.move_to(SaState.DEAD)
-        self._sas.pop(sa.spi_r, None)
-        self._by_init = {k: v for k, v in self._by_init.items() if v != sa.spi_r}
-
-    def _schedule(self, sa: IkeSa) -> None:
-        when = _deadline(sa)
-        if when is not None:
-            self._timer_seq += 1
-            heapq.heappush(self._timers, (when, self._timer_seq, sa.spi_r))
-
-
-def _deadline(sa: IkeSa) -> float | None:
-    times = [t for t in (sa.expires, sa.pending.next_send if sa.pending else None) if t]
+def _deadline(sa: IkeSa, config: ServerConfig) -> float | None:
+    """The earliest moment something is due for `sa` (see Responder._on_sa_timer)."""
+    times = [sa.expires, sa.pending.next_send if sa.pending else None]
+    if sa.state == SaState.ESTABLISHED:
+        times += tasks.due_times(sa, config)
+    times = [t for t in times if t is not None]
     return min(times) if times else None
-
-
-__all__ += ["describe_offer"]

@@ -2,11 +2,16 @@
 
 The SA lifecycle (`SaState`) is separate from "a request of ours is in flight"
 (`PendingRequest`), which belongs to the exchange machinery, not to the SA state.
+
+An IKE SA the client created has us as "original responder". After *we* rekey it, the new
+IKE SA has us as original initiator (RFC 7296 §2.18): `initiator` says which, and decides
+which SPI is ours, which keys protect which direction and the flags we send.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ikev2d.crypto.keys import IkeKeys
@@ -23,35 +28,46 @@ __all__ = ["ChildSa", "IkeSa", "PendingRequest", "SaState"]
 class SaState(enum.Enum):
     HALF_OPEN = "half-open"  # IKE_SA_INIT answered, waiting for IKE_AUTH
     ESTABLISHED = "established"
-    DELETING = "deleting"  # our Delete is in flight
+    REKEYED = "rekeyed"  # replaced by a new IKE SA; waits for its Delete
+    DELETING = "deleting"  # ended; our Delete is in flight
     DEAD = "dead"
 
 
 # Which states may follow which: anything else is a bug in the responder.
 TRANSITIONS = {
     SaState.HALF_OPEN: {SaState.ESTABLISHED, SaState.DEAD},
-    SaState.ESTABLISHED: {SaState.DELETING, SaState.DEAD},
+    SaState.ESTABLISHED: {SaState.REKEYED, SaState.DELETING, SaState.DEAD},
+    SaState.REKEYED: {SaState.DELETING, SaState.DEAD},
     SaState.DELETING: {SaState.DEAD},
     SaState.DEAD: set(),
 }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ChildSa:
     spec: ChildSaSpec
     proposal: Proposal
     established: float
+    rekey_at: float | None = None  # our soft lifetime (with jitter)
+    rekeying: bool = False  # our CREATE_CHILD_SA for it is in flight
+    replaced: bool = False  # a newer Child SA took over; waiting for its Delete
+    replaced_by: ChildSa | None = None
+    nonces: tuple[bytes, bytes] = (b"", b"")  # of the exchange that made it (collisions)
 
 
 @dataclass(slots=True)
 class PendingRequest:
-    """A request we sent and keep retransmitting until its response arrives."""
+    """A request we sent and keep retransmitting until its response arrives.
+
+    `on_response(inner payloads, now)` finishes the exchange; `on_timeout(now)` runs when the
+    peer never answered (None: the IKE SA is deleted)."""
 
     message_id: int
     datagrams: list[bytes]
     next_send: float
+    kind: str
+    on_response: Callable | None = None
     tries: int = 1
-    purpose: str = ""
 
 
 @dataclass(slots=True, eq=False)
@@ -63,7 +79,7 @@ class IkeSa:
     proposal: Proposal
     prf: Prf
     keys: IkeKeys
-    codec_in: SkCodec  # messages from the original initiator (the client)
+    codec_in: SkCodec  # messages the peer sends
     codec_out: SkCodec
     nonce_i: bytes = field(repr=False)
     nonce_r: bytes = field(repr=False)
@@ -71,25 +87,42 @@ class IkeSa:
     init_response: bytes = field(repr=False)
     created: float
     expires: float | None  # half-open deadline
+    init_ip: str = ""  # the address IKE_SA_INIT came from (half-open accounting)
+    initiator: bool = False  # we are the original initiator (after our own IKE rekey)
     nat_remote: bool = False  # the client is behind a NAT
     nat_local: bool = False  # we are behind a NAT
     state: SaState = SaState.HALF_OPEN
-    # message IDs of the client's requests (window size 1, RFC 7296 §2.3)
+    # message IDs of the peer's requests (window size 1, RFC 7296 §2.3)
     next_request_id: int = 1
-    last_response_id: int = 0
+    last_response_id: int = -1
     last_response: list[bytes] = field(default_factory=list, repr=False)
-    # our own requests
+    # our own requests: one in flight, the rest queued
     next_own_id: int = 0
     pending: PendingRequest | None = None
+    queued: list[Callable] = field(default_factory=list, repr=False)
     identity: Identity | None = None
     virtual_ip: str | None = None
     established: float | None = None
     children: list[ChildSa] = field(default_factory=list)
     mobike: bool = False
+    last_inbound: float = 0.0  # last authentic message or ESP traffic from the peer
+    rekey_at: float | None = None
+    hard_expiry: float | None = None
+    rekeying: bool = False
+    rekey_nonces: tuple[bytes, bytes] = (b"", b"")
+    eap: object = None  # the EAP conversation while IKE_AUTH runs (issue: EAP auth)
+
+    @property
+    def our_spi(self) -> bytes:
+        return self.spi_i if self.initiator else self.spi_r
+
+    @property
+    def peer_spi(self) -> bytes:
+        return self.spi_r if self.initiator else self.spi_i
 
     @property
     def handle(self) -> int:
-        return int.from_bytes(self.spi_r, "big")
+        return int.from_bytes(self.our_spi, "big")
 
     @property
     def nat(self) -> bool:
@@ -99,3 +132,10 @@ class IkeSa:
         if new not in TRANSITIONS[self.state]:
             raise RuntimeError(f"IKE SA state {self.state.value} -> {new.value}")
         self.state = new
+
+    def child_by_spi(self, spi: int) -> ChildSa | None:
+        """The Child SA with `spi` as its inbound or outbound SPI."""
+        for c in self.children:
+            if spi in (c.spec.inbound_spi, c.spec.outbound_spi):
+                return c
+        return None

@@ -129,7 +129,7 @@ def test_wrong_psk_is_refused_and_nothing_is_kept(responder):
     (failed,) = events(responder)
     assert isinstance(failed, ev.AuthenticationFailed) and "pre-shared key" in failed.reason
     assert list(responder.ike_sas()) == [] and responder._sas == {}
-    assert len(responder._pool) == 0
+    assert len(responder.pool) == 0
 
 
 @pytest.mark.parametrize(
@@ -246,7 +246,7 @@ def test_liveness_check_and_delete_child_and_ike(responder):
     assert client.open(resp)[1] == []
     (terminated,) = events(responder)
     assert isinstance(terminated, ev.IkeSaTerminated)
-    assert responder._sas == {} and len(responder._pool) == 0
+    assert responder._sas == {} and len(responder.pool) == 0
 
 
 def test_two_clients_get_different_addresses_and_one_identity_keeps_its_address(responder):
@@ -277,9 +277,14 @@ def test_disconnect_sends_delete_and_ends_everything(responder):
     assert responder.get_timer() == 12.0
     responder.handle_timer(12.0)
     assert [d for d, _, _ in responder.datagrams_to_send()] == [data]
-    responder.handle_timer(16.0)
-    assert len(responder.datagrams_to_send()) == 1
-    responder.handle_timer(100.0)
+    # 5 sends in all (retransmit_tries), the waits doubling from retransmit_timeout (2 s)
+    for now in (16.0, 24.0, 40.0):
+        assert responder.get_timer() == now
+        responder.handle_timer(now)
+        assert len(responder.datagrams_to_send()) == 1
+    assert responder.get_timer() == 72.0
+    responder.handle_timer(72.0)
+    assert responder.datagrams_to_send() == []
     assert responder._sas == {} and responder.get_timer() is None
 
 

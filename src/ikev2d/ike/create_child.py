@@ -1,0 +1,206 @@
+"""CREATE_CHILD_SA requests from the client (RFC 7296 §1.3), routed by what they carry:
+
+   { N(REKEY_SA), SA, Ni, [KEi], TSi, TSr } -->  <-- { SA, Nr, [KEr], TSi, TSr }   Child rekey
+   { SA, Ni, [KEi], TSi, TSr } -->               <-- { SA, Nr, [KEr], TSi, TSr }   new Child SA
+   { SA, Ni, KEi } -->                           <-- { SA, Nr, KEr }               IKE SA rekey
+
+A rekeyed Child SA is installed next to the old one (make before break); the client deletes
+the old one. A rekeyed IKE SA takes over the identity, address and Child SAs; the old one only
+waits for the client's Delete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ikev2d.crypto import errors as crypto_errors
+from ikev2d.crypto.dh import new_key_exchange, supported_groups
+from ikev2d.crypto.keys import derive_child_keys, derive_rekeyed_ike_keys
+from ikev2d.crypto.prf import Prf
+from ikev2d.crypto.sk import SkCodec
+from ikev2d.policy.config import ServerConfig
+from ikev2d.wire.enums import ExchangeType, NotifyType, ProtocolId
+from ikev2d.wire.payloads import KePayload, NoncePayload, NotifyPayload, Payload
+from ikev2d.wire.sa import SaPayload
+from ikev2d.wire.ts import TsiPayload, TsrPayload
+
+from .child import make_child, narrow_for
+from .errors import IkeError, InvalidSyntax, NoProposalChosen
+from .ike_sa_init import NONCE_LEN
+from .lifetimes import hard_lifetime, rekey_delay
+from .negotiate import choose_ike_proposal, choose_rekey_child_proposal
+from .rules import check_request
+from .sa import ChildSa, IkeSa, SaState
+
+__all__ = ["ChildCreated", "IkeRekeyed", "handle_create_child_sa", "rekeyed_ike_sa"]
+
+Rng = Callable[[int], bytes]
+SUPPORTED_GROUPS = frozenset(int(g) for g in supported_groups())
+
+
+class ChildSaNotFound(IkeError):
+    notify = NotifyType.CHILD_SA_NOT_FOUND
+
+
+@dataclass(slots=True)
+class ChildCreated:
+    payloads: list[Payload]
+    child: ChildSa
+    replaces: ChildSa | None
+
+
+@dataclass(slots=True)
+class IkeRekeyed:
+    payloads: list[Payload]
+    new_sa: IkeSa
+
+
+def _key_exchange(ke: KePayload | None, group: int | None, rng: Rng):
+    """(our KE payload, g^ir) for a PFS group, or (None, None)."""
+    if group is None:
+        if ke is not None:
+            raise InvalidSyntax("KE payload without a KE transform in the chosen proposal")
+        return None, None
+    if ke is None or ke.group != group:
+        raise InvalidSyntax("KE payload missing or of another group")
+    try:
+        kex = new_key_exchange(group, rng=rng)
+        return KePayload(group, kex.public_bytes()), kex.shared_secret(ke.data)
+    except crypto_errors.InvalidKePayload as e:
+        raise InvalidSyntax(f"bad KE data: {e}") from None
+
+
+def _create_child(sa: IkeSa, inner, now, config: ServerConfig, allocate_spi, rng) -> ChildCreated:
+    sa_payload = next(p for p in inner if isinstance(p, SaPayload))
+    tsi = next((p for p in inner if isinstance(p, TsiPayload)), None)
+    tsr = next((p for p in inner if isinstance(p, TsrPayload)), None)
+    if tsi is None or tsr is None:
+        raise InvalidSyntax("Child SA request without traffic selectors")
+    rekey = next(
+        (p for p in inner if isinstance(p, NotifyPayload) and p.notify_type == NotifyType.REKEY_SA),
+        None,
+    )
+    old = None
+    if rekey is not None:
+        old = sa.child_by_spi(rekey.spi_int or 0) if rekey.protocol == ProtocolId.ESP else None
+        if old is None or old.spec.outbound_spi != rekey.spi_int:
+            raise ChildSaNotFound(f"no Child SA with SPI {rekey.spi_int or 0:#x} to rekey")
+    ke = next((p for p in inner if isinstance(p, KePayload)), None)
+    chosen = choose_rekey_child_proposal(
+        config.esp_proposal, sa_payload, ke.group if ke else None, SUPPORTED_GROUPS
+    )
+    ke_reply, shared = _key_exchange(ke, chosen.ke_group, rng)
+    local_ts, remote_ts = narrow_for(sa, tsi, tsr, config)
+    nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
+    nonce_r = rng(NONCE_LEN)
+    inbound_spi = allocate_spi(sa.local[0], sa.remote[0])
+    c = chosen.configured
+    keys = derive_child_keys(sa.prf, sa.keys.sk_d, c.encr, c.integ, nonce_i, nonce_r, shared)
+    child = make_child(
+        sa, chosen, inbound_spi, chosen.offered.spi_int, (local_ts, remote_ts),
+        keys.i_to_r, keys.r_to_i, config, rng, now, (nonce_i, nonce_r),
+    )  # fmt: skip
+    payloads: list[Payload] = [
+        SaPayload((chosen.reply_proposal(inbound_spi.to_bytes(4, "big")),)),
+        NoncePayload(nonce_r),
+    ]
+    if ke_reply is not None:
+        payloads.append(ke_reply)
+    payloads += [TsiPayload(remote_ts), TsrPayload(local_ts)]
+    return ChildCreated(payloads, child, old)
+
+
+def rekeyed_ike_sa(
+    old: IkeSa,
+    config: ServerConfig,
+    *,
+    initiator: bool,
+    new_spi_i: bytes,
+    new_spi_r: bytes,
+    chosen_conf,
+    nonce_i: bytes,
+    nonce_r: bytes,
+    shared: bytes,
+    now: float,
+    rng: Rng,
+) -> IkeSa:
+    """The IKE SA that replaces `old`, keyed per §2.18, holding old's client state."""
+    prf = Prf(chosen_conf.prf)
+    keys = derive_rekeyed_ike_keys(
+        old.prf, old.keys.sk_d, prf, chosen_conf.encr, chosen_conf.integ,
+        nonce_i, nonce_r, new_spi_i, new_spi_r, shared,
+    )  # fmt: skip
+    inbound, outbound = (keys.r_to_i, keys.i_to_r) if initiator else (keys.i_to_r, keys.r_to_i)
+    new = IkeSa(
+        spi_i=new_spi_i, spi_r=new_spi_r, local=old.local, remote=old.remote,
+        proposal=chosen_conf, prf=prf, keys=keys,
+        codec_in=SkCodec(chosen_conf.encr, chosen_conf.integ, inbound),
+        codec_out=SkCodec(chosen_conf.encr, chosen_conf.integ, outbound),
+        nonce_i=b"", nonce_r=b"", init_request=b"", init_response=b"",
+        created=now, expires=None, initiator=initiator,
+        nat_remote=old.nat_remote, nat_local=old.nat_local, state=SaState.ESTABLISHED,
+        next_request_id=0,
+    )  # fmt: skip
+    new.identity, new.virtual_ip, new.mobike = old.identity, old.virtual_ip, old.mobike
+    new.children, old.children = old.children, []
+    new.established, new.last_inbound = old.established, now
+    new.rekey_at = now + rekey_delay(config.ike_lifetime, rng)
+    new.hard_expiry = now + hard_lifetime(config.ike_lifetime)
+    new.rekey_nonces = (nonce_i, nonce_r)
+    old.virtual_ip = None
+    return new
+
+
+def _rekey_ike(sa: IkeSa, inner, now, config: ServerConfig, new_spi: bytes, rng) -> IkeRekeyed:
+    sa_payload = next(p for p in inner if isinstance(p, SaPayload))
+    ke = next((p for p in inner if isinstance(p, KePayload)), None)
+    if ke is None:
+        raise InvalidSyntax("IKE SA rekey without KE")
+    chosen = choose_ike_proposal(config.ike_proposal, sa_payload, ke.group)
+    if len(chosen.offered.spi) != 8:
+        raise InvalidSyntax("IKE SA rekey proposal without an 8-byte SPI")
+    conf = chosen.configured
+    try:
+        kex = new_key_exchange(int(conf.ke.id), rng=rng)
+        shared = kex.shared_secret(ke.data)
+    except crypto_errors.InvalidKePayload as e:
+        raise InvalidSyntax(f"bad KE data: {e}") from None
+    nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
+    nonce_r = rng(NONCE_LEN)
+    new = rekeyed_ike_sa(
+        sa, config, initiator=False, new_spi_i=chosen.offered.spi, new_spi_r=new_spi,
+        chosen_conf=conf, nonce_i=nonce_i, nonce_r=nonce_r, shared=shared, now=now, rng=rng,
+    )  # fmt: skip
+    payloads: list[Payload] = [
+        SaPayload((chosen.reply_proposal(new_spi),)),
+        NoncePayload(nonce_r),
+        KePayload(int(conf.ke.id), kex.public_bytes()),
+    ]
+    return IkeRekeyed(payloads, new)
+
+
+def handle_create_child_sa(
+    sa: IkeSa,
+    inner: list[Payload],
+    now: float,
+    config: ServerConfig,
+    allocate_spi: Callable[[str, str], int],
+    rng: Rng,
+    new_ike_spi: Callable[[], bytes],
+) -> ChildCreated | IkeRekeyed:
+    check_request(ExchangeType.CREATE_CHILD_SA, inner)
+    sa_payload = next(p for p in inner if isinstance(p, SaPayload))
+    protocols = {p.protocol for p in sa_payload.proposals}
+    if protocols == {ProtocolId.IKE}:
+        if sa.rekeying or any(c.rekeying for c in sa.children):
+            # §2.25: while we rekey, a colliding IKE rekey from the peer is refused
+            raise TemporaryFailure("an exchange of ours on this IKE SA is in flight")
+        return _rekey_ike(sa, inner, now, config, new_ike_spi(), rng)
+    if ProtocolId.ESP not in protocols:
+        raise NoProposalChosen("only ESP Child SAs are offered")
+    return _create_child(sa, inner, now, config, allocate_spi, rng)
+
+
+class TemporaryFailure(IkeError):
+    notify = NotifyType.TEMPORARY_FAILURE

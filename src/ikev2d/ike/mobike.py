@@ -1,0 +1,81 @@
+"""Following a client that moved (RFC 4555 MOBIKE, and NAT re-mappings per RFC 7296 §2.23).
+
+   { N(UPDATE_SA_ADDRESSES), N(NAT_DETECTION_*), [N(COOKIE2)] } -->
+                             <-- { N(NAT_DETECTION_*), [N(COOKIE2)] }
+
+The IKE SA and every Child SA take the addresses the request came from and to; NAT is
+detected anew from the request's NAT_DETECTION notifies. The kernel follows through
+`ChildSaUpdated` events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ikev2d.wire.enums import NotifyType
+from ikev2d.wire.payloads import NotifyPayload, Payload
+
+from . import events as ev
+from .events import Address
+from .nat import nat_detection_hash
+from .sa import IkeSa
+
+if TYPE_CHECKING:
+    from .responder import Responder
+
+__all__ = ["follow_client"]
+
+
+def _nat_flags(sa: IkeSa, inner: list[Payload], src: Address, dst: Address) -> tuple[bool, bool]:
+    sources = [
+        p.data
+        for p in inner
+        if isinstance(p, NotifyPayload) and p.notify_type == NotifyType.NAT_DETECTION_SOURCE_IP
+    ]
+    dest = next(
+        (p for p in inner if isinstance(p, NotifyPayload)
+         and p.notify_type == NotifyType.NAT_DETECTION_DESTINATION_IP),
+        None,
+    )  # fmt: skip
+    if not sources and dest is None:
+        return sa.nat_remote, sa.nat_local
+    nat_remote = nat_detection_hash(sa.spi_i, sa.spi_r, src) not in sources
+    nat_local = dest is not None and dest.data != nat_detection_hash(sa.spi_i, sa.spi_r, dst)
+    return nat_remote, nat_local
+
+
+def follow_client(
+    r: Responder, sa: IkeSa, src: Address, dst: Address, inner: list[Payload] | None = None
+) -> list[Payload]:
+    """Move the SA to (dst, src); with `inner` (an UPDATE_SA_ADDRESSES request) also redo NAT
+    detection and return the notifies for the response."""
+    reply: list[Payload] = []
+    if inner is not None:
+        sa.nat_remote, sa.nat_local = _nat_flags(sa, inner, src, dst)
+        reply = [
+            NotifyPayload.of(
+                NotifyType.NAT_DETECTION_SOURCE_IP, nat_detection_hash(sa.spi_i, sa.spi_r, dst)
+            ),
+            NotifyPayload.of(
+                NotifyType.NAT_DETECTION_DESTINATION_IP,
+                nat_detection_hash(sa.spi_i, sa.spi_r, src),
+            ),
+        ]
+        cookie2 = next(
+            (p for p in inner if isinstance(p, NotifyPayload)
+             and p.notify_type == NotifyType.COOKIE2),
+            None,
+        )  # fmt: skip
+        if cookie2 is not None:
+            reply.append(NotifyPayload.of(NotifyType.COOKIE2, cookie2.data))
+    if (sa.local, sa.remote) == (dst, src) and inner is None:
+        return reply
+    sa.local, sa.remote = dst, src
+    encap = (dst[1], src[1]) if sa.nat else None
+    for child in sa.children:
+        new = replace(child.spec, local=dst, remote=src, encap=encap)
+        if new != child.spec:
+            r.emit(ev.ChildSaUpdated(sa.handle, child.spec, new))
+            child.spec = new
+    return reply

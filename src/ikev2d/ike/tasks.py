@@ -1,0 +1,280 @@
+"""Requests the server starts itself (RFC 7296 §1.3-§1.4, §2.4, §2.8): liveness checks,
+Child SA and IKE SA rekeying, and Delete. Each builds its request and a closure that finishes
+the exchange when the response arrives; `Responder.send_request` sends or queues them.
+
+   DPD:          { } -->                                            <-- { }
+   Child rekey:  { N(REKEY_SA), SA, Ni, [KEi], TSi, TSr } -->      <-- { SA, Nr, [KEr], TSi, TSr }
+   IKE rekey:    { SA, Ni, KEi } -->                                <-- { SA, Nr, KEr }
+   Delete:       { D } -->                                          <-- { [D] }
+
+In exchanges we start, we are the "initiator" of §2.17's key order: the first keys of KEYMAT
+protect what we send.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ikev2d.crypto import errors as crypto_errors
+from ikev2d.crypto.dh import new_key_exchange
+from ikev2d.crypto.keys import derive_child_keys
+from ikev2d.policy.config import ServerConfig
+from ikev2d.wire.enums import ExchangeType, NotifyType, ProtocolId
+from ikev2d.wire.payloads import DeletePayload, KePayload, NoncePayload, NotifyPayload, Payload
+from ikev2d.wire.sa import Proposal, SaPayload, Transform
+from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
+
+from . import events as ev
+from .child import make_child
+from .create_child import rekeyed_ike_sa
+from .ike_sa_init import NONCE_LEN
+from .negotiate import Chosen
+from .sa import ChildSa, IkeSa, SaState
+
+if TYPE_CHECKING:
+    from .responder import Responder
+
+__all__ = [
+    "delete_child",
+    "delete_ike",
+    "due_times",
+    "keys_event",
+    "liveness_check",
+    "on_timer",
+    "rekey_child",
+    "rekey_ike",
+]
+
+RETRY_AFTER_TEMPORARY_FAILURE = 10.0  # seconds (plus jitter) before trying a rekey again
+_INFO, _CCSA = ExchangeType.INFORMATIONAL, ExchangeType.CREATE_CHILD_SA
+
+
+def _retry_delay(r: Responder) -> float:
+    return RETRY_AFTER_TEMPORARY_FAILURE + int.from_bytes(r.rng(1), "big") / 32
+
+
+def _notify(inner: list[Payload], *types: int) -> NotifyPayload | None:
+    for p in inner:
+        if isinstance(p, NotifyPayload) and p.notify_type in types:
+            return p
+    return None
+
+
+def _first_error(inner: list[Payload]) -> NotifyPayload | None:
+    return next((p for p in inner if isinstance(p, NotifyPayload) and p.is_error), None)
+
+
+# -- timers ------------------------------------------------------------------------------------
+def due_times(sa: IkeSa, config: ServerConfig) -> list[float | None]:
+    times: list[float | None] = [sa.hard_expiry]
+    if not sa.rekeying:
+        times.append(sa.rekey_at)
+    if config.dpd_delay and sa.pending is None and not sa.queued:
+        times.append(sa.last_inbound + config.dpd_delay)
+    times += [c.rekey_at for c in sa.children if not (c.rekeying or c.replaced)]
+    return times
+
+
+def on_timer(r: Responder, sa: IkeSa, now: float) -> None:
+    if sa.hard_expiry is not None and sa.hard_expiry <= now:
+        r.disconnect(sa, now, "IKE SA lifetime ended")
+        return
+    if not sa.rekeying and sa.rekey_at is not None and sa.rekey_at <= now:
+        rekey_ike(r, sa, now)
+    for child in list(sa.children):
+        if not (child.rekeying or child.replaced) and child.rekey_at and child.rekey_at <= now:
+            rekey_child(r, sa, child, now)
+    dpd = r.config.dpd_delay
+    if dpd and sa.pending is None and not sa.queued and sa.last_inbound + dpd <= now:
+        liveness_check(r, sa, now)
+
+
+# -- liveness and Delete ------------------------------------------------------------------------
+def liveness_check(r: Responder, sa: IkeSa, now: float) -> None:
+    """An empty INFORMATIONAL request; no answer after the retransmissions ends the SA."""
+    r.send_request(sa, _INFO, [], now, "dpd")
+
+
+def delete_child(r: Responder, sa: IkeSa, child: ChildSa, now: float) -> None:
+    r.send_request(
+        sa, _INFO, [DeletePayload.child(ProtocolId.ESP, [child.spec.inbound_spi])], now,
+        "delete-child",
+    )  # fmt: skip
+
+
+def delete_ike(r: Responder, sa: IkeSa, now: float) -> None:
+    r.send_request(sa, _INFO, [DeletePayload.ike()], now, "delete-ike")
+
+
+# -- Child SA rekey -----------------------------------------------------------------------------
+def _wire_proposal(c, spi: bytes, group: int | None, protocol: int) -> Proposal:
+    transforms = [Transform(int(t.type), int(t.id), t.key_bits) for t in c.transforms]
+    if group is not None:
+        transforms.append(Transform(4, group))
+    return Proposal(1, protocol, spi, tuple(transforms))
+
+
+def _selectors(cidrs: tuple[str, ...]) -> tuple[TrafficSelector, ...]:
+    return tuple(TrafficSelector.from_network(n) for n in cidrs)
+
+
+def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
+    """Make a new Child SA for `old` (same selectors, fresh keys); delete `old` when done."""
+    old.rekeying = True
+    conf = old.proposal
+    group = int(conf.ke.id) if conf.ke is not None else None
+    kex = new_key_exchange(group, rng=r.rng) if group is not None else None
+    inbound_spi = r.allocate_spi(sa.local[0], sa.remote[0])
+    nonce_i = r.rng(NONCE_LEN)
+    payloads: list[Payload] = [
+        NotifyPayload.rekey_sa(ProtocolId.ESP, old.spec.inbound_spi),
+        SaPayload((_wire_proposal(conf, inbound_spi.to_bytes(4, "big"), group, ProtocolId.ESP),)),
+        NoncePayload(nonce_i),
+    ]
+    if kex is not None:
+        payloads.append(KePayload(group, kex.public_bytes()))
+    # TSi is the side of the exchange's initiator: ours
+    payloads += [
+        TsiPayload(_selectors(old.spec.local_ts)),
+        TsrPayload(_selectors(old.spec.remote_ts)),
+    ]
+
+    def done(inner: list[Payload], t: float) -> None:
+        old.rekeying = False
+        error = _first_error(inner)
+        sa_payload = next((p for p in inner if isinstance(p, SaPayload)), None)
+        nonce = next((p for p in inner if isinstance(p, NoncePayload)), None)
+        if error is not None or sa_payload is None or nonce is None or old not in sa.children:
+            if error is not None and error.notify_type == NotifyType.TEMPORARY_FAILURE:
+                old.rekey_at = t + _retry_delay(r)
+            else:
+                old.rekey_at = None  # the kernel's hard lifetime ends it
+            r.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey refused: {_why(error)}"))
+            return
+        shared = None
+        if kex is not None:
+            ke = next((p for p in inner if isinstance(p, KePayload)), None)
+            try:
+                shared = kex.shared_secret(ke.data if ke and ke.group == group else b"")
+            except crypto_errors.CryptoError:
+                old.rekey_at = None
+                return
+        outbound_spi = sa_payload.proposals[0].spi_int or 0
+        keys = derive_child_keys(sa.prf, sa.keys.sk_d, conf.encr, conf.integ, nonce_i,
+                                 nonce.data, shared)  # fmt: skip
+        chosen = Chosen(conf, sa_payload.proposals[0], group)
+        ts = (_selectors(old.spec.local_ts), _selectors(old.spec.remote_ts))
+        new = make_child(sa, chosen, inbound_spi, outbound_spi, ts, keys.r_to_i, keys.i_to_r,
+                         r.config, r.rng, t, (nonce_i, nonce.data))  # fmt: skip
+        sa.children.append(new)
+        r.emit(ev.ChildSaInstalled(sa.handle, new.spec, old.spec.inbound_spi))
+        _settle_child_collision(r, sa, old, new, t)
+
+    r.send_request(sa, _CCSA, payloads, now, "rekey-child", done)
+
+
+def _settle_child_collision(r: Responder, sa: IkeSa, old: ChildSa, ours: ChildSa, now) -> None:
+    """§2.8.1: if the client rekeyed `old` at the same time, the new SA whose exchange had
+    the lowest nonce is redundant and is deleted by whoever made it."""
+    theirs = old.replaced_by
+    old.replaced = True
+    if theirs is None or theirs not in sa.children:
+        old.replaced_by = ours
+        r.remove_child(sa, old)
+        delete_child(r, sa, old, now)
+        return
+    if min(ours.nonces) < min(theirs.nonces):
+        r.remove_child(sa, ours)  # ours lost: the client deletes `old`
+        delete_child(r, sa, ours, now)
+    else:
+        r.remove_child(sa, old)  # ours won: we delete `old`, the client deletes its new SA
+        delete_child(r, sa, old, now)
+
+
+def _why(error: NotifyPayload | None) -> str:
+    if error is None:
+        return "malformed response"
+    try:
+        return NotifyType(error.notify_type).name
+    except ValueError:
+        return f"notify {error.notify_type}"
+
+
+# -- IKE SA rekey -------------------------------------------------------------------------------
+def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> None:
+    """Replace the IKE SA with a new one (fresh DH); the Child SAs move over to it."""
+    sa.rekeying = True
+    conf = sa.proposal
+    group = group if group is not None else int(conf.ke.id)
+    kex = new_key_exchange(group, rng=r.rng)
+    new_spi = r.new_spi()
+    nonce_i = r.rng(NONCE_LEN)
+    proposal = _wire_proposal(conf, new_spi, None, ProtocolId.IKE)
+    if group != int(conf.ke.id):
+        proposal = Proposal(1, ProtocolId.IKE, new_spi, tuple(
+            Transform(t.transform_type, group if t.transform_type == 4 else t.transform_id,
+                      t.key_length) for t in proposal.transforms))  # fmt: skip
+    payloads: list[Payload] = [
+        SaPayload((proposal,)),
+        NoncePayload(nonce_i),
+        KePayload(group, kex.public_bytes()),
+    ]
+
+    def done(inner: list[Payload], t: float) -> None:
+        sa.rekeying = False
+        invalid_ke = _notify(inner, NotifyType.INVALID_KE_PAYLOAD)
+        if invalid_ke is not None and invalid_ke.data[:2] != group.to_bytes(2, "big"):
+            wanted = int.from_bytes(invalid_ke.data[:2], "big")
+            if any(int(p.ke.id) == wanted for p in r.config.ike_proposal):
+                rekey_ike(r, sa, t, wanted)
+                return
+        error = _first_error(inner)
+        sa_payload = next((p for p in inner if isinstance(p, SaPayload)), None)
+        nonce = next((p for p in inner if isinstance(p, NoncePayload)), None)
+        ke = next((p for p in inner if isinstance(p, KePayload)), None)
+        if error is not None or None in (sa_payload, nonce, ke) or sa.state != SaState.ESTABLISHED:
+            sa.rekey_at = (
+                t + _retry_delay(r)
+                if error is not None and (error.notify_type == NotifyType.TEMPORARY_FAILURE)
+                else None
+            )
+            r.emit(ev.NegotiationFailed(sa.remote, f"IKE SA rekey refused: {_why(error)}"))
+            return
+        peer_spi = sa_payload.proposals[0].spi
+        try:
+            shared = kex.shared_secret(ke.data)
+        except crypto_errors.CryptoError:
+            sa.rekey_at = None
+            return
+        if len(peer_spi) != 8:
+            sa.rekey_at = None
+            return
+        new = rekeyed_ike_sa(sa, r.config, initiator=True, new_spi_i=new_spi, new_spi_r=peer_spi,
+                             chosen_conf=conf if group == int(conf.ke.id) else _with_group(
+                                 r, conf, group),
+                             nonce_i=nonce_i, nonce_r=nonce.data, shared=shared, now=t,
+                             rng=r.rng)  # fmt: skip
+        sa.move_to(SaState.REKEYED)
+        r.adopt(new)
+        r.emit(ev.IkeSaRekeyed(sa.handle, new.handle))
+        if r.export_keys:
+            r.emit(keys_event(new))
+        sa.queued.clear()
+        delete_ike(r, sa, t)  # in the old SA; forgotten when answered or given up
+
+    r.send_request(sa, _CCSA, payloads, now, "rekey-ike", done)
+
+
+def _with_group(r: Responder, conf, group: int):
+    """Our configured proposal like `conf` but with KE `group` (after INVALID_KE_PAYLOAD)."""
+    for p in r.config.ike_proposal:
+        if int(p.ke.id) == group and (p.encr, p.prf, p.integ) == (conf.encr, conf.prf, conf.integ):
+            return p
+    return next(p for p in r.config.ike_proposal if int(p.ke.id) == group)
+
+
+def keys_event(sa: IkeSa) -> ev.IkeKeysDerived:
+    p, k = sa.proposal, sa.keys
+    integ = p.integ.iana_name if p.integ is not None else "NONE"
+    return ev.IkeKeysDerived(sa.spi_i, sa.spi_r, p.encr.keyword, k.sk_ei, k.sk_er, integ,
+                             k.sk_ai, k.sk_ar)  # fmt: skip
