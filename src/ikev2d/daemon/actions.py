@@ -79,7 +79,19 @@ def tunnel_from_spec(spec: ev.ChildSaSpec, reqid: int):
         remote_ts=spec.remote_ts,
         reqid=reqid,
         encap=UdpEncap(*spec.encap) if spec.encap else None,
-        lifetimes=Lifetimes(soft_seconds=soft_lifetime(spec.lifetime), hard_seconds=spec.lifetime),
+        lifetimes=_lifetimes(spec, Lifetimes),
+    )
+
+
+def _lifetimes(spec: ev.ChildSaSpec, lifetimes_type):
+    """Hard limit = the spec's lifetime; soft = the core's rekey time when it gives one (newer
+    specs carry ``soft_lifetime``/``lifetime_bytes``), else a little below the hard limit."""
+    soft = getattr(spec, "soft_lifetime", 0) or soft_lifetime(spec.lifetime)
+    soft_bytes = getattr(spec, "lifetime_bytes", 0) or None
+    return lifetimes_type(
+        soft_bytes=soft_bytes,
+        soft_seconds=min(soft, spec.lifetime),
+        hard_seconds=spec.lifetime,
     )
 
 
