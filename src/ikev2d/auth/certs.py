@@ -2,8 +2,9 @@
 
 A certificate-authenticated client is accepted when its certificate was issued by our CA
 (signature and issuer name), is inside its validity period at `now`, is not a CA, carries
-clientAuth (or no EKU, or ikeIntermediate) and a digitalSignature keyUsage if it has one, and
-its serial is not in the revoked list; then the IDi it sent must name the certificate: its
+clientAuth or no EKU at all (so our own server certificate cannot log in), digitalSignature
+if it has a keyUsage, and its serial is not in the revoked list; then the IDi it sent must
+name the certificate: its
 subject DN (ID_DER_ASN1_DN), or a subjectAltName dNSName (ID_FQDN), rfc822Name
 (ID_RFC822_ADDR) or iPAddress (ID_IPV4_ADDR/ID_IPV6_ADDR).
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ikev2d.wire.enums import IdType
 
@@ -29,9 +30,6 @@ __all__ = [
     "not_before",
     "validate_client_cert",
 ]
-
-_IKE_INTERMEDIATE = ObjectIdentifier("1.3.6.1.5.5.8.2.2")
-_ACCEPTED_EKUS = {ExtendedKeyUsageOID.CLIENT_AUTH, _IKE_INTERMEDIATE}
 
 
 class CertificateRejected(Exception):
@@ -107,7 +105,7 @@ def _check_usage(cert: x509.Certificate) -> None:
     if usage is not None and not usage.digital_signature:
         raise CertificateRejected("keyUsage lacks digitalSignature")
     ekus = _ext(cert, x509.ExtendedKeyUsage)
-    if ekus is not None and not _ACCEPTED_EKUS.intersection(ekus):
+    if ekus is not None and ExtendedKeyUsageOID.CLIENT_AUTH not in ekus:
         raise CertificateRejected("extendedKeyUsage lacks clientAuth")
 
 
