@@ -68,14 +68,16 @@ def _capacity(version: int) -> int:
 
 
 def _data_codewords(data: bytes) -> tuple[int, list[int]]:
+    # Non-ASCII text gets an ECI 26 (UTF-8) header: without it readers guess (Shift JIS...).
+    eci = [0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0] if any(b >= 0x80 for b in data) else []
     for version in _BLOCKS:
         count_bits = 8 if version < 10 else 16
         cap = _capacity(version)
-        if 4 + count_bits + 8 * len(data) <= cap * 8:
+        if len(eci) + 4 + count_bits + 8 * len(data) <= cap * 8:
             break
     else:
         raise QrError(f"{len(data)} bytes do not fit a version-10 QR code")
-    bits = [0, 1, 0, 0]  # byte mode
+    bits = [*eci, 0, 1, 0, 0]  # byte mode
     bits += [(len(data) >> i) & 1 for i in reversed(range(count_bits))]
     for b in data:
         bits += [(b >> i) & 1 for i in reversed(range(8))]

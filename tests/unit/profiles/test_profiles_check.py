@@ -1,0 +1,101 @@
+"""``check_report``: which platforms the configuration admits, and what to change."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from contextlib import redirect_stderr, redirect_stdout
+
+from conftest import make_config
+from ikev2d.profiles import check_main, check_report, profile_main
+
+
+def _by(report):
+    return {p["platform"]: p for p in report["platforms"]}
+
+
+def test_default_config():
+    r = _by(check_report(make_config()))
+    for name in ("ios", "macos", "android"):
+        assert r[name]["ok"], r[name]
+        assert r[name]["fixes"] == []
+    assert r["ios"]["ike"] == "aes256-sha256-modp2048"
+    # Android puts MODP4096 first; it reaches modp2048 through INVALID_KE_PAYLOAD
+    assert r["android"]["ike"] == "aes256-sha256-modp2048"
+    win = r["windows"]
+    assert not win["ok"] and not win["proposals_ok"] and not win["auth_ok"]
+    assert "legacy_proposals" in win["fixes"][0] and "PowerShell" in win["fixes"][0]
+    assert not r["android-sswan"]["ok"] and r["android-sswan"]["proposals_ok"]
+
+
+def test_legacy_admits_windows_proposals():
+    cfg = make_config(auth_mode="eap", legacy_proposals=True, users=[{"name": "a"}])
+    win = _by(check_report(cfg))["windows"]
+    assert win["ok"], win
+    assert win["ike"] == "aes256-sha256-modp1024"
+    assert win["esp"] == "aes256-sha1"
+
+
+def test_macos_needs_modp2048():
+    cfg = make_config(ike_proposal=["aes256-sha256-ecp256", "aes256gcm16-prfsha256-curve25519"])
+    r = _by(check_report(cfg))
+    assert not r["macos"]["ok"] and ".mobileconfig" in r["macos"]["fixes"][0]
+    assert r["ios"]["ok"]  # iOS also offers ECP256
+    assert r["android"]["ike"] == "aes256gcm16-prfsha256-curve25519"
+
+
+def test_android_refuses_ecp_only():
+    cfg = make_config(ike_proposal=["aes256-sha256-ecp256"], esp_proposal=["aes256gcm16"])
+    r = _by(check_report(cfg))
+    assert not r["android"]["proposals_ok"]
+    assert r["android"]["esp"] == "aes256gcm16"
+
+
+def test_check_main_prints_table_and_json():
+    cfg = make_config()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert check_main([], cfg) == 0
+    text = out.getvalue()
+    assert "Windows" in text and "CHANGE" in text and "iOS" in text
+    out = io.StringIO()
+    with redirect_stdout(out):
+        check_main(["--json"], cfg)
+    assert json.loads(out.getvalue())["auth_mode"] == "psk"
+
+
+def test_profile_main_writes_private_file(tmp_path, ca_pem):
+    cfg = make_config(auth_mode="eap", users=[{"name": "alice"}])
+    (tmp_path / "ca.pem").write_bytes(ca_pem)
+    out = tmp_path / "alice.sswan"
+    err = io.StringIO()
+    with redirect_stderr(err):
+        rc = profile_main(["--platform", "android-sswan", "--user", "alice", "--out", str(out)],
+                          cfg, pki_dir=str(tmp_path))  # fmt: skip
+    assert rc == 0, err.getvalue()
+    assert json.loads(out.read_bytes())["local"]["eap_id"] == "alice"
+    assert os.stat(out).st_mode & 0o777 == 0o600
+
+
+def test_profile_main_reports_errors(tmp_path):
+    err = io.StringIO()
+    with redirect_stderr(err):
+        rc = profile_main(["--platform", "windows", "--out", str(tmp_path / "x")],
+                          make_config(), pki_dir=str(tmp_path))  # fmt: skip
+    assert rc == 2
+    assert "pre-shared" in err.getvalue()
+    assert not (tmp_path / "x").exists()
+
+
+def test_profile_command_is_json_safe(psk_config):
+    import base64
+
+    from ikev2d.profiles import profile_command
+
+    res = profile_command(psk_config, "ios", "alice")
+    json.dumps(res)
+    assert res["filename"] == "vpn.example.com-alice.mobileconfig"
+    assert res["contains_secret"] is True
+    assert base64.b64decode(res["data"]).startswith(b"<?xml")
+    assert profile_command(psk_config, "ios", "")["filename"].endswith("-ios.mobileconfig")
