@@ -4,9 +4,8 @@ A certificate-authenticated client is accepted when its certificate was issued b
 (signature and issuer name), is inside its validity period at `now`, is not a CA, carries
 clientAuth or no EKU at all (so our own server certificate cannot log in), digitalSignature
 if it has a keyUsage, and its serial is not in the revoked list; then the IDi it sent must
-name the certificate: its
-subject DN (ID_DER_ASN1_DN), or a subjectAltName dNSName (ID_FQDN), rfc822Name
-(ID_RFC822_ADDR) or iPAddress (ID_IPV4_ADDR/ID_IPV6_ADDR).
+name the certificate: its subject DN (ID_DER_ASN1_DN), or a subjectAltName dNSName (ID_FQDN),
+rfc822Name (ID_RFC822_ADDR) or iPAddress (ID_IPV4_ADDR/ID_IPV6_ADDR).
 """
 
 from __future__ import annotations
