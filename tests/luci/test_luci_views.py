@@ -1,0 +1,63 @@
+"""The LuCI views, loaded for real in Node (tests/luci/*.test.js), and the generated schema."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ikev2d.policy.proposals import parse_proposal
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+VIEWS = ROOT / "luci-app/htdocs/luci-static/resources/view/ikev2d"
+POT = ROOT / "luci-app/po/templates/ikev2d.pot"
+
+sys.path.insert(0, str(HERE))
+import gen_pot  # noqa: E402
+import gen_schema  # noqa: E402
+
+
+@pytest.mark.parametrize("test_file", sorted(p.name for p in HERE.glob("*.test.js")))
+def test_node_view_tests(test_file):
+    node = shutil.which("node")
+    assert node, "node (>= 18) is needed for the LuCI view tests"
+    proc = subprocess.run(
+        [node, "--test", str(HERE / test_file)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert re.search(r"^# fail 0$", proc.stdout, re.M), proc.stdout[-3000:]
+    assert not re.search(r"^# pass 0$", proc.stdout, re.M)
+
+
+def test_schema_js_is_current():
+    assert gen_schema.main(["--check"]) == 0, "run: python tests/luci/gen_schema.py"
+
+
+def test_presets_are_valid_proposals():
+    for preset in gen_schema.PRESETS:
+        for text in preset["ike"]:
+            assert not parse_proposal(text, "ike").legacy, text
+        for text in preset["esp"]:
+            assert not parse_proposal(text, "esp").legacy, text
+
+
+def test_pot_is_current():
+    assert POT.read_text() == gen_pot.render(), "run: python tests/luci/gen_pot.py"
+
+
+def test_menu_and_acl_match_the_views():
+    share = ROOT / "luci-app/root/usr/share"
+    menu = json.loads((share / "luci/menu.d/luci-app-ikev2d.json").read_text())
+    paths = {v["action"]["path"] for v in menu.values() if v["action"]["type"] == "view"}
+    assert paths == {f"ikev2d/{p.stem}" for p in VIEWS.glob("*.js")}
+    acl = json.loads((share / "rpcd/acl.d/luci-app-ikev2d.json").read_text())
+    granted = set(acl["luci-app-ikev2d"]["read"]["ubus"]["ikev2d"])
+    granted |= set(acl["luci-app-ikev2d"]["write"]["ubus"]["ikev2d"])
+    used = set(re.findall(r"object: 'ikev2d', method: '(\w+)'", (VIEWS / "status.js").read_text()))
+    assert used and used <= granted
