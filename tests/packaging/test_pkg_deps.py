@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from openwrt_python import package_for
-
-from conftest import ROOT, load_builder
+from pkg_support import ROOT, load_builder
 
 THIRD_PARTY = {"cryptography": "python3-cryptography", "pyroute2": "python3-pyroute2"}
 

@@ -6,7 +6,7 @@ import json
 import re
 import sys
 
-from conftest import ROOT, load_builder, unpack
+from pkg_support import ROOT, load_builder, unpack
 
 EXECUTABLES = {
     "/etc/init.d/ikev2d",
@@ -35,7 +35,7 @@ def test_outer_archive_is_the_gzipped_tar_opkg_reads(built):
 
 
 def test_debian_binary(built):
-    from conftest import _members
+    from pkg_support import _members
 
     for ipk in built.values():
         _, content = _members(ipk.raw)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from pkg_support import ROOT
 
 
 def _env() -> dict[str, str]:
@@ -89,9 +89,16 @@ def test_ikev2ctl_help_from_the_staging_root(staging):
 
 def test_check_of_the_shipped_defaults_and_of_a_ready_config(staging, tmp_path):
     """The shipped config (no key yet) is reported, one line per problem, exit 2; with a
-    key set it passes. Run exactly as the init script runs it."""
+    key set it passes. Run as the init script runs it, with a router's /etc/config/network
+    (the LAN gives the default subnet and DNS) standing in for this machine's missing one."""
     default = staging / "etc/config/ikev2d"
-    proc = _run(staging, "ikev2d", "--uci", str(default), "--check")
+    network = tmp_path / "network"
+    network.write_text(
+        "config interface 'lan'\n\toption proto 'static'\n\toption ipaddr '192.168.1.1'\n"
+        "\toption netmask '255.255.255.0'\n"
+    )
+    lan = ("--network", str(network))
+    proc = _run(staging, "ikev2d", "--uci", str(default), *lan, "--check")
     assert "Traceback" not in proc.stderr
     if proc.returncode == 2:
         assert proc.stdout.strip() and any("psk" in line for line in proc.stdout.splitlines())
@@ -107,5 +114,5 @@ def test_check_of_the_shipped_defaults_and_of_a_ready_config(staging, tmp_path):
             "option wan_interface 'wan'\n\toption server_address 'vpn.example.org'",
         )
     )
-    proc = _run(staging, "ikev2d", "--uci", str(ready), "--check")
+    proc = _run(staging, "ikev2d", "--uci", str(ready), *lan, "--check")
     assert proc.returncode == 0, proc.stdout + proc.stderr

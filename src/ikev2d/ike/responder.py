@@ -450,7 +450,7 @@ class Responder:
             inner = [NotifyPayload.of(NotifyType.INVALID_SYNTAX)]
         if pending.on_response is not None:
             pending.on_response(inner, now)
-        if sa.state == SaState.DELETING and pending.kind == "delete-ike":
+        if pending.kind == "delete-ike":
             self.forget(sa)
             return
         self._next_queued(sa, now)

@@ -6,8 +6,8 @@ import json
 import os
 
 from daemon_fakes import FakeDatapath
+from daemon_support import LogCapture
 
-from conftest import LogCapture
 from ikev2d.compat import Logger
 from ikev2d.daemon.actions import MAX_FAILURES, Actions, soft_lifetime, tunnel_from_spec
 from ikev2d.daemon.status import client_view, write_snapshot

@@ -6,11 +6,11 @@ import json
 
 import pytest
 from daemon_fakes import FakeDatapath  # noqa: F401 - the start_daemon fixture uses it
+from daemon_support import PSK
 from ike_initiator import vip
 from test_control import write_toml
 from test_daemon_loop import Phone
 
-from conftest import PSK
 from ikev2d.cli import ctl_main, daemon_main, format_bytes
 
 

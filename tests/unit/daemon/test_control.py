@@ -9,8 +9,8 @@ import stat
 import tomllib
 
 import pytest
+from daemon_support import LogCapture, server_table
 
-from conftest import LogCapture, server_table
 from ikev2d.compat import Logger
 from ikev2d.daemon.control import MAX_LINE, CommandError, dispatch, open_control_socket
 
@@ -118,7 +118,8 @@ def write_toml(path, server: dict) -> None:
 
 @pytest.fixture
 def daemon_with_file(tmp_path, datapath):
-    from conftest import RunningDaemon
+    from daemon_support import RunningDaemon
+
     from ikev2d.daemon.loop import Daemon
     from ikev2d.policy.config import load_toml
 

@@ -210,3 +210,118 @@ class Initiator:
 def vip(inner) -> ipaddress.IPv4Address:
     cp = next(p for p in inner if isinstance(p, CpPayload))
     return cp.values(CfgAttr.INTERNAL_IP4_ADDRESS)[0]
+
+
+class RekeyingInitiator(Initiator):
+    """Adds CREATE_CHILD_SA both ways and answers to the server's own requests."""
+
+    def child_proposal(self, spi: int, ke_group: int | None = None) -> SaPayload:
+        prop = wire_proposal(self.esp[0], "esp", 1, spi.to_bytes(4, "big"))
+        if ke_group is not None:
+            prop = Proposal(1, prop.protocol, prop.spi, (*prop.transforms, Transform(4, ke_group)))
+        return SaPayload((prop,))
+
+    # CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, [KEi], TSi, TSr } -->
+    def rekey_child_request(self, old_spi: int, ke_group: int | None = None) -> bytes:
+        self.mid += 1
+        self.new_child_spi = int.from_bytes(os.urandom(4), "big") | 0x100
+        self.rekey_nonce = os.urandom(32)
+        payloads = [
+            NotifyPayload.rekey_sa(ProtocolId.ESP, old_spi),
+            self.child_proposal(self.new_child_spi, ke_group),
+            NoncePayload(self.rekey_nonce),
+        ]
+        self.rekey_kex = None
+        if ke_group is not None:
+            self.rekey_kex = new_key_exchange(ke_group)
+            payloads.append(KePayload(ke_group, self.rekey_kex.public_bytes()))
+        payloads += [
+            TsiPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
+            TsrPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
+        ]
+        return self._protect(ExchangeType.CREATE_CHILD_SA, payloads)
+
+    def rekey_child_keys(self, inner):
+        nonce_r = next(p for p in inner if isinstance(p, NoncePayload)).data
+        ke = next((p for p in inner if isinstance(p, KePayload)), None)
+        shared = self.rekey_kex.shared_secret(ke.data) if self.rekey_kex else None
+        c = parse_proposal(self.esp[0], "esp")
+        return derive_child_keys(
+            self.prf, self.keys.sk_d, c.encr, c.integ, self.rekey_nonce, nonce_r, shared
+        )
+
+    # CREATE_CHILD_SA { SA(IKE, new SPIi), Ni, KEi } -->
+    def rekey_ike_request(self) -> bytes:
+        self.mid += 1
+        self.new_spi_i = os.urandom(8)
+        self.rekey_nonce = os.urandom(32)
+        self.rekey_kex = new_key_exchange(self.ke_group)
+        prop = wire_proposal(self.ike[0], "ike", 1, self.new_spi_i)
+        payloads = [
+            SaPayload((prop,)),
+            NoncePayload(self.rekey_nonce),
+            KePayload(self.ke_group, self.rekey_kex.public_bytes()),
+        ]
+        return self._protect(ExchangeType.CREATE_CHILD_SA, payloads)
+
+    def switch_to_rekeyed(
+        self, inner, *, we_initiated: bool = True, peer_nonce=None, peer_spi=None, kex=None
+    ) -> None:
+        """Become the new IKE SA after a rekey (ours, or the server's when we_initiated=False)."""
+        from ikev2d.crypto.keys import derive_rekeyed_ike_keys
+
+        sa = next(p for p in inner if isinstance(p, SaPayload))
+        nonce = next(p for p in inner if isinstance(p, NoncePayload)).data
+        ke = next(p for p in inner if isinstance(p, KePayload))
+        if we_initiated:
+            spi_i, spi_r = self.new_spi_i, sa.proposals[0].spi
+            ni, nr = self.rekey_nonce, nonce
+            shared = self.rekey_kex.shared_secret(ke.data)
+        else:
+            spi_i, spi_r = sa.proposals[0].spi, peer_spi
+            ni, nr = nonce, peer_nonce
+            shared = kex.shared_secret(ke.data)
+        keys = derive_rekeyed_ike_keys(
+            self.prf,
+            self.keys.sk_d,
+            self.prf,
+            self.encr,
+            self.integ,
+            ni,
+            nr,
+            spi_i,
+            spi_r,
+            shared,
+        )
+        self.keys = keys
+        self.spi_i, self.spi_r = spi_i, spi_r
+        self.is_original_initiator = we_initiated
+        if we_initiated:
+            self.out = SkCodec(self.encr, self.integ, keys.i_to_r)
+            self.inp = SkCodec(self.encr, self.integ, keys.r_to_i)
+        else:
+            self.out = SkCodec(self.encr, self.integ, keys.r_to_i)
+            self.inp = SkCodec(self.encr, self.integ, keys.i_to_r)
+        self.mid = -1  # the new IKE SA starts at message ID 0
+
+    def answer(self, data: bytes, payloads=()) -> bytes:
+        """A response to the server's request `data` carrying `payloads`."""
+        header, _ = self.open(data)
+        initiator = getattr(self, "is_original_initiator", True)
+        h = Header(
+            self.spi_i,
+            self.spi_r,
+            header.exchange,
+            header.message_id,
+            initiator=initiator,
+            response=True,
+        ).encode()
+        first, body = encode_payloads(list(payloads))
+        return self.out.seal(h, first, body, os.urandom)
+
+    def request(self, exchange: int, payloads) -> bytes:
+        self.mid += 1
+        initiator = getattr(self, "is_original_initiator", True)
+        h = Header(self.spi_i, self.spi_r, exchange, self.mid, initiator=initiator).encode()
+        first, body = encode_payloads(list(payloads))
+        return self.out.seal(h, first, body, os.urandom)
