@@ -6,8 +6,8 @@ import plistlib
 
 import pytest
 from cryptography import x509
+from profiles_support import PSK, make_config
 
-from conftest import PSK, make_config
 from ikev2d.profiles import ProfileError, render_profile
 
 

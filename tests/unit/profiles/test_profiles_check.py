@@ -7,7 +7,8 @@ import json
 import os
 from contextlib import redirect_stderr, redirect_stdout
 
-from conftest import make_config
+from profiles_support import make_config
+
 from ikev2d.profiles import check_main, check_report, profile_main
 
 

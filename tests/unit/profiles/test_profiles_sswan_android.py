@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 from cryptography import x509
+from profiles_support import PSK, make_config
 
-from conftest import PSK, make_config
 from ikev2d.profiles import ProfileError, render_profile
 from ikev2d.profiles.qr import QrError, qr_matrix, qr_svg
 

@@ -6,8 +6,8 @@ import base64
 import re
 
 import pytest
+from profiles_support import make_config
 
-from conftest import make_config
 from ikev2d.profiles import ProfileError, render_profile
 from ikev2d.profiles.windows import ps_quote
 
