@@ -16,6 +16,7 @@ __all__ = [
     "InternalAddressFailure",
     "InvalidKePayload",
     "InvalidSyntax",
+    "KernelRefused",
     "NoProposalChosen",
     "TsUnacceptable",
     "UnsupportedCriticalPayload",
@@ -73,3 +74,9 @@ class InternalAddressFailure(IkeError):
 
 class FailedCpRequired(IkeError):
     notify = NotifyType.FAILED_CP_REQUIRED
+
+
+class KernelRefused(IkeError):
+    """The datapath could not give us what a Child SA needs (an SPI): try again later."""
+
+    notify = NotifyType.TEMPORARY_FAILURE

@@ -37,7 +37,7 @@ from . import events as ev
 from . import tasks
 from .create_child import ChildCreated, handle_create_child_sa
 from .dos import AuthThrottle, CookieJar, HalfOpenCounter
-from .errors import AuthenticationFailed, IkeError, NoProposalChosen
+from .errors import AuthenticationFailed, IkeError, KernelRefused, NoProposalChosen
 from .events import Address
 from .ike_auth import handle_ike_auth
 from .ike_sa_init import handle_ike_sa_init
@@ -66,7 +66,7 @@ class Responder:
     ) -> None:
         self.config = config
         self.rng = rng
-        self.allocate_spi = allocate_spi
+        self._spi_source = allocate_spi
         self.export_keys = export_keys
         self.pool = config.new_pool()
         self._sas: dict[bytes, IkeSa] = {}  # by our SPI
@@ -203,6 +203,13 @@ class Responder:
         return dropped
 
     # -- machinery used by the exchange modules ------------------------------------------------
+    def allocate_spi(self, local: str, remote: str) -> int:
+        """An inbound ESP SPI from the datapath; its failure refuses only this Child SA."""
+        try:
+            return self._spi_source(local, remote)
+        except Exception as e:  # the kernel's reasons are many; the answer is one
+            raise KernelRefused(f"the kernel gave no SPI: {e}") from None
+
     def emit(self, event: ev.Event) -> None:
         self._events.append(event)
 

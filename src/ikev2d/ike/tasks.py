@@ -27,6 +27,7 @@ from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
 from . import events as ev
 from .child import make_child
 from .create_child import rekeyed_ike_sa
+from .errors import IkeError
 from .ike_sa_init import NONCE_LEN
 from .negotiate import Chosen
 from .sa import ChildSa, IkeSa, SaState
@@ -120,11 +121,16 @@ def _selectors(cidrs: tuple[str, ...]) -> tuple[TrafficSelector, ...]:
 
 def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
     """Make a new Child SA for `old` (same selectors, fresh keys); delete `old` when done."""
-    old.rekeying = True
     conf = old.proposal
+    try:
+        inbound_spi = r.allocate_spi(sa.local[0], sa.remote[0])
+    except IkeError as e:
+        old.rekey_at = now + _retry_delay(r)
+        r.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey postponed: {e.reason}"))
+        return
+    old.rekeying = True
     group = int(conf.ke.id) if conf.ke is not None else None
     kex = new_key_exchange(group, rng=r.rng) if group is not None else None
-    inbound_spi = r.allocate_spi(sa.local[0], sa.remote[0])
     nonce_i = r.rng(NONCE_LEN)
     payloads: list[Payload] = [
         NotifyPayload.rekey_sa(ProtocolId.ESP, old.spec.inbound_spi),

@@ -368,3 +368,17 @@ def test_tampered_or_garbage_datagrams_are_dropped(responder):
     # the untampered request still works afterwards
     (resp,) = roundtrip(responder, client.auth_request())
     assert client.verify_responder_auth(client.open(resp)[1])
+
+
+def test_kernel_refusing_an_spi_refuses_only_the_child_sa():
+    def no_spi(local, remote):
+        raise OSError("ENOMEM")
+
+    r = Responder(make_config(), rng=os.urandom, allocate_spi=no_spi)
+    client = Initiator()
+    inner = connect(r, client)
+    assert client.verify_responder_auth(inner)
+    assert NotifyType.TEMPORARY_FAILURE in [getattr(p, "notify_type", None) for p in inner]
+    assert len(r.pool) == 0  # the lease taken for the failed Child SA went back
+    kinds = [type(e) for e in events(r)]
+    assert kinds == [ev.IkeSaEstablished, ev.NegotiationFailed]
