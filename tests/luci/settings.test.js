@@ -62,6 +62,11 @@ test('tabs hold the options the issue lists', () => {
   assert.equal(tabOf.legacy_proposals, 'proposals');
   assert.equal(tabOf.fragment_size, 'advanced');
   eq(map.sections[1].children.map((c) => c.option), ['name', 'password', 'ip', 'enabled']);
+  // passwords are never listed in the users table, only in the edit dialog
+  assert.equal(map.sections[1].children.find((c) => c.option === 'password').modalonly, true);
+  // the generator and the strength hint sit right under the key
+  const order = map.sections[0].children.map((c) => c.option);
+  eq(order.slice(order.indexOf('psk'), order.indexOf('psk') + 3), ['psk', '_psk_generate', '_psk_strength']);
 });
 
 test('psk depends on auth_mode psk; the generator fills a 32-character key', () => {

@@ -22,6 +22,25 @@ var TABS = {
 		'fragmentation', 'fragment_size', 'log_level', 'control_socket', 'state_dir' ]
 };
 var USER_COLUMNS = [ 'name', 'password', 'ip', 'enabled' ];
+// Labels a router owner reads; the option names stay those of the schema.
+var TITLES = {
+	wan_interface: _('WAN interface'), server_address: _('Server address'),
+	auth_mode: _('Authentication'), psk: _('Pre-shared key'), allow_weak_psk: _('Allow a weak key'),
+	local_id_type: _('Local ID type'), local_id: _('Local ID'),
+	remote_id_type: _('Remote ID type'), remote_id: _('Remote ID'),
+	pool: _('Client address pool'), dns: _('DNS servers'), local_subnet: _('Networks offered'),
+	masquerade: _('Masquerade to WAN'), ike_proposal: _('IKE proposals'),
+	esp_proposal: _('ESP proposals'), legacy_proposals: _('Legacy Windows algorithms'),
+	listen: _('Listen addresses'), port: _('IKE port'), natt_port: _('NAT-T port'),
+	ike_lifetime: _('IKE SA lifetime (s)'), child_lifetime: _('Tunnel lifetime (s)'),
+	child_lifetime_bytes: _('Tunnel lifetime (bytes)'), dpd_delay: _('Dead peer detection (s)'),
+	mobike: _('MOBIKE'), fragment_size: _('Fragment size'), log_level: _('Log level'),
+	ip: _('Fixed IP'), name: _('User name'), password: _('Password')
+};
+var CHOICE_LABELS = {
+	auth_mode: { psk: _('Pre-shared key (psk)'), eap: _('Users: name and password (eap)'),
+		cert: _('Certificates (cert)') }
+};
 var PSK_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 
 function schemaOption(section, name) {
@@ -70,13 +89,16 @@ function addOption(s, tab, section, name) {
 		widget = form.DynamicList;
 	else
 		widget = form.Value;
-	var title = o.name.replace(/_/g, ' ');
-	title = title.charAt(0).toUpperCase() + title.slice(1);
-	var opt = tab ? s.taboption(tab, widget, o.name, _(title), _(o.help))
-		: s.option(widget, o.name, _(title), _(o.help));
+	var title = TITLES[o.name];
+	if (!title) {
+		title = o.name.replace(/_/g, ' ');
+		title = _(title.charAt(0).toUpperCase() + title.slice(1));
+	}
+	var opt = tab ? s.taboption(tab, widget, o.name, title, _(o.help))
+		: s.option(widget, o.name, title, _(o.help));
 	if (o.datatype && o.type != 'bool')
 		opt.datatype = o.datatype;
-	o.choices.forEach(function(c) { opt.value(c); });
+	o.choices.forEach(function(c) { opt.value(c, (CHOICE_LABELS[o.name] || {})[c] || c); });
 	if (o.type == 'bool') {
 		opt.default = o.uci_default;
 		opt.rmempty = false;
@@ -84,9 +106,8 @@ function addOption(s, tab, section, name) {
 	else if (o.uci_default != null && !o.list) {
 		opt.default = o.uci_default;
 	}
-	if (!o.choices.length && o.type != 'bool')
-		opt.placeholder = Array.isArray(o.uci_default) ? o.uci_default.join(' ')
-			: (o.uci_default != null ? o.uci_default : o.default_doc);
+	if (!o.choices.length && o.type != 'bool' && !o.list)  // a list's add-field takes one value
+		opt.placeholder = o.uci_default != null ? o.uci_default : o.default_doc.split(/ \(|;/)[0];
 	if (o.secret)
 		opt.password = true;
 	if (o.type == 'proposal')
@@ -107,7 +128,7 @@ return view.extend({
 		psk.validate = function(section_id, value) {
 			var hint = document.getElementById('ikev2d-psk-strength');
 			if (hint)
-				hint.textContent = value ? _('Strength: %s').format(pskStrength(value)) : '';
+				hint.textContent = value ? pskStrength(value) : '';
 			return true;  // the datatype (minlength) and the daemon decide
 		};
 		var gen = s.taboption('auth', form.Button, '_psk_generate', _('Generate key'));
@@ -121,8 +142,16 @@ return view.extend({
 		};
 		var hint = s.taboption('auth', form.DummyValue, '_psk_strength', _('Key strength'));
 		hint.depends('auth_mode', 'psk');
-		hint.rawhtml = true;
-		hint.cfgvalue = function() { return '<span id="ikev2d-psk-strength"></span>'; };
+		hint.rawhtml = true;  // our own markup; the strength word is escaped with %h
+		hint.cfgvalue = function(section_id) {
+			var key = uci.get('ikev2d', section_id, 'psk');
+			return '<span id="ikev2d-psk-strength">%h</span>'.format(key ? pskStrength(key) : '');
+		};
+		// the generator and the hint belong right under the key
+		[ hint, gen ].forEach(function(o) {
+			s.children.splice(s.children.indexOf(o), 1);
+			s.children.splice(s.children.indexOf(psk) + 1, 0, o);
+		});
 		s.children.filter(function(o) { return o.option == 'allow_weak_psk'; })[0]
 			.depends('auth_mode', 'psk');
 		s.children.filter(function(o) { return o.option == 'remote_id'; })[0]
@@ -181,7 +210,12 @@ return view.extend({
 		u.anonymous = true;
 		u.addremove = true;
 		u.sortable = true;
-		USER_COLUMNS.forEach(function(name) { addOption(u, null, 'user', name); });
+		USER_COLUMNS.forEach(function(name) {
+			var o = addOption(u, null, 'user', name);
+			o.description = null;  // no help row in the table; the names say enough
+			if (name == 'password')
+				o.modalonly = true;  // never list passwords in the table
+		});
 		return m.render();
 	}
 });

@@ -201,12 +201,13 @@ return view.extend({
 			(mode == 'eap' ? users : [ '' ]).map(function(n) { return E('option', { value: n }, [ n || _('(any client)') ]); }));
 		var buttons = PLATFORMS.map(function(p) {
 			return E('button', {
-				'class': 'btn cbi-button-action', 'data-platform': p.id,
+				'class': 'btn cbi-button-action', 'data-platform': p.id, 'style': 'margin: 0 .5em .5em 0',
 				'click': ui.createHandlerFn(self, function() { return self.fetchProfile(p.id, select.value); })
 			}, [ p.label ]);
 		});
 		return E('div', { 'class': 'cbi-section' }, [
 			E('h3', {}, [ _('Client setup') ]),
+			E('p', {}, [ _('A profile for each device: it carries the server address, identities and algorithms this server accepts.') ]),
 			E('p', {}, [ mode == 'eap' ? _('Profile for user:') + ' ' : '', mode == 'eap' ? select : '' ]),
 			E('div', {}, buttons)
 		]);
