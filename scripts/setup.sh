@@ -16,8 +16,8 @@ SYSTEM_PACKAGES=(
   user-mode-linux busybox-static
   # network namespaces, NAT boxes, traffic and captures
   iproute2 nftables iptables iputils-ping tcpdump tshark iperf3 procps psmisc
-  # lint of shell scripts shipped to the router
-  shellcheck
+  # lint of shell scripts shipped to the router; decoding our QR codes back
+  shellcheck zbar-tools
 )
 
 install_system_packages() {
@@ -75,6 +75,12 @@ make_venv() {
 }
 
 install_system_packages
+
+# The LuCI view tests run in Node.js; the image may bring its own, else Debian's.
+if ! command -v node >/dev/null 2>&1; then
+  say "node: installing Debian's nodejs"
+  apt-get install -y -qq --no-install-recommends nodejs >/dev/null
+fi
 
 PY_NEW=$(find_python python3.13 /root/.pyenv/versions/3.13.0/bin/python3.13 python3) \
   || { echo "setup: no python3 found" >&2; exit 1; }
