@@ -189,9 +189,10 @@ def test_wrong_psk_is_refused_and_leaves_nothing(clean):
 
     assert not out.ok, out.out
     assert "received AUTHENTICATION_FAILED notify error" in out.out, out.out + w.logs()
-    assert w.clients() == [], dumps(w.daemon.status())
+    status = w.daemon.ctl_status_json()
+    assert status["clients"] == [], dumps(status)
     assert w.router_xfrm() == "", w.router_xfrm()
-    assert any(f["identity"] == "wrong-psk@example.test" for f in w.daemon.status()["failures"])
+    assert any(f["identity"] == "wrong-psk@example.test" for f in status["failures"]), dumps(status)
     assert WRONG_PSK not in w.daemon.log_text() and MAIN_CONFIG["psk"] not in w.daemon.log_text()
 
 
@@ -199,9 +200,14 @@ def test_wrong_psk_is_refused_and_leaves_nothing(clean):
 def test_two_clients_traffic_both_ways_and_disconnect(clean):
     w = clean
     w.use(MAIN_CONFIG)
+    # both handshakes at the same time
+    second = w.phones[1].initiate_background("home", timeout=20)
     vip1 = connect(w, 1, "home")
-    vip2 = connect(w, 2, "home")
-    assert vip1 != vip2
+    assert second.wait(timeout=30) == 0, w.logs()
+    vip2 = re.search(r"installing new virtual IP (\S+)", w.phones[1].log_text())
+    assert vip2, w.logs()
+    vip2 = vip2.group(1)
+    assert vip1 != vip2 and ipaddress.ip_address(vip2) in POOL
     by_id = {c["identity"]: c for c in w.clients()}
     assert {k: c["virtual_ip"] for k, c in by_id.items()} == {phone_id(1): vip1,
                                                               phone_id(2): vip2}  # fmt: skip
