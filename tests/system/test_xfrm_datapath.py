@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
 import re
 import select
@@ -84,10 +85,10 @@ class Side:
     def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return _run("ip", "-n", self.ns, *args, check=check)
 
-    def udp4500(self, addr: str) -> socket.socket:
+    def udp4500(self, addr: str, port: int = 4500) -> socket.socket:
         with _in_netns(self.ns):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((addr, 4500))
+        sock.bind((addr, port))
         bypass_ike_socket(sock)
         enable_udp_encap(sock)
         return sock
@@ -251,3 +252,77 @@ def test_expire_events_reach_the_poll_loop(pair):
     spis = (srv_t.inbound.spi, srv_t.outbound.spi)
     assert set(seen) == {(spi, hard) for spi in spis for hard in (False, True)}
     assert "proto esp" not in srv.ip("xfrm", "state").stdout  # hard expiry removed them
+
+
+CLI2 = "192.0.2.3"  # the client's address after it moved
+
+
+def _oseq(side: Side, spi: int) -> int:
+    """The outbound sequence number of SA `spi` (ip -s xfrm state)."""
+    state = side.ip("-s", "xfrm", "state", "get", "src", "0.0.0.0", "dst", "0.0.0.0", "proto",
+                    "esp", "spi", hex(spi), check=False).stdout  # fmt: skip
+    if not state:
+        state = side.ip("-s", "xfrm", "state").stdout
+        state = next(b for b in state.split("src ") if f"spi {spi:#010x}" in b)
+    return int(re.search(r"oseq (0x[0-9a-f]+)", state).group(1), 16)
+
+
+@pytest.mark.parametrize("encap", [False, True], ids=["esp", "espinudp"])
+@pytest.mark.parametrize("method", ["migrate", "re-add"])
+def test_client_moves_tunnel_follows_with_sequence_numbers(pair, method, encap):
+    """MOBIKE: the client's outer address changes; both ends move the tunnel (same SPIs and
+    keys) and ping goes on. The sequence numbers continue: our outbound SA does not restart
+    at 1 (the client's replay window would drop that) with either method."""
+    srv, cli = pair
+    socks = [srv.udp4500(SRV), cli.udp4500(CLI)] if encap else []
+    try:
+        srv_t, cli_t = _tunnels(srv, cli, "aes-cbc+hmac-sha256", encap)
+        srv.dp.install_child(srv_t)
+        cli.dp.install_child(cli_t)
+        assert _ping(cli, 5).returncode == 0
+        sent = _oseq(srv, srv_t.outbound.spi)
+        assert sent >= 5
+        # the client moves to CLI2 (new address, and behind a "NAT" a new source port)
+        cli.ip("addr", "add", f"{CLI2}/24", "dev", "v0")
+        cli.ip("route", "replace", LAN_NET, "via", SRV, "src", VIP)
+        udp2 = UdpEncap(4500, 4501) if encap else None
+        srv_new = dataclasses.replace(srv_t, remote=CLI2, encap=udp2)
+        cli_new = dataclasses.replace(
+            cli_t, local=CLI2, encap=UdpEncap(4501, 4500) if encap else None
+        )
+        if encap:
+            socks.append(cli.udp4500(CLI2, 4501))
+        if method == "re-add":
+            srv.dp._migrate_works = cli.dp._migrate_works = False
+        assert srv.dp.update_child(srv_t, srv_new) == method
+        assert cli.dp.update_child(cli_t, cli_new) == method
+        ping = _ping(cli, 5)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert _oseq(srv, srv_t.outbound.spi) >= sent + 5  # continued, not restarted
+        state = srv.ip("xfrm", "state").stdout
+        assert f"src {SRV} dst {CLI2}" in state and f"src {CLI2} dst {SRV}" in state
+        assert f"dst {CLI} " not in state and f"src {CLI} " not in state
+        assert ("sport 4500 dport 4501" in state) == encap
+        policy = srv.ip("xfrm", "policy").stdout
+        assert policy.count(f"tmpl src {SRV} dst {CLI2}") == 1
+        assert policy.count(f"tmpl src {CLI2} dst {SRV}") == 2
+        assert srv.dp.counters(srv_new).packets_out >= 10  # lifetime counters carried
+        srv.dp.remove_child(srv_new)
+        assert "proto esp" not in srv.ip("xfrm", "state").stdout
+        assert "dir " not in srv.ip("xfrm", "policy").stdout
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_deferred_outbound_install(pair):
+    """The responder of a rekey adds the new inbound SA first, the outbound one later."""
+    srv, cli = pair
+    srv_t, cli_t = _tunnels(srv, cli, "aes-gcm-16", encap=False)
+    srv.dp.install_child(srv_t, outbound=False)
+    state = srv.ip("xfrm", "state").stdout
+    assert f"spi {srv_t.inbound.spi:#010x}" in state
+    assert f"spi {srv_t.outbound.spi:#010x}" not in state
+    srv.dp.install_outbound(srv_t)
+    cli.dp.install_child(cli_t)
+    assert _ping(cli, 2).returncode == 0

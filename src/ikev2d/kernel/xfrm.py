@@ -93,6 +93,8 @@ class XfrmDatapath:
         self._policy_refs: _Multiset[tuple] = _Multiset()
         self._installed: dict[tuple, int] = {}  # tunnel key -> reqid
         self._next_reqid = REQID_LARVAL + 1
+        self._migrate_works = True  # until the kernel says it has no XFRM_MSG_MIGRATE
+        self._deferred: set[tuple] = set()  # tunnels whose outbound SA is not added yet
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -120,8 +122,13 @@ class XfrmDatapath:
                 return m.decode_message(m.xfrm_usersa_info, buf, offset)["id_spi"]
         raise XfrmError(71, "ALLOCSPI answered without an SA", "ALLOCSPI")  # EPROTO
 
-    def install_child(self, tunnel: ChildTunnel) -> None:
-        """Add both SAs and the out/in/fwd policies; on failure, undo and raise XfrmError."""
+    def install_child(self, tunnel: ChildTunnel, *, outbound: bool = True) -> None:
+        """Add both SAs and the out/in/fwd policies; on failure, undo and raise XfrmError.
+
+        ``outbound=False`` adds the inbound SA and the policies only (the responder of a
+        Child SA rekey sends on the new SA only once the peer surely has it:
+        :meth:`install_outbound` then). A rekeyed tunnel that keeps its predecessor's reqid
+        needs no policy change: the kernel sends on the newest SA matching the template."""
         done_sas: list[tuple] = []
         done_policies: list[b.PolicySpec] = []
         try:
@@ -133,8 +140,11 @@ class XfrmDatapath:
                 # The larval SA expired (or allocate_spi was not used): add it afresh.
                 self._call(b.build_sa, "NEWSA", tunnel, True, m.XFRM_MSG.NEWSA)
             done_sas.append((tunnel.local, tunnel.inbound.spi))
-            self._call(b.build_sa, "NEWSA", tunnel, False, m.XFRM_MSG.NEWSA)
-            done_sas.append((tunnel.remote, tunnel.outbound.spi))
+            if not outbound:
+                self._deferred.add(_tunnel_key(tunnel))
+            else:
+                self._call(b.build_sa, "NEWSA", tunnel, False, m.XFRM_MSG.NEWSA)
+                done_sas.append((tunnel.remote, tunnel.outbound.spi))
             for spec in b.policy_specs(tunnel):
                 self._call(b.build_policy, "UPDPOLICY", spec, tunnel.reqid, m.XFRM_MSG.UPDPOLICY)
                 done_policies.append(spec)
@@ -143,6 +153,75 @@ class XfrmDatapath:
             self._undo(done_sas, done_policies)
             raise
         self._installed[_tunnel_key(tunnel)] = tunnel.reqid
+
+    def install_outbound(self, tunnel: ChildTunnel) -> None:
+        """Add the outbound SA of a tunnel installed with ``outbound=False``."""
+        self._call(b.build_sa, "NEWSA", tunnel, False, m.XFRM_MSG.NEWSA)
+        self._deferred.discard(_tunnel_key(tunnel))
+
+    def update_child(self, old: ChildTunnel, new: ChildTunnel) -> str:
+        """Move a tunnel to new outer addresses/encapsulation (MOBIKE, NAT re-mapping):
+        same SPIs, keys and reqid, and the same sequence numbers (a peer's replay window
+        would drop packets whose numbers started again at 1). Returns the method used.
+
+        First XFRM_MSG_MIGRATE (CONFIG_XFRM_MIGRATE: the kernel moves SAs and templates
+        atomically); when the kernel lacks it, or it cannot express the change (dropping
+        UDP encapsulation), the SAs are deleted and re-added with their replay state and
+        lifetime counters copied, and the templates rewritten (strongSwan's way)."""
+        if (old.inbound.spi, old.outbound.spi, old.reqid) != (
+            new.inbound.spi, new.outbound.spi, new.reqid,
+        ):  # fmt: skip
+            raise ValueError("update_child keeps SPIs and reqid; rekey for new ones")
+        if self._migrate_works and not (old.encap is not None and new.encap is None):
+            try:
+                self._migrate(old, new)
+            except XfrmError as exc:
+                if exc.errno in (22, 92, 95, 38):  # EINVAL ENOPROTOOPT EOPNOTSUPP ENOSYS
+                    self._migrate_works = False
+            else:
+                self._moved(old, new)
+                return "migrate"
+        self._readd(old, new)
+        self._moved(old, new)
+        return "re-add"
+
+    def _moved(self, old: ChildTunnel, new: ChildTunnel) -> None:
+        reqid = self._installed.pop(_tunnel_key(old), None)
+        if reqid is not None:
+            self._installed[_tunnel_key(new)] = reqid
+
+    def _migrate(self, old: ChildTunnel, new: ChildTunnel) -> None:
+        out = b.Move(old.local, old.remote, new.local, new.remote, old.reqid)
+        inb = b.Move(old.remote, old.local, new.remote, new.local, old.reqid)
+        enc = new.encap
+        for spec in b.policy_specs(old):
+            if spec.direction == m.XFRM_POLICY_OUT:
+                moves, encap = [out], (enc.local_port, enc.remote_port) if enc else None
+            else:
+                moves, encap = [inb], (enc.remote_port, enc.local_port) if enc else None
+            self._call(b.build_migrate, "MIGRATE", spec, moves, encap)
+
+    def _readd(self, old: ChildTunnel, new: ChildTunnel) -> None:
+        for inbound in (True, False):
+            spi = new.inbound.spi if inbound else new.outbound.spi
+            where = (old.local, new.local) if inbound else (old.remote, new.remote)
+            carried = None
+            for dst in dict.fromkeys(where):  # the old address, else (half moved) the new
+                try:
+                    carried = b.sa_runtime(self._sa_info(dst, spi))
+                except XfrmError as exc:
+                    if not exc.not_found:
+                        raise
+                    continue
+                self._delete_quietly(b.build_delsa, "DELSA", dst, spi)
+                break
+            if carried is None and not inbound and (new.local, new.inbound.spi) in self._deferred:
+                continue  # an outbound SA not added yet (install_outbound comes later)
+            seq = self._nl.next_seq()
+            msg = b.build_sa(new, inbound, m.XFRM_MSG.NEWSA, seq, carried)
+            self._nl.request(msg, seq, "NEWSA")
+        for spec in b.policy_specs(new):
+            self._call(b.build_policy, "UPDPOLICY", spec, new.reqid, m.XFRM_MSG.UPDPOLICY)
 
     def _undo(self, sas: list[tuple], policies: list[b.PolicySpec]) -> None:
         for spec in policies:
@@ -176,6 +255,7 @@ class XfrmDatapath:
         self._delete_quietly(b.build_delsa, "DELSA", tunnel.local, tunnel.inbound.spi)
         self._delete_quietly(b.build_delsa, "DELSA", tunnel.remote, tunnel.outbound.spi)
         known = self._installed.pop(_tunnel_key(tunnel), None) is not None
+        self._deferred.discard(_tunnel_key(tunnel))
         for spec in b.policy_specs(tunnel):
             if known:
                 self._release_policy(spec)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import struct
 from dataclasses import dataclass
 
 from ikev2d.kernel import xfrm_messages as m
@@ -23,19 +24,23 @@ from ikev2d.kernel.tunnel import (
 )
 
 __all__ = [
+    "Move",
     "PolicySpec",
+    "SaRuntime",
     "address_from",
     "build_allocspi",
     "build_delpolicy",
     "build_delsa",
     "build_dump",
     "build_getsa",
+    "build_migrate",
     "build_policy",
     "build_sa",
     "owned_policy",
     "parse_event",
     "policy_priority",
     "policy_specs",
+    "sa_runtime",
     "xaddr",
 ]
 
@@ -97,8 +102,14 @@ def _algo_attrs(tunnel: ChildTunnel, inbound: bool) -> list[tuple[str, dict]]:
     ]
 
 
-def build_sa(tunnel: ChildTunnel, inbound: bool, msg_type: int, seq: int) -> bytes:
-    """NEWSA/UPDSA for one direction of a tunnel-mode ESP SA."""
+def build_sa(
+    tunnel: ChildTunnel, inbound: bool, msg_type: int, seq: int, carried: SaRuntime | None = None
+) -> bytes:
+    """NEWSA/UPDSA for one direction of a tunnel-mode ESP SA.
+
+    ``carried`` (from :func:`sa_runtime` of the SA being replaced) re-creates an SA with the
+    sequence numbers and lifetime counters of an earlier incarnation: a peer's replay window
+    would drop packets whose sequence numbers started again at 1."""
     src, dst = (tunnel.remote, tunnel.local) if inbound else (tunnel.local, tunnel.remote)
     keys = tunnel.inbound if inbound else tunnel.outbound
     t = tunnel.transform
@@ -122,7 +133,14 @@ def build_sa(tunnel: ChildTunnel, inbound: bool, msg_type: int, seq: int) -> byt
     }
     attrs = _algo_attrs(tunnel, inbound)
     if use_esn_attr:
-        attrs.append(("XFRMA_REPLAY_ESN_VAL", m.encode_esn(t.replay_window)))
+        esn = m.encode_esn(t.replay_window)
+        if carried is not None and carried.esn is not None:
+            esn.update(carried.esn)
+        attrs.append(("XFRMA_REPLAY_ESN_VAL", esn))
+    elif carried is not None and carried.replay is not None:
+        attrs.append(("XFRMA_REPLAY_VAL", dict(carried.replay)))
+    if carried is not None and carried.lifetime is not None:
+        attrs.append(("XFRMA_LTIME_VAL", dict(carried.lifetime)))
     if tunnel.encap is not None:
         e = tunnel.encap
         sport, dport = (e.remote_port, e.local_port) if inbound else (e.local_port, e.remote_port)
@@ -138,6 +156,71 @@ def build_sa(tunnel: ChildTunnel, inbound: bool, msg_type: int, seq: int) -> byt
             )
         )
     return m.new_message(m.xfrm_usersa_info, msg_type, _REQ | _ACK, seq, fields, attrs)
+
+
+@dataclass(frozen=True, slots=True)
+class SaRuntime:
+    """What an SA has accumulated since it was added: replay state and lifetime counters."""
+
+    replay: dict | None  # oseq, seq, bitmap (XFRMA_REPLAY_VAL)
+    esn: dict | None  # oseq, seq, oseq_hi, seq_hi (XFRMA_REPLAY_ESN_VAL; bitmap not kept)
+    lifetime: dict | None  # cur_bytes, cur_packets, cur_add_time, cur_use_time
+
+
+def sa_runtime(msg: m.xfrm_usersa_info) -> SaRuntime:
+    """The runtime state of an SA from a GETSA reply."""
+    replay = msg.get_attr("XFRMA_REPLAY_VAL")
+    esn = msg.get_attr("XFRMA_REPLAY_ESN_VAL")
+    return SaRuntime(
+        replay={k: replay[k] for k in ("oseq", "seq", "bitmap")} if replay else None,
+        esn={k: esn[k] for k in ("oseq", "seq", "oseq_hi", "seq_hi")} if esn else None,
+        lifetime={name: msg[name] for name, _ in m.LIFETIME_CUR_FIELDS},
+    )
+
+
+_MIGRATE = struct.Struct("=16s16s16s16sBBxxIHH")  # struct xfrm_user_migrate (76 bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One SA (both ends, reqid) moving from old to new outer addresses."""
+
+    old_src: IPAddress
+    old_dst: IPAddress
+    new_src: IPAddress
+    new_dst: IPAddress
+    reqid: int
+
+    def pack(self) -> bytes:
+        return _MIGRATE.pack(
+            xaddr(self.old_dst), xaddr(self.old_src), xaddr(self.new_dst), xaddr(self.new_src),
+            m.IPPROTO_ESP, m.XFRM_MODE_TUNNEL, self.reqid,
+            _af(self.old_dst.version), _af(self.new_dst.version),
+        )  # fmt: skip
+
+
+def build_migrate(
+    spec: PolicySpec, moves: list[Move], encap: tuple[int, int] | None, seq: int
+) -> bytes:
+    """XFRM_MSG_MIGRATE: move the SAs of `moves` and the templates of the policy `spec`
+    (CONFIG_XFRM_MIGRATE); ``encap`` (source, destination port) for ESP-in-UDP."""
+    fields = {**_selector(spec.src, spec.dst), "dir": spec.direction}
+    attrs: list[tuple[str, dict]] = [
+        ("XFRMA_MIGRATE", {"raw": b"".join(mv.pack() for mv in moves)})
+    ]
+    if encap is not None:
+        attrs.append(
+            (
+                "XFRMA_ENCAP",
+                {
+                    "encap_type": m.UDP_ENCAP_ESPINUDP,
+                    "encap_sport": encap[0],
+                    "encap_dport": encap[1],
+                    "encap_oa": b"",
+                },
+            )
+        )
+    return m.new_message(m.xfrm_userpolicy_id, m.XFRM_MSG.MIGRATE, _REQ | _ACK, seq, fields, attrs)
 
 
 def build_allocspi(

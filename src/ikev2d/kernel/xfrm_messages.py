@@ -74,6 +74,7 @@ class XFRM_MSG:
     POLEXPIRE = 0x1B
     FLUSHSA = 0x1C
     FLUSHPOLICY = 0x1D
+    MIGRATE = 0x21
 
 
 class XFRMA:
@@ -325,6 +326,12 @@ class _XfrmNlas:
                 self[name] = value
             del self["attrs"]
 
+    class xfrm_replay_state(nla):
+        """XFRMA_REPLAY_VAL: struct xfrm_replay_state (sequence numbers, 32-bit bitmap)."""
+
+        __slots__ = ()
+        fields = (("oseq", "I"), ("seq", "I"), ("bitmap", "I"))
+
     class xfrm_mark(nla):
         __slots__ = ()
         fields = (("value", "I"), ("mask", "I"))
@@ -371,9 +378,10 @@ _NLA_MAP = (
     (XFRMA.POLICY, "XFRMA_POLICY", "xfrm_hex"),
     (XFRMA.SEC_CTX, "XFRMA_SEC_CTX", "xfrm_hex"),
     (XFRMA.LTIME_VAL, "XFRMA_LTIME_VAL", "xfrm_lifetime_cur"),
-    (XFRMA.REPLAY_VAL, "XFRMA_REPLAY_VAL", "xfrm_hex"),
+    (XFRMA.REPLAY_VAL, "XFRMA_REPLAY_VAL", "xfrm_replay_state"),
     (XFRMA.SRCADDR, "XFRMA_SRCADDR", "xfrm_address"),
     (XFRMA.POLICY_TYPE, "XFRMA_POLICY_TYPE", "xfrm_hex"),
+    (XFRMA.MIGRATE, "XFRMA_MIGRATE", "xfrm_hex"),
     (XFRMA.ALG_AEAD, "XFRMA_ALG_AEAD", "xfrm_algo_aead"),
     (XFRMA.ALG_AUTH_TRUNC, "XFRMA_ALG_AUTH_TRUNC", "xfrm_algo_auth"),
     (XFRMA.MARK, "XFRMA_MARK", "xfrm_mark"),
