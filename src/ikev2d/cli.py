@@ -63,6 +63,12 @@ def _daemon_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stay in the foreground (always the case: procd supervises the process)",
     )
+    p.add_argument(
+        "--save-keys",
+        metavar="DIR",
+        help="DEBUGGING ONLY: write every IKE and ESP key to DIR/ikev2_decryption_table and "
+        "DIR/esp_sa (Wireshark's format); anyone reading them can decrypt captured traffic",
+    )
     p.add_argument("--version", action="version", version=f"ikev2d {__version__}")
     return p
 
@@ -134,7 +140,7 @@ def _serve(config, load, path: str, args) -> int:
     except OSError as exc:
         log.error(f"cannot open the kernel's XFRM interface: {exc}")
         return EXIT_FAIL
-    daemon = Daemon(config, datapath=datapath, load_config=load, log=log)
+    daemon = Daemon(config, datapath=datapath, load_config=load, log=log, save_keys=args.save_keys)
     try:
         daemon.start()
     except OSError as exc:
@@ -181,6 +187,12 @@ def _ctl_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--socket", default=DEFAULT_SOCKET, help="control socket (default: %(default)s)")
+    p.add_argument(
+        "--save-keys",
+        metavar="DIR",
+        help="DEBUGGING ONLY: write every IKE and ESP key to DIR/ikev2_decryption_table and "
+        "DIR/esp_sa (Wireshark's format); anyone reading them can decrypt captured traffic",
+    )
     p.add_argument("--version", action="version", version=f"ikev2ctl {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, text in (

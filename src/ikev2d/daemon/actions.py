@@ -3,8 +3,15 @@
 ``Actions.apply(event)`` handles every event of ``ikev2d.ike.events``:
 
 - ``IkeSaEstablished``  → a client record (for status) and a "connected" log line;
-- ``ChildSaInstalled``  → a ``ChildTunnel`` built from the spec, installed in the kernel;
+- ``ChildSaInstalled``  → a ``ChildTunnel`` built from the spec, installed in the kernel; a
+  rekey (``replaces``) keeps its predecessor's reqid and is installed make-before-break: the
+  new inbound SA at once, the new outbound SA just before the old tunnel is removed (so we
+  never send on an SA the client may not have installed yet; the kernel sends on the newest
+  SA matching the policy's reqid, so the switch needs no policy change);
+- ``ChildSaUpdated``    → the tunnel moved to new outer addresses (MOBIKE, NAT re-mapping);
 - ``ChildSaRemoved``    → that tunnel removed from the kernel;
+- ``IkeSaRekeyed``      → the client record moves to the new IKE SA's handle;
+- ``IkeKeysDerived``    → with ``--save-keys`` only: a line for Wireshark;
 - ``IkeSaTerminated``   → the client record dropped, a "disconnected" log line;
 - ``AuthenticationFailed`` / ``NegotiationFailed`` → a log line and the recent-failures list.
 
@@ -113,12 +120,16 @@ class Actions:
         log,
         wall_clock: Callable[[], float],
         on_install_failed: Callable[[int], None] = lambda handle: None,
+        key_writer=None,
     ) -> None:
         self.datapath = datapath
+        self.key_writer = key_writer  # savekeys.KeyWriter with --save-keys, else None
         self.log = log
         self._wall = wall_clock
         self._on_install_failed = on_install_failed
         self.tunnels: dict[int, object] = {}  # inbound SPI -> ChildTunnel
+        # old inbound SPI -> inbound SPI of the rekeyed tunnel whose outbound SA waits for it
+        self.waiting_outbound: dict[int, int] = {}
         self.clients: dict[int, Client] = {}  # IKE SA handle -> Client
         self.failures: deque[Failure] = deque(maxlen=MAX_FAILURES)
         self.changed = False  # clients or failures changed since the last snapshot
@@ -144,6 +155,20 @@ class Actions:
             f"{e.algorithms}"
         )
 
+    def _rekeyed(self, e: ev.IkeSaRekeyed) -> None:
+        client = self.clients.pop(e.old, None)
+        if client is not None:
+            client.handle = e.new
+            self.clients[e.new] = client
+        self.log.debug(f"IKE SA {e.old:016x} rekeyed, now {e.new:016x}")
+
+    def _keys(self, e: ev.IkeKeysDerived) -> None:
+        if self.key_writer is not None:
+            try:
+                self.key_writer.ike(e)
+            except OSError as exc:
+                self.log.error(f"--save-keys: {exc}")
+
     def _terminated(self, e: ev.IkeSaTerminated) -> None:
         client = self.clients.pop(e.ike_sa, None)
         self.changed = True
@@ -153,9 +178,15 @@ class Actions:
     # -- Child SAs -------------------------------------------------------------------------
     def _child_installed(self, e: ev.ChildSaInstalled) -> None:
         spec = e.child
+        old = self.tunnels.get(e.replaces) if e.replaces is not None else None
         try:
-            tunnel = tunnel_from_spec(spec, self.datapath.allocate_reqid())
-            self.datapath.install_child(tunnel)
+            if old is None:
+                tunnel = tunnel_from_spec(spec, self.datapath.allocate_reqid())
+                self.datapath.install_child(tunnel)
+            else:
+                tunnel = tunnel_from_spec(spec, old.reqid)
+                self.datapath.install_child(tunnel, outbound=False)
+                self.waiting_outbound[e.replaces] = spec.inbound_spi
         except (OSError, ValueError, RuntimeError) as exc:  # XfrmError is an OSError
             self.log.error(
                 f"cannot install the tunnel of {spec.remote[0]} "
@@ -164,6 +195,7 @@ class Actions:
             self._on_install_failed(e.ike_sa)
             return
         self.tunnels[spec.inbound_spi] = tunnel
+        self._save_child_keys(spec)
         client = self.clients.get(e.ike_sa)
         if client is not None:
             client.tunnels.append(spec.inbound_spi)
@@ -175,8 +207,55 @@ class Actions:
             + (f", UDP encapsulation {spec.encap[0]}/{spec.encap[1]}" if spec.encap else "")
         )
 
+    def _save_child_keys(self, spec: ev.ChildSaSpec) -> None:
+        if self.key_writer is not None:
+            try:
+                self.key_writer.child(spec)
+            except OSError as exc:
+                self.log.error(f"--save-keys: {exc}")
+
+    def _child_updated(self, e: ev.ChildSaUpdated) -> None:
+        spi = e.old.inbound_spi
+        tunnel = self.tunnels.get(spi)
+        client = self.clients.get(e.ike_sa)
+        if client is not None and client.remote != e.new.remote:
+            client.remote = e.new.remote
+            self.changed = True
+        if tunnel is None:
+            return
+        moved = tunnel_from_spec(e.new, tunnel.reqid)
+        try:
+            how = self.datapath.update_child(tunnel, moved)
+        except (OSError, ValueError) as exc:
+            self.log.error(f"cannot move Child SA {spi:08x} to {address_text(e.new.remote)}: {exc}")
+            self._on_install_failed(e.ike_sa)
+            return
+        self.tunnels[spi] = moved
+        self._save_child_keys(e.new)
+        self.log.info(
+            f"Child SA {spi:08x} moved to {address_text(e.new.local)} <=> "
+            f"{address_text(e.new.remote)}"
+            + (", UDP encapsulation" if e.new.encap else "")
+            + f" ({how})"
+        )
+
+    def _release_waiting(self, old_spi: int) -> None:
+        """The tunnel rekeying `old_spi` gets its outbound SA now, before the old one goes."""
+        new_spi = self.waiting_outbound.pop(old_spi, None)
+        tunnel = self.tunnels.get(new_spi) if new_spi is not None else None
+        if tunnel is None:
+            return
+        try:
+            self.datapath.install_outbound(tunnel)
+        except OSError as exc:
+            self.log.error(f"cannot install the outbound SA of Child SA {new_spi:08x}: {exc}")
+
     def _child_removed(self, e: ev.ChildSaRemoved) -> None:
         spi = e.child.inbound_spi
+        self._release_waiting(spi)
+        for old, new in list(self.waiting_outbound.items()):
+            if new == spi:  # the rekeyed tunnel went first (a lost collision)
+                del self.waiting_outbound[old]
         tunnel = self.tunnels.pop(spi, None)
         client = self.clients.get(e.ike_sa)
         if client is not None and spi in client.tunnels:
@@ -193,6 +272,7 @@ class Actions:
 
     def remove_all(self) -> None:
         """Remove every tunnel still installed (the daemon is stopping)."""
+        self.waiting_outbound.clear()
         for spi in list(self.tunnels):
             tunnel = self.tunnels.pop(spi)
             try:
@@ -222,6 +302,9 @@ class Actions:
         ev.IkeSaTerminated: _terminated,
         ev.ChildSaInstalled: _child_installed,
         ev.ChildSaRemoved: _child_removed,
+        ev.ChildSaUpdated: _child_updated,
+        ev.IkeSaRekeyed: _rekeyed,
+        ev.IkeKeysDerived: _keys,
         ev.AuthenticationFailed: _auth_failed,
         ev.NegotiationFailed: _negotiation_failed,
     }

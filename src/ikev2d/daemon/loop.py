@@ -15,6 +15,7 @@ OpenWrt package and one thread with one timer is all a responder needs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import selectors
 import signal
@@ -32,7 +33,12 @@ from .control import CommandError, ControlServer
 from .status import COUNTER_NAMES, client_view, failure_view, write_snapshot
 from .udp import IkeSocket, open_ike_sockets
 
-__all__ = ["RESTART_OPTIONS", "SNAPSHOT_REFRESH", "Daemon"]
+__all__ = ["RESTART_OPTIONS", "SAVE_KEYS_WARNING", "SNAPSHOT_REFRESH", "Daemon"]
+
+SAVE_KEYS_WARNING = (
+    "WARNING: --save-keys is ON: IKE and ESP keys of every tunnel are written to {} "
+    "- anyone who reads them can decrypt captured VPN traffic. Debugging only!"
+)
 
 SNAPSHOT_REFRESH = 5.0  # seconds between snapshot rewrites while clients are connected (bytes)
 _MAX_BURST = 64  # datagrams read from one socket per turn, so no socket starves the others
@@ -51,15 +57,24 @@ class Daemon:
         rng: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        save_keys: str | None = None,
     ) -> None:
         self.config = config
+        self.save_keys = save_keys  # a directory: IKE/ESP keys written for Wireshark
         self.datapath = datapath
         self.log = log or Logger(config.log_level)
         self._load_config = load_config
         self._rng = rng
         self._clock, self._wall = clock, wall_clock
         self.responder = self._new_responder(config)
-        self.actions = Actions(datapath, self.log, wall_clock, self._install_failed)
+        writer = None
+        if save_keys is not None:
+            from .savekeys import KeyWriter
+
+            writer = KeyWriter(save_keys)
+        self.actions = Actions(datapath, self.log, wall_clock, self._install_failed, writer)
+        self._next_traffic: float | None = None
+        self._seen_in: dict[int, int] = {}  # IKE SA handle -> inbound packets last seen
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -76,7 +91,9 @@ class Daemon:
         def allocate_spi(local: str, remote: str) -> int:
             return self.datapath.allocate_spi(remote, local)
 
-        return Responder(config, rng=self._rng, allocate_spi=allocate_spi)
+        return Responder(
+            config, rng=self._rng, allocate_spi=allocate_spi, export_keys=self.save_keys is not None
+        )
 
     # -- start and stop --------------------------------------------------------------------
     def start(self) -> None:
@@ -99,6 +116,8 @@ class Daemon:
         self._snapshot()
         where = ", ".join(address_text(s.bound) for s in self.sockets)
         self.log.info(f"ikev2d started, listening on {where}")
+        if self.save_keys is not None:
+            self.log.warning(SAVE_KEYS_WARNING.format(self.save_keys))
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT: clean stop; SIGHUP: reload. Only from the main thread."""
@@ -167,11 +186,15 @@ class Daemon:
             self._reload_wanted = False
             with contextlib.suppress(CommandError):  # already logged
                 self.reload()
+        if self._next_traffic is not None and now >= self._next_traffic:
+            self._poll_traffic(now)
         if self.actions.changed or (self._next_refresh is not None and now >= self._next_refresh):
             self._snapshot()
 
     def _timeout(self, max_wait: float | None) -> float | None:
-        deadlines = [t for t in (self.responder.get_timer(), self._next_refresh) if t is not None]
+        self._arm_traffic_poll()
+        pending = (self.responder.get_timer(), self._next_refresh, self._next_traffic)
+        deadlines = [t for t in pending if t is not None]
         if max_wait is not None:
             deadlines.append(self._clock() + max_wait)
         if self._stopping or self._reload_wanted:
@@ -204,14 +227,46 @@ class Daemon:
         except OSError as exc:
             self.log.error(f"reading kernel events: {exc}")
             return
+        now = self._clock()
         for event in events:
             name = type(event).__name__
             spi = getattr(event, "spi", None)
-            if spi is not None:
+            if spi is not None:  # SaExpired: soft = rekey now, hard = the kernel deleted it
                 kind = "hard" if event.hard else "soft"
                 self.log.info(f"kernel: Child SA {spi:08x} reached its {kind} lifetime")
+                try:
+                    self.responder.handle_kernel_expire(spi, event.hard, now)
+                except Exception as exc:  # a responder bug must not stop the server
+                    self.log.error(f"internal error on expire of {spi:08x}: {exc!r}")
+            elif name == "EventsLost":
+                self.log.warning(
+                    "kernel: expire events were lost; the responder's own timers rekey"
+                )
             else:
-                self.log.info(f"kernel: {name}")
+                self.log.debug(f"kernel: {name}")
+
+    # -- liveness from ESP counters ----------------------------------------------------------
+    def _arm_traffic_poll(self) -> None:
+        """DPD probes only idle clients: while clients are connected, look at the kernel's
+        inbound packet counters every dpd_delay/2 and tell the responder who sent ESP."""
+        dpd = self.config.dpd_delay
+        if not dpd or not self.actions.clients:
+            self._next_traffic = None
+        elif self._next_traffic is None:
+            self._next_traffic = self._clock() + max(dpd / 2, 1.0)
+
+    def _poll_traffic(self, now: float) -> None:
+        self._next_traffic = None
+        seen = {}
+        for handle, client in self.actions.clients.items():
+            counters = self._counters(client.tunnels)
+            if counters is None:
+                continue
+            packets = counters["packets_in"]
+            seen[handle] = packets
+            if packets != self._seen_in.get(handle, 0):  # rose (or a tunnel was replaced)
+                self.responder.note_traffic(handle, now)
+        self._seen_in = seen
 
     def _on_wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -286,6 +341,7 @@ class Daemon:
             "listen": [address_text(s.bound) for s in self.sockets],
             "clients": self.clients() if running else [],
             "failures": [failure_view(f) for f in self.actions.failures],
+            **({"save_keys": SAVE_KEYS_WARNING.format(self.save_keys)} if self.save_keys else {}),
         }
 
     def _snapshot(self, *, running: bool = True) -> None:
@@ -339,7 +395,8 @@ class Daemon:
         return {"valid": True, "problems": [], "warnings": list(config.warnings)}
 
     def reload(self) -> dict:
-        """Re-read the configuration; apply it when no connected client is affected."""
+        """Re-read the configuration and apply it; connected clients the change does not
+        affect stay up (the responder's update_config). An invalid file changes nothing."""
         try:
             new = self._read_config()
         except ConfigError as exc:
@@ -350,19 +407,24 @@ class Daemon:
         if new == self.config:
             return self._reloaded(False, "configuration unchanged")
         changed = [n for n in RESTART_OPTIONS if getattr(new, n) != getattr(self.config, n)]
-        if changed:
-            return self._reloaded(False, f"{', '.join(changed)} changed: restart ikev2d to apply")
-        if any(True for _ in self.responder.ike_sas()):
-            return self._reloaded(
-                False, "clients are connected: restart ikev2d to apply the new configuration"
-            )
+        if changed:  # the sockets stay as bound; everything else applies now
+            new = dataclasses.replace(new, **{n: getattr(self.config, n) for n in changed})
+        dropped = self.responder.update_config(new, self._clock())
         self.config = new
-        self.responder = self._new_responder(new)
         self.log.set_level(new.log_level)
-        return self._reloaded(True, "configuration reloaded")
+        self._pump()
+        self._snapshot()
+        message = "configuration reloaded"
+        if dropped:
+            message += f", {len(dropped)} client(s) disconnected by the change"
+        if changed:
+            message += f"; {', '.join(changed)} changed: restart ikev2d to apply"
+        result = self._reloaded(True, message)
+        result["disconnected"] = [str(sa.identity) for sa in dropped]
+        result["restart_needed"] = changed
+        return result
 
     def _reloaded(self, applied: bool, message: str) -> dict:
-        (self.log.info if applied or message.endswith("unchanged") else self.log.warning)(
-            f"reload: {message}"
-        )
+        quiet = (applied and "restart" not in message) or message.endswith("unchanged")
+        (self.log.info if quiet else self.log.warning)(f"reload: {message}")
         return {"applied": applied, "message": message}

@@ -17,6 +17,8 @@ class FakeDatapath:
         self.closed = False
         self.refuse_install = False
         self.counts: dict[int, Counters] = {}
+        self.ops: list[tuple[str, int]] = []  # ("in"/"out"/"remove"/"move", inbound SPI)
+        self.moves: list[tuple[object, object]] = []
         self._next_spi = 0xC000_1000
         self._next_reqid = REQID_LARVAL + 1
         self._events: list = []
@@ -31,14 +33,29 @@ class FakeDatapath:
         self._next_reqid += 1
         return self._next_reqid
 
-    def install_child(self, tunnel) -> None:
+    def install_child(self, tunnel, *, outbound: bool = True) -> None:
         if self.refuse_install:
             raise OSError(1, "Operation not permitted")
         self.installed[tunnel.inbound.spi] = tunnel
+        self.ops.append(("in", tunnel.inbound.spi))
+        if outbound:
+            self.ops.append(("out", tunnel.inbound.spi))
+
+    def install_outbound(self, tunnel) -> None:
+        assert tunnel.inbound.spi in self.installed
+        self.ops.append(("out", tunnel.inbound.spi))
+
+    def update_child(self, old, new) -> str:
+        assert self.installed[old.inbound.spi] == old
+        self.installed[new.inbound.spi] = new
+        self.moves.append((old, new))
+        self.ops.append(("move", new.inbound.spi))
+        return "migrate"
 
     def remove_child(self, tunnel) -> None:
         del self.installed[tunnel.inbound.spi]
         self.removed.append(tunnel)
+        self.ops.append(("remove", tunnel.inbound.spi))
 
     def counters(self, tunnel) -> Counters:
         return self.counts.get(tunnel.inbound.spi, Counters(0, 0, 0, 0))

@@ -147,12 +147,21 @@ def test_reload_and_check(daemon_with_file):
 
     write_toml(path, {**server, "pool": "10.20.30.0/24"})
     reply = d.control({"cmd": "reload"})
-    assert reply["result"] == {"applied": True, "message": "configuration reloaded"}
+    assert reply["result"] == {
+        "applied": True,
+        "message": "configuration reloaded",
+        "disconnected": [],
+        "restart_needed": [],
+    }
     assert str(d.daemon.config.pool) == "10.20.30.0/24"
 
-    write_toml(path, {**server, "pool": "10.20.30.0/24", "port": server["port"] + 1})
-    reply = d.control({"cmd": "reload"})
-    assert reply["result"]["applied"] is False and "port changed" in reply["result"]["message"]
+    # a new port needs a restart: the rest applies, the sockets stay as bound
+    write_toml(path, {**server, "pool": "10.20.30.0/24", "port": server["port"] + 1,
+                      "dpd_delay": 77})  # fmt: skip
+    reply = d.control({"cmd": "reload"})["result"]
+    assert reply["applied"] is True and reply["restart_needed"] == ["port"]
+    assert "port changed: restart ikev2d to apply" in reply["message"]
+    assert d.daemon.config.port == server["port"] and d.daemon.config.dpd_delay == 77
 
     write_toml(path, {**server, "pool": "10.0.0.0/33"})
     reply = d.control({"cmd": "reload"})
