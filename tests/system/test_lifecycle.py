@@ -1,0 +1,189 @@
+"""The IKE SA lifecycle against real strongSwan with kernel ESP (issue 4): rekeys under a
+running ping, DPD, MOBIKE, cookies, packet loss, reload. One world for the module.
+
+Run with: tests/espvm/run-in-esp-kernel .venv/bin/python -m pytest tests/system/test_lifecycle.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+import pytest
+from lifecycle_world import MAIN, BackgroundPing, LifeConn, build_world, ping_loss, spis
+from tunnel_world import phone_id, wait_for
+
+pytestmark = pytest.mark.espvm
+
+PHONE1 = [
+    LifeConn("life", phone_id(1)),
+    LifeConn("rekey", phone_id(1), ike_rekey=12, child_rekey=5),
+    LifeConn("fixed", phone_id(1), mobike=False),
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = build_world(tmp_path_factory.mktemp("life"), [PHONE1])
+    try:
+        yield w
+    finally:
+        w.teardown()
+
+
+@pytest.fixture
+def w(world):
+    yield world
+    world.reset()
+    wait_for(lambda: not world.daemon.status()["clients"], 15, "clients gone", world.logs)
+
+
+def connect(w, conn: str = "life") -> str:
+    out = w.phones[0].initiate(conn)
+    vip = re.search(r"installing new virtual IP (\S+)", out)
+    assert vip, out + w.logs()
+    return vip.group(1)
+
+
+def router_spis(w) -> set[int]:
+    return spis(w.topo.router.ip("xfrm", "state").stdout)
+
+
+def test_client_rekeys_child_and_ike_sa_under_ping_without_loss(w):
+    """strongSwan rekeys its Child SA every 5 s and the IKE SA every 12 s; not one ping of a
+    16 s run is lost (make-before-break: our new outbound SA waits for the old one's Delete)."""
+    d = w.use(MAIN)
+    connect(w, "rekey")
+    first = router_spis(w)
+    ping = BackgroundPing(w.netns, w.topo.phone, d.workdir / "ping.log", count=80)
+    sent, received = ping.result()
+    assert sent == 80 and received == 80, w.logs()
+    log = d.log_text()
+    assert len(re.findall(r"IKE SA \w+ rekeyed, now", log)) >= 1, w.logs()
+    now = router_spis(w)
+    assert len(now) == 2 and not now & first, (first, now)  # a fresh pair, the old ones gone
+    clients = w.clients()
+    assert len(clients) == 1 and clients[0]["identity"] == phone_id(1)
+
+
+def test_server_rekeys_child_sa_at_its_byte_limit_without_loss(w):
+    """child_lifetime_bytes: the kernel's soft byte limit raises an expire event, we rekey."""
+    d = w.use({**MAIN, "child_lifetime_bytes": 30000})
+    connect(w)
+    first = router_spis(w)
+    sent, received = ping_loss(w.topo.phone, 50, interval=0.1, size=1000)
+    assert sent == received == 50, w.logs()
+    assert re.search(r"kernel: Child SA \w+ reached its soft lifetime", d.log_text()), w.logs()
+    now = wait_for(lambda: (s := router_spis(w)) and not s & first and s, 10, "rekeyed", w.logs)
+    assert len(now) == 2
+
+
+def test_dead_client_is_removed_by_dpd(w):
+    """charon killed with SIGKILL: within dpd_delay + retransmissions our SAs and the lease
+    are gone (dpd 2 s, retransmit 1 s + 2 s)."""
+    d = w.use({**MAIN, "dpd_delay": 2, "retransmit_timeout": 1, "retransmit_tries": 2})
+    connect(w)
+    phone = w.phones[0]
+    os.killpg(phone.proc.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    try:
+        wait_for(lambda: not d.status()["clients"], 12, "dead client removed", w.logs)
+        elapsed = time.monotonic() - killed
+        assert elapsed < 2 + 1 + 2 + 3, elapsed
+        assert "proto esp" not in w.topo.router.ip("xfrm", "state").stdout
+        assert "stopped answering" in d.log_text()
+    finally:
+        w.netns.procs.stop(phone.proc)
+        w.topo.phone.batch(["xfrm state flush", "xfrm policy flush"])
+        phone.launch()
+        phone.wait_ready()
+        phone.load_all()
+    vip = connect(w)  # the lease was freed: the same address again
+    assert vip.startswith("10.10.10.")
+
+
+def test_mobike_client_changes_address_mid_ping(w):
+    """The phone's address changes; strongSwan sends UPDATE_SA_ADDRESSES; we move the kernel
+    SAs (same SPIs) and the ping goes on."""
+    d = w.use(MAIN)
+    connect(w)
+    first = router_spis(w)
+    phone = w.topo.phone
+    ping = BackgroundPing(w.netns, phone, d.workdir / "ping-mobike.log", count=40)
+    time.sleep(2)
+    # the new address stays when the old (primary) one goes
+    phone.run(["sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/wan0/promote_secondaries"])
+    phone.batch(["addr add 192.0.2.42/24 dev wan0", "addr del 192.0.2.2/24 dev wan0",
+                 "route replace default via 192.0.2.1 src 192.0.2.42"])  # fmt: skip
+    try:
+        sent, received = ping.result()
+        moved = r"moved to 198\.51\.100\.1:\d+ <=> 192\.0\.2\.42"
+        wait_for(lambda: re.search(moved, d.log_text()), 10, "tunnel moved", w.logs)
+        assert "UPDATE_SA_ADDRESSES" in w.phones[0].log_text() or "MOBIKE" in w.phones[0].log_text()
+        assert received >= sent - 10, (sent, received)  # strongSwan notices after ~1-2 s
+        assert router_spis(w) == first  # the same SAs, moved
+        assert "192.0.2.42" in w.topo.router.ip("xfrm", "state").stdout
+        assert ping_loss(phone, 3) == (3, 3)
+        assert w.clients()[0]["remote_ip"] == "192.0.2.42"
+    finally:
+        phone.batch(["addr add 192.0.2.2/24 dev wan0", "addr del 192.0.2.42/24 dev wan0",
+                     "route replace default via 192.0.2.1 src 192.0.2.2"], check=False)  # fmt: skip
+
+
+def test_cookies_on_every_attempt_still_let_the_client_in(w):
+    d = w.use({**MAIN, "cookie_threshold": 0})
+    connect(w)
+    assert ping_loss(w.topo.phone, 3) == (3, 3)
+    charon = w.phones[0].log_text()
+    assert "received COOKIE" in charon or "N(COOKIE)" in charon, charon[-3000:]
+    assert d.status()["clients"]
+
+
+def test_tunnel_comes_up_through_30_percent_packet_loss(w):
+    w.use(MAIN)
+    router = w.topo.router
+    rule = ["-p", "udp", "-m", "multiport", "--ports", "500,4500", "-m", "statistic",
+            "--mode", "random", "--probability", "0.3", "-j", "DROP"]  # fmt: skip
+    for chain in ("INPUT", "OUTPUT"):
+        router.run(["iptables-legacy", "-A", chain, *rule])
+    try:
+        for _ in range(3):
+            connect(w)
+            # ESP (IP protocol 50, no NAT here) is not subject to the UDP drop rule
+            assert ping_loss(w.topo.phone, 3) == (3, 3), w.logs()
+            # a non-forced terminate: charon retransmits its Delete through the loss
+            w.phones[0].swanctl("--terminate", "--ike", "life", "--timeout", "30", timeout=40)
+            wait_for(lambda: not w.clients(), 15, "clients gone", w.logs)
+        out = router.run(["iptables-legacy", "-L", "INPUT", "-v", "-n", "-x"]).stdout
+        assert re.search(r"^\s*[1-9]\d*\s+\d+\s+DROP", out, re.MULTILINE), out  # it dropped
+    finally:
+        for chain in ("INPUT", "OUTPUT"):
+            router.run(["iptables-legacy", "-F", chain], check=False)
+
+
+def test_reload_keeps_unaffected_tunnels_and_drops_affected_ones(w):
+    d = w.use(MAIN)
+    connect(w)
+    before = router_spis(w)
+    # an unaffected change: DPD timing
+    d.configure(**{**MAIN, "dpd_delay": 45})
+    os.kill(d.proc.pid, signal.SIGHUP)
+    d.wait_log(r"reload: configuration reloaded", timeout=10)
+    assert d.status()["clients"] and router_spis(w) == before
+    assert ping_loss(w.topo.phone, 2) == (2, 2)
+    # a new PSK: the client's authentication no longer holds
+    d.configure(**{**MAIN, "dpd_delay": 45, "psk": "Zq7-wX4k-Mv8p-Jy3n-Tc6d"})
+    out = d.ctl("reload").stdout
+    assert "1 client(s) disconnected" in out, out
+    wait_for(lambda: not d.status()["clients"], 5, "client dropped", w.logs)
+    assert "proto esp" not in w.topo.router.ip("xfrm", "state").stdout
+    w.phones[0].wait_log("received DELETE for IKE_SA", timeout=10)
+    # an invalid file changes nothing
+    d.config_path.write_text(
+        d.config_path.read_text().replace('pool = "10.10.10.0/24"', 'pool = "10.10.10.0/33"')
+    )
+    bad = d.ctl("reload", check=False)
+    assert bad.returncode != 0 and "server.pool" in bad.stdout + bad.stderr
+    w.config = None  # the file on disk is not MAIN any more: restart on next use()
