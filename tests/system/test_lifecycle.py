@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -187,3 +188,45 @@ def test_reload_keeps_unaffected_tunnels_and_drops_affected_ones(w):
     bad = d.ctl("reload", check=False)
     assert bad.returncode != 0 and "server.pool" in bad.stdout + bad.stderr
     w.config = None  # the file on disk is not MAIN any more: restart on next use()
+
+
+def test_save_keys_lets_tshark_decrypt_ike_and_esp(w, tmp_path):
+    """--save-keys DIR: tshark 4.x, given only DIR as its configuration directory, decrypts
+    the IKE_AUTH exchange and the ESP-protected pings of a capture on the router's WAN."""
+    keys = tmp_path / "keys"
+    w.daemon.save_keys = keys
+    w.config = None  # restart with the option
+    try:
+        d = w.use(MAIN)
+        assert "--save-keys is ON" in d.status()["save_keys"]
+        d.wait_log(r"WARNING: --save-keys is ON", timeout=5)
+        cap = tmp_path / "cap.pcap"
+        argv = ["tcpdump", "-i", "wan0", "-U", "-n", "-w", str(cap), "udp or esp"]
+        dump = w.netns.spawn(w.topo.router, argv, log_path=str(tmp_path / "td.log"))
+        wait_for(lambda: "listening" in (tmp_path / "td.log").read_text(), 10, "tcpdump", w.logs)
+        connect(w)
+        assert ping_loss(w.topo.phone, 2) == (2, 2)
+        time.sleep(0.5)
+        w.netns.procs.stop(dump)
+    finally:
+        w.daemon.save_keys = None
+        w.config = None
+    assert (keys / "ikev2_decryption_table").read_text().count("\n") == 1
+    assert (keys / "esp_sa").read_text().count("\n") == 2
+    env = dict(os.environ, WIRESHARK_CONFIG_DIR=str(keys), HOME=str(tmp_path))
+    out = subprocess.run(
+        ["tshark", "-r", str(cap), "-n", "-o", "esp.enable_encryption_decode:TRUE", "-T",
+         "fields", "-E", "separator=|", "-e", "isakmp.exchangetype", "-e", "isakmp.id.type",
+         "-e", "isakmp.auth.method", "-e", "icmp.type"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    if os.environ.get("IKEV2D_KEEP_CAPTURE"):  # debugging: keep what tshark read
+        subprocess.run(["cp", "-r", str(keys), str(cap), os.environ["IKEV2D_KEEP_CAPTURE"]],
+                       check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    out = out.stdout
+    rows = [line.split("|") for line in out.splitlines()]
+    auth = [r for r in rows if r[0] == "35"]  # IKE_AUTH request and response
+    assert len(auth) >= 2 and all(r[1] and r[2] for r in auth[:2]), out  # decrypted: IDs, AUTH
+    icmp = {r[3] for r in rows if r[3]}
+    assert {"8", "0"} <= icmp, out  # echo request and reply, out of ESP
