@@ -1,0 +1,108 @@
+"""A bounded IKE_SA_INIT flood from local addresses (a namespace of this test) while a real
+strongSwan client connects: the daemon's memory stays bounded and the client gets in (it is
+asked for a cookie, answers it, and is admitted). Issue 4, denial of service.
+
+Run with:
+    tests/espvm/run-in-esp-kernel .venv/bin/python -m pytest tests/system/test_lifecycle_flood.py
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+
+import pytest
+from lifecycle_world import MAIN, LifeConn, build_world, ping_loss
+from tunnel_world import phone_id, wait_for
+
+from harness.topology import ROUTER_WAN
+
+pytestmark = pytest.mark.espvm
+
+PACKETS = 5000
+RATE = 1000  # per second
+SOURCES = [f"192.0.2.{100 + i}" for i in range(10)]
+
+# Runs in the flooding namespace: IKE_SA_INIT requests (valid SA/KE/Ni, one key share reused)
+# with random SPIi from the local SOURCES, rate-limited, at most PACKETS, at most 20 s.
+FLOODER = """
+import os, random, socket, sys, time
+from ikev2d.crypto.dh import new_key_exchange
+from ikev2d.policy.proposals import parse_proposal
+from ikev2d.wire.enums import ExchangeType, ProtocolId
+from ikev2d.wire.message import Header, Message, encode_message
+from ikev2d.wire.payloads import KePayload, NoncePayload
+from ikev2d.wire.sa import Proposal, SaPayload, Transform
+target, count, rate, sources = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+p = parse_proposal("aes256-sha256-modp2048", "ike")
+sa = SaPayload((Proposal(1, ProtocolId.IKE, b"", tuple(
+    Transform(int(t.type), int(t.id), t.key_bits) for t in p.transforms)),))
+ke = KePayload(14, new_key_exchange(14).public_bytes())
+socks = []
+for s in sources:
+    k = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    k.bind((s, 0))
+    k.setblocking(False)
+    socks.append(k)
+start = time.monotonic()
+sent = 0
+while sent < count and time.monotonic() - start < 20:
+    spi = os.urandom(8)
+    msg = encode_message(Message(Header(spi, bytes(8), ExchangeType.IKE_SA_INIT, 0,
+                                        initiator=True), (sa, ke, NoncePayload(os.urandom(32)))))
+    try:
+        random.choice(socks).sendto(msg, (target, 500))
+    except BlockingIOError:
+        pass
+    sent += 1
+    ahead = sent / rate - (time.monotonic() - start)
+    if ahead > 0:
+        time.sleep(ahead)
+print("sent", sent, "in", round(time.monotonic() - start, 2), flush=True)
+"""
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = build_world(tmp_path_factory.mktemp("flood"), [[LifeConn("life", phone_id(1))], []])
+    try:
+        yield w
+    finally:
+        w.teardown()
+
+
+def test_init_flood_keeps_memory_bounded_and_lets_a_client_in(world, tmp_path):
+    w = world
+    d = w.use(MAIN)  # defaults: cookie_threshold 30, max_half_open 2048, 32 per address
+    flood_ns = w.topo.phones[1]
+    flood_ns.batch([f"addr add {a}/24 dev wan0" for a in SOURCES])
+    before = rss_kib(d.proc.pid)
+    log = tmp_path / "flood.log"
+    argv = [sys.executable, "-c", FLOODER, ROUTER_WAN, str(PACKETS), str(RATE), *SOURCES]
+    flood = w.netns.spawn(flood_ns, argv, log_path=str(log))
+    time.sleep(1.5)  # the flood is in full swing
+    peak = before
+    try:
+        out = w.phones[0].initiate("life", timeout=30)
+        assert "established successfully" in out or "IKE_SA life" in out, out + w.logs()
+        assert ping_loss(w.topo.phone, 2) == (2, 2)
+        while flood.poll() is None:
+            peak = max(peak, rss_kib(d.proc.pid))
+            time.sleep(0.2)
+    finally:
+        w.netns.procs.stop(flood)
+    assert "sent 5000" in log.read_text(), log.read_text()
+    assert "received COOKIE" in w.phones[0].log_text() or "N(COOKIE)" in w.phones[0].log_text()
+    # bounded: half-open SAs are capped and cookies keep the rest stateless
+    assert peak - before < 16 * 1024, (before, peak)
+    clients = wait_for(lambda: d.status()["clients"], 5, "client listed", w.logs)
+    assert [c["identity"] for c in clients] == [phone_id(1)]
+    status = d.status()
+    assert status["running"]
+    print(f"RSS before {before} KiB, peak during the flood {peak} KiB")
