@@ -14,7 +14,7 @@ import time
 
 import pytest
 from lifecycle_world import MAIN, BackgroundPing, LifeConn, build_world, ping_loss, spis
-from tunnel_world import phone_id, wait_for
+from tunnel_world import phone_id, sa_packets, wait_for
 
 pytestmark = pytest.mark.espvm
 
@@ -46,6 +46,10 @@ def connect(w, conn: str = "life") -> str:
     vip = re.search(r"installing new virtual IP (\S+)", out)
     assert vip, out + w.logs()
     return vip.group(1)
+
+
+def sa_counts(ns) -> dict[int, tuple[int, int]]:
+    return sa_packets(ns.ip("-s", "xfrm", "state").stdout)
 
 
 def router_spis(w) -> set[int]:
@@ -230,3 +234,28 @@ def test_save_keys_lets_tshark_decrypt_ike_and_esp(w, tmp_path):
     assert len(auth) >= 2 and all(r[1] and r[2] for r in auth[:2]), out  # decrypted: IDs, AUTH
     icmp = {r[3] for r in rows if r[3]}
     assert {"8", "0"} <= icmp, out  # echo request and reply, out of ESP
+
+
+def test_route_to_virtual_ip_without_default_route(w):
+    """ikev2d routes each virtual IP (/32, via the path to the client, src = our LAN address):
+    replies reach the client with no default route, and the router's own packets to the
+    client are tunnelled (source inside the policy), never sent in clear."""
+    router = w.topo.router
+    router.ip("route", "del", "default")
+    try:
+        d = w.use(MAIN)
+        vip = connect(w)
+        routes = router.ip("route", "show", "proto", "194").stdout
+        assert re.search(rf"^{re.escape(vip)} via 198\.51\.100\.2 dev wan0 .*src 192\.168\.1\.1",
+                         routes, re.MULTILINE), routes  # fmt: skip
+        assert ping_loss(w.topo.phone, 3) == (3, 3)
+        before = sum(p for _, p in sa_counts(router).values())
+        own = router.run(["ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", vip], check=False)
+        assert "2 received" in own.stdout, own.stdout + w.logs()
+        assert sum(p for _, p in sa_counts(router).values()) >= before + 4  # via ESP
+        w.reset()
+        wait_for(lambda: not d.status()["clients"], 15, "client gone", w.logs)
+        assert "proto 194" not in router.ip("route", "show", "proto", "194").stdout + " "
+        assert vip not in router.ip("route").stdout
+    finally:
+        router.ip("route", "replace", "default", "via", "198.51.100.2")

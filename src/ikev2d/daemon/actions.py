@@ -44,6 +44,7 @@ class Client:
     since: float  # unix time
     esp_algorithms: str = ""
     tunnels: list[int] = field(default_factory=list)  # inbound SPIs of its Child SAs
+    routed: bool = False  # a route to its virtual IP is installed
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +170,29 @@ class Actions:
             except OSError as exc:
                 self.log.error(f"--save-keys: {exc}")
 
+    def _route(self, client: Client, spec: ev.ChildSaSpec) -> None:
+        """(Re-)route the client's virtual IP towards its outer address (kernel.routes)."""
+        add = getattr(self.datapath, "add_client_route", None)
+        if add is None or client.virtual_ip is None:
+            return
+        try:
+            add(client.virtual_ip, spec.remote[0], spec.local_ts)
+            client.routed = True
+        except Exception as exc:  # a missing route costs reachability, not the tunnel
+            self.log.warning(f"no route to {client.virtual_ip} installed: {exc}")
+
+    def _unroute(self, client: Client) -> None:
+        if client.routed and client.virtual_ip is not None:
+            client.routed = False
+            try:
+                self.datapath.remove_client_route(client.virtual_ip)
+            except Exception as exc:
+                self.log.warning(f"cannot remove the route to {client.virtual_ip}: {exc}")
+
     def _terminated(self, e: ev.IkeSaTerminated) -> None:
         client = self.clients.pop(e.ike_sa, None)
+        if client is not None:
+            self._unroute(client)
         self.changed = True
         where = f" ({address_text(client.remote)})" if client else ""
         self.log.info(f"client {e.identity}{where} disconnected: {e.reason}")
@@ -201,6 +223,8 @@ class Actions:
             client.tunnels.append(spec.inbound_spi)
             client.esp_algorithms = spec.algorithms
             self.changed = True
+            if not client.routed:
+                self._route(client, spec)
         self.log.debug(
             f"Child SA in {spec.inbound_spi:08x} out {spec.outbound_spi:08x} installed, "
             f"{', '.join(spec.local_ts)} <=> {', '.join(spec.remote_ts)}, {spec.algorithms}"
@@ -221,6 +245,8 @@ class Actions:
         if client is not None and client.remote != e.new.remote:
             client.remote = e.new.remote
             self.changed = True
+            if client.routed and e.new.remote[0] != e.old.remote[0]:
+                self._route(client, e.new)  # the way to the client may have changed
         if tunnel is None:
             return
         moved = tunnel_from_spec(e.new, tunnel.reqid)
@@ -273,6 +299,8 @@ class Actions:
     def remove_all(self) -> None:
         """Remove every tunnel still installed (the daemon is stopping)."""
         self.waiting_outbound.clear()
+        for client in self.clients.values():
+            self._unroute(client)
         for spi in list(self.tunnels):
             tunnel = self.tunnels.pop(spi)
             try:

@@ -27,6 +27,11 @@ class Datapath(Protocol):
 
     def counters(self, tunnel): ...
 
+    def add_client_route(self, virtual_ip: str, peer: str, local_ts) -> None:
+        """Route the client's virtual IP towards its outer address (kernel.routes)."""
+
+    def remove_client_route(self, virtual_ip: str) -> None: ...
+
     def flush_owned(self) -> int: ...
 
     def fileno(self) -> int | None:
@@ -46,6 +51,31 @@ def open_kernel_datapath():
     from ikev2d.kernel.xfrm import XfrmDatapath  # pyroute2 only when needed
 
     class KernelDatapath(XfrmDatapath):
+        """XFRM plus a /32 route to each client's virtual IP (see kernel.routes)."""
+
+        _routes = None
+
+        def _vip_routes(self):
+            if self._routes is None:
+                from ikev2d.kernel.routes import VirtualIpRoutes
+
+                self._routes = VirtualIpRoutes()
+            return self._routes
+
+        def add_client_route(self, virtual_ip: str, peer: str, local_ts) -> None:
+            self._vip_routes().add(virtual_ip, peer, local_ts)
+
+        def remove_client_route(self, virtual_ip: str) -> None:
+            self._vip_routes().remove(virtual_ip)
+
+        def flush_owned(self) -> int:
+            return super().flush_owned() + self._vip_routes().flush()
+
+        def close(self) -> None:
+            super().close()
+            if self._routes is not None:
+                self._routes.close()
+
         def prepare_ike_socket(self, sock: socket.socket, natt: bool) -> None:
             bypass_ike_socket(sock)
             if natt:

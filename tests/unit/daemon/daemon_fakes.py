@@ -19,6 +19,7 @@ class FakeDatapath:
         self.counts: dict[int, Counters] = {}
         self.ops: list[tuple[str, int]] = []  # ("in"/"out"/"remove"/"move", inbound SPI)
         self.moves: list[tuple[object, object]] = []
+        self.routes: dict[str, tuple] = {}  # virtual IP -> (peer, local_ts)
         self._next_spi = 0xC000_1000
         self._next_reqid = REQID_LARVAL + 1
         self._events: list = []
@@ -51,6 +52,12 @@ class FakeDatapath:
         self.moves.append((old, new))
         self.ops.append(("move", new.inbound.spi))
         return "migrate"
+
+    def add_client_route(self, virtual_ip: str, peer: str, local_ts) -> None:
+        self.routes[virtual_ip] = (peer, tuple(local_ts))
+
+    def remove_client_route(self, virtual_ip: str) -> None:
+        del self.routes[virtual_ip]
 
     def remove_child(self, tunnel) -> None:
         del self.installed[tunnel.inbound.spi]

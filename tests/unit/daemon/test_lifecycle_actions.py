@@ -110,3 +110,17 @@ def test_save_keys_lines_in_wiresharks_uat_format(tmp_path):
     assert (keys / IKE_FILE).read_text() == ike_line(ike)
     assert (keys / ESP_FILE).read_text() == esp_lines(cbc)
     assert (keys / ESP_FILE).stat().st_mode & 0o077 == 0  # secrets: owner only
+
+
+def test_virtual_ip_route_follows_the_client():
+    s = Setup()
+    s.actions.apply(established())
+    old = spec()
+    s.actions.apply(ev.ChildSaInstalled(7, old))
+    assert s.dp.routes == {"10.10.10.2": ("203.0.113.7", ("192.168.1.0/24",))}
+    moved = dataclasses.replace(old, remote=("203.0.113.99", 4500))
+    s.actions.apply(ev.ChildSaUpdated(7, old, moved))
+    assert s.dp.routes["10.10.10.2"][0] == "203.0.113.99"
+    s.actions.apply(ev.ChildSaRemoved(7, moved))
+    s.actions.apply(ev.IkeSaTerminated(7, "alice@home", "deleted by the client"))
+    assert s.dp.routes == {}
