@@ -96,8 +96,12 @@ def _lifetimes(spec: ev.ChildSaSpec, lifetimes_type):
     specs carry ``soft_lifetime``/``lifetime_bytes``), else a little below the hard limit."""
     soft = getattr(spec, "soft_lifetime", 0) or soft_lifetime(spec.lifetime)
     soft_bytes = getattr(spec, "lifetime_bytes", 0) or None
+    # the hard byte limit a little above the rekey point, so a rekey needing retransmissions
+    # still finishes before the kernel deletes the SA
+    hard_bytes = soft_bytes + max(soft_bytes // 10, 1) if soft_bytes else None
     return lifetimes_type(
         soft_bytes=soft_bytes,
+        hard_bytes=hard_bytes,
         soft_seconds=min(soft, spec.lifetime),
         hard_seconds=spec.lifetime,
     )

@@ -124,3 +124,15 @@ def test_virtual_ip_route_follows_the_client():
     s.actions.apply(ev.ChildSaRemoved(7, moved))
     s.actions.apply(ev.IkeSaTerminated(7, "alice@home", "deleted by the client"))
     assert s.dp.routes == {}
+
+
+def test_byte_lifetime_soft_at_rekey_point_hard_a_bit_above():
+    from ikev2d.daemon.actions import tunnel_from_spec
+
+    t = tunnel_from_spec(dataclasses.replace(spec(), lifetime_bytes=100_000, soft_lifetime=50),
+                         0x1C2E0005)  # fmt: skip
+    lt = t.lifetimes
+    assert (lt.soft_bytes, lt.hard_bytes, lt.soft_seconds, lt.hard_seconds) == (
+        100_000, 110_000, 50, 3600,
+    )  # fmt: skip
+    assert tunnel_from_spec(spec(), 0x1C2E0005).lifetimes.hard_bytes is None
