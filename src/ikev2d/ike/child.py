@@ -44,7 +44,7 @@ class FirstChild:
 
 def pool_key(sa: IkeSa) -> str:
     """Leases follow the identity, so a reconnecting client gets its address back."""
-    return str(sa.identity)
+    return sa.user if sa.user is not None else str(sa.identity)
 
 
 def _requested_address(cp: CpPayload | None) -> ipaddress.IPv4Address | None:

@@ -28,10 +28,11 @@ class IkeError(Exception):
 
     notify: NotifyType = NotifyType.INVALID_SYNTAX
 
-    def __init__(self, reason: str, data: bytes = b"") -> None:
+    def __init__(self, reason: str, data: bytes = b"", *, extra: tuple = ()) -> None:
         super().__init__(reason)
         self.reason = reason
         self.data = data
+        self.extra = extra  # payloads answered before the notify (e.g. EAP-Failure)
 
 
 class InvalidSyntax(IkeError):
@@ -62,6 +63,9 @@ class InvalidKePayload(IkeError):
 
 class AuthenticationFailed(IkeError):
     notify = NotifyType.AUTHENTICATION_FAILED
+
+    def __init__(self, reason: str, *, eap_reply=None) -> None:
+        super().__init__(reason, extra=(eap_reply,) if eap_reply is not None else ())
 
 
 class TsUnacceptable(IkeError):

@@ -1,107 +1,174 @@
-"""IKE_AUTH with a pre-shared key (RFC 7296 §1.2, §2.15).
+"""IKE_AUTH (RFC 7296 §1.2, §2.15, §2.16): pre-shared key, certificates, or EAP.
 
-   { IDi, [IDr], AUTH, CP(CFG_REQUEST), SAi2, TSi, TSr } -->
-                          <-- { IDr, AUTH, CP(CFG_REPLY), SAr2, TSi, TSr }
+PSK:   { IDi, [IDr], AUTH(psk), CP, SAi2, TSi, TSr } -->
+                               <-- { IDr, AUTH(psk), CP, SAr2, TSi, TSr }
+Cert:  { IDi, CERT, [CERTREQ], AUTH(sig), CP, SAi2, TSi, TSr } -->
+                               <-- { IDr, CERT, AUTH(sig), CP, SAr2, TSi, TSr }
+EAP:   { IDi, [IDr], CP, SAi2, TSi, TSr } -->  <-- { IDr, CERT, AUTH(sig), EAP(Identity) }
+       { EAP } -->                               <-- { EAP(MSCHAPv2 …) }     (a few rounds)
+       { AUTH(msk) } -->                         <-- { AUTH(msk), CP, SAr2, TSi, TSr }
 
-Authentication failure answers AUTHENTICATION_FAILED and keeps nothing. A Child SA that cannot
-be made (no address, no proposal, selectors) leaves the IKE SA up and answers the Child error
-notify in place of SAr2/TSi/TSr (§1.2).
+One listener serves all three: the client's first message decides (AUTH method, or no AUTH
+for EAP). A method is available when the server has what it needs: a PSK, users, a
+certificate and CA. Authentication failure answers AUTHENTICATION_FAILED and keeps nothing.
+A Child SA that cannot be made leaves the IKE SA up and answers the Child error notify in
+place of SAr2/TSi/TSr (§1.2).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from ikev2d.auth.certs import CertificateRejected, identity_matches_cert, validate_client_cert
+from ikev2d.auth.signatures import choose_auth, sign_auth, verify_auth
 from ikev2d.crypto.auth import (
     initiator_signed_octets,
     psk_auth,
     responder_signed_octets,
     verify_psk_auth,
 )
-from ikev2d.policy.config import ServerConfig
 from ikev2d.policy.identity import Identity, IdentityError
-from ikev2d.policy.pool import AddressPool
-from ikev2d.wire.enums import AuthMethod, ExchangeType, NotifyType
-from ikev2d.wire.payloads import AuthPayload, IdiPayload, IdrPayload, NotifyPayload, Payload
+from ikev2d.wire.enums import AuthMethod, CertEncoding, ExchangeType, NotifyType
+from ikev2d.wire.payloads import (
+    AuthPayload,
+    CertPayload,
+    IdiPayload,
+    IdrPayload,
+    NotifyPayload,
+    Payload,
+)
 
 from .child import FirstChild, create_first_child
+from .eap_auth import EapSession, continue_eap, start_eap
 from .errors import AuthenticationFailed, IkeError
 from .rules import check_request
 from .sa import IkeSa
 
+if TYPE_CHECKING:
+    from .responder import Responder
+
 __all__ = ["AuthResult", "handle_ike_auth", "local_identity"]
+
+_SIGNATURE_METHODS = frozenset(
+    {AuthMethod.RSA_SIG, AuthMethod.ECDSA_256, AuthMethod.ECDSA_384, AuthMethod.ECDSA_521,
+     AuthMethod.DIGITAL_SIGNATURE}
+)  # fmt: skip
 
 
 @dataclass(slots=True)
 class AuthResult:
     payloads: list[Payload]
-    child: FirstChild | None
-    child_error: IkeError | None
+    done: bool = True  # False while EAP rounds follow
+    child: FirstChild | None = None
+    child_error: IkeError | None = None
+    delay: float = 0.0  # hold the response back this long (EAP retry after a failure)
+    failed: AuthenticationFailed | None = None  # answered, then the SA is forgotten
+    notes: list[str] = field(default_factory=list)
 
 
-def local_identity(config: ServerConfig, sa: IkeSa) -> Identity:
+def local_identity(config, sa: IkeSa) -> Identity:
     """Our ID: the configured one, else the address the client contacted (§3.5)."""
     if config.local_id is not None:
         return config.local_id
     return Identity.from_address(ipaddress.ip_address(sa.local[0]))
 
 
-def _authenticate_psk(sa: IkeSa, idi: IdiPayload, auth: AuthPayload, psk: bytes) -> None:
-    if auth.method != AuthMethod.SHARED_KEY_MIC:
-        raise AuthenticationFailed(f"auth method {auth.method}, a pre-shared key was expected")
-    octets = initiator_signed_octets(sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, idi.body())
-    if not verify_psk_auth(sa.prf, psk, octets, auth.data):
-        raise AuthenticationFailed("wrong pre-shared key")
+def _idr(r: Responder, sa: IkeSa) -> IdrPayload:
+    me = local_identity(r.config, sa)
+    return IdrPayload(me.id_type, me.data)
 
 
-def handle_ike_auth(
-    sa: IkeSa,
-    inner: list[Payload],
-    now: float,
-    config: ServerConfig,
-    pool: AddressPool,
-    allocate_spi: Callable[[str, str], int],
-    rng: Callable[[int], bytes],
-) -> AuthResult:
-    check_request(ExchangeType.IKE_AUTH, inner)
-    idi = next(p for p in inner if isinstance(p, IdiPayload))
-    auth = next((p for p in inner if isinstance(p, AuthPayload)), None)
-    try:
-        identity = Identity.from_payload(idi.id_type, idi.data)
-    except IdentityError as e:
-        raise AuthenticationFailed(f"bad IDi: {e}") from None
-    sa.identity = identity
-    if auth is None:
-        raise AuthenticationFailed("EAP authentication is not enabled")
-    if not config.remote_id_accepted(identity):
-        raise AuthenticationFailed("identity not accepted by remote_id")
-    psk = config.psk_bytes
-    if psk is None:
-        raise AuthenticationFailed("no pre-shared key is configured")
-    _authenticate_psk(sa, idi, auth, psk)
-
-    me = local_identity(config, sa)
-    idr = IdrPayload(me.id_type, me.data)
+def _signed_by_us(r: Responder, sa: IkeSa, idr: IdrPayload) -> list[Payload]:
+    """CERT payloads of our chain and our signature AUTH over ResponderSignedOctets."""
+    creds = r.credentials
     octets = responder_signed_octets(
         sa.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, idr.body()
     )
-    payloads: list[Payload] = [
-        idr,
-        AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(sa.prf, psk, octets)),
+    method, hash_alg = choose_auth(creds.key, sa.peer_hashes)
+    certs: list[Payload] = [
+        CertPayload(CertEncoding.X509_CERT_SIGNATURE, der) for der in creds.der_chain()
     ]
-    child, child_error = None, None
+    return [*certs, AuthPayload(method, sign_auth(creds.key, octets, method, hash_alg))]
+
+
+def _psk(r: Responder, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPayload):
+    psk = r.config.psk_bytes
+    if psk is None:
+        raise AuthenticationFailed("a pre-shared key was used but none is configured")
+    octets = initiator_signed_octets(sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, idi.body())
+    if not verify_psk_auth(sa.prf, psk, octets, auth.data):
+        raise AuthenticationFailed("wrong pre-shared key")
+    ours = responder_signed_octets(sa.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, idr.body())
+    return [AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(sa.prf, psk, ours))]
+
+
+def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayload, idr):
+    creds = r.credentials
+    if creds is None or creds.ca is None or not creds.can_sign:
+        raise AuthenticationFailed("a certificate was used but certificate login is not set up")
+    certs = [p for p in inner if type(p) is CertPayload]
+    if not certs or certs[0].encoding != CertEncoding.X509_CERT_SIGNATURE:
+        raise AuthenticationFailed("signature authentication without an X.509 certificate")
+    now = dt.datetime.fromtimestamp(r.wall_clock(), dt.UTC)
     try:
-        child = create_first_child(sa, inner, now, config, pool, allocate_spi, rng)
+        cert, name = validate_client_cert(certs[0].data, creds.ca, now, creds.revoked)
+    except CertificateRejected as e:
+        raise AuthenticationFailed(f"client certificate refused: {e.reason}") from None
+    if not identity_matches_cert(cert, idi.id_type, idi.data):
+        raise AuthenticationFailed("the client's identity is not in its certificate")
+    octets = initiator_signed_octets(sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, idi.body())
+    if not verify_auth(cert, octets, auth.method, auth.data):
+        raise AuthenticationFailed("the client's signature does not verify")
+    sa.user = name.common_name or None
+    return _signed_by_us(r, sa, idr)
+
+
+def _finish(r: Responder, sa: IkeSa, inner, now, payloads: list[Payload]) -> AuthResult:
+    """Authenticated: the first Child SA (from the first IKE_AUTH message) and MOBIKE."""
+    result = AuthResult(payloads)
+    try:
+        result.child = create_first_child(sa, inner, now, r.config, r.pool, r.allocate_spi, r.rng)
     except IkeError as e:
-        child_error = e
+        result.child_error = e
         payloads.append(NotifyPayload.of(e.notify, e.data))
-    if child is not None:
-        payloads += child.payloads
-    if config.mobike and any(
+    if result.child is not None:
+        payloads += result.child.payloads
+    if r.config.mobike and any(
         isinstance(p, NotifyPayload) and p.notify_type == NotifyType.MOBIKE_SUPPORTED for p in inner
     ):
         sa.mobike = True
         payloads.append(NotifyPayload.of(NotifyType.MOBIKE_SUPPORTED))
-    return AuthResult(payloads, child, child_error)
+    return result
+
+
+def handle_ike_auth(r: Responder, sa: IkeSa, inner: list[Payload], now: float) -> AuthResult:
+    if isinstance(sa.eap, EapSession):
+        outcome = continue_eap(r, sa, inner)
+        if not outcome.done:
+            return AuthResult(outcome.payloads, done=False, delay=outcome.delay)
+        return _finish(r, sa, sa.eap.first_message, now, outcome.payloads)
+    check_request(ExchangeType.IKE_AUTH, inner)
+    idi = next(p for p in inner if isinstance(p, IdiPayload))
+    auth = next((p for p in inner if isinstance(p, AuthPayload)), None)
+    try:
+        sa.identity = Identity.from_payload(idi.id_type, idi.data)
+    except IdentityError as e:
+        raise AuthenticationFailed(f"bad IDi: {e}") from None
+    if not r.config.remote_id_accepted(sa.identity):
+        raise AuthenticationFailed("identity not accepted by remote_id")
+    idr = _idr(r, sa)
+    if auth is None:
+        if r.credentials is None or not r.credentials.can_sign:
+            raise AuthenticationFailed("EAP needs the server certificate, which is not set up")
+        payloads = [idr, *_signed_by_us(r, sa, idr)]
+        return AuthResult(start_eap(r, sa, inner, idi, idr, payloads), done=False)
+    if auth.method == AuthMethod.SHARED_KEY_MIC:
+        payloads = [idr, *_psk(r, sa, idi, auth, idr)]
+    elif auth.method in _SIGNATURE_METHODS:
+        payloads = [idr, *_certificate(r, sa, inner, idi, auth, idr)]
+    else:
+        raise AuthenticationFailed(f"authentication method {auth.method} is not supported")
+    return _finish(r, sa, inner, now, payloads)

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ikev2d.auth.signatures import encode_hash_algorithms, parse_hash_algorithms
 from ikev2d.crypto import errors as crypto_errors
 from ikev2d.crypto.dh import new_key_exchange
 from ikev2d.crypto.keys import derive_ike_keys
 from ikev2d.crypto.prf import Prf
 from ikev2d.crypto.sk import SkCodec
 from ikev2d.policy.config import ServerConfig
-from ikev2d.wire.enums import ExchangeType, NotifyType
+from ikev2d.wire.enums import CertEncoding, ExchangeType, NotifyType
 from ikev2d.wire.message import Header, Message, encode_message
-from ikev2d.wire.payloads import KePayload, NoncePayload, NotifyPayload
+from ikev2d.wire.payloads import CertReqPayload, KePayload, NoncePayload, NotifyPayload
 from ikev2d.wire.sa import SaPayload
 
+from .credentials import Credentials
 from .errors import InvalidSyntax
 from .events import Address
 from .nat import nat_detection_hash
@@ -58,6 +60,7 @@ def handle_ike_sa_init(
     config: ServerConfig,
     rng: Callable[[int], bytes],
     spi_r: bytes,
+    credentials: Credentials | None = None,
 ) -> tuple[IkeSa, bytes]:
     """A new half-open IKE SA and the response to send; IkeError for a refusal."""
     check_request(ExchangeType.IKE_SA_INIT, msg.payloads)
@@ -83,6 +86,21 @@ def handle_ike_sa_init(
             NotifyType.NAT_DETECTION_DESTINATION_IP, nat_detection_hash(spi_i, spi_r, src)
         ),
     ]
+    fragmentation = config.fragmentation and (
+        msg.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not None
+    )
+    if fragmentation:
+        payloads.append(NotifyPayload.of(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED))
+    hashes = msg.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
+    if credentials is not None and credentials.can_sign:
+        payloads.append(
+            NotifyPayload.of(NotifyType.SIGNATURE_HASH_ALGORITHMS, encode_hash_algorithms())
+        )
+        if credentials.ca is not None:
+            # strongSwan clients send their certificate only when asked (send_cert=ifasked)
+            payloads.append(
+                CertReqPayload(CertEncoding.X509_CERT_SIGNATURE, credentials.certreq_data())
+            )
     header = Header(spi_i, spi_r, ExchangeType.IKE_SA_INIT, 0, response=True)
     response = encode_message(Message(header, tuple(payloads)))
     prf = Prf(conf.prf)
@@ -108,4 +126,6 @@ def handle_ike_sa_init(
     )
     sa.last_response_id = 0
     sa.last_response = [response]
+    sa.fragmentation = fragmentation
+    sa.peer_hashes = parse_hash_algorithms(hashes.data) if hashes is not None else ()
     return sa, response

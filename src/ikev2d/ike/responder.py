@@ -31,16 +31,31 @@ from ikev2d.wire.message import (
     encode_payloads,
     peek_header,
 )
-from ikev2d.wire.payloads import EncryptedPayload, NoncePayload, NotifyPayload, Payload
+from ikev2d.wire.payloads import (
+    EncryptedFragmentPayload,
+    EncryptedPayload,
+    NoncePayload,
+    NotifyPayload,
+    Payload,
+)
 
 from . import events as ev
 from . import tasks
 from .create_child import ChildCreated, handle_create_child_sa
+from .credentials import Credentials
 from .dos import AuthThrottle, CookieJar, HalfOpenCounter
 from .errors import AuthenticationFailed, IkeError, KernelRefused, NoProposalChosen
 from .events import Address
+from .fragments import (
+    MAX_FRAGMENTS,
+    REASSEMBLY_TIMEOUT,
+    Reassembly,
+    ike_message_limit,
+    open_fragment,
+    seal_fragments,
+)
 from .ike_auth import handle_ike_auth
-from .ike_sa_init import handle_ike_sa_init
+from .ike_sa_init import HALF_OPEN_TIMEOUT, handle_ike_sa_init
 from .informational import handle_informational
 from .lifetimes import hard_lifetime, rekey_delay
 from .mobike import follow_client
@@ -63,8 +78,13 @@ class Responder:
         rng: Rng,
         allocate_spi: SpiAllocator,
         export_keys: bool = False,
+        credentials: Credentials | None = None,
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
+        self.credentials = credentials
+        # certificate validity needs the date; injected like randomness (None: no cert clients)
+        self.wall_clock = wall_clock or (lambda: 0.0)
         self.rng = rng
         self._spi_source = allocate_spi
         self.export_keys = export_keys
@@ -137,7 +157,7 @@ class Responder:
         return [
             sa
             for sa in self.ike_sas()
-            if target in (str(sa.identity), sa.virtual_ip, f"{sa.handle:016x}")
+            if target in (str(sa.identity), sa.user, sa.virtual_ip, f"{sa.handle:016x}")
         ]
 
     def disconnect(self, sa: IkeSa, now: float, reason: str = "disconnected") -> None:
@@ -237,11 +257,10 @@ class Responder:
         mid = sa.next_own_id
         sa.next_own_id += 1
         header = Header(sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator).encode()
-        first, body = encode_payloads(payloads)
-        data = sa.codec_out.seal(header, first, body, self.rng)
+        datagrams = self._seal(sa, header, payloads)
         timeout = float(self.config.retransmit_timeout)
-        sa.pending = PendingRequest(mid, [data], now + timeout, kind, on_response)
-        self._outbox.append((data, sa.local, sa.remote))
+        sa.pending = PendingRequest(mid, datagrams, now + timeout, kind, on_response)
+        self._outbox.extend((d, sa.local, sa.remote) for d in datagrams)
         self.schedule(sa)
 
     def remove_child(self, sa: IkeSa, child: ChildSa) -> None:
@@ -257,7 +276,7 @@ class Responder:
             self.pool.release(sa.virtual_ip)
             sa.virtual_ip = None
         if sa.state == SaState.ESTABLISHED:
-            self.emit(ev.IkeSaTerminated(sa.handle, str(sa.identity), reason))
+            self.emit(ev.IkeSaTerminated(sa.handle, _who(sa), reason))
             sa.move_to(SaState.DELETING)
 
     def forget(self, sa: IkeSa) -> None:
@@ -297,7 +316,7 @@ class Responder:
             return
         try:
             sa, response = handle_ike_sa_init(
-                msg, data, src, dst, now, self.config, self.rng, self.new_spi()
+                msg, data, src, dst, now, self.config, self.rng, self.new_spi(), self.credentials
             )
         except IkeError as e:
             if isinstance(e, NoProposalChosen):
@@ -342,8 +361,8 @@ class Responder:
     # -- requests inside an IKE SA -------------------------------------------------------
     def _on_request(self, sa: IkeSa, data: bytes, header: Header, src, dst, now) -> None:
         mid = header.message_id
-        if mid == sa.last_response_id and mid + 1 == sa.next_request_id and sa.last_response:
-            if self._open(sa, data, now) is not None:  # only an authentic retransmission
+        if mid == sa.last_response_id and mid + 1 == sa.next_request_id:
+            if sa.last_response and self._is_retransmission(sa, data):
                 self._outbox.extend((d, dst, src) for d in sa.last_response)
             return
         if mid != sa.next_request_id:
@@ -367,18 +386,24 @@ class Responder:
             elif exchange == ExchangeType.CREATE_CHILD_SA and sa.state == SaState.ESTABLISHED:
                 self._on_create_child_sa(sa, inner, mid, src, dst, now)
         except IkeError as e:
-            self._respond(sa, exchange, mid, [NotifyPayload.of(e.notify, e.data)], src, dst)
+            reply = [*e.extra, NotifyPayload.of(e.notify, e.data)]
+            self._respond(sa, exchange, mid, reply, src, dst, now)
             if sa.state == SaState.HALF_OPEN:
                 self._fail_auth(sa, src, e, now)
 
     def _on_ike_auth(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
         sa.local, sa.remote = dst, src  # the client may have floated to port 4500
+        result = handle_ike_auth(self, sa, inner, now)
+        self._respond(sa, ExchangeType.IKE_AUTH, mid, result.payloads, src, dst, now,
+                      delay=result.delay)  # fmt: skip
+        if not result.done:  # EAP rounds follow; a person may be typing a password
+            sa.expires = now + HALF_OPEN_TIMEOUT
+            self.schedule(sa)
+            return
         cfg = self.config
-        result = handle_ike_auth(sa, inner, now, cfg, self.pool, self.allocate_spi, self.rng)
-        self._respond(sa, ExchangeType.IKE_AUTH, mid, result.payloads, src, dst)
         self._half_open.remove(sa.init_ip)
         sa.move_to(SaState.ESTABLISHED)
-        sa.established, sa.expires = now, None
+        sa.established, sa.expires, sa.eap = now, None, None
         sa.rekey_at = now + rekey_delay(cfg.ike_lifetime, self.rng)
         sa.hard_expiry = now + hard_lifetime(cfg.ike_lifetime)
         self._by_init = {k: v for k, v in self._by_init.items() if v != sa.spi_r}
@@ -388,7 +413,7 @@ class Responder:
             sa.children.append(result.child.child)
         self.emit(
             ev.IkeSaEstablished(
-                sa.handle, str(sa.identity), sa.remote, sa.virtual_ip, sa.nat, sa.proposal.text
+                sa.handle, _who(sa), sa.remote, sa.virtual_ip, sa.nat, sa.proposal.text
             )
         )
         if self.export_keys:
@@ -400,7 +425,7 @@ class Responder:
         self.schedule(sa)
 
     def _fail_auth(self, sa: IkeSa, src: Address, error: IkeError, now: float) -> None:
-        identity = str(sa.identity) if sa.identity is not None else "?"
+        identity = _who(sa) if sa.identity is not None else "?"
         if isinstance(error, AuthenticationFailed):
             self.emit(ev.AuthenticationFailed(src, identity, error.reason))
             self._throttle.note_failure(src[0], now)
@@ -469,6 +494,8 @@ class Responder:
 
     # -- timers ----------------------------------------------------------------------------
     def _on_sa_timer(self, sa: IkeSa, now: float) -> None:
+        if sa.delayed is not None:
+            self._send_delayed(sa, now)
         if sa.expires is not None and sa.expires <= now:
             self.forget(sa)  # half-open too long: no IKE_AUTH came
             return
@@ -488,15 +515,20 @@ class Responder:
 
     # -- protection ----------------------------------------------------------------------
     def _open(self, sa: IkeSa, data: bytes, now: float) -> list[Payload] | ParseError | None:
-        """The decrypted payloads; None to drop silently (not authentic or not for us), a
-        ParseError when authentic but malformed inside (answered with INVALID_SYNTAX)."""
+        """The decrypted payloads; None to drop (not authentic, not for us, or a fragment of
+        a message still incomplete), a ParseError when authentic but malformed inside (answered
+        with INVALID_SYNTAX)."""
         try:
             msg = decode_message(data)
         except ParseError:
             return None
-        if len(msg.payloads) != 1 or not isinstance(msg.payloads[0], EncryptedPayload):
+        if len(msg.payloads) != 1:
             return None
         sk = msg.payloads[0]
+        if isinstance(sk, EncryptedFragmentPayload):
+            return self._reassemble(sa, msg.header, data, sk, now)
+        if not isinstance(sk, EncryptedPayload):
+            return None
         try:
             plain = sa.codec_in.open(data, len(data) - len(sk.data))
         except IntegrityError:
@@ -507,20 +539,95 @@ class Responder:
         except ParseError as e:
             return e
 
-    def _respond(self, sa: IkeSa, exchange: int, mid: int, payloads, src, dst) -> None:
+    def _reassemble(self, sa: IkeSa, header: Header, data: bytes, frag, now: float):
+        if not sa.fragmentation or frag.total > MAX_FRAGMENTS:
+            return None
+        plain = open_fragment(sa.codec_in, data, frag)
+        if plain is None:
+            return None
+        sa.last_inbound = max(sa.last_inbound, now)
+        key = (header.response, header.message_id)
+        re = sa.reassembly
+        if re is None or re.key != key or now - re.started > REASSEMBLY_TIMEOUT:
+            re = sa.reassembly = Reassembly(header.message_id, frag.total, started=now)
+            re.key = key
+        try:
+            whole = re.add(frag, plain)
+        except ValueError:
+            sa.reassembly = None
+            return None
+        if whole is None:
+            return None
+        sa.reassembly = None
+        try:
+            return decode_payloads(re.first_inner_type, whole)
+        except ParseError as e:
+            return e
+
+    def _is_retransmission(self, sa: IkeSa, data: bytes) -> bool:
+        """An authentic copy of the request we last answered (for a fragmented one, its
+        first fragment: RFC 7383 §2.6.1 answers once per retransmission)."""
+        try:
+            msg = decode_message(data)
+        except ParseError:
+            return False
+        if len(msg.payloads) != 1:
+            return False
+        sk = msg.payloads[0]
+        try:
+            if isinstance(sk, EncryptedPayload):
+                sa.codec_in.open(data, len(data) - len(sk.data))
+                return True
+            if isinstance(sk, EncryptedFragmentPayload) and sk.number == 1:
+                return open_fragment(sa.codec_in, data, sk) is not None
+        except IntegrityError:
+            return False
+        return False
+
+    def _seal(self, sa: IkeSa, header: bytes, payloads) -> list[bytes]:
+        first, body = encode_payloads(payloads)
+        limit = 1 << 16
+        if sa.fragmentation:
+            natt = sa.local[1] == self.config.natt_port
+            limit = ike_message_limit(self.config.fragment_size, ":" in sa.local[0], natt)
+        return seal_fragments(sa.codec_out, header, first, body, self.rng, limit)
+
+    def _respond(
+        self, sa: IkeSa, exchange: int, mid: int, payloads, src, dst, now: float = 0.0,
+        delay: float = 0.0,
+    ) -> None:  # fmt: skip
         header = Header(
             sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator, response=True
         ).encode()
-        first, body = encode_payloads(payloads)
-        data = sa.codec_out.seal(header, first, body, self.rng)
-        sa.last_response_id, sa.last_response = mid, [data]
+        datagrams = self._seal(sa, header, payloads)
+        sa.last_response_id = mid
         sa.next_request_id = mid + 1
-        self._outbox.append((data, dst, src))
+        if delay > 0:
+            sa.last_response = []  # retransmissions wait for the held-back response
+            sa.delayed = (now + delay, datagrams, dst, src)
+            self.schedule(sa)
+            return
+        sa.last_response = datagrams
+        self._outbox.extend((d, dst, src) for d in datagrams)
+
+    def _send_delayed(self, sa: IkeSa, now: float) -> None:
+        when, datagrams, dst, src = sa.delayed
+        if when <= now:
+            sa.delayed = None
+            sa.last_response = datagrams
+            self._outbox.extend((d, dst, src) for d in datagrams)
+
+
+def _who(sa: IkeSa) -> str:
+    """How status and logs name the client: its EAP/certificate user, else its IKE identity."""
+    return sa.user if sa.user is not None else str(sa.identity)
 
 
 def _deadline(sa: IkeSa, config: ServerConfig) -> float | None:
     """The earliest moment something is due for `sa` (see Responder._on_sa_timer)."""
     times = [sa.expires, sa.pending.next_send if sa.pending else None]
+    if sa.delayed is not None:
+        times.append(sa.delayed[0])
     if sa.state == SaState.ESTABLISHED:
         times += tasks.due_times(sa, config)
     times = [t for t in times if t is not None]

@@ -110,7 +110,12 @@ class IkeSa:
     hard_expiry: float | None = None
     rekeying: bool = False
     rekey_nonces: tuple[bytes, bytes] = (b"", b"")
-    eap: object = None  # the EAP conversation while IKE_AUTH runs (issue: EAP auth)
+    eap: object = None  # the EAP conversation while IKE_AUTH runs
+    user: str | None = None  # the EAP user or certificate name (leases and status)
+    fragmentation: bool = False  # both ends support RFC 7383
+    peer_hashes: tuple[int, ...] = ()  # the client's SIGNATURE_HASH_ALGORITHMS
+    reassembly: object = None  # fragments of the client's current request
+    delayed: tuple | None = None  # (when, datagrams, dst, src): a response held back
 
     @property
     def our_spi(self) -> bytes:

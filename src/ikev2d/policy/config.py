@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 DEFAULT_NETWORK_PATH = "/etc/config/network"
-SUPPORTED_AUTH_MODES = frozenset({"psk"})
+SUPPORTED_AUTH_MODES = frozenset({"psk", "eap", "cert"})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -270,11 +270,7 @@ def test_legacy_proposals_extend_the_defaults_and_warn():
 def test_check_supported():
     check_supported(from_mapping(server()))
     eap = from_mapping({**server(auth_mode="eap"), "user": [{"name": "a", "password": "pw"}]})
-    with pytest.raises(ConfigError) as exc:
-        check_supported(eap)
-    assert str(exc.value) == (
-        "server.auth_mode: 'eap' is not implemented by this version of ikev2d (allowed: psk)"
-    )
+    check_supported(eap)  # every mode of the schema is implemented
 
 
 def test_new_pool_reserves_dns_and_fixed_addresses():

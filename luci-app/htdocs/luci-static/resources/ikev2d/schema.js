@@ -151,7 +151,7 @@ return baseclass.extend({ schema: {
 			"max": null,
 			"datatype": "",
 			"allowed": "psk, eap or cert",
-			"help": "How clients authenticate: psk (pre-shared key), eap (user name and password), cert (certificates). The daemon currently implements psk."
+			"help": "How clients mainly authenticate: psk (pre-shared key), eap (user name and password against a server certificate), cert (client certificates from the built-in CA). eap and cert create the CA and server certificate. Whatever the mode, the server accepts every method it has material for: a PSK when one is set, users when any exist, certificates issued by its CA."
 		},
 		{
 			"name": "psk",

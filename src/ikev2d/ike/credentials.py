@@ -1,0 +1,35 @@
+"""What the server authenticates with and trusts, handed to the responder by the daemon."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+__all__ = ["Credentials"]
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Server certificate chain (leaf first) and key; the CA whose client certificates we
+    accept, and the serials revoked from it (None: no certificate clients)."""
+
+    chain: tuple = ()
+    key: object = field(default=None, repr=False)
+    ca: object = None
+    revoked: frozenset[int] = frozenset()
+
+    @property
+    def can_sign(self) -> bool:
+        return bool(self.chain) and self.key is not None
+
+    def certreq_data(self) -> bytes:
+        """CERTREQ (X.509) data: SHA-1 of our CA's SubjectPublicKeyInfo (RFC 7296 §3.7)."""
+        if self.ca is None:
+            return b""
+        spki = self.ca.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        return hashlib.sha1(spki).digest()  # noqa: S324 - the RFC's hash, not a security use
+
+    def der_chain(self) -> list[bytes]:
+        return [c.public_bytes(Encoding.DER) for c in self.chain]

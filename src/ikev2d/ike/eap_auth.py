@@ -1,0 +1,118 @@
+"""The EAP rounds of IKE_AUTH (RFC 7296 §2.16): EAP-Identity, then EAP-MSCHAPv2, then AUTH
+computed from the EAP MSK on both sides.
+
+The first IKE_AUTH message (its SA, TSi, TSr, CP) is kept until EAP succeeds, because the
+Child SA it asked for is only answered in the last round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ikev2d.auth.eap import identity_request, parse_identity_response
+from ikev2d.auth.eap_mschapv2 import EapMschapv2Server
+from ikev2d.crypto.auth import (
+    initiator_signed_octets,
+    psk_auth,
+    responder_signed_octets,
+    verify_psk_auth,
+)
+from ikev2d.wire.eap import EapPayload
+from ikev2d.wire.enums import AuthMethod, EapCode
+from ikev2d.wire.payloads import AuthPayload, IdiPayload, IdrPayload, Payload
+
+from .errors import AuthenticationFailed, InvalidSyntax
+
+if TYPE_CHECKING:
+    from .responder import Responder
+    from .sa import IkeSa
+
+__all__ = ["EapOutcome", "EapSession", "continue_eap", "start_eap"]
+
+MAX_EAP_ROUNDS = 8  # Identity, Challenge, a retry, Success: far fewer than this
+
+
+@dataclass(slots=True, eq=False)
+class EapSession:
+    first_message: list[Payload] = field(repr=False)
+    idi: IdiPayload
+    idr: IdrPayload
+    identifier: int
+    method: EapMschapv2Server | None = None
+    msk: bytes | None = field(default=None, repr=False)
+    rounds: int = 0
+
+
+@dataclass(slots=True)
+class EapOutcome:
+    payloads: list[Payload]
+    done: bool = False
+    delay: float = 0.0
+
+
+def _eap_payload(raw: bytes) -> EapPayload:
+    """Our EAP packet (from the auth room) as the payload that carries it."""
+    if raw[0] in (EapCode.SUCCESS, EapCode.FAILURE):
+        return EapPayload(raw[0], raw[1])
+    return EapPayload(raw[0], raw[1], raw[4], raw[5:])
+
+
+def _password_lookup(r: Responder):
+    def password_for(name: str) -> str | None:
+        user = r.config.find_user(name)
+        return user.password if user is not None and user.enabled else None
+
+    return password_for
+
+
+def start_eap(r: Responder, sa: IkeSa, inner, idi, idr, payloads: list[Payload]) -> list[Payload]:
+    if not any(u.enabled and u.password for u in r.config.users):
+        raise AuthenticationFailed("EAP was asked for but no user is configured")
+    identifier = r.rng(1)[0]
+    sa.eap = EapSession(list(inner), idi, idr, identifier)
+    return [*payloads, _eap_payload(identity_request(identifier))]
+
+
+def _msk_auth(r: Responder, sa: IkeSa, session: EapSession, inner) -> EapOutcome:
+    """The last round: the client's AUTH from the MSK, and ours (§2.16)."""
+    auth = next((p for p in inner if isinstance(p, AuthPayload)), None)
+    if auth is None or auth.method != AuthMethod.SHARED_KEY_MIC:
+        raise AuthenticationFailed("no MSK-based AUTH after EAP")
+    octets = initiator_signed_octets(
+        sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, session.idi.body()
+    )
+    if not verify_psk_auth(sa.prf, session.msk, octets, auth.data):
+        raise AuthenticationFailed("the client's AUTH does not match the EAP key")
+    ours = responder_signed_octets(
+        sa.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, session.idr.body()
+    )
+    payload = AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(sa.prf, session.msk, ours))
+    return EapOutcome([payload], done=True)
+
+
+def continue_eap(r: Responder, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
+    session: EapSession = sa.eap
+    session.rounds += 1
+    if session.rounds > MAX_EAP_ROUNDS:
+        raise AuthenticationFailed("too many EAP rounds")
+    if session.msk is not None:
+        return _msk_auth(r, sa, session, inner)
+    eap = next((p for p in inner if isinstance(p, EapPayload)), None)
+    if eap is None:
+        raise InvalidSyntax("an EAP round without an EAP payload")
+    raw = eap.message()
+    if session.method is None:
+        name = parse_identity_response(raw, session.identifier)
+        if name is None:
+            raise AuthenticationFailed("bad EAP-Identity response")
+        session.method = EapMschapv2Server(_password_lookup(r), server_name="ikev2d")
+        session.identifier = (session.identifier + 1) & 0xFF
+        return EapOutcome([_eap_payload(session.method.start(session.identifier, r.rng))])
+    result = session.method.process(raw)
+    if result.success is False:
+        reply = _eap_payload(result.send) if result.send else None
+        raise AuthenticationFailed(f"EAP-MSCHAPv2: {result.reason}", eap_reply=reply)
+    if result.success:
+        session.msk, sa.user = result.msk, result.user
+    return EapOutcome([_eap_payload(result.send)], delay=result.delay)
