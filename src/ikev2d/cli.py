@@ -202,6 +202,11 @@ def _ctl_parser() -> argparse.ArgumentParser:
     ):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("--json", action="store_true", help="print JSON")
+    from ikev2d.offline import OFFLINE_COMMANDS
+
+    for name, text in OFFLINE_COMMANDS.items():
+        if name != "check":
+            sub.add_parser(name, help=text, add_help=False)
     sp = sub.add_parser("disconnect", help="delete a client's IKE SA and tunnel")
     sp.add_argument("target", help="the client's identity or virtual IP")
     sub.add_parser("reload", help="re-read the configuration")
@@ -209,6 +214,12 @@ def _ctl_parser() -> argparse.ArgumentParser:
 
 
 def ctl_main(argv: list[str] | None = None) -> int:
+    from ikev2d.offline import offline_main
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    done = offline_main(argv)  # profile, pki, check: they read files, not the daemon
+    if done is not None:
+        return done
     args = _ctl_parser().parse_args(argv)
     message = {"cmd": args.command}
     if args.command == "disconnect":
