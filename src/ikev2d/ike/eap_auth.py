@@ -19,10 +19,11 @@ from ikev2d.crypto.auth import (
     verify_psk_auth,
 )
 from ikev2d.wire.eap import EapPayload
-from ikev2d.wire.enums import AuthMethod, EapCode
+from ikev2d.wire.enums import AuthMethod, EapCode, ExchangeType
 from ikev2d.wire.payloads import AuthPayload, IdiPayload, IdrPayload, Payload
 
 from .errors import AuthenticationFailed, InvalidSyntax
+from .rules import EAP_ROUND_RULES, check_request
 
 if TYPE_CHECKING:
     from .responder import Responder
@@ -93,6 +94,7 @@ def _msk_auth(r: Responder, sa: IkeSa, session: EapSession, inner) -> EapOutcome
 
 def continue_eap(r: Responder, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
     session: EapSession = sa.eap
+    check_request(ExchangeType.IKE_AUTH, inner, EAP_ROUND_RULES)
     session.rounds += 1
     if session.rounds > MAX_EAP_ROUNDS:
         raise AuthenticationFailed("too many EAP rounds")

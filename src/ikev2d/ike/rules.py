@@ -12,7 +12,7 @@ from ikev2d.wire.payloads import Payload, UnknownPayload
 
 from .errors import InvalidSyntax, UnsupportedCriticalPayload
 
-__all__ = ["REQUEST_RULES", "check_request"]
+__all__ = ["EAP_ROUND_RULES", "REQUEST_RULES", "check_request"]
 
 ANY = 64  # "any number": bounded so a crafted message cannot make us do unbounded work
 P = PayloadType
@@ -59,8 +59,21 @@ REQUEST_RULES: dict[int, dict[int, tuple[int, int]]] = {
 }
 
 
-def check_request(exchange: int, payloads: list[Payload] | tuple[Payload, ...]) -> None:
-    rules = REQUEST_RULES.get(exchange)
+# later IKE_AUTH rounds of EAP (§2.16): an EAP payload, then finally the MSK-based AUTH
+EAP_ROUND_RULES: dict[int, tuple[int, int]] = {
+    P.EAP: (0, 1),
+    P.AUTH: (0, 1),
+    P.NOTIFY: (0, ANY),
+    P.VENDOR_ID: (0, ANY),
+}
+
+
+def check_request(
+    exchange: int,
+    payloads: list[Payload] | tuple[Payload, ...],
+    rules: dict[int, tuple[int, int]] | None = None,
+) -> None:
+    rules = rules if rules is not None else REQUEST_RULES.get(exchange)
     if rules is None:
         raise InvalidSyntax(f"exchange type {exchange} is not handled")
     counts: dict[int, int] = {}

@@ -15,6 +15,7 @@ from test_ike_responder import PHONE, SERVER, Spis, connect, events, make_config
 
 from ikev2d.ike.responder import Responder
 from ikev2d.wire.cp import CfgAttribute, CpPayload
+from ikev2d.wire.eap import EapPayload
 from ikev2d.wire.enums import ExchangeType
 from ikev2d.wire.payloads import (
     AuthPayload,
@@ -196,3 +197,42 @@ def test_state_stays_bounded_under_many_half_open_attempts():
     assert len(r._sas) <= r.config.max_half_open
     r.handle_timer(100.0)
     assert r._sas == {} and r._half_open.total == 0
+
+
+_EAP_WORLD: list = []
+
+
+def eap_responder_mid_conversation():
+    """A responder with users and a certificate, in the EAP rounds of one client."""
+    import datetime as dt
+
+    from test_ike_auth_methods import NOW, EapInitiator, responder
+
+    from ikev2d.auth import ca as pki
+
+    if not _EAP_WORLD:
+        ca = pki.make_ca("fuzz CA", NOW - dt.timedelta(days=1), os.urandom, key_type="ecdsa-p256")
+        srv = pki.issue_server_cert(ca, ["vpn.example.test"], NOW, os.urandom, "ecdsa-p256")
+        _EAP_WORLD.append((ca, srv))
+    r = responder(_EAP_WORLD[0])
+    client = EapInitiator()
+    r.receive_datagram(client.init_request(), PHONE, SERVER, 0.0)
+    client.init_response(r.datagrams_to_send()[0][0])
+    r.receive_datagram(client.first_eap_message(), PHONE, SERVER, 0.0)
+    r.datagrams_to_send()
+    return r, client
+
+
+eap_payloads = st.one_of(
+    payloads,
+    st.builds(EapPayload, st.integers(0, 5), st.integers(0, 255),
+              st.sampled_from([None, 1, 3, 26, 254]), st.binary(max_size=80)),
+)  # fmt: skip
+
+
+@FUZZ
+@given(st.lists(st.lists(eap_payloads, max_size=4), min_size=1, max_size=4))
+def test_eap_rounds_with_random_payload_mixes(rounds):
+    r, client = eap_responder_mid_conversation()
+    for chain in rounds:
+        feed(r, client.next(chain))
