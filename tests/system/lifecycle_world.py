@@ -41,14 +41,15 @@ class LifeConn(ClientConn):
     def swanctl(self) -> str:
         text = super().swanctl()
         extra = f"    mobike = {'yes' if self.mobike else 'no'}\n"
+        # lifetimes well past the rekey times: a rekey, never an expiry, replaces the SAs
         if self.ike_rekey:
-            extra += f"    rekey_time = {self.ike_rekey}s\n    rand_time = 0\n"
+            extra += f"    rekey_time = {self.ike_rekey}s\n    over_time = 30s\n    rand_time = 0\n"
         text = text.replace("    vips = 0.0.0.0\n", "    vips = 0.0.0.0\n" + extra, 1)
         if self.child_rekey:
             text = text.replace(
                 f"        esp_proposals = {self.esp}\n",
                 f"        esp_proposals = {self.esp}\n        rekey_time = {self.child_rekey}s\n"
-                "        rand_time = 0\n",
+                f"        life_time = {self.child_rekey + 30}s\n        rand_time = 0\n",
             )
         return text
 

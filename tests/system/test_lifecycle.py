@@ -67,6 +67,8 @@ def test_client_rekeys_child_and_ike_sa_under_ping_without_loss(w):
     assert sent == 80 and received == 80, w.logs()
     log = d.log_text()
     assert len(re.findall(r"IKE SA \w+ rekeyed, now", log)) >= 1, w.logs()
+    assert len(re.findall(r"installed, .*, rekeying \w{8}$", log, re.MULTILINE)) >= 2, w.logs()
+    assert "closing expired" not in w.phones[0].log_text()  # rekeyed, never expired
     now = router_spis(w)
     assert len(now) == 2 and not now & first, (first, now)  # a fresh pair, the old ones gone
     clients = w.clients()

@@ -233,6 +233,7 @@ class Actions:
             f"Child SA in {spec.inbound_spi:08x} out {spec.outbound_spi:08x} installed, "
             f"{', '.join(spec.local_ts)} <=> {', '.join(spec.remote_ts)}, {spec.algorithms}"
             + (f", UDP encapsulation {spec.encap[0]}/{spec.encap[1]}" if spec.encap else "")
+            + (f", rekeying {e.replaces:08x}" if old is not None else "")
         )
 
     def _save_child_keys(self, spec: ev.ChildSaSpec) -> None:
