@@ -91,8 +91,15 @@ class Daemon:
         def allocate_spi(local: str, remote: str) -> int:
             return self.datapath.allocate_spi(remote, local)
 
+        from ikev2d.daemon.credentials import load_credentials
+
         return Responder(
-            config, rng=self._rng, allocate_spi=allocate_spi, export_keys=self.save_keys is not None
+            config,
+            rng=self._rng,
+            allocate_spi=allocate_spi,
+            export_keys=self.save_keys is not None,
+            credentials=load_credentials(config, self.log, self._wall()),
+            wall_clock=self._wall,
         )
 
     # -- start and stop --------------------------------------------------------------------

@@ -87,6 +87,7 @@ class ServerConfig:
     fragment_size: int
     log_level: str
     control_socket: str
+    pki_dir: str
     state_dir: str
     users: tuple[UserConfig, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)

@@ -261,6 +261,12 @@ OPTIONS: tuple[Option, ...] = (
         max=107,
     ),
     Option(
+        "pki_dir", "server", "path", "/etc/ikev2d/pki",
+        "Directory of the built-in certificate authority and the server certificate "
+        "(created when auth_mode is eap or cert; ikev2ctl pki manages it).",
+        "an absolute path", max=4096,
+    ),
+    Option(
         "state_dir", "server", "path", "/var/run/ikev2d",
         "Directory for the status snapshot and other run-time state.", "an absolute path",
         max=4096,

@@ -435,7 +435,7 @@ ERRORS = [
         "masquerade, ike_proposal, esp_proposal, legacy_proposals, ike_lifetime, "
         "child_lifetime, child_lifetime_bytes, dpd_delay, retransmit_timeout, "
         "retransmit_tries, cookie_threshold, max_half_open, max_half_open_per_ip, mobike, "
-        "fragmentation, fragment_size, log_level, control_socket, state_dir)",
+        "fragmentation, fragment_size, log_level, control_socket, pki_dir, state_dir)",
     ),
     (
         {"server": {}, "sever": {}},

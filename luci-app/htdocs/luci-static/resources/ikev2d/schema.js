@@ -645,6 +645,23 @@ return baseclass.extend({ schema: {
 			"help": "UNIX socket for ikev2ctl, LuCI and ubus."
 		},
 		{
+			"name": "pki_dir",
+			"section": "server",
+			"type": "path",
+			"default": "/etc/ikev2d/pki",
+			"uci_default": "/etc/ikev2d/pki",
+			"default_doc": "",
+			"list": false,
+			"secret": false,
+			"required": false,
+			"choices": [],
+			"min": null,
+			"max": 4096,
+			"datatype": "",
+			"allowed": "an absolute path",
+			"help": "Directory of the built-in certificate authority and the server certificate (created when auth_mode is eap or cert; ikev2ctl pki manages it)."
+		},
+		{
 			"name": "state_dir",
 			"section": "server",
 			"type": "path",

@@ -19,7 +19,8 @@ var TABS = {
 	advanced: [ 'listen', 'port', 'natt_port', 'ike_lifetime', 'child_lifetime',
 		'child_lifetime_bytes', 'dpd_delay', 'retransmit_timeout', 'retransmit_tries',
 		'cookie_threshold', 'max_half_open', 'max_half_open_per_ip', 'mobike',
-		'fragmentation', 'fragment_size', 'log_level', 'control_socket', 'state_dir' ]
+		'fragmentation', 'fragment_size', 'log_level', 'control_socket', 'pki_dir',
+		'state_dir' ]
 };
 var USER_COLUMNS = [ 'name', 'password', 'ip', 'enabled' ];
 // Labels a router owner reads; the option names stay those of the schema.

@@ -1,0 +1,43 @@
+"""The server's certificate, key and CA for the responder, from the PKI directory.
+
+With auth_mode eap or cert and no CA yet, the CA and a server certificate for
+server_address are created on the spot (the router owner never runs a command). With
+auth_mode psk an existing CA is still loaded, so EAP and certificate clients can connect next
+to PSK clients; none is created.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ikev2d.ike.credentials import Credentials
+from ikev2d.policy.config import ServerConfig
+
+__all__ = ["load_credentials"]
+
+
+def load_credentials(config: ServerConfig, log, now: float) -> Credentials | None:
+    from ikev2d.pki_files import PkiError, PkiStore
+
+    store = PkiStore(config.pki_dir)
+    wants = config.auth_mode in ("eap", "cert")
+    try:
+        if not store.exists():
+            if not wants:
+                return None
+            if not config.server_address:
+                log.error(
+                    f"auth_mode {config.auth_mode} needs server_address (the name or address "
+                    "clients connect to) for the server certificate; EAP and certificate "
+                    "clients cannot connect"
+                )
+                return None
+            store.init([config.server_address], "rsa2048", dt.datetime.fromtimestamp(now, dt.UTC))
+            log.info(f"created the CA and a server certificate for {config.server_address} "
+                     f"in {config.pki_dir}; install ca.pem on the clients")  # fmt: skip
+        chain, key = store.load_server()
+        ca = store.load_ca()
+        return Credentials(tuple(chain), key, ca.certificate, store.revoked_serials())
+    except (PkiError, OSError, ValueError) as e:
+        log.error(f"cannot use the certificates in {config.pki_dir}: {e}")
+        return None
