@@ -19,8 +19,15 @@ from ikev2d.crypto.auth import (
     verify_psk_auth,
 )
 from ikev2d.wire.eap import EapPayload
-from ikev2d.wire.enums import AuthMethod, EapCode, ExchangeType
-from ikev2d.wire.payloads import AuthPayload, IdiPayload, IdrPayload, Payload
+from ikev2d.wire.enums import AuthMethod, EapCode, ExchangeType, NotifyType, ProtocolId
+from ikev2d.wire.payloads import (
+    AuthPayload,
+    DeletePayload,
+    IdiPayload,
+    IdrPayload,
+    NotifyPayload,
+    Payload,
+)
 
 from .errors import AuthenticationFailed, InvalidSyntax
 from .rules import EAP_ROUND_RULES, check_request
@@ -29,7 +36,7 @@ if TYPE_CHECKING:
     from .responder import Responder
     from .sa import IkeSa
 
-__all__ = ["EapOutcome", "EapSession", "continue_eap", "start_eap"]
+__all__ = ["EapOutcome", "EapSession", "abandoned_reason", "continue_eap", "start_eap"]
 
 MAX_EAP_ROUNDS = 8  # Identity, Challenge, a retry, Success: far fewer than this
 
@@ -43,6 +50,7 @@ class EapSession:
     method: EapMschapv2Server | None = None
     msk: bytes | None = field(default=None, repr=False)
     rounds: int = 0
+    wrong_passwords: int = 0  # MSCHAPv2 responses refused so far (a retry was offered)
 
 
 @dataclass(slots=True)
@@ -50,6 +58,7 @@ class EapOutcome:
     payloads: list[Payload]
     done: bool = False
     delay: float = 0.0
+    wrong_password: bool = False  # this round refused a password and offers a retry
 
 
 def _eap_payload(raw: bytes) -> EapPayload:
@@ -117,4 +126,27 @@ def continue_eap(r: Responder, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
         raise AuthenticationFailed(f"EAP-MSCHAPv2: {result.reason}", eap_reply=reply)
     if result.success:
         session.msk, sa.user = result.msk, result.user
-    return EapOutcome([_eap_payload(result.send)], delay=result.delay)
+    retry = result.success is None and bool(result.reason)  # a Failure request, R=1
+    session.wrong_passwords += retry
+    return EapOutcome([_eap_payload(result.send)], delay=result.delay, wrong_password=retry)
+
+
+def abandoned_reason(sa: IkeSa, inner: list[Payload]) -> str | None:
+    """Why the client ends an unfinished IKE_AUTH with an INFORMATIONAL request, or None
+    when the request does not end it. strongSwan gives up after one refused MSCHAPv2
+    password, and after refusing our certificate or AUTH, by sending { N(AUTHENTICATION_
+    FAILED) } (RFC 7296 §2.21.2) instead of retrying; a Delete of the IKE SA also ends it."""
+    refused = any(
+        isinstance(p, NotifyPayload) and p.notify_type == NotifyType.AUTHENTICATION_FAILED
+        for p in inner
+    )
+    deleted = any(isinstance(p, DeletePayload) and p.protocol == ProtocolId.IKE for p in inner)
+    if not (refused or deleted):
+        return None
+    wrong = sa.eap.wrong_passwords if isinstance(sa.eap, EapSession) else 0
+    if wrong:
+        return f"EAP-MSCHAPv2: wrong password ({wrong} tries), the client gave up"
+    if refused:
+        return ("the client refused the server's authentication (AUTHENTICATION_FAILED): "
+                "does it trust our CA and use the server name in our certificate?")  # fmt: skip
+    return "the client abandoned the authentication"

@@ -65,6 +65,7 @@ class AuthResult:
     child: FirstChild | None = None
     child_error: IkeError | None = None
     delay: float = 0.0  # hold the response back this long (EAP retry after a failure)
+    wrong_password: bool = False  # an EAP round refused a password (a retry is offered)
     failed: AuthenticationFailed | None = None  # answered, then the SA is forgotten
     notes: list[str] = field(default_factory=list)
 
@@ -148,7 +149,8 @@ def handle_ike_auth(r: Responder, sa: IkeSa, inner: list[Payload], now: float) -
     if isinstance(sa.eap, EapSession):
         outcome = continue_eap(r, sa, inner)
         if not outcome.done:
-            return AuthResult(outcome.payloads, done=False, delay=outcome.delay)
+            return AuthResult(outcome.payloads, done=False, delay=outcome.delay,
+                              wrong_password=outcome.wrong_password)  # fmt: skip
         return _finish(r, sa, sa.eap.first_message, now, outcome.payloads)
     check_request(ExchangeType.IKE_AUTH, inner)
     idi = next(p for p in inner if isinstance(p, IdiPayload))

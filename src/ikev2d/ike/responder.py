@@ -44,6 +44,7 @@ from . import tasks
 from .create_child import ChildCreated, handle_create_child_sa
 from .credentials import Credentials
 from .dos import AuthThrottle, CookieJar, HalfOpenCounter
+from .eap_auth import EapSession, abandoned_reason
 from .errors import AuthenticationFailed, IkeError, KernelRefused, NoProposalChosen
 from .events import Address
 from .fragments import (
@@ -378,6 +379,8 @@ class Responder:
                 self._on_ike_auth(sa, inner, mid, src, dst, now)
                 return
             if sa.state == SaState.HALF_OPEN:
+                if exchange == ExchangeType.INFORMATIONAL:
+                    self._on_abandoned_auth(sa, inner, mid, src, dst, now)
                 return
             if (src, dst) != (sa.remote, sa.local) and not sa.mobike and sa.nat_remote:
                 follow_client(self, sa, src, dst)  # a NAT re-mapped the client (§2.23)
@@ -396,6 +399,8 @@ class Responder:
         result = handle_ike_auth(self, sa, inner, now)
         self._respond(sa, ExchangeType.IKE_AUTH, mid, result.payloads, src, dst, now,
                       delay=result.delay)  # fmt: skip
+        if result.wrong_password:  # count every refused password, retry or not
+            self._throttle.note_failure(src[0], now)
         if not result.done:  # EAP rounds follow; a person may be typing a password
             sa.expires = now + HALF_OPEN_TIMEOUT
             self.schedule(sa)
@@ -424,12 +429,24 @@ class Responder:
             self.emit(ev.NegotiationFailed(src, result.child_error.reason))
         self.schedule(sa)
 
-    def _fail_auth(self, sa: IkeSa, src: Address, error: IkeError, now: float) -> None:
+    def _fail_auth(
+        self, sa: IkeSa, src: Address, error: IkeError, now: float, throttle: bool = True
+    ) -> None:
         identity = _who(sa) if sa.identity is not None else "?"
         if isinstance(error, AuthenticationFailed):
             self.emit(ev.AuthenticationFailed(src, identity, error.reason))
-            self._throttle.note_failure(src[0], now)
+            if throttle:
+                self._throttle.note_failure(src[0], now)
         self.forget(sa)  # nothing is kept of a failed authentication
+
+    def _on_abandoned_auth(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
+        """An INFORMATIONAL before IKE_AUTH finished: answered; if it ends the attempt
+        (the client gave up), the failure is reported and nothing is kept."""
+        self._respond(sa, ExchangeType.INFORMATIONAL, mid, [], src, dst)
+        reason = abandoned_reason(sa, inner)
+        if reason is not None:
+            # a refused password was counted by the throttle already
+            self._fail_auth(sa, src, AuthenticationFailed(reason), now, throttle=False)
 
     def _on_informational(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
         result = handle_informational(sa, inner)
@@ -497,7 +514,10 @@ class Responder:
         if sa.delayed is not None:
             self._send_delayed(sa, now)
         if sa.expires is not None and sa.expires <= now:
-            self.forget(sa)  # half-open too long: no IKE_AUTH came
+            if isinstance(sa.eap, EapSession) and sa.eap.wrong_passwords:
+                reason = f"EAP-MSCHAPv2: wrong password ({sa.eap.wrong_passwords} tries), no retry"
+                self.emit(ev.AuthenticationFailed(sa.remote, _who(sa), reason))
+            self.forget(sa)  # half-open too long: no IKE_AUTH came, or EAP stalled
             return
         pending = sa.pending
         if pending is not None and pending.next_send <= now:
