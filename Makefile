@@ -29,9 +29,11 @@ test-oldest:
 	@scripts/setup.sh --oldest
 	.venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
+LINT_DIRS := $(wildcard src tests bench scripts)
+
 lint: setup
-	$(PY) -m ruff check src tests bench scripts
-	$(PY) -m ruff format --check src tests bench scripts
+	$(PY) -m ruff check $(LINT_DIRS)
+	$(PY) -m ruff format --check $(LINT_DIRS)
 	@scripts/shellcheck.sh
 
 ipk: setup
