@@ -368,7 +368,26 @@ class Daemon:
             "disconnect": self._cmd_disconnect,
             "reload": lambda req: self.reload(),
             "check": lambda req: self.check(),
+            "profile": self._cmd_profile,
         }
+
+    def _cmd_profile(self, request: dict) -> dict:
+        """A client setup file for LuCI's download buttons (ikev2ctl profile does the same
+        from the files)."""
+        from ikev2d.profiles import PLATFORMS, ProfileError, profile_command
+        from ikev2d.profiles.render import pki_material
+
+        platform, user = request.get("platform"), request.get("user") or None
+        if platform not in PLATFORMS:
+            raise CommandError(f'profile needs a "platform": one of {", ".join(PLATFORMS)}')
+        if user is not None and (not isinstance(user, str) or len(user) > 128):
+            raise CommandError('"user" must be a user name')
+        try:
+            return profile_command(
+                self.config, platform, user, **pki_material(self.config.pki_dir, user)
+            )
+        except ProfileError as exc:
+            raise CommandError(str(exc)) from None
 
     def _cmd_disconnect(self, request: dict) -> dict:
         target = request.get("target")
@@ -379,7 +398,7 @@ class Daemon:
             raise CommandError(f"no connected client matches {target.strip()[:100]!r}")
         names = []
         for sa in found:
-            names.append(str(sa.identity))
+            names.append(sa.user or str(sa.identity))
             self.responder.disconnect(sa, self._clock(), "disconnected by the administrator")
         self._pump()
         self._snapshot()

@@ -15,7 +15,7 @@ from .common import PLATFORMS, Profile, ProfileError
 from .sswan import render_sswan
 from .windows import render_powershell
 
-__all__ = ["PKI_DIR", "profile_command", "profile_main", "render_profile"]
+__all__ = ["PKI_DIR", "pki_material", "profile_command", "profile_main", "render_profile"]
 
 PKI_DIR = "/etc/ikev2d/pki"
 
@@ -76,10 +76,19 @@ def _read(path: str) -> bytes | None:
         return None
 
 
+def pki_material(pki_dir: str, user: str | None) -> dict:
+    """The CA certificate and the user's PKCS#12 (``clients/<user>.p12``, as ``ikev2ctl pki
+    issue`` writes it) for render_profile; absent files are None."""
+    p12 = None
+    if user and "/" not in user and not user.startswith("."):
+        p12 = _read(os.path.join(pki_dir, "clients", f"{user}.p12"))
+    return {"ca_pem": _read(os.path.join(pki_dir, "ca.pem")), "p12": p12}
+
+
 def profile_main(argv: list[str], config: ServerConfig, *, pki_dir: str = PKI_DIR) -> int:
     """``ikev2ctl profile --platform P [--user NAME] [--out FILE] [--on-demand]``.
 
-    The CA comes from ``pki_dir/ca.pem``, a user's PKCS#12 from ``pki_dir/<user>.p12``.
+    The CA and a user's PKCS#12 come from ``pki_dir`` (see pki_material).
     Exit 0 written, 2 when the profile cannot be made (message on stderr).
     """
     ap = argparse.ArgumentParser(prog="ikev2ctl profile")
@@ -89,11 +98,9 @@ def profile_main(argv: list[str], config: ServerConfig, *, pki_dir: str = PKI_DI
     ap.add_argument("--on-demand", action="store_true", help="Apple: connect always")
     ap.add_argument("--name", help="the VPN's display name")
     args = ap.parse_args(argv)
-    p12 = _read(os.path.join(pki_dir, f"{args.user}.p12")) if args.user else None
     try:
-        prof = render_profile(config, args.platform, args.user, ca_pem=_read(
-            os.path.join(pki_dir, "ca.pem")), p12=p12, on_demand=args.on_demand,
-            name=args.name)  # fmt: skip
+        prof = render_profile(config, args.platform, args.user, on_demand=args.on_demand,
+                              name=args.name, **pki_material(pki_dir, args.user))  # fmt: skip
     except ProfileError as exc:
         print(f"ikev2ctl profile: {exc}", file=sys.stderr)
         return 2

@@ -173,3 +173,26 @@ def test_reload_and_check(daemon_with_file):
     write_toml(path, {**server, "psk": "Xyzzy42", "allow_weak_psk": True})
     check = d.control({"cmd": "check"})["result"]
     assert check["valid"] is True and check["warnings"] and "Xyzzy42" not in json.dumps(check)
+
+
+def test_profile_command_gives_a_download_and_refuses_bad_requests(daemon_with_file):
+    import base64
+    import plistlib
+
+    running, path, server = daemon_with_file
+    reply = running.control({"cmd": "profile", "platform": "ios"})
+    assert reply["ok"] is False and "server_address" in reply["error"]
+    write_toml(path, {**server, "server_address": "vpn.example.test"})
+    assert running.control({"cmd": "reload"})["ok"]
+    reply = running.control({"cmd": "profile", "platform": "ios"})
+    assert reply["ok"], reply
+    result = reply["result"]
+    assert result["filename"].endswith(".mobileconfig") and result["contains_secret"]
+    plist = plistlib.loads(base64.b64decode(result["data"]))
+    vpn = next(p for p in plist["PayloadContent"] if p["PayloadType"] == "com.apple.vpn.managed")
+    assert vpn["IKEv2"]["AuthenticationMethod"] == "SharedSecret"
+    for bad in ({"cmd": "profile"}, {"cmd": "profile", "platform": "amiga"},
+                {"cmd": "profile", "platform": "ios", "user": ["x"]}):  # fmt: skip
+        answer = running.control(bad)
+        assert answer["ok"] is False
+        assert "platform" in answer["error"] or "user" in answer["error"]
