@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ikev2d.crypto import errors as crypto_errors
-from ikev2d.crypto.dh import new_key_exchange, supported_groups
+from ikev2d.crypto.dh import supported_groups
 from ikev2d.crypto.keys import derive_child_keys, derive_rekeyed_ike_keys
 from ikev2d.crypto.prf import Prf
 from ikev2d.crypto.sk import SkCodec
@@ -27,7 +26,7 @@ from ikev2d.wire.ts import TsiPayload, TsrPayload
 
 from .child import make_child, narrow_for
 from .errors import IkeError, InvalidSyntax, NoProposalChosen
-from .ike_sa_init import NONCE_LEN
+from .ike_sa_init import NONCE_LEN, run_key_exchange
 from .lifetimes import hard_lifetime, rekey_delay
 from .negotiate import choose_ike_proposal, choose_rekey_child_proposal
 from .rules import check_request
@@ -56,7 +55,7 @@ class IkeRekeyed:
     new_sa: IkeSa
 
 
-def _key_exchange(ke: KePayload | None, group: int | None, rng: Rng):
+def _key_exchange(ke: KePayload | None, group: int | None):
     """(our KE payload, g^ir) for a PFS group, or (None, None)."""
     if group is None:
         if ke is not None:
@@ -64,11 +63,8 @@ def _key_exchange(ke: KePayload | None, group: int | None, rng: Rng):
         return None, None
     if ke is None or ke.group != group:
         raise InvalidSyntax("KE payload missing or of another group")
-    try:
-        kex = new_key_exchange(group)
-        return KePayload(group, kex.public_bytes()), kex.shared_secret(ke.data)
-    except crypto_errors.InvalidKePayload as e:
-        raise InvalidSyntax(f"bad KE data: {e}") from None
+    public, shared = run_key_exchange(group, ke.data)
+    return KePayload(group, public), shared
 
 
 def _create_child(sa: IkeSa, inner, now, config: ServerConfig, allocate_spi, rng) -> ChildCreated:
@@ -90,7 +86,7 @@ def _create_child(sa: IkeSa, inner, now, config: ServerConfig, allocate_spi, rng
     chosen = choose_rekey_child_proposal(
         config.esp_proposal, sa_payload, ke.group if ke else None, SUPPORTED_GROUPS
     )
-    ke_reply, shared = _key_exchange(ke, chosen.ke_group, rng)
+    ke_reply, shared = _key_exchange(ke, chosen.ke_group)
     local_ts, remote_ts = narrow_for(sa, tsi, tsr, config)
     nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
     nonce_r = rng(NONCE_LEN)
@@ -161,12 +157,7 @@ def _rekey_ike(sa: IkeSa, inner, now, config: ServerConfig, new_spi: bytes, rng)
     if len(chosen.offered.spi) != 8:
         raise InvalidSyntax("IKE SA rekey proposal without an 8-byte SPI")
     conf = chosen.configured
-    try:
-        # OpenSSL makes the private value (short exponents for MODP): 2x faster on OpenSSL 3.0
-        kex = new_key_exchange(int(conf.ke.id))
-        shared = kex.shared_secret(ke.data)
-    except crypto_errors.InvalidKePayload as e:
-        raise InvalidSyntax(f"bad KE data: {e}") from None
+    our_public, shared = run_key_exchange(int(conf.ke.id), ke.data)
     nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
     nonce_r = rng(NONCE_LEN)
     new = rekeyed_ike_sa(
@@ -176,7 +167,7 @@ def _rekey_ike(sa: IkeSa, inner, now, config: ServerConfig, new_spi: bytes, rng)
     payloads: list[Payload] = [
         SaPayload((chosen.reply_proposal(new_spi),)),
         NoncePayload(nonce_r),
-        KePayload(int(conf.ke.id), kex.public_bytes()),
+        KePayload(int(conf.ke.id), our_public),
     ]
     return IkeRekeyed(payloads, new)
 

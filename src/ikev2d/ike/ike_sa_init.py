@@ -28,11 +28,21 @@ from .negotiate import choose_ike_proposal
 from .rules import check_request
 from .sa import IkeSa
 
-__all__ = ["HALF_OPEN_TIMEOUT", "NONCE_LEN", "handle_ike_sa_init"]
+__all__ = ["HALF_OPEN_TIMEOUT", "NONCE_LEN", "handle_ike_sa_init", "run_key_exchange"]
 
 NONCE_LEN = 32
 HALF_OPEN_TIMEOUT = 30.0  # seconds an IKE SA may wait for its IKE_AUTH
 _ZERO_SPI = bytes(8)
+
+
+def run_key_exchange(group: int, peer_public: bytes) -> tuple[bytes, bytes]:
+    """(our public value, g^ir) for the peer's KE data; a bad value is INVALID_SYNTAX."""
+    try:
+        # OpenSSL makes the private value (short exponents for MODP): 2x faster on OpenSSL 3.0
+        kex = new_key_exchange(group)
+        return kex.public_bytes(), kex.shared_secret(peer_public)
+    except crypto_errors.InvalidKePayload as e:
+        raise InvalidSyntax(f"bad KE data: {e}") from None
 
 
 def _nat_flags(msg: Message, src: Address, dst: Address) -> tuple[bool, bool]:
@@ -69,18 +79,13 @@ def handle_ike_sa_init(
     nonce_i = msg.get(NoncePayload).data
     chosen = choose_ike_proposal(config.ike_proposal, sa_payload, ke.group)
     conf = chosen.configured
-    try:
-        # OpenSSL makes the private value (short exponents for MODP): 2x faster on OpenSSL 3.0
-        kex = new_key_exchange(int(conf.ke.id))
-        shared = kex.shared_secret(ke.data)
-    except crypto_errors.InvalidKePayload as e:
-        raise InvalidSyntax(f"bad KE data: {e}") from None
+    our_public, shared = run_key_exchange(int(conf.ke.id), ke.data)
     spi_i = msg.header.spi_i
     nonce_r = rng(NONCE_LEN)
     nat_remote, nat_local = _nat_flags(msg, src, dst)
     payloads = [
         SaPayload((chosen.reply_proposal(),)),
-        KePayload(int(conf.ke.id), kex.public_bytes()),
+        KePayload(int(conf.ke.id), our_public),
         NoncePayload(nonce_r),
         NotifyPayload.of(NotifyType.NAT_DETECTION_SOURCE_IP, nat_detection_hash(spi_i, spi_r, dst)),
         NotifyPayload.of(
