@@ -127,7 +127,7 @@ def test_status_never_starts_python(staging, run_dir, fake_daemon, tmp_path):
         ("disconnect", "{}", "missing or empty string parameter: target"),
         ("disconnect", '{"target": 5}', "missing or empty string parameter: target"),
         ("disconnect", '{"target": "a\\nb"}', "invalid parameter: target"),
-        ("profile", '{"platform": "ios"}', "missing or empty string parameter: user"),
+        ("profile", '{"platform": 7}', "missing or empty string parameter: platform"),
         ("nosuch", "{}", "unknown method"),
     ],
 )

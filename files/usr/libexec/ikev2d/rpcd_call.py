@@ -27,12 +27,12 @@ MAX_INPUT = 64 * 1024  # ubus arguments are a few short strings
 MAX_REPLY = 4 * 1024 * 1024  # a profile with certificates is tens of kilobytes
 TIMEOUT = 10.0
 
-# method -> its parameters (all strings, all required)
+# method -> its parameters (all strings); a trailing "?" marks an optional one
 METHODS: dict[str, tuple[str, ...]] = {
     "disconnect": ("target",),
     "reload": (),
     "check": (),
-    "profile": ("platform", "user"),
+    "profile": ("platform", "user?"),  # no user for a PSK profile
 }
 
 
@@ -52,8 +52,11 @@ def parse_params(method: str, raw: bytes) -> dict[str, str]:
     if not isinstance(args, dict):
         raise RpcError("arguments must be a JSON object")
     params = {}
-    for name in METHODS[method]:
+    for spec in METHODS[method]:
+        name = spec.rstrip("?")
         value = args.get(name)
+        if spec.endswith("?") and value in (None, ""):
+            continue
         if not isinstance(value, str) or not value.strip():
             raise RpcError(f"missing or empty string parameter: {name}")
         if len(value) > 256 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
