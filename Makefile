@@ -29,7 +29,7 @@ test-oldest:
 	@scripts/setup.sh --oldest
 	.venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
-LINT_DIRS := $(wildcard src tests bench scripts)
+LINT_DIRS := $(wildcard src tests bench scripts files)
 
 lint: setup
 	$(PY) -m ruff check $(LINT_DIRS)
