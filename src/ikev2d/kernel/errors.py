@@ -1,20 +1,22 @@
-"""The one exception the kernel room raises for a refused netlink request."""
+"""The exceptions the kernel room raises for a refused netlink request (XFRM or route)."""
 
 from __future__ import annotations
 
 import errno as _errno
 import os
 
-__all__ = ["XfrmError"]
+__all__ = ["NetlinkError", "RouteError", "XfrmError"]
 
 
-class XfrmError(OSError):
-    """The kernel refused an XFRM request.
+class NetlinkError(OSError):
+    """The kernel refused a netlink request.
 
     ``errno`` is the positive error number from the netlink ack, ``message`` the kernel's
     extended-ack text when it sent one (else ``strerror``), ``operation`` names what we asked
     for (``"NEWSA"``, ``"UPDPOLICY"`` …) so a log line says which step of an install failed.
     """
+
+    family = "netlink"
 
     def __init__(self, errno: int, message: str, operation: str) -> None:
         super().__init__(errno, message)
@@ -22,7 +24,7 @@ class XfrmError(OSError):
         self.operation = operation
 
     @classmethod
-    def from_errno(cls, errno: int, operation: str, ext_msg: str | None = None) -> XfrmError:
+    def from_errno(cls, errno: int, operation: str, ext_msg: str | None = None) -> NetlinkError:
         text = ext_msg or os.strerror(errno)
         return cls(errno, text, operation)
 
@@ -33,4 +35,16 @@ class XfrmError(OSError):
 
     def __str__(self) -> str:
         name = _errno.errorcode.get(self.errno, str(self.errno))
-        return f"XFRM {self.operation} failed: {self.message} ({name})"
+        return f"{self.family} {self.operation} failed: {self.message} ({name})"
+
+
+class XfrmError(NetlinkError):
+    """The kernel refused an XFRM request (NETLINK_XFRM)."""
+
+    family = "XFRM"
+
+
+class RouteError(NetlinkError):
+    """The kernel refused a route or address request (NETLINK_ROUTE)."""
+
+    family = "rtnetlink"

@@ -1,8 +1,10 @@
-"""A plain NETLINK_XFRM socket: requests with acks, dumps, and a non-blocking event feed.
+"""A plain netlink socket: requests with acks, dumps, and a non-blocking event feed.
 
-The framing (nlmsghdr walking, NLMSG_ERROR with extended-ack text) is small enough to do with
-``struct`` here; the XFRM payloads themselves are encoded and decoded by the pyroute2 message
-classes of :mod:`ikev2d.kernel.xfrm_messages`.
+One class for both families the kernel room speaks: NETLINK_XFRM (SAs, policies, expire events)
+and NETLINK_ROUTE (the client routes of :mod:`ikev2d.kernel.routes`). The framing (nlmsghdr
+walking, NLMSG_ERROR with extended-ack text) is small enough to do with ``struct`` here; the
+XFRM payloads are encoded and decoded by the pyroute2 message classes of
+:mod:`ikev2d.kernel.xfrm_messages`, the few rtnetlink ones by :mod:`ikev2d.kernel.rtnl`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import socket
 import struct
 from collections.abc import Iterator
 
-from ikev2d.kernel.errors import XfrmError
+from ikev2d.kernel.errors import NetlinkError, XfrmError
 
 __all__ = [
+    "NETLINK_ROUTE",
     "NETLINK_XFRM",
     "NLM_F_ACK",
     "NLM_F_DUMP",
@@ -25,6 +28,7 @@ __all__ = [
     "iter_messages",
 ]
 
+NETLINK_ROUTE = 0
 NETLINK_XFRM = 6
 SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1
@@ -86,10 +90,20 @@ def parse_error(buf: bytearray, offset: int) -> tuple[int, str | None]:
 
 
 class NetlinkSocket:
-    """One NETLINK_XFRM socket. ``groups`` > 0 makes it a non-blocking multicast listener."""
+    """One netlink socket of ``protocol``. ``groups`` makes it a non-blocking multicast listener.
 
-    def __init__(self, groups: tuple[int, ...] = ()) -> None:
-        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_XFRM)
+    A refused request raises ``error`` (XfrmError for NETLINK_XFRM, RouteError for routes).
+    """
+
+    def __init__(
+        self,
+        groups: tuple[int, ...] = (),
+        *,
+        protocol: int = NETLINK_XFRM,
+        error: type[NetlinkError] = XfrmError,
+    ) -> None:
+        self._error = error
+        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol)
         self._seq = itertools.count(1)
         try:
             for opt in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
@@ -119,8 +133,8 @@ class NetlinkSocket:
     def request(self, data: bytes, seq: int, operation: str) -> list[tuple[int, bytearray, int]]:
         """Send one request and collect its replies up to the ack (or NLMSG_DONE for dumps).
 
-        Returns (type, buffer, offset) of each non-control reply; raises XfrmError on a
-        negative ack.
+        Returns (type, buffer, offset) of each non-control reply; raises ``error`` (see the
+        class) on a negative ack.
         """
         self._sock.send(data)
         replies: list[tuple[int, bytearray, int]] = []
@@ -128,21 +142,21 @@ class NetlinkSocket:
             try:
                 buf = bytearray(self._sock.recv(_RECV_SIZE))
             except TimeoutError:
-                raise XfrmError(errno.ETIMEDOUT, "no answer from the kernel", operation) from None
+                raise self._error(errno.ETIMEDOUT, "no answer from the kernel", operation) from None
             for mtype, flags, mseq, offset in iter_messages(buf):
                 if mseq != seq:
                     continue  # a late answer to an earlier request that timed out
                 if mtype == NLMSG_ERROR:
                     err, text = parse_error(buf, offset)
                     if err:
-                        raise XfrmError.from_errno(err, operation, text)
+                        raise self._error.from_errno(err, operation, text)
                     return replies
                 if mtype == NLMSG_DONE:
                     return replies
                 replies.append((mtype, buf, offset))
                 if not flags & NLM_F_MULTI and not self._expects_ack(data):
                     return replies
-        raise XfrmError(errno.EOVERFLOW, "reply never ended", operation)
+        raise self._error(errno.EOVERFLOW, "reply never ended", operation)
 
     @staticmethod
     def _expects_ack(data: bytes) -> bool:

@@ -13,74 +13,113 @@ policy's selector (LAN subnet -> virtual IP) and leave unencrypted. So for every
 in the main table: the next hop makes it independent of a default route, `src` puts the
 router's own traffic inside the selectors, and the protocol number (194, unused by iproute2's
 rt_protos) marks the routes as ikev2d's so a restart can flush what a crash left behind.
+
+The requests go over our own NETLINK_ROUTE socket (:mod:`ikev2d.kernel.netlink`, messages in
+:mod:`ikev2d.kernel.rtnl`), not pyroute2's IPRoute, whose import alone costs ~25 MB.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
+
+from ikev2d.kernel import rtnl
+from ikev2d.kernel.errors import RouteError
+from ikev2d.kernel.netlink import NETLINK_ROUTE, NLM_F_ACK, NetlinkSocket
 
 __all__ = ["RTPROT_IKEV2D", "VirtualIpRoutes"]
 
 RTPROT_IKEV2D = 0xC2
+NLM_F_REPLACE, NLM_F_CREATE = 0x100, 0x400
 
 
 class VirtualIpRoutes:
     """Adds and removes the virtual-IP routes of the current network namespace."""
 
     def __init__(self) -> None:
-        from pyroute2 import IPRoute  # lazy: only a real datapath needs it
-
-        self._ipr = IPRoute()
-        self._routes: dict[str, dict] = {}  # virtual IP -> the route as added
+        self._nl = NetlinkSocket(protocol=NETLINK_ROUTE, error=RouteError)
+        self._routes: dict[str, rtnl.Route] = {}  # virtual IP -> the route as added
 
     def _source_in(self, local_ts) -> str | None:
+        """Our first non-loopback IPv4 address inside the protected subnets, if any."""
         nets = [ipaddress.ip_network(n) for n in local_ts]
-        for msg in self._ipr.get_addr(family=socket.AF_INET):
-            addr = ipaddress.ip_address(msg.get_attr("IFA_ADDRESS"))
+        seq = self._nl.next_seq()
+        for mtype, buf, offset in self._nl.request(
+            rtnl.dump_addresses(seq, socket.AF_INET), seq, "GETADDR"
+        ):
+            if mtype != rtnl.RTM_NEWADDR:
+                continue
+            _index, text = rtnl.decode_address(buf, offset)
+            if text is None:
+                continue
+            addr = ipaddress.ip_address(text)
             if not addr.is_loopback and any(addr in n for n in nets if n.prefixlen > 0):
-                return str(addr)
+                return text
         return None
 
-    def add(self, virtual_ip: str, peer: str, local_ts) -> dict:
+    def _path_to(self, peer: str) -> rtnl.Route:
+        seq = self._nl.next_seq()
+        for mtype, buf, offset in self._nl.request(rtnl.get_route(seq, peer), seq, "GETROUTE"):
+            if mtype == rtnl.RTM_NEWROUTE:
+                return rtnl.decode_route(buf, offset)
+        raise RouteError(errno.EHOSTUNREACH, f"no route to {peer}", "GETROUTE")
+
+    def add(self, virtual_ip: str, peer: str, local_ts) -> rtnl.Route:
         """Route `virtual_ip`/32 the way packets to `peer` (its outer address) go."""
-        path = self._ipr.route("get", dst=peer)[0]
-        route = {
-            "dst": f"{virtual_ip}/32",
-            "oif": path.get_attr("RTA_OIF"),
-            "proto": RTPROT_IKEV2D,
-        }
-        gateway = path.get_attr("RTA_GATEWAY")
-        if gateway:
-            route["gateway"] = gateway
-        src = self._source_in(local_ts)
-        if src:
-            route["prefsrc"] = src
-        self._ipr.route("replace", **route)
+        path = self._path_to(peer)
+        family = socket.AF_INET6 if ":" in virtual_ip else socket.AF_INET
+        gateway = path.gateway if path.family == family else None
+        if path.gateway and gateway is None:
+            # an IPv4 route via an IPv6 next hop needs RTA_VIA; not what a router VPN meets
+            raise RouteError(
+                errno.EAFNOSUPPORT, f"next hop to {peer} is {path.gateway}", "NEWROUTE"
+            )
+        route = rtnl.Route(
+            family, virtual_ip, 32 if family == socket.AF_INET else 128,
+            protocol=RTPROT_IKEV2D,
+            scope=rtnl.RT_SCOPE_UNIVERSE if gateway else rtnl.RT_SCOPE_LINK,
+            oif=path.oif, gateway=gateway, prefsrc=self._source_in(local_ts),
+        )  # fmt: skip
+        seq = self._nl.next_seq()
+        flags = rtnl.NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE
+        self._nl.request(rtnl.encode_route(rtnl.RTM_NEWROUTE, flags, seq, route), seq, "NEWROUTE")
         self._routes[virtual_ip] = route
         return route
 
+    def _delete(self, route: rtnl.Route) -> None:
+        """Delete our route to route.dst; already gone (interface down, flushed) is fine."""
+        match = rtnl.Route(route.family, route.dst, route.dst_len, table=route.table,
+                           protocol=RTPROT_IKEV2D, scope=rtnl.RT_SCOPE_NOWHERE, type=0)  # fmt: skip
+        seq = self._nl.next_seq()
+        request = rtnl.encode_route(rtnl.RTM_DELROUTE, rtnl.NLM_F_REQUEST | NLM_F_ACK, seq, match)
+        try:
+            self._nl.request(request, seq, "DELROUTE")
+        except RouteError as exc:
+            if not exc.not_found:
+                raise
+
     def remove(self, virtual_ip: str) -> None:
         route = self._routes.pop(virtual_ip, None)
-        if route is None:
-            return
-        try:
-            self._ipr.route("del", dst=route["dst"], proto=RTPROT_IKEV2D)
-        except Exception as exc:  # NetlinkError: already gone (interface down, flushed)
-            if getattr(exc, "code", None) not in (3, 2):  # ESRCH, ENOENT
-                raise
+        if route is not None:
+            self._delete(route)
 
     def flush(self) -> int:
         """Remove every route carrying our protocol number (a crashed run's leftovers)."""
+        seq = self._nl.next_seq()
         found = [
-            r for r in self._ipr.get_routes(family=socket.AF_INET, table=254)
-            if r["proto"] == RTPROT_IKEV2D
-        ]  # fmt: skip
-        for r in found:
-            self._ipr.route("del", dst=f"{r.get_attr('RTA_DST')}/{r['dst_len']}",
-                            proto=RTPROT_IKEV2D)  # fmt: skip
+            route
+            for mtype, buf, offset in self._nl.request(
+                rtnl.dump_routes(seq, socket.AF_INET), seq, "GETROUTE"
+            )
+            if mtype == rtnl.RTM_NEWROUTE
+            and (route := rtnl.decode_route(buf, offset)).protocol == RTPROT_IKEV2D
+            and route.table == rtnl.RT_TABLE_MAIN
+        ]
+        for route in found:
+            self._delete(route)
         self._routes.clear()
         return len(found)
 
     def close(self) -> None:
-        self._ipr.close()
+        self._nl.close()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 
-from pyroute2.netlink import nla, nlmsg, nlmsg_base
+from ikev2d.kernel._pyroute2 import nla, nlmsg, nlmsg_base
 
 __all__ = [
     "IPPROTO_ESP",

@@ -2,48 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import os
 import socket
-import subprocess
 
 import pytest
+from kernel_netns import in_netns as _in_netns
+from kernel_netns import ip as _ip
 
 from ikev2d.kernel.errors import XfrmError
 from ikev2d.kernel.sockets import bypass_ike_socket, enable_udp_encap
 from ikev2d.kernel.xfrm import ChildTunnel, EspTransform, SaKeys, XfrmDatapath
-
-CLONE_NEWNET = 0x40000000
-
-
-def _ip(ns: str, *args: str) -> str:
-    return subprocess.run(
-        ["ip", "-n", ns, *args], capture_output=True, text=True, check=True, timeout=30
-    ).stdout
-
-
-@contextlib.contextmanager
-def _in_netns(name: str):
-    libc = ctypes.CDLL(None, use_errno=True)
-    with open("/proc/self/ns/net") as home, open(f"/run/netns/{name}") as target:
-        assert libc.setns(target.fileno(), CLONE_NEWNET) == 0
-        try:
-            yield
-        finally:
-            assert libc.setns(home.fileno(), CLONE_NEWNET) == 0
-
-
-@pytest.fixture
-def netns():
-    if os.geteuid() != 0:
-        pytest.fail("needs root for ip netns", pytrace=False)
-    name = f"ikxu{os.getpid() % 100000}"
-    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=30)
 
 
 def test_failed_install_rolls_back_and_flush_keeps_foreign(netns):
