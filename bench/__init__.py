@@ -1,0 +1,1 @@
+"""Benchmarks of ikev2d against strongSwan (make bench): figures only, never fail on time."""

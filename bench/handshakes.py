@@ -1,0 +1,223 @@
+"""Handshake runs and tunnel throughput, inside a kernel with ESP (run by bench.run in UML).
+
+    python -m bench.handshakes OUT.json '{"n": [200], "reps": 1, "proposals": [...]}'
+
+One road-warrior topology (tests/harness/topology.py): the load generator (a strongSwan
+charon initiator) in phone1, the responder under test in the router, an iperf3 server on the
+LAN host. Each run starts a fresh responder and a fresh generator, so every run measures N
+handshakes from an empty state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pathlib
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+from .loadgen import INITIATOR_THREADS_EXTRA, client_conns, drive, load
+from .responders import (
+    ESP,
+    PSK,
+    SERVER_ID,
+    IkeResponder,
+    SwanResponder,
+    charon_conf,
+    cpu_seconds,
+    rss_kb,
+)
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+from harness import NetnsSet
+from harness.strongswan import Charon
+from harness.topology import LAN_HOST, LAN_NET, NAT_OUTSIDE, ROUTER_WAN, build_road_warrior
+
+__all__ = ["handshake_run", "main", "throughput_run"]
+
+RESPONDERS = {"ikev2d": IkeResponder, "strongswan": SwanResponder}
+SETTLE_S = 1.0  # after the last handshake, before the "after" sample (late log writes, etc.)
+
+
+def _pool(n: int) -> str:
+    return "10.10.10.0/24" if n <= 250 else "10.10.0.0/16"
+
+
+def _generator(topo, workdir: pathlib.Path, concurrency: int, *, vip: bool) -> Charon:
+    gen = Charon(topo.phone, workdir, topo.netns, max_runtime=1200)
+    # the generator neither adds 1000 addresses nor routes for the load runs (its CPU is
+    # shared with the responder under test); the throughput run needs both
+    flags = "yes" if vip else "no"
+    charon_conf(
+        gen,
+        threads=concurrency + INITIATOR_THREADS_EXTRA,
+        extra=f"install_virtual_ip = {flags}\n  install_routes = {flags}\n"
+        "  ikesa_table_size = 1024\n  ikesa_table_segments = 16",
+    )
+    gen.start(timeout=60)
+    return gen
+
+
+def handshake_run(topo, workdir, responder: str, proposal: str, n: int, c: int, wrap=None):
+    """N handshakes with C in flight against a fresh `responder`; one result dict."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    kind = RESPONDERS[responder]
+    extra = {"argv_wrap": wrap} if wrap else {}
+    resp = kind(topo.router, workdir / responder, topo.netns, **extra)
+    gen = None
+    try:
+        resp.start(proposal, _pool(n))
+        gen = _generator(topo, workdir / "gen", c, vip=False)
+        conns = client_conns(n, proposal=proposal, esp=ESP, local=topo.phone_addrs[0],
+                             remote=ROUTER_WAN, remote_id=SERVER_ID, remote_ts=LAN_NET)  # fmt: skip
+        t_load = time.monotonic()
+        load(str(gen.vici_path), conns, PSK)
+        load_s = time.monotonic() - t_load
+        time.sleep(SETTLE_S)
+        pid = resp.pid
+        cpu0, rss0 = cpu_seconds(pid), rss_kb(pid)
+        res = drive(str(gen.vici_path), list(conns), c)
+        time.sleep(SETTLE_S)
+        cpu1, rss1, hwm1 = cpu_seconds(pid), rss_kb(pid), rss_kb(pid, "VmHWM")
+        est = resp.established()
+        ok = len(res.latencies)
+        return {
+            "responder": responder, "proposal": proposal, "n": n, "c": c,
+            "ok": ok, "failed": len(res.errors), "errors": res.errors[:3],
+            "responder_established": est, "wall_s": round(res.wall, 3),
+            "gen_load_s": round(load_s, 2),
+            "handshakes_per_s": round(ok / res.wall, 1) if res.wall > 0 else None,
+            "latency_ms_p50": _ms(res.percentile(0.5)), "latency_ms_p95": _ms(res.percentile(0.95)),
+            "cpu_s": round(cpu1 - cpu0, 3),
+            "cpu_ms_per_handshake": round((cpu1 - cpu0) * 1000 / max(1, est), 3),
+            "rss_kb_before": rss0, "rss_kb_after": rss1, "hwm_kb_after": hwm1,
+            "rss_kb_per_client": round((rss1 - rss0) / max(1, est), 2),
+        }  # fmt: skip
+    finally:
+        if gen is not None:
+            gen.stop()
+        resp.stop()
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def _iperf(topo, seconds: int) -> float:
+    """Mbit/s of one iperf3 TCP transfer phone -> LAN host (server started per transfer)."""
+    server = topo.netns.spawn(topo.lan, ["iperf3", "-s", "-1", "-B", LAN_HOST])
+    try:
+        time.sleep(0.5)
+        argv = ["iperf3", "-c", LAN_HOST, "-t", str(seconds), "-J"]
+        out = topo.phone.run(argv, timeout=seconds + 30).stdout
+        data = json.loads(out)
+        return round(data["end"]["sum_received"]["bits_per_second"] / 1e6, 1)
+    finally:
+        topo.netns.procs.stop(server)
+
+
+def throughput_run(topo, workdir, responder: str | None, seconds: int) -> dict:
+    """iperf3 through one tunnel to `responder` (None: no tunnel), with the responder's CPU."""
+    if responder is None:
+        return {"responder": "none", "mbit_s": _iperf(topo, seconds), "responder_cpu_s": None}
+    shutil.rmtree(workdir, ignore_errors=True)
+    resp = RESPONDERS[responder](topo.router, workdir / responder, topo.netns)
+    gen = None
+    try:
+        proposal = "aes256-sha256-modp2048"
+        resp.start(proposal, _pool(1))
+        gen = _generator(topo, workdir / "gen", 4, vip=True)
+        conns = client_conns(1, proposal=proposal, esp=ESP, local=topo.phone_addrs[0],
+                             remote=ROUTER_WAN, remote_id=SERVER_ID, remote_ts=LAN_NET)  # fmt: skip
+        load(str(gen.vici_path), conns, PSK)
+        res = drive(str(gen.vici_path), list(conns), 1)
+        if res.errors:
+            raise RuntimeError(f"tunnel to {responder} failed: {res.errors}")
+        time.sleep(0.5)
+        pid = resp.pid
+        cpu0 = cpu_seconds(pid)
+        mbit = _iperf(topo, seconds)
+        cpu1 = cpu_seconds(pid)
+        esp_bytes = _esp_in_bytes(topo)
+        return {"responder": responder, "mbit_s": mbit, "responder_cpu_s": round(cpu1 - cpu0, 3),
+                "seconds": seconds, "router_esp_in_bytes": esp_bytes}  # fmt: skip
+    finally:
+        if gen is not None:
+            gen.stop()
+        resp.stop()
+
+
+def _esp_in_bytes(topo) -> int:
+    """Bytes counted by the router's inbound ESP SAs: proof the transfer used the tunnel."""
+    text = topo.router.ip("-s", "xfrm", "state").stdout
+    total = 0
+    for block in re.split(r"^src ", text, flags=re.MULTILINE)[1:]:
+        counts = re.search(r"(\d+)\(bytes\), (\d+)\(packets\)", block)
+        if counts and not block.startswith(ROUTER_WAN):  # inbound: src is the client
+            total += int(counts.group(1))
+    return total
+
+
+def main(argv: list[str]) -> int:
+    out_path, spec = pathlib.Path(argv[0]), json.loads(argv[1])
+    work = pathlib.Path(tempfile.mkdtemp(prefix="bench-", dir=spec.get("workdir")))
+    results: dict = {"handshakes": [], "throughput": [], "profile": []}
+    netns = NetnsSet()
+    try:
+        topo = build_road_warrior(netns, phones=1, nat=False)
+        topo.router.ip("route", "replace", "default", "via", NAT_OUTSIDE)
+        for n in spec["n"]:
+            for proposal in spec["proposals"]:
+                for rep in range(spec["reps"]):
+                    for responder in spec["responders"]:
+                        r = handshake_run(topo, work / "hs", responder, proposal, n, spec["c"])
+                        r["rep"] = rep
+                        results["handshakes"].append(r)
+                        _say(r)
+                        out_path.write_text(json.dumps(results, indent=1))
+        if spec.get("throughput_s"):
+            for responder in (None, *spec["responders"]):
+                r = throughput_run(topo, work / "tp", responder, spec["throughput_s"])
+                results["throughput"].append(r)
+                _say(r)
+        for prof in spec.get("profile", []):
+            results["profile"].append(_profile_run(topo, work / "prof", prof, spec["c"]))
+        out_path.write_text(json.dumps(results, indent=1))
+    finally:
+        netns.teardown()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(work)
+    return 0
+
+
+def _profile_run(topo, workdir, prof: dict, c: int) -> dict:
+    """One ikev2d run under cProfile (stats written when the daemon exits on SIGTERM)."""
+    out = pathlib.Path(prof["out"])
+
+    def wrap(daemon) -> None:
+        from harness.ikev2d import daemon_argv
+
+        # .venv/bin/ikev2d is a Python script: cProfile runs it as __main__
+        argv = [sys.executable, "-m", "cProfile", "-o", str(out), *daemon_argv(daemon.config_path)]
+        daemon.control_socket.unlink(missing_ok=True)
+        daemon.proc = daemon.netns_set.spawn(daemon.ns, argv, log_path=str(daemon.log_path))
+        daemon.wait_ready(60)
+
+    r = handshake_run(topo, workdir, "ikev2d", prof["proposal"], prof["n"], c, wrap=wrap)
+    r["profile_out"] = str(out)
+    _say(r)
+    return r
+
+
+def _say(r: dict) -> None:
+    keys = ("responder", "proposal", "n", "rep", "ok", "failed", "handshakes_per_s",
+            "cpu_ms_per_handshake", "latency_ms_p50", "rss_kb_per_client", "mbit_s",
+            "responder_cpu_s")  # fmt: skip
+    print("  ".join(f"{k}={r[k]}" for k in keys if k in r), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,177 @@
+"""The two responders under test, run the same way in the router namespace.
+
+    r = IkeResponder(ns, workdir, netns_set) | SwanResponder(ns, workdir, netns_set)
+    r.start(proposal, pool)      # PSK, CP pool, one Child SA (aes256-sha256), DoS limits raised
+    r.pid                        # the process whose CPU and memory are measured
+    r.established()              # IKE SAs the responder holds now
+    r.stop()
+
+Both: PSK for any client identity, server identity vpn.example.test, virtual IPs from `pool`,
+local traffic selector LAN_NET, DPD off (strongSwan's default), cookies and half-open limits
+raised so that both are compared on handshake work, not on DoS defences.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+
+from harness.ikev2d import Ikev2d
+from harness.netns import Netns, NetnsSet
+from harness.proc import wait_until
+from harness.strongswan import KERNEL_NETLINK, Charon
+from harness.topology import LAN_NET, ROUTER_WAN
+
+from .loadgen import session
+
+__all__ = [
+    "ESP",
+    "PSK",
+    "SERVER_ID",
+    "IkeResponder",
+    "SwanResponder",
+    "charon_conf",
+    "cpu_seconds",
+    "rss_kb",
+]
+
+PSK = "Bq7-Kx2v-Nw8r-Tz4m-Hc9p"  # only inside namespaces this bench creates
+SERVER_ID = "vpn.example.test"
+ESP = "aes256-sha256"
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid` from /proc/PID/stat."""
+    text = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def rss_kb(pid: int, key: str = "VmRSS") -> int:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def charon_conf(charon: Charon, *, threads: int, extra: str = "", log_default: int = 0) -> None:
+    """Overwrite the harness' strongswan.conf: our thread count and a quiet log (level 0:
+    the "established" audit lines, as ikev2d's info level)."""
+    charon.conf_path.write_text(
+        f"""charon {{
+  load_modular = no
+  load = {KERNEL_NETLINK}
+  threads = {threads}
+  {extra}
+  filelog {{
+    log {{
+      path = {charon.log_path}
+      time_format = %T
+      default = {log_default}
+      flush_line = yes
+      append = no
+    }}
+  }}
+  plugins {{
+    vici {{
+      socket = {charon.uri}
+    }}
+  }}
+}}
+"""
+    )
+
+
+class IkeResponder:
+    name = "ikev2d"
+
+    def __init__(self, ns: Netns, workdir: pathlib.Path, netns_set: NetnsSet, argv_wrap=None):
+        self.daemon = Ikev2d(ns, workdir, netns_set)
+        self.argv_wrap = argv_wrap  # e.g. run under cProfile
+
+    def start(self, proposal: str, pool: str) -> None:
+        self.daemon.configure(
+            psk=PSK,
+            local_id_type="fqdn",
+            local_id=SERVER_ID,
+            remote_id_type="any",
+            pool=pool,
+            local_subnet=[LAN_NET],
+            ike_proposal=[proposal],
+            esp_proposal=[ESP],
+            dpd_delay=0,
+            cookie_threshold=100000,
+            max_half_open=1000000,
+            max_half_open_per_ip=1000000,
+            log_level="info",
+        )
+        if self.argv_wrap is None:
+            self.daemon.start(timeout=60)
+        else:
+            self.argv_wrap(self.daemon)
+
+    @property
+    def pid(self) -> int:
+        assert self.daemon.proc is not None
+        return self.daemon.proc.pid
+
+    def established(self) -> int:
+        return len(self.daemon.request("status", timeout=120)["clients"])
+
+    def stop(self) -> None:
+        try:
+            self.daemon.stop(timeout=60)
+        finally:
+            self.daemon.kill()
+
+
+class SwanResponder:
+    name = "strongswan"
+
+    def __init__(self, ns: Netns, workdir: pathlib.Path, netns_set: NetnsSet):
+        self.charon = Charon(ns, workdir, netns_set, max_runtime=1200)
+        # DoS limits raised (defaults: cookie_threshold 30, cookie_threshold_ip 3,
+        # block_threshold 5); hash table sized for 1000 SAs (default 1 bucket)
+        charon_conf(
+            self.charon,
+            threads=16,
+            extra="cookie_threshold = 100000\n  cookie_threshold_ip = 100000\n"
+            "  block_threshold = 100000\n  init_limit_half_open = 0\n"
+            "  ikesa_table_size = 1024\n  ikesa_table_segments = 16",
+        )
+
+    def start(self, proposal: str, pool: str) -> None:
+        self.charon.start(timeout=60)
+        s = session(str(self.charon.vici_path))
+        try:
+            s.load_shared({"id": "rw-psk", "type": "IKE", "data": PSK, "owners": []})
+            s.load_pool({"rw_pool": {"addrs": pool}})
+            s.load_conn({"rw": {
+                "version": "2", "local_addrs": [ROUTER_WAN], "proposals": [proposal],
+                "pools": ["rw_pool"], "send_certreq": "no", "unique": "never",
+                "local-1": {"auth": "psk", "id": SERVER_ID}, "remote-1": {"auth": "psk"},
+                "children": {"rw": {"local_ts": [LAN_NET], "esp_proposals": [ESP]}},
+            }})  # fmt: skip
+        finally:
+            s.transport.socket.close()
+
+    @property
+    def pid(self) -> int:
+        path = self.charon.workdir / "run" / "charon.pid"
+        return int(wait_until(lambda: path.exists() and path.read_text().strip(), 10))
+
+    def established(self) -> int:
+        s = session(str(self.charon.vici_path))
+        try:
+            return int(s.stats()["ikesas"]["total"])
+        finally:
+            s.transport.socket.close()
+
+    def stop(self) -> None:
+        self.charon.stop()
+        time.sleep(0.1)
