@@ -9,6 +9,7 @@ to PSK clients; none is created.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from ikev2d.ike.credentials import Credentials
 from ikev2d.policy.config import ServerConfig
@@ -17,10 +18,13 @@ __all__ = ["load_credentials"]
 
 
 def load_credentials(config: ServerConfig, log, now: float) -> Credentials | None:
-    from ikev2d.pki_files import PkiError, PkiStore
+    wants = config.auth_mode in ("eap", "cert")
+    if not wants and not os.path.isdir(config.pki_dir):
+        return None  # PSK and no PKI directory: no CA to load, and x509/pki_files stay unloaded
+
+    from ikev2d.pki_files import PkiError, PkiStore  # lazy: ~1 MB and ~80 ms of imports
 
     store = PkiStore(config.pki_dir)
-    wants = config.auth_mode in ("eap", "cert")
     try:
         if not store.exists():
             if not wants:
