@@ -1,0 +1,92 @@
+"""The daemon's import set stays light (issue 8: the router has little RAM).
+
+Asserts on module sets in a fresh interpreter, never on timings or RSS (those are bench/'s):
+if a change makes the daemon import pyroute2's IPRoute/NDB (~25 MB), asyncio, logging, the
+PKI code or the profile generators again, a test here names the module and the importer.
+See docs/footprint.md for the figures behind each line.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+# What starting a PSK daemon loads: the loop, the CLI, a Daemon with its responder.
+_DAEMON = """
+from ikev2d.daemon.loop import Daemon
+import ikev2d.cli
+from ikev2d.policy.config import from_mapping
+config = from_mapping({"server": {
+    "psk": "Zq7-wX4k-Mv8p-Jy3n-Tc6d", "local_id": "vpn.example.test", "local_id_type": "fqdn",
+    "local_subnet": ["192.168.1.0/24"], "pki_dir": PKI_DIR}})
+Daemon(config, datapath=None)
+"""
+# What the real datapath adds (XFRM, routes, IKE socket options): imported, no socket opened.
+_KERNEL = """
+import ikev2d.daemon.datapath, ikev2d.kernel.xfrm, ikev2d.kernel.routes, ikev2d.kernel.sockets
+"""
+
+_NEVER = {
+    "asyncio": "a separate, heavier OpenWrt package; the loop uses selectors",
+    "pyroute2.iproute": "IPRoute: ~25 MB with the rest of pyroute2's __init__ (kernel/_pyroute2)",
+    "pyroute2.ndb": "NDB: loaded by pyroute2's __init__ (kernel/_pyroute2)",
+    "pyroute2.ipdb": "IPDB: loaded by pyroute2's __init__ (kernel/_pyroute2)",
+    "pyroute2.config": "pyroute2's __init__ ran (kernel/_pyroute2)",
+    "multiprocessing": "pyroute2's __init__ ran (kernel/_pyroute2)",
+    "concurrent": "only asyncio and pyroute2's __init__ bring it",
+    "sqlite3": "pyroute2's NDB",
+    "xml": "nothing in the daemon parses XML (profiles write plists by hand)",
+    "http": "no HTTP in the daemon",
+    "unittest": "test code in the daemon",
+    "ikev2d.profiles": "profiles are built by ikev2ctl, offline",
+    "ikev2d.offline": "ikev2ctl's offline commands",
+    "ikev2d.pki_files": "PSK without a PKI directory has no CA to load (daemon/credentials)",
+}
+# Without the kernel room: pyroute2.netlink brings logging (pyroute2.common), the core never.
+_NEVER_WITHOUT_KERNEL = {
+    "pyroute2": "the kernel room is imported only by open_kernel_datapath()",
+    "logging": "compat.Logger replaces it (python3-logging is a separate OpenWrt package)",
+}
+
+
+def _modules(code: str, tmp_path) -> set[str]:
+    script = f"PKI_DIR = {str(tmp_path / 'no-pki')!r}\n{code}\n"
+    script += "import json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def _loaded(modules: set[str], name: str) -> list[str]:
+    return sorted(m for m in modules if m == name or m.startswith(name + "."))
+
+
+@pytest.fixture(scope="module")
+def daemon_modules(tmp_path_factory) -> set[str]:
+    return _modules(_DAEMON, tmp_path_factory.mktemp("fp"))
+
+
+@pytest.fixture(scope="module")
+def kernel_modules(tmp_path_factory) -> set[str]:
+    return _modules(_DAEMON + _KERNEL, tmp_path_factory.mktemp("fp"))
+
+
+@pytest.mark.parametrize("name", sorted(_NEVER | _NEVER_WITHOUT_KERNEL))
+def test_psk_daemon_does_not_import(daemon_modules, name):
+    why = _NEVER.get(name) or _NEVER_WITHOUT_KERNEL[name]
+    assert not _loaded(daemon_modules, name), why
+
+
+@pytest.mark.parametrize("name", sorted(_NEVER))
+def test_kernel_datapath_does_not_import(kernel_modules, name):
+    assert not _loaded(kernel_modules, name), _NEVER[name]
+
+
+def test_kernel_datapath_uses_pyroute2_netlink_only(kernel_modules):
+    pyroute2 = _loaded(kernel_modules, "pyroute2")
+    assert "pyroute2.netlink" in pyroute2  # the XFRM message classes still come from there
+    assert len(pyroute2) < 20, pyroute2  # pyroute2's __init__ alone loads ~165
