@@ -7,6 +7,7 @@ room's transform registry without this room knowing IKE numbers.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -94,14 +95,27 @@ class Lifetimes:
     hard_seconds: int | None = None
 
 
+# ipaddress objects are immutable but big (an IPv4Network with its cached properties is ~400
+# bytes): every tunnel names the same router address and LAN subnets, so equal texts share one
+# object instead of each connected client holding copies (footprint, see docs/footprint.md).
+@functools.lru_cache(maxsize=64)
+def _parsed_addr(text: str) -> IPAddress:
+    return ipaddress.ip_address(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_net(text: str) -> IPNetwork:
+    return ipaddress.ip_network(text)
+
+
 def _addr(value: object) -> IPAddress:
-    return value if isinstance(value, IPAddress) else ipaddress.ip_address(value)
+    return value if isinstance(value, IPAddress) else _parsed_addr(value)
 
 
 def _nets(values: object) -> tuple[IPNetwork, ...]:
     if isinstance(values, str | IPNetwork):
         values = (values,)
-    return tuple(ipaddress.ip_network(v) for v in values)
+    return tuple(v if isinstance(v, IPNetwork) else _parsed_net(v) for v in values)
 
 
 @dataclass(frozen=True, slots=True)
