@@ -291,12 +291,6 @@ def test_revoked_certificate_is_refused(clean):
     assert "is revoked" in last_failure(w, identity)["reason"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG daemon/loop.py reload(): credentials (revoked.txt) are read only at start "
-    "(_new_responder); reload answers 'configuration unchanged', although `pki revoke` says "
-    "'reload the daemon to apply'",
-)
 def test_reload_applies_a_revocation(clean):
     w = clean
     identity = "ivan@example.test"

@@ -430,8 +430,21 @@ class Daemon:
             raise CommandError(str(exc)) from None
         for warning in new.warnings:
             self.log.warning(warning)
+        from ikev2d.daemon.credentials import load_credentials
+
+        # certificates live beside the configuration: a renewal, an import or a revocation
+        # (ikev2ctl pki revoke) applies on reload too
+        revoked = self.responder.update_credentials(
+            load_credentials(new, self.log, self._wall()), self._clock()
+        )
+        if revoked:
+            self._pump()
+            self._snapshot()
         if new == self.config:
-            return self._reloaded(False, "configuration unchanged")
+            message = "configuration unchanged"
+            if revoked:
+                message += f"; {len(revoked)} client(s) with a revoked certificate disconnected"
+            return self._reloaded(bool(revoked), message)
         changed = [n for n in RESTART_OPTIONS if getattr(new, n) != getattr(self.config, n)]
         if changed:  # the sockets stay as bound; everything else applies now
             new = dataclasses.replace(new, **{n: getattr(self.config, n) for n in changed})

@@ -123,7 +123,7 @@ def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayl
     octets = initiator_signed_octets(sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, idi.body())
     if not verify_auth(cert, octets, auth.method, auth.data):
         raise AuthenticationFailed("the client's signature does not verify")
-    sa.user = name.common_name or None
+    sa.user, sa.cert_serial = name.common_name or None, cert.serial_number
     return _signed_by_us(r, sa, idr)
 
 

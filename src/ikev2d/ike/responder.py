@@ -223,6 +223,19 @@ class Responder:
                 dropped.append(sa)
         return dropped
 
+    def update_credentials(self, credentials: Credentials | None, now: float) -> list[IkeSa]:
+        """New certificates (renewed, imported, a revocation): certificate clients whose
+        certificate is now revoked are deleted and returned."""
+        self.credentials = credentials
+        revoked = credentials.revoked if credentials is not None else frozenset()
+        dropped = [
+            sa for sa in self.ike_sas()
+            if sa.cert_serial is not None and (credentials is None or sa.cert_serial in revoked)
+        ]  # fmt: skip
+        for sa in dropped:
+            self.disconnect(sa, now, "certificate revoked")
+        return dropped
+
     # -- machinery used by the exchange modules ------------------------------------------------
     def allocate_spi(self, local: str, remote: str) -> int:
         """An inbound ESP SPI from the datapath; its failure refuses only this Child SA."""

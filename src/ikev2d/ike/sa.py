@@ -112,6 +112,7 @@ class IkeSa:
     rekey_nonces: tuple[bytes, bytes] = (b"", b"")
     eap: object = None  # the EAP conversation while IKE_AUTH runs
     user: str | None = None  # the EAP user or certificate name (leases and status)
+    cert_serial: int | None = None  # a certificate client's serial (revocation on reload)
     fragmentation: bool = False  # both ends support RFC 7383
     peer_hashes: tuple[int, ...] = ()  # the client's SIGNATURE_HASH_ALGORITHMS
     reassembly: object = None  # fragments of the client's current request

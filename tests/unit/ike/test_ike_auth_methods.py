@@ -287,3 +287,80 @@ def test_psk_clients_still_work_next_to_eap(authority):
     start(r, client)
     (resp,) = roundtrip(r, client.auth_request())
     assert client.verify_responder_auth(client.open(resp)[1])
+
+
+def test_new_credentials_with_a_revocation_delete_that_certificate_client(authority):
+    ca, _ = authority
+    laptop = pki.issue_client_cert(ca, "laptop.example.test", NOW - dt.timedelta(days=1),
+                                   os.urandom)  # fmt: skip
+    r = responder(authority)
+    client = Initiator(identity=(IdType.FQDN, b"laptop.example.test"))
+    start(r, client)
+    idi = IdiPayload(IdType.FQDN, b"laptop.example.test")
+    octets = initiator_signed_octets(
+        client.prf, client.message1, client.nonce_r, client.keys.sk_pi, idi.body()
+    )
+    spi = client.child_spi.to_bytes(4, "big")
+    payloads = [
+        idi,
+        CertPayload(
+            CertEncoding.X509_CERT_SIGNATURE, laptop.certificate.public_bytes(Encoding.DER)
+        ),
+        AuthPayload(AuthMethod.RSA_SIG, sign_auth(laptop.private_key, octets, AuthMethod.RSA_SIG)),
+        CpPayload(CfgType.REQUEST, (CfgAttribute(CfgAttr.INTERNAL_IP4_ADDRESS),)),
+        SaPayload((wire_proposal("aes256-sha256", "esp", 1, spi),)),
+        TsiPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
+        TsrPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
+    ]
+    roundtrip(r, client._protect(ExchangeType.IKE_AUTH, payloads))
+    (sa,) = r.ike_sas()
+    assert sa.user == "laptop.example.test"
+    events(r)
+    creds = r.credentials
+    assert r.update_credentials(creds, 5.0) == []  # same certificates: nobody affected
+    revoked = Credentials(creds.chain, creds.key, creds.ca,
+                          frozenset({laptop.certificate.serial_number}))  # fmt: skip
+    assert r.update_credentials(revoked, 6.0) == [sa]
+    kinds = [type(e) for e in events(r)]
+    assert kinds == [ev.ChildSaRemoved, ev.IkeSaTerminated]
+
+
+def test_client_giving_up_after_a_wrong_password_is_reported_and_throttled(authority):
+    """strongSwan does not retry after MSCHAPv2's Failure request: it sends INFORMATIONAL
+    { N(AUTHENTICATION_FAILED) } while the IKE SA is still half-open."""
+    r = responder(authority)
+    for attempt in range(5):
+        client = EapInitiator()
+        start(r, client)
+        (resp,) = roundtrip(r, client.first_eap_message(), now=attempt)
+        identity = eap_of(client.open(resp)[1])
+        (resp,) = roundtrip(r, client.next([EapPayload(2, identity.identifier, 1, b"alice")]),
+                            now=attempt)  # fmt: skip
+        challenge = eap_of(client.open(resp)[1])
+        peer = MschapV2Peer("alice", "wrong password")
+        roundtrip(r, client.next([_raw_eap(peer.answer(challenge.message()))]), now=attempt)
+        # <-- the failure request is held back; the client gives up instead of retrying
+        client.mid += 1
+        notify = NotifyPayload.of(NotifyType.AUTHENTICATION_FAILED)
+        gave_up = client._protect(ExchangeType.INFORMATIONAL, [notify])
+        (resp,) = roundtrip(r, gave_up, now=attempt + 0.5)
+        assert client.open(resp)[1] == []  # answered, not ignored
+        failed = [e for e in events(r) if isinstance(e, ev.AuthenticationFailed)]
+        assert len(failed) == 1 and r._sas == {}
+    # five refused passwords from one address: its next attempts are ignored for a while
+    assert roundtrip(r, EapInitiator().init_request(), now=10.0) == []
+
+
+def test_an_eap_attempt_that_stalls_after_a_wrong_password_is_reported(authority):
+    r = responder(authority)
+    client = EapInitiator()
+    start(r, client)
+    (resp,) = roundtrip(r, client.first_eap_message())
+    identity = eap_of(client.open(resp)[1])
+    (resp,) = roundtrip(r, client.next([EapPayload(2, identity.identifier, 1, b"alice")]))
+    challenge = eap_of(client.open(resp)[1])
+    roundtrip(r, client.next([_raw_eap(MschapV2Peer("alice", "nope").answer(
+        challenge.message()))]))  # fmt: skip
+    r.handle_timer(100.0)
+    failed = [e for e in events(r) if isinstance(e, ev.AuthenticationFailed)]
+    assert len(failed) == 1 and "wrong password" in failed[0].reason and r._sas == {}
