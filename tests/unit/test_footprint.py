@@ -44,6 +44,10 @@ _NEVER = {
     "ikev2d.profiles": "profiles are built by ikev2ctl, offline",
     "ikev2d.offline": "ikev2ctl's offline commands",
     "ikev2d.pki_files": "PSK without a PKI directory has no CA to load (daemon/credentials)",
+    "ikev2d.auth.signatures": "certificate signatures load only with credentials (ike_auth)",
+    "ikev2d.auth.eap_mschapv2": "EAP loads when a client asks for it (ike/eap_auth)",
+    "cryptography.x509": "X.509 is for certificate and EAP clients only",
+    "email": "brought by cryptography.x509; a separate OpenWrt package",
 }
 # Without the kernel room: pyroute2.netlink brings logging (pyroute2.common), the core never.
 _NEVER_WITHOUT_KERNEL = {
@@ -62,7 +66,20 @@ def _modules(code: str, tmp_path) -> set[str]:
 
 
 def _loaded(modules: set[str], name: str) -> list[str]:
-    return sorted(m for m in modules if m == name or m.startswith(name + "."))
+    found = sorted(m for m in modules if m == name or m.startswith(name + "."))
+    # cryptography < 42 loads X.509 (and so email) from its OpenSSL backend itself: not ours
+    return [m for m in found if m not in _CRYPTOGRAPHY_OWN]
+
+
+def _cryptography_own_modules() -> frozenset[str]:
+    code = "import cryptography.hazmat.backends.openssl, json, sys\n"
+    code += "print(json.dumps(list(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)  # fmt: skip
+    return frozenset(m for m in json.loads(out.stdout) if m.split(".")[0] == "email" or "x509" in m)
+
+
+_CRYPTOGRAPHY_OWN = _cryptography_own_modules()
 
 
 @pytest.fixture(scope="module")

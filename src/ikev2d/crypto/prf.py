@@ -8,6 +8,7 @@ hashlib (a stripped interpreter), that hash falls back to `cryptography`'s HMAC.
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Callable
 
@@ -30,8 +31,10 @@ _CRYPTOGRAPHY_HASHES = {
 HmacFn = Callable[[bytes, bytes], bytes]
 
 
+@functools.cache
 def hmac_function(hash_name: str) -> HmacFn:
-    """A one-shot `f(key, data) -> mac` for the named hash."""
+    """A one-shot `f(key, data) -> mac` for the named hash (one shared function per hash:
+    every SA's Prf/Integ holds it, so it must not cost memory per SA)."""
     try:
         hmac.digest(b"k", b"", hash_name)
     except ValueError:  # hash not in this hashlib build

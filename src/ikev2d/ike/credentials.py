@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = ["Credentials"]
 
@@ -26,10 +25,14 @@ class Credentials:
 
     def certreq_data(self) -> bytes:
         """CERTREQ (X.509) data: SHA-1 of our CA's SubjectPublicKeyInfo (RFC 7296 §3.7)."""
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         if self.ca is None:
             return b""
         spki = self.ca.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
         return hashlib.sha1(spki).digest()  # noqa: S324 - the RFC's hash, not a security use
 
     def der_chain(self) -> list[bytes]:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
         return [c.public_bytes(Encoding.DER) for c in self.chain]

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ikev2d.auth.eap import identity_request, parse_identity_response
-from ikev2d.auth.eap_mschapv2 import EapMschapv2Server
 from ikev2d.crypto.auth import (
     initiator_signed_octets,
     psk_auth,
@@ -47,7 +45,7 @@ class EapSession:
     idi: IdiPayload
     idr: IdrPayload
     identifier: int
-    method: EapMschapv2Server | None = None
+    method: object = None  # the EAP method's server (EapMschapv2Server) once started
     msk: bytes | None = field(default=None, repr=False)
     rounds: int = 0
     wrong_passwords: int = 0  # MSCHAPv2 responses refused so far (a retry was offered)
@@ -77,6 +75,8 @@ def _password_lookup(r: Responder):
 
 
 def start_eap(r: Responder, sa: IkeSa, inner, idi, idr, payloads: list[Payload]) -> list[Payload]:
+    from ikev2d.auth.eap import identity_request  # EAP code loads only when a client uses it
+
     if not any(u.enabled and u.password for u in r.config.users):
         raise AuthenticationFailed("EAP was asked for but no user is configured")
     identifier = r.rng(1)[0]
@@ -114,6 +114,9 @@ def continue_eap(r: Responder, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
         raise InvalidSyntax("an EAP round without an EAP payload")
     raw = eap.message()
     if session.method is None:
+        from ikev2d.auth.eap import parse_identity_response
+        from ikev2d.auth.eap_mschapv2 import EapMschapv2Server
+
         name = parse_identity_response(raw, session.identifier)
         if name is None:
             raise AuthenticationFailed("bad EAP-Identity response")

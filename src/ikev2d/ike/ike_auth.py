@@ -22,8 +22,6 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ikev2d.auth.certs import CertificateRejected, identity_matches_cert, validate_client_cert
-from ikev2d.auth.signatures import choose_auth, sign_auth, verify_auth
 from ikev2d.crypto.auth import (
     initiator_signed_octets,
     psk_auth,
@@ -84,6 +82,8 @@ def _idr(r: Responder, sa: IkeSa) -> IdrPayload:
 
 def _signed_by_us(r: Responder, sa: IkeSa, idr: IdrPayload) -> list[Payload]:
     """CERT payloads of our chain and our signature AUTH over ResponderSignedOctets."""
+    from ikev2d.auth.signatures import choose_auth, sign_auth  # certificates only
+
     creds = r.credentials
     octets = responder_signed_octets(
         sa.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, idr.body()
@@ -107,6 +107,9 @@ def _psk(r: Responder, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPa
 
 
 def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayload, idr):
+    from ikev2d.auth.certs import CertificateRejected, identity_matches_cert, validate_client_cert
+    from ikev2d.auth.signatures import verify_auth
+
     creds = r.credentials
     if creds is None or creds.ca is None or not creds.can_sign:
         raise AuthenticationFailed("a certificate was used but certificate login is not set up")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ikev2d.auth.signatures import encode_hash_algorithms, parse_hash_algorithms
 from ikev2d.crypto import errors as crypto_errors
 from ikev2d.crypto.dh import new_key_exchange
 from ikev2d.crypto.keys import derive_ike_keys
@@ -43,6 +42,13 @@ def run_key_exchange(group: int, peer_public: bytes) -> tuple[bytes, bytes]:
         return kex.public_bytes(), kex.shared_secret(peer_public)
     except crypto_errors.InvalidKePayload as e:
         raise InvalidSyntax(f"bad KE data: {e}") from None
+
+
+def _hash_list(notify: NotifyPayload | None) -> tuple[int, ...]:
+    """The client's SIGNATURE_HASH_ALGORITHMS (RFC 7427), bounded; junk reads as none."""
+    if notify is None or len(notify.data) % 2:
+        return ()
+    return notify.uint16_list()[:64]
 
 
 def _nat_flags(msg: Message, src: Address, dst: Address) -> tuple[bool, bool]:
@@ -99,9 +105,9 @@ def handle_ike_sa_init(
         payloads.append(NotifyPayload.of(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED))
     hashes = msg.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
     if credentials is not None and credentials.can_sign:
-        payloads.append(
-            NotifyPayload.of(NotifyType.SIGNATURE_HASH_ALGORITHMS, encode_hash_algorithms())
-        )
+        from ikev2d.auth.signatures import OUR_HASH_ALGORITHMS  # only with certificates
+
+        payloads.append(NotifyPayload.signature_hash_algorithms(list(OUR_HASH_ALGORITHMS)))
         if credentials.ca is not None:
             # strongSwan clients send their certificate only when asked (send_cert=ifasked)
             payloads.append(
@@ -133,5 +139,5 @@ def handle_ike_sa_init(
     sa.last_response_id = 0
     sa.last_response = [response]
     sa.fragmentation = fragmentation
-    sa.peer_hashes = parse_hash_algorithms(hashes.data) if hashes is not None else ()
+    sa.peer_hashes = _hash_list(hashes)
     return sa, response

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from ikev2d.crypto.errors import IntegrityError
+from ikev2d.crypto.keys import IkeKeys
 from ikev2d.policy.config import ServerConfig
 from ikev2d.wire.enums import ExchangeType, NotifyType
 from ikev2d.wire.errors import ParseError
@@ -436,6 +437,10 @@ class Responder:
         )
         if self.export_keys:
             self.emit(tasks.keys_event(sa))
+        # from here on only SK_d is needed (new Child SAs, IKE rekey); the rest sits in the
+        # codecs or is spent: do not keep it per client
+        sa.keys = IkeKeys(sa.keys.sk_d, b"", b"", b"", b"", b"", b"")
+        sa.nonce_i = sa.nonce_r = b""
         if result.child is not None:
             self.emit(ev.ChildSaInstalled(sa.handle, result.child.child.spec))
         elif result.child_error is not None:
