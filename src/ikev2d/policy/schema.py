@@ -219,8 +219,8 @@ OPTIONS: tuple[Option, ...] = (
         "the default proposal lists this appends " + ", ".join(LEGACY_IKE_PROPOSALS) + " (IKE) "
         "and " + ", ".join(LEGACY_ESP_PROPOSALS) + " (ESP).",
     ),
-    _int("ike_lifetime", 14400, 300, 86400, "Seconds before the IKE SA is rekeyed."),
-    _int("child_lifetime", 3600, 300, 86400, "Seconds before a tunnel (Child SA) is rekeyed."),
+    _int("ike_lifetime", 14400, 60, 86400, "Seconds before the IKE SA is rekeyed."),
+    _int("child_lifetime", 3600, 60, 86400, "Seconds before a tunnel (Child SA) is rekeyed."),
     _int(
         "child_lifetime_bytes", 0, 0, 1 << 50,
         "Bytes (either direction) before a tunnel is rekeyed; 0 = no byte limit.",

@@ -412,10 +412,10 @@ return baseclass.extend({ schema: {
 			"secret": false,
 			"required": false,
 			"choices": [],
-			"min": 300,
+			"min": 60,
 			"max": 86400,
-			"datatype": "range(300,86400)",
-			"allowed": "an integer 300..86400",
+			"datatype": "range(60,86400)",
+			"allowed": "an integer 60..86400",
 			"help": "Seconds before the IKE SA is rekeyed."
 		},
 		{
@@ -429,10 +429,10 @@ return baseclass.extend({ schema: {
 			"secret": false,
 			"required": false,
 			"choices": [],
-			"min": 300,
+			"min": 60,
 			"max": 86400,
-			"datatype": "range(300,86400)",
-			"allowed": "an integer 300..86400",
+			"datatype": "range(60,86400)",
+			"allowed": "an integer 60..86400",
 			"help": "Seconds before a tunnel (Child SA) is rekeyed."
 		},
 		{
