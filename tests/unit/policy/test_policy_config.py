@@ -443,7 +443,7 @@ ERRORS = [
     ),
     (
         server(ike_lifetime=[3600]),
-        "server.ike_lifetime: [3600] takes one value, not a list (allowed: an integer 300..86400)",
+        "server.ike_lifetime: [3600] takes one value, not a list (allowed: an integer 60..86400)",
     ),
 ]
 
