@@ -77,6 +77,7 @@ def handshake_run(topo, workdir, responder: str, proposal: str, n: int, c: int, 
         load(str(gen.vici_path), conns, PSK)
         load_s = time.monotonic() - t_load
         time.sleep(SETTLE_S)
+        stale = topo.router.batch(["xfrm state count", "xfrm policy count"]).stdout.split()
         pid = resp.pid
         cpu0, rss0 = cpu_seconds(pid), rss_kb(pid)
         res = drive(str(gen.vici_path), list(conns), c)
@@ -88,7 +89,7 @@ def handshake_run(topo, workdir, responder: str, proposal: str, n: int, c: int, 
             "responder": responder, "proposal": proposal, "n": n, "c": c,
             "ok": ok, "failed": len(res.errors), "errors": res.errors[:3],
             "responder_established": est, "wall_s": round(res.wall, 3),
-            "gen_load_s": round(load_s, 2),
+            "gen_load_s": round(load_s, 2), "router_xfrm_before": " ".join(stale),
             "handshakes_per_s": round(ok / res.wall, 1) if res.wall > 0 else None,
             "latency_ms_p50": _ms(res.percentile(0.5)), "latency_ms_p95": _ms(res.percentile(0.95)),
             "cpu_s": round(cpu1 - cpu0, 3),
@@ -100,6 +101,14 @@ def handshake_run(topo, workdir, responder: str, proposal: str, n: int, c: int, 
         if gen is not None:
             gen.stop()
         resp.stop()
+        _flush_xfrm(topo)
+
+
+def _flush_xfrm(topo) -> None:
+    """A daemon killed after its grace time may leave SAs and policies: the next run starts
+    from an empty kernel state in both namespaces."""
+    for ns in (topo.router, topo.phone):
+        ns.batch(["xfrm state flush", "xfrm policy flush"], timeout=60)
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -148,6 +157,7 @@ def throughput_run(topo, workdir, responder: str | None, seconds: int) -> dict:
         if gen is not None:
             gen.stop()
         resp.stop()
+        _flush_xfrm(topo)
 
 
 def _esp_in_bytes(topo) -> int:

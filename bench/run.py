@@ -114,6 +114,7 @@ def main() -> int:
             "where": WHERE, "c": spec["c"], "reps": spec["reps"], "nproc": os.cpu_count(),
             "python": sys.version.split()[0],
             "strongswan": _strongswan_version(),
+            "commit": _commit(),
         },
         "summary": summarise(vm["handshakes"]),
         "handshake_runs": vm["handshakes"],
@@ -127,6 +128,18 @@ def main() -> int:
     write_chart(RESULTS / "chart.png", data)
     print((RESULTS / "results.md").read_text())
     return 0
+
+
+def _commit() -> str:
+    """The commit measured, "+dirty" when src/ differs from it (others edit the tree)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
+    except OSError:
+        return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def _strongswan_version() -> str:
