@@ -260,6 +260,8 @@ def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> 
                                  r, conf, group),
                              nonce_i=nonce_i, nonce_r=nonce.data, shared=shared, now=t,
                              rng=r.rng)  # fmt: skip
+        for child in new.children:  # Child rekeys queued behind ours are dropped below: redo
+            child.rekeying = False
         sa.move_to(SaState.REKEYED)
         r.adopt(new)
         r.emit(ev.IkeSaRekeyed(sa.handle, new.handle))
