@@ -498,6 +498,8 @@ class Responder:
             new = result.new_sa
             sa.move_to(SaState.REKEYED)
             sa.queued.clear()
+            for child in new.children:  # what was queued on the old SA is redone on the new
+                child.rekeying = False
             self.adopt(new)
             self.emit(ev.IkeSaRekeyed(sa.handle, new.handle))
             if self.export_keys:
