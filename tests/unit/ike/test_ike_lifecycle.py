@@ -411,3 +411,32 @@ def test_kernel_soft_expire_rekeys_and_hard_expire_removes():
     r.handle_kernel_expire(child.outbound_spi, hard=True, now=60.0)
     kinds = [type(e) for e in events(r)]
     assert kinds == [ev.ChildSaRemoved, ev.IkeSaTerminated]
+
+
+def test_a_child_rekey_due_with_our_ike_rekey_is_redone_on_the_new_ike_sa():
+    r, client, _, child = setup(ike_lifetime=300, child_lifetime=300)
+    (sa,) = r.ike_sas()
+    sa.children[0].rekey_at = sa.rekey_at  # both due at once: the Child rekey queues
+    r.handle_timer(sa.rekey_at)
+    ((request, _, _),) = r.datagrams_to_send()  # only the IKE rekey: one request in flight
+    _, inner = client.open(request)
+    offered = next(p for p in inner if isinstance(p, SaPayload)).proposals[0]
+    ke_i = next(p for p in inner if isinstance(p, KePayload))
+    kex = new_key_exchange(ke_i.group)
+    from ikev2d.wire.sa import Proposal
+
+    reply = [
+        SaPayload((Proposal(1, ProtocolId.IKE, os.urandom(8), offered.transforms),)),
+        NoncePayload(os.urandom(32)),
+        KePayload(ke_i.group, kex.public_bytes()),
+    ]
+    r.receive_datagram(client.answer(request, reply), PHONE, SERVER, sa.rekey_at + 1)
+    (new_sa,) = r.ike_sas()
+    assert new_sa is not sa and [c.spec for c in new_sa.children] == [child]
+    r.handle_timer(sa.rekey_at + 1)
+    sent = r.datagrams_to_send()
+    # the Delete in the old SA, and the Child rekey again, now in the new SA
+    headers = [decode_message(d).header for d, _, _ in sent]
+    child_rekeys = [h for h in headers if h.exchange == ExchangeType.CREATE_CHILD_SA]
+    assert len(child_rekeys) == 1 and child_rekeys[0].spi_i == new_sa.spi_i
+    assert new_sa.children[0].rekeying
