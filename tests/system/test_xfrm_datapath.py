@@ -174,6 +174,9 @@ def test_tunnel_carries_ping_and_counts(pair, suite, encap):
         assert after.bytes_in >= 3 * 84 and after.bytes_out >= 3 * 84
         mirror = cli.dp.counters(cli_t)
         assert mirror.packets_out == after.packets_in and mirror.packets_in == after.packets_out
+        table = srv.dp.all_counters()  # the one-dump read the daemon's status uses
+        assert table[srv_t.inbound.spi] == (after.bytes_in, after.packets_in)
+        assert table[srv_t.outbound.spi] == (after.bytes_out, after.packets_out)
 
         state = srv.ip("xfrm", "state").stdout
         assert f"spi {srv_t.inbound.spi:#010x} reqid {srv_t.reqid} mode tunnel" in state

@@ -27,6 +27,8 @@ class Datapath(Protocol):
 
     def counters(self, tunnel): ...
 
+    def all_counters(self) -> dict[int, tuple[int, int]]: ...
+
     def add_client_route(self, virtual_ip: str, peer: str, local_ts) -> None:
         """Route the client's virtual IP towards its outer address (kernel.routes)."""
 

@@ -41,6 +41,7 @@ SAVE_KEYS_WARNING = (
 )
 
 SNAPSHOT_REFRESH = 5.0  # seconds between snapshot rewrites while clients are connected (bytes)
+SNAPSHOT_MIN_GAP = 1.0  # connects and disconnects within this are written as one snapshot
 _MAX_BURST = 64  # datagrams read from one socket per turn, so no socket starves the others
 # Options that a running daemon cannot change without rebinding: a restart applies them.
 RESTART_OPTIONS = ("listen", "port", "natt_port", "control_socket", "state_dir")
@@ -85,6 +86,8 @@ class Daemon:
         self._stopping = False
         self._reload_wanted = False
         self._next_refresh: float | None = None
+        self._last_snapshot = float("-inf")
+        self._counter_table: dict[int, tuple[int, int]] = {}
 
     def _new_responder(self, config: ServerConfig) -> Responder:
         # The responder passes (local, remote); the kernel's larval SA is remote -> local.
@@ -265,8 +268,9 @@ class Daemon:
     def _poll_traffic(self, now: float) -> None:
         self._next_traffic = None
         seen = {}
+        table = self._read_counters()
         for handle, client in self.actions.clients.items():
-            counters = self._counters(client.tunnels)
+            counters = self._counters(client.tunnels, table)
             if counters is None:
                 continue
             packets = counters["packets_in"]
@@ -315,29 +319,39 @@ class Daemon:
             self.responder.disconnect(sa, self._clock(), "the kernel refused its tunnel")
 
     # -- status and commands ---------------------------------------------------------------
-    def clients(self) -> list[dict]:
-        views = []
-        for client in self.actions.clients.values():
-            views.append(client_view(client, self._counters(client.tunnels)))
-        return views
+    def clients(self, table: dict[int, tuple[int, int]] | None = None) -> list[dict]:
+        """Client views with kernel counters (`table` from _read_counters; None: read now)."""
+        table = self._read_counters() if table is None else table
+        return [
+            client_view(client, self._counters(client.tunnels, table))
+            for client in self.actions.clients.values()
+        ]
 
-    def _counters(self, spis: list[int]) -> dict[str, int] | None:
-        """Kernel byte/packet counters summed over a client's tunnels (None: none readable)."""
+    def _read_counters(self) -> dict[int, tuple[int, int]]:
+        """(bytes, packets) of all our SAs by SPI: one kernel dump for every client."""
+        try:
+            self._counter_table = self.datapath.all_counters()
+        except OSError as exc:
+            self.log.debug(f"reading SA counters: {exc}")
+        return self._counter_table
+
+    def _counters(self, spis: list[int], table: dict[int, tuple[int, int]]) -> dict | None:
+        """Counters summed over a client's tunnels (None: none of them in the kernel)."""
         total = None
         for spi in spis:
             tunnel = self.actions.tunnels.get(spi)
-            if tunnel is None:
-                continue
-            try:
-                c = self.datapath.counters(tunnel)
-            except OSError:
+            if tunnel is None or tunnel.inbound.spi not in table:
                 continue
             total = total or dict.fromkeys(COUNTER_NAMES, 0)
-            for name in COUNTER_NAMES:
-                total[name] += getattr(c, name)
+            bytes_in, packets_in = table[tunnel.inbound.spi]
+            bytes_out, packets_out = table.get(tunnel.outbound.spi, (0, 0))
+            total["bytes_in"] += bytes_in
+            total["packets_in"] += packets_in
+            total["bytes_out"] += bytes_out
+            total["packets_out"] += packets_out
         return total
 
-    def status(self, *, running: bool = True) -> dict:
+    def status(self, *, running: bool = True, fresh: bool = True) -> dict:
         now = self._wall()
         started = self.started if self.started is not None else now
         return {
@@ -346,18 +360,24 @@ class Daemon:
             "started": int(started),
             "uptime": int(now - started),
             "listen": [address_text(s.bound) for s in self.sockets],
-            "clients": self.clients() if running else [],
+            "clients": (self.clients(None if fresh else self._counter_table) if running else []),
             "failures": [failure_view(f) for f in self.actions.failures],
             **({"save_keys": SAVE_KEYS_WARNING.format(self.save_keys)} if self.save_keys else {}),
         }
 
     def _snapshot(self, *, running: bool = True) -> None:
+        """Rewrite status.json. Counters are read fresh only on the periodic refresh: a burst
+        of connects must not cost a kernel dump (and a JSON of every client) per connect."""
+        now = self._clock()
+        if running and self.actions.changed and now < self._last_snapshot + SNAPSHOT_MIN_GAP:
+            self._next_refresh = self._last_snapshot + SNAPSHOT_MIN_GAP  # coalesce the burst
+            return
+        fresh = self._next_refresh is not None and now >= self._next_refresh
         self.actions.changed = False
-        self._next_refresh = (
-            self._clock() + SNAPSHOT_REFRESH if running and self.actions.clients else None
-        )
+        self._last_snapshot = now
+        self._next_refresh = now + SNAPSHOT_REFRESH if running and self.actions.clients else None
         try:
-            write_snapshot(self.config.state_dir, self.status(running=running))
+            write_snapshot(self.config.state_dir, self.status(running=running, fresh=fresh))
         except OSError as exc:
             self.log.error(f"cannot write the status snapshot: {exc}")
 

@@ -276,6 +276,18 @@ class XfrmDatapath:
             packets_out=outbound["cur_packets"],
         )
 
+    def all_counters(self) -> dict[int, tuple[int, int]]:
+        """(bytes, packets) of every SA of ours by SPI, from ONE dump: a status of many
+        clients costs one netlink exchange, not two per client."""
+        found: dict[int, tuple[int, int]] = {}
+        for mtype, buf, offset in self._call(b.build_dump, "GETSA", m.XFRM_MSG.GETSA):
+            if mtype != m.XFRM_MSG.NEWSA:
+                continue
+            sa = m.decode_message(m.xfrm_usersa_info, buf, offset)
+            if sa["reqid"] in OWNED_REQIDS and sa["id_proto"] == m.IPPROTO_ESP:
+                found[sa["id_spi"]] = (sa["cur_bytes"], sa["cur_packets"])
+        return found
+
     def _sa_info(self, dst, spi: int):
         for mtype, buf, offset in self._call(b.build_getsa, "GETSA", dst, spi):
             if mtype == m.XFRM_MSG.NEWSA:

@@ -67,6 +67,16 @@ class FakeDatapath:
     def counters(self, tunnel) -> Counters:
         return self.counts.get(tunnel.inbound.spi, Counters(0, 0, 0, 0))
 
+    def all_counters(self) -> dict[int, tuple[int, int]]:
+        """(bytes, packets) by SPI, as the kernel's dump gives them."""
+        self.dumps = getattr(self, "dumps", 0) + 1
+        table = {}
+        for spi, tunnel in self.installed.items():
+            c = self.counts.get(spi, Counters(0, 0, 0, 0))
+            table[tunnel.inbound.spi] = (c.bytes_in, c.packets_in)
+            table[tunnel.outbound.spi] = (c.bytes_out, c.packets_out)
+        return table
+
     def flush_owned(self) -> int:
         self.flushes += 1
         return 0
