@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 
@@ -12,5 +13,11 @@ def nat_detection_hash(spi_i: bytes, spi_r: bytes, address: tuple[str, int]) -> 
     """SHA-1(SPIi | SPIr | IP | port), the data of a NAT_DETECTION_*_IP notify."""
     ip, port = address
     return hashlib.sha1(  # noqa: S324 - SHA-1 is what the RFC prescribes; not a security use
-        spi_i + spi_r + ipaddress.ip_address(ip).packed + port.to_bytes(2, "big")
+        spi_i + spi_r + _packed(ip) + port.to_bytes(2, "big")
     ).digest()
+
+
+@functools.lru_cache(maxsize=256)
+def _packed(ip: str) -> bytes:
+    """Parsing an address text is slow and the same few (ours, NATs) come again and again."""
+    return ipaddress.ip_address(ip).packed

@@ -299,7 +299,7 @@ class Responder:
             self.terminate(sa, "removed")
         if sa.state == SaState.HALF_OPEN:
             self._half_open.remove(sa.init_ip)
-            self._by_init = {k: v for k, v in self._by_init.items() if v != sa.our_spi}
+            self._by_init.pop((sa.spi_i, sa.init_from), None)
         if sa.state != SaState.DEAD:
             sa.move_to(SaState.DEAD)
         self._sas.pop(sa.our_spi, None)
@@ -338,7 +338,7 @@ class Responder:
                 self.emit(ev.NegotiationFailed(src, e.reason))
             self._reply_plain(header, e.notify, e.data, src, dst)
             return
-        sa.last_inbound, sa.init_ip = now, src[0]
+        sa.last_inbound, sa.init_ip, sa.init_from = now, src[0], src
         self._sas[sa.spi_r] = sa
         self._by_init[key] = sa.spi_r
         self._half_open.add(src[0])
@@ -425,7 +425,7 @@ class Responder:
         sa.established, sa.expires, sa.eap = now, None, None
         sa.rekey_at = now + rekey_delay(cfg.ike_lifetime, self.rng)
         sa.hard_expiry = now + hard_lifetime(cfg.ike_lifetime)
-        self._by_init = {k: v for k, v in self._by_init.items() if v != sa.spi_r}
+        self._by_init.pop((sa.spi_i, sa.init_from), None)
         sa.init_request = sa.init_response = b""  # needed no more: keep the SA small
         if result.child is not None:
             sa.virtual_ip = str(result.child.virtual_ip)
