@@ -57,10 +57,10 @@ def _spec(quick: bool, profile: bool, work: pathlib.Path) -> dict:
 
 def _in_esp_kernel(spec: dict, work: pathlib.Path) -> dict:
     out = work / "vm.json"
-    env = dict(os.environ, ESPVM_RW=str(work), ESPVM_MEM="2048M", ESPVM_TIMEOUT="1500")
+    env = dict(os.environ, ESPVM_RW=str(work), ESPVM_MEM="2048M", ESPVM_TIMEOUT="2100")
     argv = [str(ROOT / "tests/espvm/run-in-esp-kernel"), sys.executable, "-m", "bench.handshakes",
             str(out), json.dumps(spec)]  # fmt: skip
-    proc = subprocess.run(argv, cwd=ROOT, env=env, timeout=1600, check=False)
+    proc = subprocess.run(argv, cwd=ROOT, env=env, timeout=2200, check=False)
     if not out.exists():
         raise SystemExit(f"bench: the ESP-kernel part wrote nothing (exit {proc.returncode})")
     return json.loads(out.read_text())

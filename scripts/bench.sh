@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces, XFRM)" >&2; exit 1; }
-exec timeout 1800 .venv/bin/python -m bench.run
+exec timeout 2400 .venv/bin/python -m bench.run
