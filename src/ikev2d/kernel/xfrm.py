@@ -140,15 +140,31 @@ class XfrmDatapath:
                 # The larval SA expired (or allocate_spi was not used): add it afresh.
                 self._call(b.build_sa, "NEWSA", tunnel, True, m.XFRM_MSG.NEWSA)
             done_sas.append((tunnel.local, tunnel.inbound.spi))
+            # the outbound SA and the policies go to the kernel in one round trip
+            batch, steps = [], []
             if not outbound:
                 self._deferred.add(_tunnel_key(tunnel))
             else:
-                self._call(b.build_sa, "NEWSA", tunnel, False, m.XFRM_MSG.NEWSA)
-                done_sas.append((tunnel.remote, tunnel.outbound.spi))
+                seq = self._nl.next_seq()
+                batch.append((b.build_sa(tunnel, False, m.XFRM_MSG.NEWSA, seq), seq, "NEWSA"))
+                steps.append(("sa", (tunnel.remote, tunnel.outbound.spi)))
             for spec in b.policy_specs(tunnel):
-                self._call(b.build_policy, "UPDPOLICY", spec, tunnel.reqid, m.XFRM_MSG.UPDPOLICY)
-                done_policies.append(spec)
-                self._policy_refs[spec.key] += 1
+                seq = self._nl.next_seq()
+                msg = b.build_policy(spec, tunnel.reqid, m.XFRM_MSG.UPDPOLICY, seq)
+                batch.append((msg, seq, "UPDPOLICY"))
+                steps.append(("policy", spec))
+            errors = self._nl.request_batch(batch)
+            for (kind, what), error in zip(steps, errors, strict=True):
+                if error is not None:
+                    continue
+                if kind == "sa":
+                    done_sas.append(what)
+                else:
+                    done_policies.append(what)
+                    self._policy_refs[what.key] += 1
+            failed = next((e for e in errors if e is not None), None)
+            if failed is not None:
+                raise failed
         except BaseException:
             self._undo(done_sas, done_policies)
             raise

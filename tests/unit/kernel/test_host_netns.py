@@ -56,3 +56,37 @@ def test_ike_socket_bypass_and_udp_encap(netns):
         with _in_netns(netns), XfrmDatapath(listen=False) as dp:
             assert dp.flush_owned() == 0  # socket policies are never ours to flush
         assert _ip(netns, "xfrm", "policy").count("socket ") == 4
+
+
+def test_batched_requests_report_each_ack_and_keep_going(netns):
+    """install_child sends the outbound SA and the policies as one batch: every message gets
+    its own ack, and one refusal neither hides nor stops the others."""
+    import dataclasses
+
+    from ikev2d.kernel import xfrm_build as b
+    from ikev2d.kernel import xfrm_messages as m
+    from ikev2d.kernel.netlink import NetlinkSocket
+
+    tunnel = ChildTunnel(
+        local="192.0.2.1", remote="192.0.2.2",
+        inbound=SaKeys(0xC0000101, b"k" * 16, b"i" * 32),
+        outbound=SaKeys(0xC1000101, b"k" * 16, b"i" * 32),
+        transform=EspTransform("cbc(aes)", integ="hmac(sha256)", integ_trunc_bits=128),
+        local_ts=("10.1.0.0/24",), remote_ts=("10.10.10.5/32",), reqid=0x1C2E0005,
+    )  # fmt: skip
+    specs = b.policy_specs(tunnel)
+    specs[1] = dataclasses.replace(specs[1], direction=7)  # no such direction: EINVAL
+    with _in_netns(netns):
+        nl = NetlinkSocket()
+    try:
+        batch = []
+        for spec in specs:
+            seq = nl.next_seq()
+            batch.append((b.build_policy(spec, tunnel.reqid, m.XFRM_MSG.UPDPOLICY, seq), seq,
+                          "UPDPOLICY"))  # fmt: skip
+        results = nl.request_batch(batch)
+    finally:
+        nl.close()
+    assert [r is None for r in results] == [True, False, True]
+    assert isinstance(results[1], XfrmError) and results[1].operation == "UPDPOLICY"
+    assert _ip(netns, "xfrm", "policy").count("dir ") == 2
