@@ -18,7 +18,6 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from ikev2d.crypto.errors import IntegrityError
 from ikev2d.crypto.keys import IkeKeys
 from ikev2d.policy.config import ServerConfig
 from ikev2d.wire.enums import ExchangeType, NotifyType
@@ -27,14 +26,10 @@ from ikev2d.wire.message import (
     Header,
     Message,
     decode_message,
-    decode_payloads,
     encode_message,
-    encode_payloads,
     peek_header,
 )
 from ikev2d.wire.payloads import (
-    EncryptedFragmentPayload,
-    EncryptedPayload,
     NoncePayload,
     NotifyPayload,
     Payload,
@@ -48,19 +43,12 @@ from .dos import AuthThrottle, CookieJar, HalfOpenCounter
 from .eap_auth import EapSession, abandoned_reason
 from .errors import AuthenticationFailed, IkeError, KernelRefused, NoProposalChosen
 from .events import Address
-from .fragments import (
-    MAX_FRAGMENTS,
-    REASSEMBLY_TIMEOUT,
-    Reassembly,
-    ike_message_limit,
-    open_fragment,
-    seal_fragments,
-)
 from .ike_auth import handle_ike_auth
 from .ike_sa_init import HALF_OPEN_TIMEOUT, handle_ike_sa_init
 from .informational import handle_informational
 from .lifetimes import hard_lifetime, rekey_delay
 from .mobike import follow_client
+from .protection import is_retransmission, open_message, seal
 from .reload import affected_by
 from .sa import ChildSa, IkeSa, PendingRequest, SaState
 
@@ -272,7 +260,7 @@ class Responder:
         mid = sa.next_own_id
         sa.next_own_id += 1
         header = Header(sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator).encode()
-        datagrams = self._seal(sa, header, payloads)
+        datagrams = seal(sa, header, payloads, self.config, self.rng)
         timeout = float(self.config.retransmit_timeout)
         sa.pending = PendingRequest(mid, datagrams, now + timeout, kind, on_response)
         self._outbox.extend((d, sa.local, sa.remote) for d in datagrams)
@@ -377,12 +365,12 @@ class Responder:
     def _on_request(self, sa: IkeSa, data: bytes, header: Header, src, dst, now) -> None:
         mid = header.message_id
         if mid == sa.last_response_id and mid + 1 == sa.next_request_id:
-            if sa.last_response and self._is_retransmission(sa, data):
+            if sa.last_response and is_retransmission(sa, data):
                 self._outbox.extend((d, dst, src) for d in sa.last_response)
             return
         if mid != sa.next_request_id:
             return
-        inner = self._open(sa, data, now)
+        inner = open_message(sa, data, now)
         if inner is None:
             return
         exchange = header.exchange
@@ -511,7 +499,7 @@ class Responder:
         pending = sa.pending
         if pending is None or header.message_id != pending.message_id:
             return
-        inner = self._open(sa, data, now)
+        inner = open_message(sa, data, now)
         if inner is None:
             return
         sa.pending = None
@@ -554,84 +542,6 @@ class Responder:
         self.schedule(sa)
 
     # -- protection ----------------------------------------------------------------------
-    def _open(self, sa: IkeSa, data: bytes, now: float) -> list[Payload] | ParseError | None:
-        """The decrypted payloads; None to drop (not authentic, not for us, or a fragment of
-        a message still incomplete), a ParseError when authentic but malformed inside (answered
-        with INVALID_SYNTAX)."""
-        try:
-            msg = decode_message(data)
-        except ParseError:
-            return None
-        if len(msg.payloads) != 1:
-            return None
-        sk = msg.payloads[0]
-        if isinstance(sk, EncryptedFragmentPayload):
-            return self._reassemble(sa, msg.header, data, sk, now)
-        if not isinstance(sk, EncryptedPayload):
-            return None
-        try:
-            plain = sa.codec_in.open(data, len(data) - len(sk.data))
-        except IntegrityError:
-            return None
-        sa.last_inbound = max(sa.last_inbound, now)
-        try:
-            return decode_payloads(sk.first_inner_type, plain)
-        except ParseError as e:
-            return e
-
-    def _reassemble(self, sa: IkeSa, header: Header, data: bytes, frag, now: float):
-        if not sa.fragmentation or frag.total > MAX_FRAGMENTS:
-            return None
-        plain = open_fragment(sa.codec_in, data, frag)
-        if plain is None:
-            return None
-        sa.last_inbound = max(sa.last_inbound, now)
-        key = (header.response, header.message_id)
-        re = sa.reassembly
-        if re is None or re.key != key or now - re.started > REASSEMBLY_TIMEOUT:
-            re = sa.reassembly = Reassembly(header.message_id, frag.total, started=now)
-            re.key = key
-        try:
-            whole = re.add(frag, plain)
-        except ValueError:
-            sa.reassembly = None
-            return None
-        if whole is None:
-            return None
-        sa.reassembly = None
-        try:
-            return decode_payloads(re.first_inner_type, whole)
-        except ParseError as e:
-            return e
-
-    def _is_retransmission(self, sa: IkeSa, data: bytes) -> bool:
-        """An authentic copy of the request we last answered (for a fragmented one, its
-        first fragment: RFC 7383 §2.6.1 answers once per retransmission)."""
-        try:
-            msg = decode_message(data)
-        except ParseError:
-            return False
-        if len(msg.payloads) != 1:
-            return False
-        sk = msg.payloads[0]
-        try:
-            if isinstance(sk, EncryptedPayload):
-                sa.codec_in.open(data, len(data) - len(sk.data))
-                return True
-            if isinstance(sk, EncryptedFragmentPayload) and sk.number == 1:
-                return open_fragment(sa.codec_in, data, sk) is not None
-        except IntegrityError:
-            return False
-        return False
-
-    def _seal(self, sa: IkeSa, header: bytes, payloads) -> list[bytes]:
-        first, body = encode_payloads(payloads)
-        limit = 1 << 16
-        if sa.fragmentation:
-            natt = sa.local[1] == self.config.natt_port
-            limit = ike_message_limit(self.config.fragment_size, ":" in sa.local[0], natt)
-        return seal_fragments(sa.codec_out, header, first, body, self.rng, limit)
-
     def _respond(
         self, sa: IkeSa, exchange: int, mid: int, payloads, src, dst, now: float = 0.0,
         delay: float = 0.0,
@@ -639,7 +549,7 @@ class Responder:
         header = Header(
             sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator, response=True
         ).encode()
-        datagrams = self._seal(sa, header, payloads)
+        datagrams = seal(sa, header, payloads, self.config, self.rng)
         sa.last_response_id = mid
         sa.next_request_id = mid + 1
         if delay > 0:

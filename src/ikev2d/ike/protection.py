@@ -1,0 +1,103 @@
+"""Protection of one IKE SA's messages: opening (SK, or RFC 7383 fragments reassembled),
+recognising an authentic retransmission, and sealing (fragmented to the path when agreed)."""
+
+from __future__ import annotations
+
+from ikev2d.crypto.errors import IntegrityError
+from ikev2d.wire.errors import ParseError
+from ikev2d.wire.message import Header, decode_message, decode_payloads, encode_payloads
+from ikev2d.wire.payloads import EncryptedFragmentPayload, EncryptedPayload, Payload
+
+from .fragments import (
+    MAX_FRAGMENTS,
+    REASSEMBLY_TIMEOUT,
+    Reassembly,
+    ike_message_limit,
+    open_fragment,
+    seal_fragments,
+)
+from .sa import IkeSa
+
+__all__ = ["is_retransmission", "open_message", "seal"]
+
+
+def open_message(sa: IkeSa, data: bytes, now: float) -> list[Payload] | ParseError | None:
+    """The decrypted payloads; None to drop (not authentic, not for us, or a fragment of
+    a message still incomplete), a ParseError when authentic but malformed inside (answered
+    with INVALID_SYNTAX)."""
+    try:
+        msg = decode_message(data)
+    except ParseError:
+        return None
+    if len(msg.payloads) != 1:
+        return None
+    sk = msg.payloads[0]
+    if isinstance(sk, EncryptedFragmentPayload):
+        return _reassemble(sa, msg.header, data, sk, now)
+    if not isinstance(sk, EncryptedPayload):
+        return None
+    try:
+        plain = sa.codec_in.open(data, len(data) - len(sk.data))
+    except IntegrityError:
+        return None
+    sa.last_inbound = max(sa.last_inbound, now)
+    try:
+        return decode_payloads(sk.first_inner_type, plain)
+    except ParseError as e:
+        return e
+
+
+def _reassemble(sa: IkeSa, header: Header, data: bytes, frag, now: float):
+    if not sa.fragmentation or frag.total > MAX_FRAGMENTS:
+        return None
+    plain = open_fragment(sa.codec_in, data, frag)
+    if plain is None:
+        return None
+    sa.last_inbound = max(sa.last_inbound, now)
+    key = (header.response, header.message_id)
+    re = sa.reassembly
+    if re is None or re.key != key or now - re.started > REASSEMBLY_TIMEOUT:
+        re = sa.reassembly = Reassembly(header.message_id, frag.total, started=now)
+        re.key = key
+    try:
+        whole = re.add(frag, plain)
+    except ValueError:
+        sa.reassembly = None
+        return None
+    if whole is None:
+        return None
+    sa.reassembly = None
+    try:
+        return decode_payloads(re.first_inner_type, whole)
+    except ParseError as e:
+        return e
+
+
+def is_retransmission(sa: IkeSa, data: bytes) -> bool:
+    """An authentic copy of the request we last answered (for a fragmented one, its
+    first fragment: RFC 7383 §2.6.1 answers once per retransmission)."""
+    try:
+        msg = decode_message(data)
+    except ParseError:
+        return False
+    if len(msg.payloads) != 1:
+        return False
+    sk = msg.payloads[0]
+    try:
+        if isinstance(sk, EncryptedPayload):
+            sa.codec_in.open(data, len(data) - len(sk.data))
+            return True
+        if isinstance(sk, EncryptedFragmentPayload) and sk.number == 1:
+            return open_fragment(sa.codec_in, data, sk) is not None
+    except IntegrityError:
+        return False
+    return False
+
+
+def seal(sa: IkeSa, header: bytes, payloads, config, rng) -> list[bytes]:
+    first, body = encode_payloads(payloads)
+    limit = 1 << 16
+    if sa.fragmentation:
+        natt = sa.local[1] == config.natt_port
+        limit = ike_message_limit(config.fragment_size, ":" in sa.local[0], natt)
+    return seal_fragments(sa.codec_out, header, first, body, rng, limit)
