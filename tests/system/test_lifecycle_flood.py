@@ -45,6 +45,7 @@ for s in sources:
     k.bind((s, 0))
     k.setblocking(False)
     socks.append(k)
+print("flooding", flush=True)
 start = time.monotonic()
 sent = 0
 while sent < count and time.monotonic() - start < 20:
@@ -86,7 +87,12 @@ def test_init_flood_keeps_memory_bounded_and_lets_a_client_in(world, tmp_path):
     log = tmp_path / "flood.log"
     argv = [sys.executable, "-c", FLOODER, ROUTER_WAN, str(PACKETS), str(RATE), *SOURCES]
     flood = w.netns.spawn(flood_ns, argv, log_path=str(log))
-    time.sleep(1.5)  # the flood is in full swing
+    # the flooder's own start (imports, key generation) is slow under UML: wait for it, then
+    # give it a second so the half-open SAs are past cookie_threshold when the client comes
+    wait_for(
+        lambda: log.exists() and "flooding" in log.read_text(), 30, "the flood started", w.logs
+    )
+    time.sleep(1.0)
     peak = before
     try:
         out = w.phones[0].initiate("life", timeout=30)
