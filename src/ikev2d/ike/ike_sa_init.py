@@ -22,7 +22,7 @@ from ikev2d.wire.sa import SaPayload
 from .credentials import Credentials
 from .errors import InvalidSyntax
 from .events import Address
-from .nat import nat_detection_hash
+from .nat import nat_detected, nat_detection_hash
 from .negotiate import choose_ike_proposal
 from .rules import check_request
 from .sa import IkeSa
@@ -51,22 +51,6 @@ def _hash_list(notify: NotifyPayload | None) -> tuple[int, ...]:
     return notify.uint16_list()[:64]
 
 
-def _nat_flags(msg: Message, src: Address, dst: Address) -> tuple[bool, bool]:
-    """(client behind NAT, we behind NAT); no NAT-D notifies at all means no NAT-T (§2.23)."""
-    spi_i = msg.header.spi_i
-    sources = [
-        n.data
-        for n in msg.payloads
-        if isinstance(n, NotifyPayload) and n.notify_type == NotifyType.NAT_DETECTION_SOURCE_IP
-    ]
-    dest = msg.notify(NotifyType.NAT_DETECTION_DESTINATION_IP)
-    if not sources and dest is None:
-        return False, False
-    nat_remote = nat_detection_hash(spi_i, _ZERO_SPI, src) not in sources
-    nat_local = dest is not None and dest.data != nat_detection_hash(spi_i, _ZERO_SPI, dst)
-    return nat_remote, nat_local
-
-
 def handle_ike_sa_init(
     msg: Message,
     raw: bytes,
@@ -88,7 +72,10 @@ def handle_ike_sa_init(
     our_public, shared = run_key_exchange(int(conf.ke.id), ke.data)
     spi_i = msg.header.spi_i
     nonce_r = rng(NONCE_LEN)
-    nat_remote, nat_local = _nat_flags(msg, src, dst)
+    nat_remote, nat_local = nat_detected(msg.payloads, spi_i, _ZERO_SPI, src, dst) or (
+        False,
+        False,
+    )
     payloads = [
         SaPayload((chosen.reply_proposal(),)),
         KePayload(int(conf.ke.id), our_public),

@@ -18,31 +18,13 @@ from ikev2d.wire.payloads import NotifyPayload, Payload
 
 from . import events as ev
 from .events import Address
-from .nat import nat_detection_hash
+from .nat import nat_detected, nat_detection_hash
 from .sa import IkeSa
 
 if TYPE_CHECKING:
     from .responder import Responder
 
 __all__ = ["follow_client"]
-
-
-def _nat_flags(sa: IkeSa, inner: list[Payload], src: Address, dst: Address) -> tuple[bool, bool]:
-    sources = [
-        p.data
-        for p in inner
-        if isinstance(p, NotifyPayload) and p.notify_type == NotifyType.NAT_DETECTION_SOURCE_IP
-    ]
-    dest = next(
-        (p for p in inner if isinstance(p, NotifyPayload)
-         and p.notify_type == NotifyType.NAT_DETECTION_DESTINATION_IP),
-        None,
-    )  # fmt: skip
-    if not sources and dest is None:
-        return sa.nat_remote, sa.nat_local
-    nat_remote = nat_detection_hash(sa.spi_i, sa.spi_r, src) not in sources
-    nat_local = dest is not None and dest.data != nat_detection_hash(sa.spi_i, sa.spi_r, dst)
-    return nat_remote, nat_local
 
 
 def follow_client(
@@ -52,7 +34,9 @@ def follow_client(
     detection and return the notifies for the response."""
     reply: list[Payload] = []
     if inner is not None:
-        sa.nat_remote, sa.nat_local = _nat_flags(sa, inner, src, dst)
+        found = nat_detected(inner, sa.spi_i, sa.spi_r, src, dst)
+        if found is not None:
+            sa.nat_remote, sa.nat_local = found
         reply = [
             NotifyPayload.of(
                 NotifyType.NAT_DETECTION_SOURCE_IP, nat_detection_hash(sa.spi_i, sa.spi_r, dst)
