@@ -6,6 +6,9 @@ import functools
 import hashlib
 import ipaddress
 
+from ikev2d.wire.enums import NotifyType
+from ikev2d.wire.payloads import NotifyPayload
+
 __all__ = ["nat_detected", "nat_detection_hash"]
 
 
@@ -28,9 +31,6 @@ def nat_detected(
 ) -> tuple[bool, bool] | None:
     """(peer behind a NAT, we behind a NAT) from a message's NAT_DETECTION_* notifies, the
     SPIs being those of its header; None when it carries none (no NAT detection, §2.23)."""
-    from ikev2d.wire.enums import NotifyType
-    from ikev2d.wire.payloads import NotifyPayload
-
     sources, dest = [], None
     for p in payloads:
         if isinstance(p, NotifyPayload):
