@@ -20,9 +20,11 @@ The requests go over our own NETLINK_ROUTE socket (:mod:`ikev2d.kernel.netlink`,
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import ipaddress
 import socket
+import time
 
 from ikev2d.kernel import rtnl
 from ikev2d.kernel.errors import RouteError
@@ -32,6 +34,10 @@ __all__ = ["RTPROT_IKEV2D", "VirtualIpRoutes"]
 
 RTPROT_IKEV2D = 0xC2
 NLM_F_REPLACE, NLM_F_CREATE = 0x100, 0x400
+# How long the router's address inside the protected subnets is reused without asking the
+# kernel again: a burst of connecting clients costs one address dump, not one each, and a
+# changed LAN address is seen within this time (or at once, when the kernel refuses it).
+SOURCE_CACHE_SECONDS = 30.0
 
 
 class VirtualIpRoutes:
@@ -40,6 +46,15 @@ class VirtualIpRoutes:
     def __init__(self) -> None:
         self._nl = NetlinkSocket(protocol=NETLINK_ROUTE, error=RouteError)
         self._routes: dict[str, rtnl.Route] = {}  # virtual IP -> the route as added
+        self._sources: dict[tuple, tuple[float, str | None]] = {}  # local_ts -> (until, src)
+
+    def _cached_source_in(self, local_ts, *, fresh: bool = False) -> str | None:
+        key = tuple(str(n) for n in local_ts)
+        now = time.monotonic()
+        cached = self._sources.get(key)
+        if fresh or cached is None or cached[0] <= now:
+            cached = self._sources[key] = (now + SOURCE_CACHE_SECONDS, self._source_in(local_ts))
+        return cached[1]
 
     def _source_in(self, local_ts) -> str | None:
         """Our first non-loopback IPv4 address inside the protected subnets, if any."""
@@ -79,13 +94,23 @@ class VirtualIpRoutes:
             family, virtual_ip, 32 if family == socket.AF_INET else 128,
             protocol=RTPROT_IKEV2D,
             scope=rtnl.RT_SCOPE_UNIVERSE if gateway else rtnl.RT_SCOPE_LINK,
-            oif=path.oif, gateway=gateway, prefsrc=self._source_in(local_ts),
+            oif=path.oif, gateway=gateway, prefsrc=self._cached_source_in(local_ts),
         )  # fmt: skip
+        try:
+            self._add(route)
+        except RouteError as exc:
+            if exc.errno != errno.EINVAL or route.prefsrc is None:
+                raise
+            # the cached source address may be gone (LAN address changed): ask again
+            route = dataclasses.replace(route, prefsrc=self._cached_source_in(local_ts, fresh=True))
+            self._add(route)
+        self._routes[virtual_ip] = route
+        return route
+
+    def _add(self, route: rtnl.Route) -> None:
         seq = self._nl.next_seq()
         flags = rtnl.NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE
         self._nl.request(rtnl.encode_route(rtnl.RTM_NEWROUTE, flags, seq, route), seq, "NEWROUTE")
-        self._routes[virtual_ip] = route
-        return route
 
     def _delete(self, route: rtnl.Route) -> None:
         """Delete our route to route.dst; already gone (interface down, flushed) is fine."""

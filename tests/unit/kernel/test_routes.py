@@ -142,3 +142,26 @@ def test_routes_in_a_namespace(router):
         assert "10.10.10.98" in ip(router, "route")
     finally:
         routes.close()
+
+
+def test_source_address_is_reused_and_refreshed_when_it_changes(router):
+    """A burst of clients shares one address lookup; when the LAN address changes under a
+    cached one, the kernel's refusal makes the route use the new address at once."""
+    with in_netns(router):
+        routes = VirtualIpRoutes()
+    try:
+        lookups = []
+        real_lookup = routes._source_in
+        routes._source_in = lambda local_ts: lookups.append(1) or real_lookup(local_ts)
+        for host in (5, 6, 7):
+            routes.add(f"10.10.10.{host}", "203.0.113.7", ["192.168.1.0/24"])
+        assert len(lookups) == 1
+        assert _ours(router).count("src 192.168.1.1") == 3
+
+        ip(router, "addr", "del", "192.168.1.1/24", "dev", "lan0")
+        ip(router, "addr", "add", "192.168.1.254/24", "dev", "lan0")
+        routes.add("10.10.10.8", "203.0.113.7", ["192.168.1.0/24"])
+        assert len(lookups) == 2
+        assert re.search(r"^10\.10\.10\.8 via .* src 192\.168\.1\.254", _ours(router), re.M)
+    finally:
+        routes.close()
