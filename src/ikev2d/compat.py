@@ -44,6 +44,7 @@ class Logger:
         self.level = LEVELS[level]
         self._stream = stream
         self._syslog = None
+        self._stamp_second, self._stamp_text = -1, ""
         if syslog:
             try:
                 import syslog as _syslog  # optional platform module
@@ -52,6 +53,15 @@ class Logger:
             else:
                 _syslog.openlog("ikev2d", _syslog.LOG_PID, _syslog.LOG_DAEMON)
                 self._syslog = _syslog
+
+    def _stamp(self, now: float) -> str:
+        """Local time to the second, formatted once per second (strftime asks the C library
+        for the time zone each call: system calls a busy second need not repeat)."""
+        second = int(now)
+        if second != self._stamp_second:
+            self._stamp_second = second
+            self._stamp_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        return self._stamp_text
 
     def set_level(self, level: str) -> None:
         self.level = LEVELS[level]
@@ -65,7 +75,7 @@ class Logger:
             return
         name = {10: "debug", 20: "info", 30: "warning", 40: "error"}[level]
         stream = self._stream if self._stream is not None else sys.stderr
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        stamp = self._stamp(time.time())
         try:
             stream.write(f"{stamp} ikev2d {name}: {message}\n")
             stream.flush()

@@ -30,6 +30,7 @@ from ikev2d.policy.errors import ConfigError
 
 from .actions import Actions, address_text
 from .control import CommandError, ControlServer
+from .randomness import RandomPool
 from .status import COUNTER_NAMES, client_view, failure_view, write_snapshot
 from .udp import IkeSocket, open_ike_sockets
 
@@ -55,7 +56,7 @@ class Daemon:
         datapath,
         load_config: Callable[[], ServerConfig] | None = None,
         log: Logger | None = None,
-        rng: Callable[[int], bytes] = os.urandom,
+        rng: Callable[[int], bytes] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         save_keys: str | None = None,
@@ -65,7 +66,7 @@ class Daemon:
         self.datapath = datapath
         self.log = log or Logger(config.log_level)
         self._load_config = load_config
-        self._rng = rng
+        self._rng = rng or RandomPool()
         self._clock, self._wall = clock, wall_clock
         self.responder = self._new_responder(config)
         writer = None
@@ -187,6 +188,7 @@ class Daemon:
         timeout = self._timeout(max_wait)
         for key, mask in self._selector.select(timeout):
             key.data(mask)
+        # one clock read per turn from here on (a syscall where the clock has no vDSO)
         now = self._clock()
         timer = self.responder.get_timer()
         if timer is not None and timer <= now:
@@ -205,13 +207,17 @@ class Daemon:
         self._arm_traffic_poll()
         pending = (self.responder.get_timer(), self._next_refresh, self._next_traffic)
         deadlines = [t for t in pending if t is not None]
-        if max_wait is not None:
-            deadlines.append(self._clock() + max_wait)
         if self._stopping or self._reload_wanted:
             return 0
-        return max(min(deadlines) - self._clock(), 0) if deadlines else None
+        if not deadlines and max_wait is None:
+            return None
+        now = self._clock()
+        if max_wait is not None:
+            deadlines.append(now + max_wait)
+        return max(min(deadlines) - now, 0)
 
     def _on_ike(self, s: IkeSocket) -> None:
+        now = self._clock()  # for the whole burst: it is read in one go
         for _ in range(_MAX_BURST):
             try:
                 got = s.receive()
@@ -224,7 +230,7 @@ class Daemon:
             if not data:
                 continue  # NAT keepalive, ESP the kernel did not take, truncated datagram
             try:
-                self.responder.receive_datagram(data, remote, local, self._clock())
+                self.responder.receive_datagram(data, remote, local, now)
             except Exception as exc:  # a responder bug must not stop the server
                 self.log.error(
                     f"internal error on a message from {address_text(remote)}: "
