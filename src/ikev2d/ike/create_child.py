@@ -55,7 +55,7 @@ class IkeRekeyed:
     new_sa: IkeSa
 
 
-def _key_exchange(ke: KePayload | None, group: int | None):
+def _key_exchange(ke: KePayload | None, group: int | None, rng):
     """(our KE payload, g^ir) for a PFS group, or (None, None)."""
     if group is None:
         if ke is not None:
@@ -63,7 +63,7 @@ def _key_exchange(ke: KePayload | None, group: int | None):
         return None, None
     if ke is None or ke.group != group:
         raise InvalidSyntax("KE payload missing or of another group")
-    public, shared = run_key_exchange(group, ke.data)
+    public, shared = run_key_exchange(group, ke.data, rng)
     return KePayload(group, public), shared
 
 
@@ -86,7 +86,7 @@ def _create_child(sa: IkeSa, inner, now, config: ServerConfig, allocate_spi, rng
     chosen = choose_rekey_child_proposal(
         config.esp_proposal, sa_payload, ke.group if ke else None, SUPPORTED_GROUPS
     )
-    ke_reply, shared = _key_exchange(ke, chosen.ke_group)
+    ke_reply, shared = _key_exchange(ke, chosen.ke_group, rng)
     local_ts, remote_ts = narrow_for(sa, tsi, tsr, config)
     nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
     nonce_r = rng(NONCE_LEN)
@@ -157,7 +157,7 @@ def _rekey_ike(sa: IkeSa, inner, now, config: ServerConfig, new_spi: bytes, rng)
     if len(chosen.offered.spi) != 8:
         raise InvalidSyntax("IKE SA rekey proposal without an 8-byte SPI")
     conf = chosen.configured
-    our_public, shared = run_key_exchange(int(conf.ke.id), ke.data)
+    our_public, shared = run_key_exchange(int(conf.ke.id), ke.data, rng)
     nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
     nonce_r = rng(NONCE_LEN)
     new = rekeyed_ike_sa(

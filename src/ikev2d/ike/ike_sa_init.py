@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ikev2d.crypto import errors as crypto_errors
-from ikev2d.crypto.dh import new_key_exchange
+from ikev2d.crypto.dh import ephemeral_key_exchange
 from ikev2d.crypto.keys import derive_ike_keys
 from ikev2d.crypto.prf import Prf
 from ikev2d.crypto.sk import SkCodec
@@ -34,11 +34,12 @@ HALF_OPEN_TIMEOUT = 30.0  # seconds an IKE SA may wait for its IKE_AUTH
 _ZERO_SPI = bytes(8)
 
 
-def run_key_exchange(group: int, peer_public: bytes) -> tuple[bytes, bytes]:
+def run_key_exchange(
+    group: int, peer_public: bytes, rng: Callable[[int], bytes]
+) -> tuple[bytes, bytes]:
     """(our public value, g^ir) for the peer's KE data; a bad value is INVALID_SYNTAX."""
     try:
-        # OpenSSL makes the private value (short exponents for MODP): 2x faster on OpenSSL 3.0
-        kex = new_key_exchange(group)
+        kex = ephemeral_key_exchange(group, rng)
         return kex.public_bytes(), kex.shared_secret(peer_public)
     except crypto_errors.InvalidKePayload as e:
         raise InvalidSyntax(f"bad KE data: {e}") from None
@@ -69,7 +70,7 @@ def handle_ike_sa_init(
     nonce_i = msg.get(NoncePayload).data
     chosen = choose_ike_proposal(config.ike_proposal, sa_payload, ke.group)
     conf = chosen.configured
-    our_public, shared = run_key_exchange(int(conf.ke.id), ke.data)
+    our_public, shared = run_key_exchange(int(conf.ke.id), ke.data, rng)
     spi_i = msg.header.spi_i
     nonce_r = rng(NONCE_LEN)
     nat_remote, nat_local = nat_detected(msg.payloads, spi_i, _ZERO_SPI, src, dst) or (

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ikev2d.crypto import errors as crypto_errors
-from ikev2d.crypto.dh import new_key_exchange
+from ikev2d.crypto.dh import ephemeral_key_exchange
 from ikev2d.crypto.keys import derive_child_keys
 from ikev2d.policy.config import ServerConfig
 from ikev2d.wire.enums import ExchangeType, NotifyType, ProtocolId
@@ -130,7 +130,7 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
         return
     old.rekeying = True
     group = int(conf.ke.id) if conf.ke is not None else None
-    kex = new_key_exchange(group) if group is not None else None
+    kex = ephemeral_key_exchange(group, r.rng) if group is not None else None
     nonce_i = r.rng(NONCE_LEN)
     payloads: list[Payload] = [
         NotifyPayload.rekey_sa(ProtocolId.ESP, old.spec.inbound_spi),
@@ -212,7 +212,7 @@ def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> 
     sa.rekeying = True
     conf = sa.proposal
     group = group if group is not None else int(conf.ke.id)
-    kex = new_key_exchange(group)
+    kex = ephemeral_key_exchange(group, r.rng)
     new_spi = r.new_spi()
     nonce_i = r.rng(NONCE_LEN)
     proposal = _wire_proposal(conf, new_spi, None, ProtocolId.IKE)

@@ -329,3 +329,28 @@ def test_modp_without_openssl_ffdh_falls_back_to_pow(monkeypatch):
         a.shared_secret((p - 1).to_bytes(192, "big"))
     with pytest.raises(ValueError):
         new_key_exchange(DhId.MODP1536)  # no OpenSSL key generation and no rng
+
+
+@pytest.mark.parametrize("group", [DhId.CURVE25519, DhId.ECP256, DhId.ECP384])
+def test_ephemeral_ec_keys_come_from_the_given_rng(group):
+    """EC handshakes draw their private value from the daemon's rng (no OpenSSL RNG call):
+    the same rng bytes give the same public value."""
+    from ikev2d.crypto.dh import ephemeral_key_exchange
+
+    seed = bytes(range(80))
+    a = ephemeral_key_exchange(group, lambda n: seed[:n])
+    b = ephemeral_key_exchange(group, lambda n: seed[:n])
+    assert a.public_bytes() == b.public_bytes()
+    assert a.shared_secret(b.public_bytes()) == b.shared_secret(a.public_bytes())
+
+
+def test_ephemeral_modp_keys_come_from_openssl():
+    from ikev2d.crypto.dh import ephemeral_key_exchange
+
+    def no_rng(n):
+        raise AssertionError("MODP exponents come from OpenSSL's key generation")
+
+    a = ephemeral_key_exchange(DhId.MODP2048, no_rng)
+    b = ephemeral_key_exchange(DhId.MODP2048, no_rng)
+    assert a.public_bytes() != b.public_bytes()
+    assert a.shared_secret(b.public_bytes()) == b.shared_secret(a.public_bytes())
