@@ -7,11 +7,11 @@ import ipaddress
 import struct
 
 import pytest
+from kernel_values import make_tunnel
 
 from ikev2d.kernel import xfrm_build as b
 from ikev2d.kernel import xfrm_messages as m
 from ikev2d.kernel.tunnel import (
-    OWNED_REQIDS,
     ChildTunnel,
     EspTransform,
     Lifetimes,
@@ -19,8 +19,6 @@ from ikev2d.kernel.tunnel import (
     UdpEncap,
 )
 from ikev2d.kernel.xfrm_codec import FieldReader, encode_request
-
-REQID = OWNED_REQIDS.start + 3
 
 
 def pyroute2_encode(cls, msg_type, flags, seq, fields, attrs=()) -> bytes:
@@ -35,32 +33,20 @@ def pyroute2_encode(cls, msg_type, flags, seq, fields, attrs=()) -> bytes:
     return bytes(msg.data)
 
 
-def _tunnel(**changes) -> ChildTunnel:
-    values = dict(
-        local="192.0.2.1", remote="198.51.100.7",
-        inbound=SaKeys(0xC0000010, b"E" * 32, b"A" * 32),
-        outbound=SaKeys(0xC0000020, b"e" * 32, b"a" * 32),
-        transform=EspTransform("cbc(aes)", integ="hmac(sha256)", integ_trunc_bits=128),
-        local_ts=("192.168.1.0/24",), remote_ts=("10.10.10.5/32",), reqid=REQID,
-    )  # fmt: skip
-    values.update(changes)
-    return ChildTunnel(**values)
-
-
 GCM = EspTransform("rfc4106(gcm(aes))", icv_bits=128)
 TUNNELS = {
-    "cbc": _tunnel(),
-    "gcm-natt": _tunnel(
+    "cbc": make_tunnel(),
+    "gcm-natt": make_tunnel(
         transform=GCM, encap=UdpEncap(4500, 61234),
         inbound=SaKeys(0xC0000011, b"G" * 36), outbound=SaKeys(0xC0000021, b"g" * 36),
     ),
-    "esn-window": _tunnel(
+    "esn-window": make_tunnel(
         transform=EspTransform("cbc(aes)", integ="hmac(sha512)", integ_trunc_bits=256,
                                esn=True, replay_window=1024),
         lifetimes=Lifetimes(soft_bytes=1 << 40, hard_bytes=1 << 41, soft_seconds=3000,
                             hard_seconds=3600),
     ),
-    "ipv6-dual-ts": _tunnel(
+    "ipv6-dual-ts": make_tunnel(
         local="2001:db8::1", remote="2001:db8:1::7",
         local_ts=("192.168.1.0/24", "fd00::/64"), remote_ts=("10.10.10.5/32", "fd10::5/128"),
     ),

@@ -9,12 +9,13 @@ import ipaddress
 import socket
 import struct
 
+from kernel_values import REQID, make_tunnel
+
 from ikev2d.kernel import xfrm_build as b
 from ikev2d.kernel import xfrm_messages as m
-from ikev2d.kernel.tunnel import OWNED_REQIDS, ChildTunnel, EspTransform, SaKeys
+from ikev2d.kernel.tunnel import EspTransform, SaKeys
 
 HDR = 16
-REQID = OWNED_REQIDS.start + 9
 ip = ipaddress.ip_address
 
 
@@ -60,18 +61,6 @@ def test_migrate_message_layout():
     assert m.XFRMA.ENCAP not in _attrs(b.build_migrate(spec, [move], None, 1), HDR + 64)
 
 
-def _tunnel(**kw) -> ChildTunnel:
-    args = dict(
-        local="198.51.100.1", remote="192.0.2.2",
-        inbound=SaKeys(0xC0000001, b"k" * 16, b"i" * 32),
-        outbound=SaKeys(0xC1000002, b"K" * 16, b"I" * 32),
-        transform=EspTransform("cbc(aes)", integ="hmac(sha256)", integ_trunc_bits=128),
-        local_ts=("192.168.1.0/24",), remote_ts=("10.10.10.5/32",), reqid=REQID,
-    )  # fmt: skip
-    args.update(kw)
-    return ChildTunnel(**args)
-
-
 def test_readded_sa_carries_sequence_numbers_and_counters():
     runtime = b.SaRuntime(
         replay={"oseq": 1234, "seq": 987, "bitmap": 0xFFFF0000},
@@ -79,17 +68,17 @@ def test_readded_sa_carries_sequence_numbers_and_counters():
         lifetime={"cur_bytes": 5000, "cur_packets": 50, "cur_add_time": 1700000000,
                   "cur_use_time": 1700000005},
     )  # fmt: skip
-    data = b.build_sa(_tunnel(), False, m.XFRM_MSG.NEWSA, 3, runtime)
+    data = b.build_sa(make_tunnel(), False, m.XFRM_MSG.NEWSA, 3, runtime)
     attrs = _attrs(data, HDR + m.fields_size(m.xfrm_usersa_info))
     assert struct.unpack("=III", attrs[m.XFRMA.REPLAY_VAL]) == (1234, 987, 0xFFFF0000)
     assert struct.unpack("=QQQQ", attrs[m.XFRMA.LTIME_VAL]) == (5000, 50, 1700000000, 1700000005)
-    fresh = _attrs(b.build_sa(_tunnel(), False, m.XFRM_MSG.NEWSA, 3), HDR + 224)
+    fresh = _attrs(b.build_sa(make_tunnel(), False, m.XFRM_MSG.NEWSA, 3), HDR + 224)
     assert m.XFRMA.REPLAY_VAL not in fresh and m.XFRMA.LTIME_VAL not in fresh
 
 
 def test_readded_esn_sa_carries_its_sequence_numbers():
     gcm = EspTransform("rfc4106(gcm(aes))", icv_bits=128, esn=True, replay_window=128)
-    t = _tunnel(
+    t = make_tunnel(
         transform=gcm, inbound=SaKeys(0xC0000001, b"k" * 20), outbound=SaKeys(0xC1000002, b"K" * 20)
     )
     runtime = b.SaRuntime(None, {"oseq": 7, "seq": 5, "oseq_hi": 1, "seq_hi": 2}, None)
