@@ -48,6 +48,9 @@ _NEVER = {
     "ikev2d.auth.eap_mschapv2": "EAP loads when a client asks for it (ike/eap_auth)",
     "cryptography.x509": "X.509 is for certificate and EAP clients only",
     "email": "brought by cryptography.x509; a separate OpenWrt package",
+    "cryptography": "loaded by the first key exchange, cipher or MAC (crypto/digests.py)",
+    "hashlib": "a second OpenSSL (_hashlib) next to cryptography's (crypto/digests.py)",
+    "hmac": "imports hashlib; constant-time comparison is crypto.digests.constant_time_equal",
 }
 # Without the kernel room: pyroute2.netlink brings logging (pyroute2.common), the core never.
 _NEVER_WITHOUT_KERNEL = {
