@@ -55,6 +55,11 @@ _NEVER = {
     "shutil": "argparse's terminal width (and zlib, bz2, lzma): cli._HelpFormatter",
     "difflib": "option-name suggestions, only for a configuration with a mistake",
     "ikev2d.policy.uci": "the UCI reader, for UCI configurations only",
+    "ikev2d.ike.ike_sa_init": "the exchanges load with the first client (ike/responder.py)",
+    "ikev2d.ike.ike_auth": "the exchanges load with the first client (ike/responder.py)",
+    "ikev2d.ike.eap_auth": "EAP loads with the first IKE_AUTH (ike/ike_auth.py)",
+    "ikev2d.ike.mobike": "MOBIKE loads with the first client that moves (ike/responder.py)",
+    "ikev2d.ike.create_child": "rekeying loads with the first CREATE_CHILD_SA or expiry",
 }
 # Without the kernel room: pyroute2.netlink brings logging (pyroute2.common), the core never.
 _NEVER_WITHOUT_KERNEL = {
