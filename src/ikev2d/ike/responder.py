@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from ikev2d.crypto.keys import IkeKeys
 from ikev2d.policy.config import ServerConfig
 from ikev2d.wire.enums import ExchangeType, NotifyType
 from ikev2d.wire.errors import ParseError
@@ -407,6 +406,8 @@ class Responder:
                 self._fail_auth(sa, src, e, now)
 
     def _on_ike_auth(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
+        from ikev2d.crypto.keys import IkeKeys
+
         from .ike_auth import handle_ike_auth
         from .ike_sa_init import HALF_OPEN_TIMEOUT
         from .lifetimes import hard_lifetime, rekey_delay
