@@ -18,6 +18,7 @@ import pytest
 _DAEMON = """
 from ikev2d.daemon.loop import Daemon
 import ikev2d.cli
+ikev2d.cli._daemon_parser().parse_args(["--config", "ikev2d.toml"])
 from ikev2d.policy.config import from_mapping
 config = from_mapping({"server": {
     "psk": "Zq7-wX4k-Mv8p-Jy3n-Tc6d", "local_id": "vpn.example.test", "local_id_type": "fqdn",
@@ -48,6 +49,17 @@ _NEVER = {
     "ikev2d.auth.eap_mschapv2": "EAP loads when a client asks for it (ike/eap_auth)",
     "cryptography.x509": "X.509 is for certificate and EAP clients only",
     "email": "brought by cryptography.x509; a separate OpenWrt package",
+    "cryptography": "loaded by the first key exchange, cipher or MAC (crypto/digests.py)",
+    "hashlib": "a second OpenSSL (_hashlib) next to cryptography's (crypto/digests.py)",
+    "hmac": "imports hashlib; constant-time comparison is crypto.digests.constant_time_equal",
+    "shutil": "argparse's terminal width (and zlib, bz2, lzma): cli._HelpFormatter",
+    "difflib": "option-name suggestions, only for a configuration with a mistake",
+    "ikev2d.policy.uci": "the UCI reader, for UCI configurations only",
+    "ikev2d.ike.ike_sa_init": "the exchanges load with the first client (ike/responder.py)",
+    "ikev2d.ike.ike_auth": "the exchanges load with the first client (ike/responder.py)",
+    "ikev2d.ike.eap_auth": "EAP loads with the first IKE_AUTH (ike/ike_auth.py)",
+    "ikev2d.ike.mobike": "MOBIKE loads with the first client that moves (ike/responder.py)",
+    "ikev2d.ike.create_child": "rekeying loads with the first CREATE_CHILD_SA or expiry",
 }
 # Without the kernel room: pyroute2.netlink brings logging (pyroute2.common), the core never.
 _NEVER_WITHOUT_KERNEL = {

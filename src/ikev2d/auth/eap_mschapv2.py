@@ -17,11 +17,11 @@ request by `EapResult.delay` seconds to slow password guessing (strongSwan sleep
 """
 
 import enum
-import hmac
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ikev2d.crypto.digests import constant_time_equal
 from ikev2d.wire.enums import EapCode, EapType
 
 from . import mschapv2 as ms
@@ -172,7 +172,7 @@ class EapMschapv2Server:
         pw_hash = ms.nt_password_hash(secret[: ms.MAX_PASSWORD_CHARS])
         chal8 = ms.challenge_hash(peer_chal, self._challenge, name)
         expected = ms.challenge_response(chal8, pw_hash)
-        if not hmac.compare_digest(expected, nt_response) or password is None:
+        if not constant_time_equal(expected, nt_response) or password is None:
             return self._retry_or_fail()
         hash_hash = md4(pw_hash)
         auth = ms.authenticator_response(hash_hash, nt_response, chal8).hex().upper()

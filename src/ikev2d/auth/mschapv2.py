@@ -6,7 +6,7 @@ eap-mschapv2 and Windows build it: MasterReceiveKey | MasterSendKey | 32 zero oc
 16 octets seen from the authenticator (server) side.
 """
 
-import hashlib
+from ikev2d.crypto.digests import digest
 
 from .des import des_encrypt_block
 from .md4 import md4
@@ -43,10 +43,7 @@ _SHS_PAD2 = b"\xf2" * 40
 
 
 def _sha1(*parts: bytes) -> bytes:
-    h = hashlib.sha1()  # noqa: S324 - SHA-1 is what MS-CHAPv2 specifies
-    for part in parts:
-        h.update(part)
-    return h.digest()
+    return digest("sha1", b"".join(parts))  # SHA-1 is what MS-CHAPv2 specifies
 
 
 def strip_domain(user_name: str) -> str:

@@ -10,8 +10,7 @@ identification data). The same computation with the EAP MSK as the shared secret
 
 from __future__ import annotations
 
-import hmac
-
+from ikev2d.crypto.digests import constant_time_equal
 from ikev2d.crypto.prf import Prf
 
 __all__ = [
@@ -54,4 +53,4 @@ def psk_auth(prf: Prf, psk: bytes, octets: bytes) -> bytes:
 
 def verify_psk_auth(prf: Prf, psk: bytes, octets: bytes, received: bytes) -> bool:
     """Constant-time comparison of received AUTH data with the expected value."""
-    return hmac.compare_digest(psk_auth(prf, psk, octets), received)
+    return constant_time_equal(psk_auth(prf, psk, octets), received)

@@ -11,26 +11,21 @@ Performance: the MODP arithmetic runs in OpenSSL through `cryptography`'s FFDH, 
 key generation picks a short exponent (2 x security strength, e.g. 225 bits for MODP2048), and
 so do we when the exponent comes from `rng` (RFC 3526 §8). If a future `cryptography` drops FFDH,
 pow() takes over transparently.
+
+`cryptography` is imported by the first key exchange, not with this module (see
+`ikev2d.crypto.digests`).
 """
 
 from __future__ import annotations
 
-import hmac
+import functools
 import warnings
 from collections.abc import Callable
 
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from cryptography.utils import CryptographyDeprecationWarning
-
+from ikev2d.crypto.digests import constant_time_equal
 from ikev2d.crypto.errors import InvalidKePayload, UnsupportedTransform
 from ikev2d.crypto.modp_groups import MODP_GENERATOR, MODP_PRIMES
 from ikev2d.wire.enums import DhId
-
-try:
-    from cryptography.hazmat.primitives.asymmetric import dh as _ffdh
-except ImportError:  # pragma: no cover - FFDH is deprecated in cryptography and may go away
-    _ffdh = None
 
 __all__ = [
     "EcpKeyExchange",
@@ -54,15 +49,17 @@ _MODP_EXPONENT_BITS = {
     DhId.MODP4096: 320,
 }
 
-# (curve, coordinate length, group order n) for RFC 5903 groups.
+# (curve class name in cryptography's `ec`, coordinate length, group order n), RFC 5903 groups.
+# Names, not classes: `cryptography` is imported with the first key exchange, not with this
+# module, so a daemon waiting for its first client does not map it.
 _ECP = {
     DhId.ECP256: (
-        ec.SECP256R1,
+        "SECP256R1",
         32,
         0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
     ),
     DhId.ECP384: (
-        ec.SECP384R1,
+        "SECP384R1",
         48,
         int(
             "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
@@ -71,7 +68,7 @@ _ECP = {
         ),
     ),
     DhId.ECP521: (
-        ec.SECP521R1,
+        "SECP521R1",
         66,
         int(
             "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
@@ -84,18 +81,30 @@ _ECP = {
 _ffdh_params: dict[int, object] = {}
 
 
+@functools.cache
+def _ffdh_module():
+    """cryptography's FFDH module, or None once cryptography drops it (deprecated there)."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric import dh
+    except ImportError:  # pragma: no cover
+        return None
+    return dh
+
+
 # FFDH emits a deprecation warning in recent cryptography; using it is deliberate (speed), so
 # every FFDH call runs under `with warnings.catch_warnings(): _quiet()`.
 def _quiet() -> None:
+    from cryptography.utils import CryptographyDeprecationWarning
+
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
 
 
-def _params(group: int):
+def _params(ffdh, group: int):
     params = _ffdh_params.get(group)
     if params is None:
         with warnings.catch_warnings():
             _quiet()
-            numbers = _ffdh.DHParameterNumbers(MODP_PRIMES[group], MODP_GENERATOR)
+            numbers = ffdh.DHParameterNumbers(MODP_PRIMES[group], MODP_GENERATOR)
             params = _ffdh_params[group] = (numbers, numbers.parameters())
     return params
 
@@ -109,18 +118,19 @@ def _openssl_key_for(group: int, x: int):
     pairing, pow() computes g^x and the key is loaded with the right value.
     """
     p = MODP_PRIMES[group]
-    if _ffdh is None:
+    ffdh = _ffdh_module()
+    if ffdh is None:
         return None, pow(MODP_GENERATOR, x, p)
     with warnings.catch_warnings():
         _quiet()
-        numbers, _ = _params(group)
-        g = _ffdh.DHPublicNumbers(MODP_GENERATOR, numbers)
+        numbers, _ = _params(ffdh, group)
+        g = ffdh.DHPublicNumbers(MODP_GENERATOR, numbers)
         try:
-            key = _ffdh.DHPrivateNumbers(x, g).private_key()
+            key = ffdh.DHPrivateNumbers(x, g).private_key()
             return key, int.from_bytes(key.exchange(g.public_key()), "big")
         except ValueError:
             y = pow(MODP_GENERATOR, x, p)
-            key = _ffdh.DHPrivateNumbers(x, _ffdh.DHPublicNumbers(y, numbers)).private_key()
+            key = ffdh.DHPrivateNumbers(x, ffdh.DHPublicNumbers(y, numbers)).private_key()
             return key, y
 
 
@@ -142,10 +152,11 @@ class ModpKeyExchange:
             nbits = _MODP_EXPONENT_BITS[group]
             # The top bit set keeps the exponent at full short length (never tiny).
             private = int.from_bytes(rng(nbits // 8), "big") | (1 << (nbits - 1))
-        if private is None and _ffdh is not None:
+        ffdh = _ffdh_module()
+        if private is None and ffdh is not None:
             with warnings.catch_warnings():
                 _quiet()
-                self._key = _params(group)[1].generate_private_key()
+                self._key = _params(ffdh, group)[1].generate_private_key()
                 y = self._key.public_key().public_numbers().y
             self._x = None
         elif private is None:
@@ -173,11 +184,12 @@ class ModpKeyExchange:
             raise InvalidKePayload(self.group, "public value outside 1 < y < p-1")
         if self._key is None:
             return pow(y, self._x, self.p).to_bytes(self.public_len, "big")
+        ffdh = _ffdh_module()
         with warnings.catch_warnings():
             _quiet()
-            numbers, _ = _params(self.group)
+            numbers, _ = _params(ffdh, self.group)
             try:
-                peer = _ffdh.DHPublicNumbers(y, numbers).public_key()
+                peer = ffdh.DHPublicNumbers(y, numbers).public_key()
                 secret = self._key.exchange(peer)
             except ValueError as exc:  # OpenSSL's own public key check
                 raise InvalidKePayload(self.group, "rejected by OpenSSL") from exc
@@ -191,8 +203,11 @@ class EcpKeyExchange:
 
     def __init__(self, group: int, private: int | bytes | None, rng: Rng | None) -> None:
         self.group = DhId(group)
-        curve_cls, self.coord_len, order = _ECP[group]
-        self._curve = curve_cls()
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        curve_name, self.coord_len, order = _ECP[group]
+        self._curve = getattr(ec, curve_name)()
         self.public_len = 2 * self.coord_len
         if private is None and rng is not None:
             # FIPS 186-4 B.4.1: 64 extra bits make the reduction bias negligible.
@@ -217,6 +232,8 @@ class EcpKeyExchange:
         """The x coordinate of the shared point (RFC 5903 §7); rejects off-curve points."""
         if len(peer_public) != self.public_len:
             raise InvalidKePayload(self.group, f"length {len(peer_public)} != {self.public_len}")
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         try:
             peer = ec.EllipticCurvePublicKey.from_encoded_point(
                 self._curve, b"\x04" + bytes(peer_public)
@@ -232,6 +249,9 @@ class X25519KeyExchange:
     __slots__ = ("_key", "_public", "group", "public_len")
 
     def __init__(self, private: bytes | None, rng: Rng | None) -> None:
+        from cryptography.hazmat.primitives.asymmetric import x25519
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         self.group = DhId.CURVE25519
         self.public_len = 32
         if private is None and rng is not None:
@@ -253,13 +273,15 @@ class X25519KeyExchange:
     def shared_secret(self, peer_public: bytes) -> bytes:
         if len(peer_public) != 32:
             raise InvalidKePayload(self.group, f"length {len(peer_public)} != 32")
+        from cryptography.hazmat.primitives.asymmetric import x25519
+
         try:
             peer = x25519.X25519PublicKey.from_public_bytes(bytes(peer_public))
             secret = self._key.exchange(peer)
         except ValueError as exc:  # OpenSSL refuses the all-zero output itself
             raise InvalidKePayload(self.group, "all-zero shared secret") from exc
         # RFC 8031 §2.3 / RFC 7748 §6.1: a low-order peer value gives zero; never use it.
-        if hmac.compare_digest(secret, bytes(32)):
+        if constant_time_equal(secret, bytes(32)):
             raise InvalidKePayload(self.group, "all-zero shared secret")
         return secret
 

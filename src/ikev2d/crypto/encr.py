@@ -1,5 +1,6 @@
 """ENCR transforms: AES-CBC and 3DES-CBC (RFC 3602, RFC 2451), AES-GCM (RFC 5282) and
-ChaCha20-Poly1305 (RFC 7634), all from `cryptography`.
+ChaCha20-Poly1305 (RFC 7634), all from `cryptography`, which is imported by the first cipher
+built, not with this module (see `ikev2d.crypto.digests`).
 
 `new_cipher(transform, key)` builds the object for one direction of one SA. For AEAD the key is
 the keying material of `transform.key_len` bytes: cipher key followed by the 4-byte salt; the
@@ -8,20 +9,19 @@ nonce of every message is salt | 8-byte explicit IV (RFC 5282 §4, RFC 7634 §2)
 
 from __future__ import annotations
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
-
 from ikev2d.crypto.errors import IntegrityError, UnsupportedTransform
 from ikev2d.crypto.transforms import Transform
 from ikev2d.wire.enums import EncrId, TransformType
 
-try:  # cryptography >= 43 keeps 3DES here; it later leaves `algorithms`
-    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES as _TripleDES
-except ImportError:  # cryptography 41/42
-    _TripleDES = algorithms.TripleDES
-
 __all__ = ["AeadCipher", "CbcCipher", "new_cipher"]
+
+
+def _triple_des():
+    try:  # cryptography >= 43 keeps 3DES here; it later leaves `algorithms`
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    except ImportError:  # cryptography 41/42
+        from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
+    return TripleDES
 
 
 class CbcCipher:
@@ -31,11 +31,13 @@ class CbcCipher:
     is_aead = False
 
     def __init__(self, transform: Transform, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers import algorithms
+
         self.transform = transform
         self.block_size = transform.block_size
         self.iv_len = transform.iv_len
         if transform.id == EncrId.TRIPLE_DES:
-            self._algorithm = _TripleDES(key)
+            self._algorithm = _triple_des()(key)
         else:
             self._algorithm = algorithms.AES(key)
 
@@ -43,10 +45,14 @@ class CbcCipher:
         return f"CbcCipher({self.transform.keyword})"
 
     def encrypt(self, iv: bytes, data: bytes) -> bytes:
+        from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
         enc = Cipher(self._algorithm, modes.CBC(iv)).encryptor()
         return enc.update(data) + enc.finalize()
 
     def decrypt(self, iv: bytes, data: bytes) -> bytes:
+        from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
         dec = Cipher(self._algorithm, modes.CBC(iv)).decryptor()
         return dec.update(data) + dec.finalize()
 
@@ -58,6 +64,8 @@ class AeadCipher:
     is_aead = True
 
     def __init__(self, transform: Transform, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
         self.transform = transform
         self.block_size = transform.block_size
         self.iv_len = transform.iv_len
@@ -76,6 +84,8 @@ class AeadCipher:
         return self._aead.encrypt(self._salt + iv, plaintext, aad)
 
     def decrypt(self, iv: bytes, data: bytes, aad: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
         try:
             return self._aead.decrypt(self._salt + iv, data, aad)
         except InvalidTag:

@@ -1,56 +1,17 @@
 """PRF and integrity (HMAC) transforms, and prf+ (RFC 7296 §2.13).
 
-HMAC runs through the standard library's one-shot `hmac.digest`, which is OpenSSL's HMAC when
-Python is linked against OpenSSL (the common case, OpenWrt included) and measured about four times
-cheaper per call than `cryptography`'s HMAC object on cryptography 41. If a hash is missing from
-hashlib (a stripped interpreter), that hash falls back to `cryptography`'s HMAC.
+The HMAC is `cryptography`'s, through `ikev2d.crypto.digests` (why not the standard library's
+`hmac`: see there).
 """
 
 from __future__ import annotations
 
-import functools
-import hmac
-from collections.abc import Callable
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import hmac as _chmac
-
+from ikev2d.crypto.digests import constant_time_equal, hmac_function
 from ikev2d.crypto.errors import UnsupportedTransform
 from ikev2d.crypto.transforms import Transform, UnknownTransform, lookup
 from ikev2d.wire.enums import TransformType
 
 __all__ = ["Integ", "Prf", "hmac_function"]
-
-_CRYPTOGRAPHY_HASHES = {
-    "sha1": hashes.SHA1,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
-
-HmacFn = Callable[[bytes, bytes], bytes]
-
-
-@functools.cache
-def hmac_function(hash_name: str) -> HmacFn:
-    """A one-shot `f(key, data) -> mac` for the named hash (one shared function per hash:
-    every SA's Prf/Integ holds it, so it must not cost memory per SA)."""
-    try:
-        hmac.digest(b"k", b"", hash_name)
-    except ValueError:  # hash not in this hashlib build
-        algorithm = _CRYPTOGRAPHY_HASHES[hash_name]
-
-        def _mac(key: bytes, data: bytes) -> bytes:
-            h = _chmac.HMAC(key, algorithm())
-            h.update(data)
-            return h.finalize()
-
-        return _mac
-
-    def _digest(key: bytes, data: bytes) -> bytes:
-        return hmac.digest(key, data, hash_name)
-
-    return _digest
 
 
 def _transform(ttype: TransformType, ident: int | Transform) -> Transform:
@@ -123,4 +84,4 @@ class Integ:
 
     def verify(self, key: bytes, data: bytes, icv: bytes) -> bool:
         """Constant-time check of a received ICV."""
-        return hmac.compare_digest(self.compute(key, data), icv)
+        return constant_time_equal(self.compute(key, data), icv)

@@ -5,7 +5,7 @@ IKE header (its Next Payload set to SK/SKF and its Length patched), the SK/SKF h
 encrypted payload chain with its padding and Pad Length, and the ICV. `open` reverses it.
 
 - CBC (AES, 3DES) with HMAC: encrypt-then-MAC; the ICV covers the whole message up to the ICV
-  (§3.14), checked with hmac.compare_digest before anything is decrypted.
+  (§3.14), checked in constant time before anything is decrypted.
 - AEAD (AES-GCM-16, RFC 5282; ChaCha20-Poly1305, RFC 7634): 8-byte explicit IV, nonce =
   salt | IV, AAD = IKE header | SK(F) header (everything before the IV), no INTEG transform and no
   padding needed (block size 1), the 16-byte tag is the ICV.

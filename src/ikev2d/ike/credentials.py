@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
+
+from ikev2d.crypto.digests import digest
 
 __all__ = ["Credentials"]
 
@@ -29,7 +30,7 @@ class Credentials:
         if self.ca is None:
             return b""
         spki = self.ca.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-        return hashlib.sha1(spki).digest()  # noqa: S324 - the RFC's hash, not a security use
+        return digest("sha1", spki)  # the RFC's hash, not a security use
 
     def der_chain(self) -> list[bytes]:
         from cryptography.hazmat.primitives.serialization import Encoding

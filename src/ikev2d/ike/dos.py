@@ -3,10 +3,10 @@ slowing down repeated authentication failures. All state here is bounded."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections import OrderedDict
 from collections.abc import Callable
+
+from ikev2d.crypto.digests import constant_time_equal, digest
 
 __all__ = ["AuthThrottle", "CookieJar", "HalfOpenCounter"]
 
@@ -35,8 +35,8 @@ class CookieJar:
 
     @staticmethod
     def _value(version: int, secret: bytes, ni: bytes, ip: str, spi_i: bytes) -> bytes:
-        digest = hashlib.sha256(b"|".join((ni, ip.encode(), spi_i, secret))).digest()
-        return bytes([version]) + digest[:16]
+        hashed = digest("sha256", b"|".join((ni, ip.encode(), spi_i, secret)))
+        return bytes([version]) + hashed[:16]
 
     def make(self, ni: bytes, ip: str, spi_i: bytes, now: float) -> bytes:
         self._rotate(now)
@@ -48,7 +48,7 @@ class CookieJar:
             return False
         for version, secret in ((self._version, self._secret), self._previous or (-1, b"")):
             if cookie[0] == version:
-                return hmac.compare_digest(cookie, self._value(version, secret, ni, ip, spi_i))
+                return constant_time_equal(cookie, self._value(version, secret, ni, ip, spi_i))
         return False
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
 
+from ikev2d.crypto.digests import digest
 from ikev2d.wire.enums import NotifyType
 from ikev2d.wire.payloads import NotifyPayload
 
@@ -15,9 +15,8 @@ __all__ = ["nat_detected", "nat_detection_hash"]
 def nat_detection_hash(spi_i: bytes, spi_r: bytes, address: tuple[str, int]) -> bytes:
     """SHA-1(SPIi | SPIr | IP | port), the data of a NAT_DETECTION_*_IP notify."""
     ip, port = address
-    return hashlib.sha1(  # noqa: S324 - SHA-1 is what the RFC prescribes; not a security use
-        spi_i + spi_r + _packed(ip) + port.to_bytes(2, "big")
-    ).digest()
+    # SHA-1 is what the RFC prescribes; not a security use
+    return digest("sha1", spi_i + spi_r + _packed(ip) + port.to_bytes(2, "big"))
 
 
 @functools.lru_cache(maxsize=256)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from ikev2d.crypto.keys import IkeKeys
 from ikev2d.policy.config import ServerConfig
 from ikev2d.wire.enums import ExchangeType, NotifyType
 from ikev2d.wire.errors import ParseError
@@ -36,21 +36,17 @@ from ikev2d.wire.payloads import (
 )
 
 from . import events as ev
-from . import tasks
-from .create_child import ChildCreated, handle_create_child_sa
-from .credentials import Credentials
 from .dos import AuthThrottle, CookieJar, HalfOpenCounter
-from .eap_auth import EapSession, abandoned_reason
 from .errors import AuthenticationFailed, IkeError, KernelRefused, NoProposalChosen
 from .events import Address
-from .ike_auth import handle_ike_auth
-from .ike_sa_init import HALF_OPEN_TIMEOUT, handle_ike_sa_init
-from .informational import handle_informational
-from .lifetimes import hard_lifetime, rekey_delay
-from .mobike import follow_client
-from .protection import is_retransmission, open_message, seal
-from .reload import affected_by
 from .sa import ChildSa, IkeSa, PendingRequest, SaState
+
+if TYPE_CHECKING:
+    from .credentials import Credentials
+
+# The exchanges (and through them key exchange, ciphers, EAP, MOBIKE, rekeying) are imported
+# by the first datagram that needs them, not with the responder: a daemon waiting for its
+# first client does not hold them (issue 8, idle RSS; ~1 MB with what they import).
 
 __all__ = ["Responder"]
 
@@ -152,13 +148,15 @@ class Responder:
 
     def disconnect(self, sa: IkeSa, now: float, reason: str = "disconnected") -> None:
         """Send Delete for the IKE SA; its Child SAs and lease end at once."""
+        from .tasks import delete_ike
+
         if sa.state != SaState.ESTABLISHED:
             return
         self.terminate(sa, reason)
         sa.queued.clear()
         if sa.pending is not None:  # our Delete goes out now, whatever was in flight
             sa.pending = None
-        tasks.delete_ike(self, sa, now)
+        delete_ike(self, sa, now)
 
     def shutdown(self, now: float) -> None:
         """Delete every IKE SA (one Delete each, no waiting): the daemon is stopping."""
@@ -176,17 +174,19 @@ class Responder:
 
     def handle_kernel_expire(self, spi: int, hard: bool, now: float) -> None:
         """The kernel's soft (rekey now) or hard (gone) lifetime of a Child SA ran out."""
+        from .tasks import delete_child, rekey_child
+
         for sa in list(self.ike_sas()):
             child = sa.child_by_spi(spi)
             if child is None:
                 continue
             if not hard:
                 if not (child.rekeying or child.replaced):
-                    tasks.rekey_child(self, sa, child, now)
+                    rekey_child(self, sa, child, now)
                 return
             self.remove_child(sa, child)
             if not child.replaced:
-                tasks.delete_child(self, sa, child, now)
+                delete_child(self, sa, child, now)
             if not sa.children:
                 self.disconnect(sa, now, "tunnel lifetime ended")
             return
@@ -194,6 +194,8 @@ class Responder:
     def update_config(self, config: ServerConfig, now: float) -> list[IkeSa]:
         """Apply a new configuration; IKE SAs it does not admit any more are deleted and
         returned, the others keep running (their leases carried into the new pool)."""
+        from .reload import affected_by
+
         old, self.config = self.config, config
         self.pool = config.new_pool()
         dropped = []
@@ -252,6 +254,8 @@ class Responder:
         on_response: Callable | None = None,
     ) -> None:  # fmt: skip
         """Send now if nothing of ours is in flight, else queue (window size 1)."""
+        from .protection import seal
+
         if sa.pending is not None:
             sa.queued.append(
                 lambda t: self.send_request(sa, exchange, payloads, t, kind, on_response)
@@ -300,6 +304,8 @@ class Responder:
 
     # -- IKE_SA_INIT -----------------------------------------------------------------------
     def _on_init(self, data: bytes, header: Header, src: Address, dst: Address, now) -> None:
+        from .ike_sa_init import handle_ike_sa_init
+
         if header.major_version != 2:
             self._reply_plain(header, NotifyType.INVALID_MAJOR_VERSION, b"", src, dst)
             return
@@ -363,6 +369,9 @@ class Responder:
 
     # -- requests inside an IKE SA -------------------------------------------------------
     def _on_request(self, sa: IkeSa, data: bytes, header: Header, src, dst, now) -> None:
+        from .mobike import follow_client
+        from .protection import is_retransmission, open_message
+
         mid = header.message_id
         if mid == sa.last_response_id and mid + 1 == sa.next_request_id:
             if sa.last_response and is_retransmission(sa, data):
@@ -397,6 +406,13 @@ class Responder:
                 self._fail_auth(sa, src, e, now)
 
     def _on_ike_auth(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
+        from ikev2d.crypto.keys import IkeKeys
+
+        from .ike_auth import handle_ike_auth
+        from .ike_sa_init import HALF_OPEN_TIMEOUT
+        from .lifetimes import hard_lifetime, rekey_delay
+        from .tasks import keys_event
+
         sa.local, sa.remote = dst, src  # the client may have floated to port 4500
         result = handle_ike_auth(self, sa, inner, now)
         self._respond(sa, ExchangeType.IKE_AUTH, mid, result.payloads, src, dst, now,
@@ -424,7 +440,7 @@ class Responder:
             )
         )
         if self.export_keys:
-            self.emit(tasks.keys_event(sa))
+            self.emit(keys_event(sa))
         # from here on only SK_d is needed (new Child SAs, IKE rekey); the rest sits in the
         # codecs or is spent: do not keep it per client
         sa.keys = IkeKeys(sa.keys.sk_d, b"", b"", b"", b"", b"", b"")
@@ -448,6 +464,8 @@ class Responder:
     def _on_abandoned_auth(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
         """An INFORMATIONAL before IKE_AUTH finished: answered; if it ends the attempt
         (the client gave up), the failure is reported and nothing is kept."""
+        from .eap_auth import abandoned_reason
+
         self._respond(sa, ExchangeType.INFORMATIONAL, mid, [], src, dst)
         reason = abandoned_reason(sa, inner)
         if reason is not None:
@@ -455,6 +473,9 @@ class Responder:
             self._fail_auth(sa, src, AuthenticationFailed(reason), now, throttle=False)
 
     def _on_informational(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
+        from .informational import handle_informational
+        from .mobike import follow_client
+
         result = handle_informational(sa, inner)
         payloads = result.payloads
         if result.update_addresses and sa.mobike:
@@ -467,6 +488,9 @@ class Responder:
             self.forget(sa)
 
     def _on_create_child_sa(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
+        from .create_child import ChildCreated, handle_create_child_sa
+        from .tasks import keys_event
+
         result = handle_create_child_sa(
             sa, inner, now, self.config, self.allocate_spi, self.rng, self.new_spi
         )
@@ -491,11 +515,13 @@ class Responder:
             self.adopt(new)
             self.emit(ev.IkeSaRekeyed(sa.handle, new.handle))
             if self.export_keys:
-                self.emit(tasks.keys_event(new))
+                self.emit(keys_event(new))
         self.schedule(sa)
 
     # -- responses to our own requests ---------------------------------------------------
     def _on_response(self, sa: IkeSa, data: bytes, header: Header, src, dst, now) -> None:
+        from .protection import open_message
+
         pending = sa.pending
         if pending is None or header.message_id != pending.message_id:
             return
@@ -519,6 +545,9 @@ class Responder:
 
     # -- timers ----------------------------------------------------------------------------
     def _on_sa_timer(self, sa: IkeSa, now: float) -> None:
+        from .eap_auth import EapSession
+        from .tasks import on_timer
+
         if sa.delayed is not None:
             self._send_delayed(sa, now)
         if sa.expires is not None and sa.expires <= now:
@@ -538,7 +567,7 @@ class Responder:
             pending.next_send = now + self.config.retransmit_timeout * 2.0**pending.tries
             pending.tries += 1
         if sa.state == SaState.ESTABLISHED:
-            tasks.on_timer(self, sa, now)
+            on_timer(self, sa, now)
         self.schedule(sa)
 
     # -- protection ----------------------------------------------------------------------
@@ -546,6 +575,8 @@ class Responder:
         self, sa: IkeSa, exchange: int, mid: int, payloads, src, dst, now: float = 0.0,
         delay: float = 0.0,
     ) -> None:  # fmt: skip
+        from .protection import seal
+
         header = Header(
             sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator, response=True
         ).encode()
@@ -579,6 +610,8 @@ def _deadline(sa: IkeSa, config: ServerConfig) -> float | None:
     if sa.delayed is not None:
         times.append(sa.delayed[0])
     if sa.state == SaState.ESTABLISHED:
-        times += tasks.due_times(sa, config)
+        from .tasks import due_times
+
+        times += due_times(sa, config)
     times = [t for t in times if t is not None]
     return min(times) if times else None

@@ -13,14 +13,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ikev2d.crypto.keys import IkeKeys
-from ikev2d.crypto.prf import Prf
-from ikev2d.crypto.sk import SkCodec
 from ikev2d.policy.identity import Identity
 from ikev2d.policy.proposals import Proposal
 
 from .events import Address, ChildSaSpec
+
+if TYPE_CHECKING:  # built by the exchanges, which load with the first client
+    from ikev2d.crypto.keys import IkeKeys
+    from ikev2d.crypto.prf import Prf
+    from ikev2d.crypto.sk import SkCodec
 
 __all__ = ["ChildSa", "IkeSa", "PendingRequest", "SaState"]
 

@@ -8,10 +8,9 @@ shape as Python values (``{"server": {...}, "user": [{...}, ...]}``). All three 
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
-import tomllib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ikev2d.policy.convert import convert
 from ikev2d.policy.errors import ConfigError, ConfigSyntaxError
@@ -19,8 +18,13 @@ from ikev2d.policy.identity import Identity
 from ikev2d.policy.pool import AddressPool
 from ikev2d.policy.proposals import Proposal
 from ikev2d.policy.schema import OPTIONS, SECTIONS
-from ikev2d.policy.uci import UciPackage, load_uci_file
 from ikev2d.policy.validate import LanInfo, finish_server, finish_users
+
+if TYPE_CHECKING:
+    from ikev2d.policy.uci import UciPackage
+
+# The UCI reader, tomllib and difflib are imported where used: a daemon reads one format, and
+# suggestions are for mistakes (issue 8, idle RSS).
 
 __all__ = [
     "DEFAULT_NETWORK_PATH",
@@ -137,6 +141,8 @@ _SECTION_OPTIONS = {s.name: {o.name: o for o in OPTIONS if o.section == s.name} 
 
 
 def _unknown(section: str, where: str) -> ConfigError:
+    import difflib
+
     names = list(_SECTION_OPTIONS[section])
     guess = difflib.get_close_matches(where.rsplit(".", 1)[-1], names, n=1)
     hint = f", did you mean {guess[0]!r}?" if guess else ""
@@ -197,6 +203,8 @@ def from_mapping(
 
 def load_toml(path: str, *, lan: LanInfo | None = None) -> ServerConfig:
     """Load a TOML configuration file; ``lan`` may supply the router's LAN for defaults."""
+    import tomllib
+
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -234,6 +242,8 @@ def lan_from_uci(pkg: UciPackage) -> LanInfo | None:
 
 def _read_lan(network_path: str) -> tuple[LanInfo | None, str]:
     """The LAN and how to describe where it came from (or why it is unknown) in errors."""
+    from ikev2d.policy.uci import load_uci_file
+
     source = f"the LAN in {network_path}"
     try:
         lan = lan_from_uci(load_uci_file(network_path))
@@ -246,6 +256,8 @@ def _read_lan(network_path: str) -> tuple[LanInfo | None, str]:
 
 def load_uci(path: str, network_path: str = DEFAULT_NETWORK_PATH) -> ServerConfig:
     """Load /etc/config/ikev2d (``path``); LAN defaults come from ``network_path``."""
+    from ikev2d.policy.uci import load_uci_file
+
     pkg = load_uci_file(path)
     warnings: list[str] = []
     servers = pkg.of_type("ikev2d")
