@@ -319,6 +319,6 @@ def ephemeral_key_exchange(group_id: int, rng: Rng) -> KeyExchange:
     not make); MODP exponents come from OpenSSL's FFDH key generation, the fastest path on
     every supported cryptography (loading an exponent of our own is 3x slower on 41.x).
     """
-    if group_id in MODP_PRIMES and _ffdh is not None:
+    if group_id in MODP_PRIMES and _ffdh_module() is not None:
         return ModpKeyExchange(group_id, None, None)
     return new_key_exchange(group_id, rng=rng)
