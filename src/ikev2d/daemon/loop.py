@@ -21,7 +21,7 @@ import selectors
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ikev2d.compat import Logger
 from ikev2d.ike.responder import Responder
@@ -321,11 +321,12 @@ class Daemon:
     # -- status and commands ---------------------------------------------------------------
     def clients(self, table: dict[int, tuple[int, int]] | None = None) -> list[dict]:
         """Client views with kernel counters (`table` from _read_counters; None: read now)."""
+        return list(self._client_views(table))
+
+    def _client_views(self, table: dict[int, tuple[int, int]] | None) -> Iterator[dict]:
         table = self._read_counters() if table is None else table
-        return [
-            client_view(client, self._counters(client.tunnels, table))
-            for client in self.actions.clients.values()
-        ]
+        for client in self.actions.clients.values():
+            yield client_view(client, self._counters(client.tunnels, table))
 
     def _read_counters(self) -> dict[int, tuple[int, int]]:
         """(bytes, packets) of all our SAs by SPI: one kernel dump for every client."""
@@ -351,16 +352,18 @@ class Daemon:
             total["packets_out"] += packets_out
         return total
 
-    def status(self, *, running: bool = True, fresh: bool = True) -> dict:
+    def status(self, *, running: bool = True, fresh: bool = True, stream: bool = False) -> dict:
+        """The `status` result; `stream`: the clients as an iterator, for write_snapshot."""
         now = self._wall()
         started = self.started if self.started is not None else now
+        clients = self._client_views(None if fresh else self._counter_table) if running else ()
         return {
             "running": running,
             "pid": os.getpid(),
             "started": int(started),
             "uptime": int(now - started),
             "listen": [address_text(s.bound) for s in self.sockets],
-            "clients": (self.clients(None if fresh else self._counter_table) if running else []),
+            "clients": clients if stream else list(clients),
             "failures": [failure_view(f) for f in self.actions.failures],
             **({"save_keys": SAVE_KEYS_WARNING.format(self.save_keys)} if self.save_keys else {}),
         }
@@ -377,7 +380,9 @@ class Daemon:
         self._last_snapshot = now
         self._next_refresh = now + SNAPSHOT_REFRESH if running and self.actions.clients else None
         try:
-            write_snapshot(self.config.state_dir, self.status(running=running, fresh=fresh))
+            write_snapshot(
+                self.config.state_dir, self.status(running=running, fresh=fresh, stream=True)
+            )
         except OSError as exc:
             self.log.error(f"cannot write the status snapshot: {exc}")
 
