@@ -173,7 +173,8 @@ def per_client(n: int, proposal: str, top: int, warmup: int) -> None:
     for s in sorted(stats, key=lambda s: -s.size_diff)[:top]:
         frame = s.traceback[0]
         where = frame.filename.replace(root + "/", "")
-        print(f"  {s.size_diff / n:8,.0f} B  {s.count_diff / n:6.2f} blocks  {where}:{frame.lineno}")
+        size, blocks = s.size_diff / n, s.count_diff / n
+        print(f"  {size:8,.0f} B  {blocks:6.2f} blocks  {where}:{frame.lineno}")
 
 
 def rss_per_client(n: int, proposal: str, warmup: int) -> None:

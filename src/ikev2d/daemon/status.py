@@ -2,10 +2,12 @@
 
 The snapshot ``state_dir/status.json`` is the ``status`` result, written atomically (a
 temporary file in the same directory, then rename), so a reader sees the old or the new file,
-never half of one. A value given as an iterator (the client list) is written one item at a
-time: with a thousand clients, the list of views and the whole JSON text would be a megabyte
-or more at once, and such peaks stay in the process's RSS. ``"running"`` and ``"pid"`` come first: the plugin reads the first
+never half of one. ``"running"`` and ``"pid"`` come first: the plugin reads the first
 ``"pid"`` of the file to check that the daemon is alive. Nothing secret is ever in it.
+
+A value given as an iterator (the client list) is written one item at a time: with a
+thousand clients, the list of views and the whole JSON text would be a megabyte or more at
+once, and such peaks stay in the RSS.
 """
 
 from __future__ import annotations
