@@ -19,7 +19,7 @@ from ikev2d.crypto.errors import UnsupportedTransform
 from ikev2d.crypto.transforms import Transform, UnknownTransform, lookup
 from ikev2d.wire.enums import TransformType
 
-__all__ = ["Integ", "Prf", "hmac_function"]
+__all__ = ["Integ", "Prf", "hmac_function", "shared_integ", "shared_prf"]
 
 _CRYPTOGRAPHY_HASHES = {
     "sha1": hashes.SHA1,
@@ -124,3 +124,15 @@ class Integ:
     def verify(self, key: bytes, data: bytes, icv: bytes) -> bool:
         """Constant-time check of a received ICV."""
         return hmac.compare_digest(self.compute(key, data), icv)
+
+
+# Prf and Integ hold no key and no state: every SA negotiating the same transform shares one
+# object instead of keeping its own (three per client: the IKE SA's PRF, two SK codecs' INTEG).
+@functools.cache
+def shared_prf(transform: Transform) -> Prf:
+    return Prf(transform)
+
+
+@functools.cache
+def shared_integ(transform: Transform) -> Integ:
+    return Integ(transform)
