@@ -7,8 +7,17 @@ Settings as bench.handshakes: PSK, one identity per client (ltK@example.test), a
 one Child SA aes256-sha256 for the LAN, DPD off, the status snapshot written as the daemon
 does. Each handshake's initiator is dropped once the client is up, so what grows is what the
 daemon keeps per client. Prints bytes per client from tracemalloc (by allocation line) and, in
-a fresh process without tracemalloc, from VmRSS (as the UML bench does, but without kernel
-work). Figures are printed, never asserted.
+a fresh process without tracemalloc, from VmRSS (as the UML bench does). Figures are
+printed, never asserted.
+
+`--kernel` uses the real XFRM datapath instead (what the kernel room keeps per client). It
+installs states, policies and routes in the current network namespace, so run it only in one
+made for it, in a kernel with ESP, e.g. (the phones' outer addresses are in 10.0.0.0/8):
+
+    tests/espvm/run-in-esp-kernel unshare -n sh -c 'ip link set lo up &&
+        ip link add d0 type dummy && ip link set d0 up &&
+        ip addr add 198.51.100.1/24 dev d0 && ip addr add 10.255.255.254/8 dev d0 &&
+        PYTHONPATH=src python -m bench.memory 1000 --kernel'
 """
 
 from __future__ import annotations
@@ -76,7 +85,7 @@ class NullDatapath:
 
 
 class Bench:
-    def __init__(self, n: int, proposal: str, state_dir: str, warmup: int) -> None:
+    def __init__(self, n: int, proposal: str, state_dir: str, warmup: int, kernel: bool) -> None:
         server = {
             "enabled": True,
             "psk": PSK,
@@ -96,7 +105,12 @@ class Bench:
             "state_dir": state_dir,
         }
         self.proposal = proposal
-        self.datapath = NullDatapath()
+        if kernel:  # XFRM states/policies and client routes in this network namespace
+            from ikev2d.daemon.datapath import open_kernel_datapath
+
+            self.datapath = open_kernel_datapath()
+        else:
+            self.datapath = NullDatapath()
         self.now = 1000.0
         self.daemon = Daemon(
             from_mapping({"server": server}),
@@ -104,7 +118,8 @@ class Bench:
             log=Logger("info", stream=_Discard()),
             clock=lambda: self.now,
         )
-        self.datapath.daemon = self.daemon
+        if not kernel:
+            self.datapath.daemon = self.daemon
         self.count = 0
 
     def _exchange(self, data: bytes, src) -> bytes:
@@ -152,9 +167,9 @@ def _rss_kb() -> int:
     return 0
 
 
-def per_client(n: int, proposal: str, top: int, warmup: int) -> None:
+def per_client(n: int, proposal: str, top: int, warmup: int, kernel: bool) -> None:
     with tempfile.TemporaryDirectory() as state_dir:
-        bench = Bench(n, proposal, state_dir, warmup)
+        bench = Bench(n, proposal, state_dir, warmup, kernel)
         for _ in range(warmup):
             bench.connect()
         gc.collect()
@@ -177,9 +192,9 @@ def per_client(n: int, proposal: str, top: int, warmup: int) -> None:
         print(f"  {size:8,.0f} B  {blocks:6.2f} blocks  {where}:{frame.lineno}")
 
 
-def rss_per_client(n: int, proposal: str, warmup: int) -> None:
+def rss_per_client(n: int, proposal: str, warmup: int, kernel: bool) -> None:
     with tempfile.TemporaryDirectory() as state_dir:
-        bench = Bench(n, proposal, state_dir, warmup)
+        bench = Bench(n, proposal, state_dir, warmup, kernel)
         for _ in range(warmup):
             bench.connect()
         gc.collect()
@@ -201,14 +216,20 @@ def main(argv: list[str] | None = None) -> None:
         help="clients connected before the first sample (first-use caches, dict growth)",
     )  # fmt: skip
     parser.add_argument("--rss", action="store_true", help="only the VmRSS figure (no tracing)")
+    parser.add_argument(
+        "--kernel", action="store_true",
+        help="the real XFRM datapath: only as root in a throw-away netns with ESP (see above)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.rss:
-        rss_per_client(args.n, args.proposal, args.warmup)
+        rss_per_client(args.n, args.proposal, args.warmup, args.kernel)
         return
-    per_client(args.n, args.proposal, args.top, args.warmup)
+    per_client(args.n, args.proposal, args.top, args.warmup, args.kernel)
     # VmRSS in a fresh interpreter: tracemalloc's own bookkeeping would inflate it
     cmd = [sys.executable, "-m", "bench.memory", str(args.n), "--proposal", args.proposal,
            "--warmup", str(args.warmup), "--rss"]  # fmt: skip
+    if args.kernel:
+        cmd.append("--kernel")
     subprocess.run(cmd, check=True, cwd=pathlib.Path(__file__).resolve().parents[1])
 
 
