@@ -71,8 +71,10 @@ def handshake_run(topo, workdir, responder: str, proposal: str, n: int, c: int, 
     try:
         resp.start(proposal, _pool(n))
         gen = _generator(topo, workdir / "gen", c, vip=False)
-        conns = client_conns(n, proposal=proposal, esp=ESP, local=topo.phone_addrs[0],
+        # N clients plus one warm-up client (the last), connected before the marginal sample
+        conns = client_conns(n + 1, proposal=proposal, esp=ESP, local=topo.phone_addrs[0],
                              remote=ROUTER_WAN, remote_id=SERVER_ID, remote_ts=LAN_NET)  # fmt: skip
+        names = list(conns)
         t_load = time.monotonic()
         load(str(gen.vici_path), conns, PSK)
         load_s = time.monotonic() - t_load
@@ -80,14 +82,18 @@ def handshake_run(topo, workdir, responder: str, proposal: str, n: int, c: int, 
         stale = topo.router.batch(["xfrm state count", "xfrm policy count"]).stdout.split()
         pid = resp.pid
         cpu0, rss0 = cpu_seconds(pid), rss_kb(pid)
-        res = drive(str(gen.vici_path), list(conns), c)
+        warm = drive(str(gen.vici_path), names[-1:], 1)
+        time.sleep(SETTLE_S)
+        rss_warm = rss_kb(pid)
+        res = drive(str(gen.vici_path), names[:-1], c)
         time.sleep(SETTLE_S)
         cpu1, rss1, hwm1 = cpu_seconds(pid), rss_kb(pid), rss_kb(pid, "VmHWM")
         est = resp.established()
         ok = len(res.latencies)
         return {
             "responder": responder, "proposal": proposal, "n": n, "c": c,
-            "ok": ok, "failed": len(res.errors), "errors": res.errors[:3],
+            "ok": ok, "failed": len(res.errors) + len(warm.errors),
+            "errors": (warm.errors + res.errors)[:3],
             "responder_established": est, "wall_s": round(res.wall, 3),
             "gen_load_s": round(load_s, 2), "router_xfrm_before": " ".join(stale),
             "handshakes_per_s": round(ok / res.wall, 1) if res.wall > 0 else None,
@@ -96,6 +102,8 @@ def handshake_run(topo, workdir, responder: str, proposal: str, n: int, c: int, 
             "cpu_ms_per_handshake": round((cpu1 - cpu0) * 1000 / max(1, est), 3),
             "rss_kb_before": rss0, "rss_kb_after": rss1, "hwm_kb_after": hwm1,
             "rss_kb_per_client": round((rss1 - rss0) / max(1, est), 2),
+            "rss_kb_warm": rss_warm,
+            "rss_kb_per_client_marginal": round((rss1 - rss_warm) / max(1, est - 1), 2),
         }  # fmt: skip
     finally:
         if gen is not None:
