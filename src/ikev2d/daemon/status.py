@@ -26,9 +26,9 @@ COUNTER_NAMES = ("bytes_in", "packets_in", "bytes_out", "packets_out")
 _SEPARATORS = (", ", ": ")
 
 
-def client_view(client: Client, counters: dict[str, int] | None) -> dict:
-    """One client for status; ``counters`` (COUNTER_NAMES) summed over its tunnels, or None
-    when the kernel had none to give."""
+def client_view(client: Client, counters: tuple[int, ...] | None) -> dict:
+    """One client for status; ``counters`` (in COUNTER_NAMES order) summed over its tunnels,
+    or None when the kernel had none to give."""
     view = {
         "identity": client.identity,
         "virtual_ip": client.virtual_ip,
@@ -40,8 +40,7 @@ def client_view(client: Client, counters: dict[str, int] | None) -> dict:
         "esp": client.esp_algorithms,
         "since": int(client.since),
     }
-    for name in COUNTER_NAMES:
-        view[name] = counters[name] if counters else 0
+    view.update(zip(COUNTER_NAMES, counters or (0,) * len(COUNTER_NAMES), strict=True))
     return view
 
 
