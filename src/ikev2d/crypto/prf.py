@@ -6,12 +6,14 @@ The HMAC is `cryptography`'s, through `ikev2d.crypto.digests` (why not the stand
 
 from __future__ import annotations
 
+import functools
+
 from ikev2d.crypto.digests import constant_time_equal, hmac_function
 from ikev2d.crypto.errors import UnsupportedTransform
 from ikev2d.crypto.transforms import Transform, UnknownTransform, lookup
 from ikev2d.wire.enums import TransformType
 
-__all__ = ["Integ", "Prf", "hmac_function"]
+__all__ = ["Integ", "Prf", "hmac_function", "shared_integ", "shared_prf"]
 
 
 def _transform(ttype: TransformType, ident: int | Transform) -> Transform:
@@ -85,3 +87,15 @@ class Integ:
     def verify(self, key: bytes, data: bytes, icv: bytes) -> bool:
         """Constant-time check of a received ICV."""
         return constant_time_equal(self.compute(key, data), icv)
+
+
+# Prf and Integ hold no key and no state: every SA negotiating the same transform shares one
+# object instead of keeping its own (three per client: the IKE SA's PRF, two SK codecs' INTEG).
+@functools.cache
+def shared_prf(transform: Transform) -> Prf:
+    return Prf(transform)
+
+
+@functools.cache
+def shared_integ(transform: Transform) -> Integ:
+    return Integ(transform)

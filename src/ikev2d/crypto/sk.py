@@ -22,7 +22,7 @@ from collections.abc import Callable
 from ikev2d.crypto.encr import new_cipher
 from ikev2d.crypto.errors import IntegrityError
 from ikev2d.crypto.keys import DirectionKeys
-from ikev2d.crypto.prf import Integ
+from ikev2d.crypto.prf import shared_integ
 from ikev2d.crypto.transforms import Transform
 
 __all__ = ["IKE_HEADER_LEN", "PAYLOAD_SK", "PAYLOAD_SKF", "SkCodec"]
@@ -59,7 +59,7 @@ class SkCodec:
                 raise ValueError(f"{encr.keyword} needs an INTEG transform")
             if len(keys.integ_key) != integ.key_len:
                 raise ValueError(f"{integ.keyword} needs {integ.key_len} key bytes")
-            self._integ = Integ(integ)
+            self._integ = shared_integ(integ)
             self._integ_key = keys.integ_key
             self.icv_len = integ.icv_len
 

@@ -45,6 +45,7 @@ class Client:
     esp_algorithms: str = ""
     tunnels: list[int] = field(default_factory=list)  # inbound SPIs of its Child SAs
     routed: bool = False  # a route to its virtual IP is installed
+    counters: tuple[int, int, int, int] | None = None  # as last read (status.COUNTER_NAMES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import selectors
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ikev2d.compat import Logger
 from ikev2d.ike.responder import Responder
@@ -97,7 +97,6 @@ class Daemon:
         self._reload_wanted = False
         self._next_refresh: float | None = None
         self._last_snapshot = float("-inf")
-        self._counter_table: dict[int, tuple[int, int]] = {}
 
     def _new_responder(self, config: ServerConfig) -> Responder:
         # The responder passes (local, remote); the kernel's larval SA is remote -> local.
@@ -284,11 +283,13 @@ class Daemon:
         self._next_traffic = None
         seen = {}
         table = self._read_counters()
+        if table is None:
+            return
         for handle, client in self.actions.clients.items():
-            counters = self._counters(client.tunnels, table)
+            client.counters = counters = self._counters(client.tunnels, table)
             if counters is None:
                 continue
-            packets = counters["packets_in"]
+            packets = counters[COUNTER_NAMES.index("packets_in")]
             seen[handle] = packets
             if packets != self._seen_in.get(handle, 0):  # rose (or a tunnel was replaced)
                 self.responder.note_traffic(handle, now)
@@ -334,48 +335,55 @@ class Daemon:
             self.responder.disconnect(sa, self._clock(), "the kernel refused its tunnel")
 
     # -- status and commands ---------------------------------------------------------------
-    def clients(self, table: dict[int, tuple[int, int]] | None = None) -> list[dict]:
-        """Client views with kernel counters (`table` from _read_counters; None: read now)."""
-        table = self._read_counters() if table is None else table
-        return [
-            client_view(client, self._counters(client.tunnels, table))
-            for client in self.actions.clients.values()
-        ]
+    def clients(self, *, fresh: bool = True) -> list[dict]:
+        """Client views with kernel counters (read now, or as last read)."""
+        return list(self._client_views(fresh))
 
-    def _read_counters(self) -> dict[int, tuple[int, int]]:
-        """(bytes, packets) of all our SAs by SPI: one kernel dump for every client."""
+    def _client_views(self, fresh: bool) -> Iterator[dict]:
+        """Views with counters read now (`fresh`) or as last read. Each client keeps only its
+        own sums between reads, not the kernel's table of every SA (~250 bytes per client)."""
+        table = self._read_counters() if fresh else None
+        for client in self.actions.clients.values():
+            if table is not None:
+                client.counters = self._counters(client.tunnels, table)
+            yield client_view(client, client.counters)
+
+    def _read_counters(self) -> dict[int, tuple[int, int]] | None:
+        """(bytes, packets) of all our SAs by SPI from one kernel dump; None if it failed."""
         try:
-            self._counter_table = self.datapath.all_counters()
+            return self.datapath.all_counters()
         except OSError as exc:
             self.log.debug(f"reading SA counters: {exc}")
-        return self._counter_table
+            return None
 
-    def _counters(self, spis: list[int], table: dict[int, tuple[int, int]]) -> dict | None:
-        """Counters summed over a client's tunnels (None: none of them in the kernel)."""
-        total = None
+    def _counters(self, spis: list[int], table: dict[int, tuple[int, int]]) -> tuple | None:
+        """Counters (COUNTER_NAMES) summed over a client's tunnels (None: none of them in the
+        kernel)."""
+        found = False
+        bytes_in = packets_in = bytes_out = packets_out = 0
         for spi in spis:
             tunnel = self.actions.tunnels.get(spi)
             if tunnel is None or tunnel.inbound.spi not in table:
                 continue
-            total = total or dict.fromkeys(COUNTER_NAMES, 0)
-            bytes_in, packets_in = table[tunnel.inbound.spi]
-            bytes_out, packets_out = table.get(tunnel.outbound.spi, (0, 0))
-            total["bytes_in"] += bytes_in
-            total["packets_in"] += packets_in
-            total["bytes_out"] += bytes_out
-            total["packets_out"] += packets_out
-        return total
+            found = True
+            b_in, p_in = table[tunnel.inbound.spi]
+            b_out, p_out = table.get(tunnel.outbound.spi, (0, 0))
+            bytes_in, packets_in = bytes_in + b_in, packets_in + p_in
+            bytes_out, packets_out = bytes_out + b_out, packets_out + p_out
+        return (bytes_in, packets_in, bytes_out, packets_out) if found else None
 
-    def status(self, *, running: bool = True, fresh: bool = True) -> dict:
+    def status(self, *, running: bool = True, fresh: bool = True, stream: bool = False) -> dict:
+        """The `status` result; `stream`: the clients as an iterator, for write_snapshot."""
         now = self._wall()
         started = self.started if self.started is not None else now
+        clients = self._client_views(fresh) if running else ()
         return {
             "running": running,
             "pid": os.getpid(),
             "started": int(started),
             "uptime": int(now - started),
             "listen": [address_text(s.bound) for s in self.sockets],
-            "clients": (self.clients(None if fresh else self._counter_table) if running else []),
+            "clients": clients if stream else list(clients),
             "failures": [failure_view(f) for f in self.actions.failures],
             **({"save_keys": SAVE_KEYS_WARNING.format(self.save_keys)} if self.save_keys else {}),
         }
@@ -393,7 +401,9 @@ class Daemon:
         self._last_snapshot = now
         self._next_refresh = now + SNAPSHOT_REFRESH if running and self.actions.clients else None
         try:
-            write_snapshot(self.config.state_dir, self.status(running=running, fresh=fresh))
+            write_snapshot(
+                self.config.state_dir, self.status(running=running, fresh=fresh, stream=True)
+            )
         except OSError as exc:
             self.log.error(f"cannot write the status snapshot: {exc}")
 

@@ -4,6 +4,10 @@ The snapshot ``state_dir/status.json`` is the ``status`` result, written atomica
 temporary file in the same directory, then rename), so a reader sees the old or the new file,
 never half of one. ``"running"`` and ``"pid"`` come first: the plugin reads the first
 ``"pid"`` of the file to check that the daemon is alive. Nothing secret is ever in it.
+
+A value given as an iterator (the client list) is written one item at a time: with a
+thousand clients, the list of views and the whole JSON text would be a megabyte or more at
+once, and such peaks stay in the RSS.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 
 from .actions import Client, Failure, address_text
 
@@ -18,11 +23,12 @@ __all__ = ["COUNTER_NAMES", "SNAPSHOT_NAME", "client_view", "failure_view", "wri
 
 SNAPSHOT_NAME = "status.json"
 COUNTER_NAMES = ("bytes_in", "packets_in", "bytes_out", "packets_out")
+_SEPARATORS = (", ", ": ")
 
 
-def client_view(client: Client, counters: dict[str, int] | None) -> dict:
-    """One client for status; ``counters`` (COUNTER_NAMES) summed over its tunnels, or None
-    when the kernel had none to give."""
+def client_view(client: Client, counters: tuple[int, ...] | None) -> dict:
+    """One client for status; ``counters`` (in COUNTER_NAMES order) summed over its tunnels,
+    or None when the kernel had none to give."""
     view = {
         "identity": client.identity,
         "virtual_ip": client.virtual_ip,
@@ -34,8 +40,7 @@ def client_view(client: Client, counters: dict[str, int] | None) -> dict:
         "esp": client.esp_algorithms,
         "since": int(client.since),
     }
-    for name in COUNTER_NAMES:
-        view[name] = counters[name] if counters else 0
+    view.update(zip(COUNTER_NAMES, counters or (0,) * len(COUNTER_NAMES), strict=True))
     return view
 
 
@@ -48,16 +53,30 @@ def failure_view(failure: Failure) -> dict:
     }
 
 
+def _json_chunks(status: dict) -> Iterator[str]:
+    """The text of ``json.dumps(status)`` (one line), iterator values as arrays, piecewise."""
+    yield "{"
+    for i, (key, value) in enumerate(status.items()):
+        yield f"{', ' if i else ''}{json.dumps(key)}: "
+        if isinstance(value, Iterator):
+            yield "["
+            for j, item in enumerate(value):
+                yield (", " if j else "") + json.dumps(item, separators=_SEPARATORS)
+            yield "]"
+        else:
+            yield json.dumps(value, separators=_SEPARATORS)
+    yield "}\n"
+
+
 def write_snapshot(directory: str, status: dict) -> str:
     """Write ``status`` to ``directory/status.json`` atomically; returns the path."""
     os.makedirs(directory, mode=0o755, exist_ok=True)
     path = os.path.join(directory, SNAPSHOT_NAME)
     tmp = f"{path}.{os.getpid()}.tmp"
-    data = (json.dumps(status, separators=(", ", ": ")) + "\n").encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, "w", encoding="ascii") as f:  # json.dumps escapes non-ASCII
+            f.writelines(_json_chunks(status))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

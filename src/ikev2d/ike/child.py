@@ -9,6 +9,7 @@ pool, its TSi narrows to that address and its TSr to the subnets we offer.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ __all__ = ["FirstChild", "create_first_child", "make_child", "narrow_for", "pool
 
 SpiAllocator = Callable[[str, str], int]
 Rng = Callable[[int], bytes]
+_NO_NONCES = (b"", b"")
 
 
 @dataclass(slots=True)
@@ -89,14 +91,22 @@ def make_child(
         integ_key_in=keys_in.integ_key,
         integ_key_out=keys_out.integ_key,
         esn=c.esn.id == EsnId.ESN,
-        local_ts=tuple(str(n) for t in local_ts for n in t.networks()),
-        remote_ts=tuple(str(n) for t in remote_ts for n in t.networks()),
+        local_ts=_shared_cidrs(local_ts),
+        remote_ts=_cidrs(remote_ts),
         lifetime=hard_lifetime(config.child_lifetime),
         algorithms=c.text if chosen.ke_group is None else f"{c.text}+ke{chosen.ke_group}",
         soft_lifetime=rekey,
         lifetime_bytes=config.child_lifetime_bytes,
     )
     return ChildSa(spec, c, now, rekey_at=now + rekey, nonces=nonces)
+
+
+def _cidrs(selectors: tuple[TrafficSelector, ...]) -> tuple[str, ...]:
+    return tuple(str(n) for t in selectors for n in t.networks())
+
+
+# our side is the configured subnets for (nearly) every client: one tuple of texts for all
+_shared_cidrs = functools.lru_cache(maxsize=16)(_cidrs)
 
 
 def narrow_for(sa: IkeSa, tsi: TsiPayload, tsr: TsrPayload, config: ServerConfig):
@@ -138,9 +148,10 @@ def create_first_child(
         raise
     c = chosen.configured
     keys = derive_child_keys(sa.prf, sa.keys.sk_d, c.encr, c.integ, sa.nonce_i, sa.nonce_r)
+    # no nonces kept: only Child SAs made by a rekey exchange are compared in a collision
     child = make_child(
         sa, chosen, inbound_spi, chosen.offered.spi_int, (local_ts, remote_ts),
-        keys.i_to_r, keys.r_to_i, config, rng, now, (sa.nonce_i, sa.nonce_r),
+        keys.i_to_r, keys.r_to_i, config, rng, now, _NO_NONCES,
     )  # fmt: skip
     attrs = [CfgAttribute.ip4_address(vip)]
     attrs += [CfgAttribute.ip4_dns(d) for d in config.dns if d.version == 4]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ikev2d.crypto.dh import supported_groups
 from ikev2d.crypto.keys import derive_child_keys, derive_rekeyed_ike_keys
-from ikev2d.crypto.prf import Prf
+from ikev2d.crypto.prf import shared_prf
 from ikev2d.crypto.sk import SkCodec
 from ikev2d.policy.config import ServerConfig
 from ikev2d.wire.enums import ExchangeType, NotifyType, ProtocolId
@@ -122,7 +122,7 @@ def rekeyed_ike_sa(
     rng: Rng,
 ) -> IkeSa:
     """The IKE SA that replaces `old`, keyed per §2.18, holding old's client state."""
-    prf = Prf(chosen_conf.prf)
+    prf = shared_prf(chosen_conf.prf)
     keys = derive_rekeyed_ike_keys(
         old.prf, old.keys.sk_d, prf, chosen_conf.encr, chosen_conf.integ,
         nonce_i, nonce_r, new_spi_i, new_spi_r, shared,

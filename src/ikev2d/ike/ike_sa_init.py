@@ -11,7 +11,7 @@ from collections.abc import Callable
 from ikev2d.crypto import errors as crypto_errors
 from ikev2d.crypto.dh import ephemeral_key_exchange
 from ikev2d.crypto.keys import derive_ike_keys
-from ikev2d.crypto.prf import Prf
+from ikev2d.crypto.prf import shared_prf
 from ikev2d.crypto.sk import SkCodec
 from ikev2d.policy.config import ServerConfig
 from ikev2d.wire.enums import CertEncoding, ExchangeType, NotifyType
@@ -103,7 +103,7 @@ def handle_ike_sa_init(
             )
     header = Header(spi_i, spi_r, ExchangeType.IKE_SA_INIT, 0, response=True)
     response = encode_message(Message(header, tuple(payloads)))
-    prf = Prf(conf.prf)
+    prf = shared_prf(conf.prf)
     keys = derive_ike_keys(prf, conf.encr, conf.integ, nonce_i, nonce_r, spi_i, spi_r, shared)
     sa = IkeSa(
         spi_i=spi_i,

@@ -55,7 +55,8 @@ class ChildSa:
     rekeying: bool = False  # our CREATE_CHILD_SA for it is in flight
     replaced: bool = False  # a newer Child SA took over; waiting for its Delete
     replaced_by: ChildSa | None = None
-    nonces: tuple[bytes, bytes] = (b"", b"")  # of the exchange that made it (collisions)
+    # of the CREATE_CHILD_SA that made it (§2.8.1 rekey collisions); none for the first one
+    nonces: tuple[bytes, bytes] = (b"", b"")
 
 
 @dataclass(slots=True)

@@ -80,7 +80,11 @@ class Identity:
     def __post_init__(self) -> None:
         if len(self.data) > _MAX_ID:
             raise IdentityError(f"identity longer than {_MAX_ID} bytes")
-        object.__setattr__(self, "_key", (int(self.id_type), _normalise(self.id_type, self.data)))
+        normal = _normalise(self.id_type, self.data)
+        # most identities are already in normal form: keep one bytes object, not two
+        object.__setattr__(
+            self, "_key", (int(self.id_type), self.data if normal == self.data else normal)
+        )
 
     # -- constructors -------------------------------------------------------------------------
     @classmethod

@@ -159,3 +159,15 @@ def test_snapshot_is_replaced_atomically(tmp_path):
     client = json.loads(text)["clients"][0]
     assert client["identity"] == "alice@home" and client["bytes_in"] == 0
     assert client["since"] == 1700000000 and client["nat"] is True
+
+
+def test_snapshot_streams_an_iterator_of_clients_as_the_same_json(tmp_path):
+    views = [{"identity": f"user{k}@home", "virtual_ip": f"10.10.10.{k}"} for k in range(3)]
+    listed = {"running": True, "pid": 42, "clients": views, "failures": [], "listen": ["a"]}
+    streamed = dict(listed, clients=iter(views))
+    expected = json.dumps(listed, separators=(", ", ": ")) + "\n"
+    with open(write_snapshot(str(tmp_path), streamed)) as f:
+        assert f.read() == expected
+    empty = dict(listed, clients=iter(()))
+    with open(write_snapshot(str(tmp_path), empty)) as f:
+        assert json.load(f)["clients"] == []

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import ipaddress
 import os
+import types
 
 import pytest
 from ike_initiator import Initiator, vip
 
+from ikev2d.crypto.dh import EcpKeyExchange, ModpKeyExchange, X25519KeyExchange
 from ikev2d.ike import events as ev
 from ikev2d.ike.responder import Responder
 from ikev2d.policy.config import from_mapping
@@ -21,6 +25,7 @@ from ikev2d.wire.ts import TsiPayload, TsrPayload
 PSK = "correct horse battery staple 42"
 SERVER = ("198.51.100.1", 500)
 PHONE = ("192.0.2.10", 500)
+KEY_EXCHANGES = (ModpKeyExchange, EcpKeyExchange, X25519KeyExchange)
 
 
 def make_config(**server):
@@ -216,6 +221,44 @@ def test_retransmitted_requests_get_the_cached_response(responder):
     (a2,) = roundtrip(responder, auth)
     assert a1 == a2
     assert len([e for e in events(responder) if isinstance(e, ev.ChildSaInstalled)]) == 1
+
+
+def _reachable(root) -> list:
+    """Every object reachable from `root` through data (not code, classes or modules)."""
+    skip = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+            types.MethodType, functools.partial)  # fmt: skip
+    seen, todo, found = set(), [root], []
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, skip):
+            continue
+        seen.add(id(obj))
+        found.append(obj)
+        todo.extend(gc.get_referents(obj))
+    return found
+
+
+def test_established_sa_keeps_no_handshake_secrets_but_still_answers_retransmits(responder):
+    """Forward secrecy and memory: once IKE_AUTH is done, neither the DH private value, the
+    IKE_SA_INIT messages, the nonces nor SK_pi/SK_pr stay with the IKE SA."""
+    client = Initiator()
+    (resp,) = roundtrip(responder, client.init_request())
+    client.init_response(resp)
+    auth = client.auth_request()
+    (auth_response,) = roundtrip(responder, auth)
+    (sa,) = responder.ike_sas()
+    kept = _reachable(sa)
+    spent = {
+        "Ni": client.nonce_i, "Nr": client.nonce_r, "SK_pi": client.keys.sk_pi,
+        "SK_pr": client.keys.sk_pr, "IKE_SA_INIT request": client.message1,
+        "IKE_SA_INIT response": client.message2,
+    }  # fmt: skip
+    for name, value in spent.items():
+        assert not any(isinstance(o, bytes) and o == value for o in kept), f"{name} kept"
+    assert not any(isinstance(o, KEY_EXCHANGES) for o in kept)
+    assert client.keys.sk_d in kept  # new Child SAs and the IKE rekey derive from it
+    # the IKE_AUTH response stays for retransmissions (RFC 7296 §2.1)
+    assert roundtrip(responder, auth) == [auth_response]
 
 
 def test_message_ids_out_of_window_are_dropped(responder):
