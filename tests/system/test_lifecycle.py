@@ -196,6 +196,13 @@ def test_reload_keeps_unaffected_tunnels_and_drops_affected_ones(w):
     w.config = None  # the file on disk is not MAIN any more: restart on next use()
 
 
+def _esp_in_capture(cap) -> int:
+    """ESP packets tcpdump has written to `cap` so far (a partial last record is ignored)."""
+    out = subprocess.run(["tcpdump", "-r", str(cap), "-n", "esp"], capture_output=True,
+                         text=True, timeout=30, check=False)  # fmt: skip
+    return out.stdout.count(" ESP(")
+
+
 def test_save_keys_lets_tshark_decrypt_ike_and_esp(w, tmp_path):
     """--save-keys DIR: tshark 4.x, given only DIR as its configuration directory, decrypts
     the IKE_AUTH exchange and the ESP-protected pings of a capture on the router's WAN."""
@@ -212,7 +219,8 @@ def test_save_keys_lets_tshark_decrypt_ike_and_esp(w, tmp_path):
         wait_for(lambda: "listening" in (tmp_path / "td.log").read_text(), 10, "tcpdump", w.logs)
         connect(w)
         assert ping_loss(w.topo.phone, 2) == (2, 2)
-        time.sleep(0.5)
+        # under a loaded VM tcpdump may write the last packets well after they crossed
+        wait_for(lambda: _esp_in_capture(cap) >= 4, 15, "the pings' ESP in the capture", w.logs)
         w.netns.procs.stop(dump)
     finally:
         w.daemon.save_keys = None
