@@ -46,6 +46,7 @@ SNAPSHOT_MIN_GAP = 1.0  # connects and disconnects within this are written as on
 # A snapshot costs ~12 µs per client (view + JSON, on a PC): with many clients connecting at
 # once, the gap grows with their number so the cost per connect stays flat (4 s at 1000).
 SNAPSHOT_GAP_PER_CLIENT = 0.004
+_PACKETS_IN = COUNTER_NAMES.index("packets_in")
 _MAX_BURST = 64  # datagrams read from one socket per turn, so no socket starves the others
 # Options that a running daemon cannot change without rebinding: a restart applies them.
 RESTART_OPTIONS = ("listen", "port", "natt_port", "control_socket", "state_dir")
@@ -289,7 +290,7 @@ class Daemon:
             client.counters = counters = self._counters(client.tunnels, table)
             if counters is None:
                 continue
-            packets = counters[COUNTER_NAMES.index("packets_in")]
+            packets = counters[_PACKETS_IN]
             seen[handle] = packets
             if packets != self._seen_in.get(handle, 0):  # rose (or a tunnel was replaced)
                 self.responder.note_traffic(handle, now)

@@ -151,8 +151,10 @@ class FieldReader:
     def read(self, buf: bytes | bytearray, offset: int) -> tuple:
         """The fields of the message at ``offset``, in the order named; raises ValueError
         when the message (by its own length or the buffer's) is too short to hold them."""
+        if offset + self._struct.size > len(buf):
+            raise ValueError("netlink message shorter than its structure")
         (length,) = struct.unpack_from("=I", buf, offset)
-        if length < self._struct.size or offset + self._struct.size > len(buf):
+        if length < self._struct.size:
             raise ValueError("netlink message shorter than its structure")
         values = self._struct.unpack_from(buf, offset)
         if not self._net:

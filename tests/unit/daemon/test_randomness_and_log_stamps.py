@@ -52,6 +52,11 @@ def test_daemon_pool_is_real_randomness():
 def test_log_stamp_follows_the_second(monkeypatch):
     clock = [1_800_000_000.2]
     monkeypatch.setattr(time, "time", lambda: clock[0])
+    formatted = []
+    real_strftime = time.strftime
+    monkeypatch.setattr(
+        time, "strftime", lambda fmt, t: formatted.append(t) or real_strftime(fmt, t)
+    )
     out = io.StringIO()
     log = Logger("info", stream=out)
     log.info("one")
@@ -59,6 +64,7 @@ def test_log_stamp_follows_the_second(monkeypatch):
     log.info("two")
     clock[0] += 1.0
     log.info("three")
+    assert len(formatted) == 2  # once per second, not once per line
     lines = out.getvalue().splitlines()
     stamps = [line.split(" ikev2d ")[0] for line in lines]
     expect = [time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(int(t)))

@@ -130,4 +130,6 @@ def test_field_reader_refuses_short_messages_and_bad_orders():
     with pytest.raises(ValueError):
         reader.read(lying, 0)  # the header claims more than the buffer holds
     with pytest.raises(ValueError):
+        reader.read(full[:2], 0)  # not even a length
+    with pytest.raises(ValueError):
         FieldReader(m.xfrm_usersa_info, "reqid", "id_spi")
