@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export PYTHONDONTWRITEBYTECODE=1
 
-echo "==> unit, interop and packaging tests"
-$PY -m pytest tests/unit tests/interop tests/packaging "$@"
+echo "==> unit, interop, packaging and LuCI view tests"
+$PY -m pytest tests/unit tests/interop tests/packaging tests/luci "$@"
 
 if compgen -G 'tests/system/test_*.py' >/dev/null; then
   echo "==> system tests (kernel ESP)"
