@@ -2,12 +2,13 @@
 PY := .venv/bin/python
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test test-unit test-oldest lint ipk bench clean
+.PHONY: help setup demo test test-unit test-oldest lint generate ipk bench clean
 
 help:
 	@echo "make demo    set up, then bring up a live demo tunnel (strongSwan phone -> ikev2d -> LAN host)"
 	@echo "make test    set up, then run every test tier (unit, interop, packaging, LuCI views, system in an ESP kernel)"
 	@echo "make lint    ruff over the Python code, shellcheck over shipped shell scripts"
+	@echo "make generate  rewrite the files made from the code (LuCI schema.js and .pot, docs/configuration.md)"
 	@echo "make ipk     build the OpenWrt packages"
 	@echo "make bench   benchmarks against strongSwan (prints figures, never fails on time)"
 
@@ -35,6 +36,9 @@ lint: setup
 	$(PY) -m ruff check $(LINT_DIRS)
 	$(PY) -m ruff format --check $(LINT_DIRS)
 	@scripts/shellcheck.sh
+
+generate: setup
+	$(PY) scripts/generate.py
 
 ipk: setup
 	$(PY) scripts/build_ipk.py

@@ -87,7 +87,7 @@ test('presets fill both proposal lists and are never stored themselves', () => {
   const { map, schema, env } = renderSettings();
   const s = map.sections[0];
   const preset = s.children.find((c) => c.option === '_preset');
-  const dh19 = schema.presets.find((p) => p.id === 'sha256-aes256-dh19');
+  const dh19 = env.load('ikev2d.schema').presets.find((p) => p.id === 'sha256-aes256-dh19');
   assert.ok(preset.choices.some((c) => c[0] === 'custom'));
   preset.onchange({}, 'server', 'sha256-aes256-dh19');
   eq(env.log.ui['server.ike_proposal'].value, dh19.ike);

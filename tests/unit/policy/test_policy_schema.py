@@ -18,8 +18,7 @@ SERVER_OPTIONS = [o for o in OPTIONS if o.section == "server"]
 
 def test_docs_are_generated_from_the_schema():
     assert DOCS.read_text() == configuration_markdown(), (
-        "docs/configuration.md is stale: regenerate it with "
-        "ikev2d.policy.schema.configuration_markdown()"
+        "docs/configuration.md is stale: run make generate"
     )
     for o in OPTIONS:
         assert f"| `{o.name}` |" in DOCS.read_text()

@@ -8,7 +8,7 @@
 // Every field comes from the daemon's option schema (ikev2d/schema.js, generated from
 // ikev2d.policy.schema): names, datatypes, choices and defaults cannot drift from what the
 // daemon validates.
-var SCHEMA = schemamod.schema;
+var SCHEMA = schemamod.schema, PRESETS = schemamod.presets;
 
 var TABS = {
 	general: [ 'enabled', 'wan_interface', 'server_address' ],
@@ -162,19 +162,19 @@ return view.extend({
 	renderProposals: function(s) {
 		var preset = s.taboption('proposals', form.ListValue, '_preset', _('Preset'),
 			_('Fills both lists below; choose "custom" to edit them freely.'));
-		SCHEMA.presets.forEach(function(p) { preset.value(p.id, p.label); });
+		PRESETS.forEach(function(p) { preset.value(p.id, p.label); });
 		preset.value('custom', _('custom'));
 		preset.cfgvalue = function(section_id) {
 			var ike = L.toArray(uci.get('ikev2d', section_id, 'ike_proposal')).join(' ');
 			var esp = L.toArray(uci.get('ikev2d', section_id, 'esp_proposal')).join(' ');
-			for (var i = 0; i < SCHEMA.presets.length; i++)
-				if (SCHEMA.presets[i].ike.join(' ') == ike && SCHEMA.presets[i].esp.join(' ') == esp)
-					return SCHEMA.presets[i].id;
+			for (var i = 0; i < PRESETS.length; i++)
+				if (PRESETS[i].ike.join(' ') == ike && PRESETS[i].esp.join(' ') == esp)
+					return PRESETS[i].id;
 			return (ike || esp) ? 'custom' : 'default';
 		};
 		preset.write = preset.remove = function() {};  // only a helper for the two lists
 		preset.onchange = function(ev, section_id, value) {
-			var p = SCHEMA.presets.filter(function(x) { return x.id == value; })[0];
+			var p = PRESETS.filter(function(x) { return x.id == value; })[0];
 			if (!p)
 				return;
 			this.map.lookupOption('ike_proposal', section_id)[0].getUIElement(section_id).setValue(p.ike);
