@@ -12,8 +12,12 @@ SYSTEM_PACKAGES=(
   strongswan-swanctl charon-systemd strongswan-charon charon-cmd strongswan-pki
   libcharon-extra-plugins libcharon-extauth-plugins libstrongswan-extra-plugins
   libstrongswan-standard-plugins
-  # a kernel with ESP for the system tests, and what boots it
-  user-mode-linux busybox-static
+  # a kernel with ESP for the system tests, and what boots it; qemu boots Debian's
+  # linux-image-amd64 (fetched on first use by tests/espvm/run-in-esp-kernel) for the tests
+  # that need ESP and fw4's nftables in one kernel
+  user-mode-linux busybox-static qemu-system-x86
+  # the browser of the real-LuCI tests (driven by playwright-core from npm, tests/browser)
+  chromium
   # network namespaces, NAT boxes, traffic and captures
   iproute2 nftables iptables iputils-ping tcpdump tshark iperf3 procps psmisc
   # lint of shell scripts shipped to the router; decoding our QR codes back
@@ -81,6 +85,25 @@ if ! command -v node >/dev/null 2>&1; then
   say "node: installing Debian's nodejs"
   apt-get install -y -qq --no-install-recommends nodejs >/dev/null
 fi
+if ! command -v npm >/dev/null 2>&1; then
+  say "npm: installing Debian's npm"
+  apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+
+# The browser tests' node packages, exactly as locked (playwright-core, which downloads no
+# browser: Debian's chromium is used); reinstalled only when the lock file changes.
+install_node_packages() {
+  local dir=tests/browser stamp
+  stamp=$( { node --version; cat "$dir/package-lock.json"; } | sha256sum | cut -c1-16)
+  if [ -f "$dir/node_modules/.stamp" ] && [ "$(cat "$dir/node_modules/.stamp")" = "$stamp" ]; then
+    say "$dir/node_modules: up to date"
+    return
+  fi
+  say "$dir/node_modules: npm ci"
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$stamp" > "$dir/node_modules/.stamp"
+}
+install_node_packages
 
 PY_NEW=$(find_python python3.13 /root/.pyenv/versions/3.13.0/bin/python3.13 python3) \
   || { echo "setup: no python3 found" >&2; exit 1; }
