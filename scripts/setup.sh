@@ -22,6 +22,10 @@ SYSTEM_PACKAGES=(
   iproute2 nftables iptables iputils-ping tcpdump tshark iperf3 procps psmisc
   # lint of shell scripts shipped to the router; decoding our QR codes back
   shellcheck zbar-tools
+  # OpenWrt's userland built from source for tests/router (scripts/openwrt-userland.sh);
+  # git clones the pinned sources when ../shared/openwrt-src is absent; openssl for rpcd logins
+  build-essential cmake pkg-config libjson-c-dev libssl-dev zlib1g-dev meson ninja-build git
+  openssl
 )
 
 install_system_packages() {

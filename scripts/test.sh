@@ -6,8 +6,11 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export PYTHONDONTWRITEBYTECODE=1
 
-echo "==> unit, interop, packaging and LuCI view tests"
-$PY -m pytest tests/unit tests/interop tests/packaging tests/luci "$@"
+echo "==> OpenWrt userland for the router tests (built once, cached)"
+scripts/openwrt-userland.sh >/dev/null
+
+echo "==> unit, interop, packaging, LuCI view and router tests"
+$PY -m pytest tests/unit tests/interop tests/packaging tests/luci tests/router "$@"
 
 if compgen -G 'tests/system/test_*.py' >/dev/null; then
   echo "==> system tests (kernel ESP)"

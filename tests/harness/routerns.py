@@ -1,0 +1,462 @@
+"""A throw-away OpenWrt router on this machine: OpenWrt's real userland in private namespaces.
+
+The userland (ubusd, procd, rpcd, uci, ucode + firewall4, jsonfilter, opkg, apk, uhttpd, LuCI's
+C parts and OpenWrt's shell libraries) is built from pinned sources by
+``scripts/openwrt-userland.sh`` into a cached tree; :func:`userland_tree` returns it. A
+:class:`RouterNamespace` runs it in new mount, network, PID and UTS namespaces whose root is a
+fresh tmpfs where OpenWrt's hard-coded paths are real:
+
+- ``/usr`` and ``/etc`` are overlays (writable, changes vanish with the namespace): the extra
+  ``layers`` first, then the tree, then the host's own ``/usr`` and ``/etc`` (Python, nft,
+  busybox, libc come from the host). ``/sbin``, ``/bin``, ``/lib`` are the host's links into
+  ``/usr``, so ``/sbin/uci``, ``/lib/functions.sh``, ``/usr/libexec/rpcd``,
+  ``/usr/share/rpcd/acl.d`` and ``/etc/config`` are OpenWrt's. ``/bin/sh`` is busybox ash, as
+  on a router. The host's ``/etc/init.d`` and ``/etc/rc.d`` are emptied: only OpenWrt's scripts
+  (and what a package installs) are there.
+- ``/tmp``, ``/run`` (= ``/var/run``, with the ubus socket ``/var/run/ubus/ubus.sock``),
+  ``/var`` and ``/dev`` are fresh tmpfs (``/dev`` holds null, zero, full, random, urandom, tty,
+  fd links and the syslog socket); ``/proc`` and ``/sys`` belong to the new PID and network
+  namespaces. Every other top-level folder of the host (``/work``, ``/root`` ...) is bound in, so
+  the test's own interpreter runs inside.
+- ``python3`` inside runs ``python`` (default: the interpreter running the test, with its
+  cryptography and pyroute2), standing in for the router's python3 packages.
+- The network namespace has only ``lo`` (up); add links with :meth:`run` (``ip link add ...``).
+
+API (all paths are paths inside the namespace unless called ``host``)::
+
+    tree = userland_tree()                       # builds once per cache key (~1 min)
+    with RouterNamespace(tmp_path, tree, layers=[tree / "luci-root"]) as router:
+        router.boot()                            # syslogd, ubusd, procd -S, rpcd; waits for each
+        router.run(["uci", "show", "dhcp"]).stdout   # CompletedProcess; CommandFailed if check
+        router.sh("/etc/init.d/ikev2d enable")       # a script for /bin/sh (busybox ash)
+        router.write("/etc/config/ikev2d", text)     # file access through router.host(path)
+        router.ubus("service", "list", {"name": "ikev2d"})    # parsed JSON ({} if no output)
+        router.add_login("ro", "secret", read="luci-app-ikev2d", write="")  # rpcd `config login`
+        sid = router.login("ro", "secret")            # a real rpcd session id
+        router.ubus_session(sid, "ikev2d", "status")  # a call as LuCI makes it, ACL checked
+        router.spawn(["uhttpd", "-f", ...], "uhttpd")  # another daemon, output in /tmp/uhttpd.log
+        router.log()                                  # syslog: LogLine(facility, level, tag, text)
+        router.wait_log(lambda line: ..., timeout=10)
+
+:meth:`close` (or leaving the ``with``) kills the namespace's PID 1, which ends every process
+inside; the mounts go with the namespace. Needs root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .proc import CommandFailed, wait_until
+
+__all__ = ["LogLine", "RouterNamespace", "userland_tree"]
+
+PROJECT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = PROJECT / "scripts/openwrt-userland.sh"
+PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+SYSLOG = "/var/log/messages"
+
+_tree_cache: dict[str, Path] = {}
+
+
+def userland_tree() -> Path:
+    """The built userland tree (scripts/openwrt-userland.sh; built on first use, then cached)."""
+    if "tree" not in _tree_cache:
+        proc = subprocess.run(
+            [str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=1800, check=False
+        )
+        if proc.returncode != 0:
+            raise CommandFailed(f"{BUILD_SCRIPT} failed:\n{proc.stderr[-4000:]}")
+        _tree_cache["tree"] = Path(proc.stdout.strip().splitlines()[-1])
+    return _tree_cache["tree"]
+
+
+# Runs as PID 1 of the new PID namespace (bash, then exec'd into the reaper): builds the root,
+# pivots into it, reports "ready" on stdout. Arguments: STATE TREE PYTHON HOSTNAME LAYER...
+_SETUP = r"""
+set -euo pipefail
+state=$1 tree=$2 python=$3 name=$4
+shift 4
+new=$state/root
+mount -t tmpfs -o mode=0755 tmpfs "$state"
+mkdir -p "$new" "$state/up" "$state/wk"
+mount -t tmpfs -o mode=0755 tmpfs "$new"
+
+# overlay DIR: the layers', the tree's and the host's DIR, writable on a tmpfs upper.
+overlay() {
+    local dir=$1 lowers="" layer
+    for layer in "${layers[@]}" "$tree"; do
+        [ -d "$layer/$dir" ] && lowers="$lowers${lowers:+:}$layer/$dir"
+    done
+    [ -d "/$dir" ] && [ ! -L "/$dir" ] && lowers="$lowers${lowers:+:}/$dir"
+    mkdir -p "$new/$dir" "$state/up/$dir" "$state/wk/$dir"
+    mount -t overlay overlay \
+        -o "lowerdir=$lowers,upperdir=$state/up/$dir,workdir=$state/wk/$dir" "$new/$dir"
+}
+layers=("$@")
+
+for entry in /* ; do
+    base=${entry#/}
+    case "$base" in
+    usr|etc) overlay "$base" ;;
+    proc|sys|dev|tmp|run|var|lost+found) mkdir -p "$new/$base" ;;
+    *)
+        if [ -L "$entry" ]; then
+            ln -s "$(readlink "$entry")" "$new/$base"
+        elif [ -d "$entry" ]; then
+            mkdir -p "$new/$base"
+            mount --rbind "$entry" "$new/$base"
+        fi ;;
+    esac
+done
+# top-level folders only the layers have (LuCI's /www)
+for layer in "${layers[@]}"; do
+    for entry in "$layer"/*; do
+        base=${entry##*/}
+        [ -d "$entry" ] && [ ! -e "$new/$base" ] && overlay "$base"
+    done
+done
+
+mount -t tmpfs -o mode=1777 tmpfs "$new/tmp"
+mount -t tmpfs -o mode=0755 tmpfs "$new/run"
+mount -t tmpfs -o mode=0755 tmpfs "$new/var"
+ln -s /run "$new/var/run"
+ln -s /run/lock "$new/var/lock"
+mkdir -p "$new/run/lock" "$new/run/ubus" "$new/var/log" "$new/var/state" "$new/tmp/run"
+mount -t tmpfs -o mode=0755 tmpfs "$new/dev"
+for node in null zero full random urandom tty; do
+    touch "$new/dev/$node"
+    mount --bind "/dev/$node" "$new/dev/$node"
+done
+ln -s /proc/self/fd "$new/dev/fd"
+ln -s fd/0 "$new/dev/stdin"; ln -s fd/1 "$new/dev/stdout"; ln -s fd/2 "$new/dev/stderr"
+mkdir -p "$new/dev/shm" "$new/dev/pts"
+
+# the router's init scripts only
+rm -rf "$new/etc/init.d" "$new/etc/rc.d"
+mkdir -p "$new/etc/init.d" "$new/etc/rc.d"
+for layer in "${layers[@]}" "$tree"; do
+    [ -d "$layer/etc/init.d" ] && cp -an "$layer/etc/init.d/." "$new/etc/init.d/"
+done
+printf '#!/bin/sh\nexec %s "$@"\n' "$python" > "$new/usr/bin/python3"
+chmod 0755 "$new/usr/bin/python3"
+echo "$name" > "$new/etc/hostname"
+
+cd "$new"
+mkdir .oldroot
+pivot_root . .oldroot
+cd /
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+umount -l /.oldroot
+rmdir /.oldroot
+hostname "$name"
+ip link set lo up
+echo ready
+exec "$python" -I -c "$REAPER"
+"""
+
+# PID 1 of the namespace: reaps every orphan (daemons double-fork, init scripts exit), and
+# exits on SIGTERM (PID 1 ignores signals it has no handler for).
+_REAPER = """
+import os, signal, sys
+sys.stdout.close()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGTERM})
+while True:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+    if signal.sigwait({signal.SIGCHLD, signal.SIGTERM}) == signal.SIGTERM:
+        sys.exit(0)
+"""
+
+_LOG_RE = re.compile(r"^\S+\s+\d+\s+\S+\s+\S+\s+(\w+)\.(\w+)\s+([^:\[\s]+)(?:\[\d+\])?:\s?(.*)$")
+
+
+def _uci_quote(value: str) -> str:
+    """A value for `uci batch`, single-quoted as uci's own parser reads it."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One syslog line as busybox syslogd writes it: ``daemon.info ikev2d[42]: text``."""
+
+    facility: str
+    level: str
+    tag: str
+    text: str
+
+    @property
+    def priority(self) -> str:
+        return f"{self.facility}.{self.level}"
+
+
+class RouterNamespace:
+    """OpenWrt's userland in throw-away namespaces (see the module docstring for the API)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        tree: Path | None = None,
+        *,
+        layers: Sequence[Path] = (),
+        python: str = sys.executable,
+        hostname: str = "OpenWrt",
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.tree = Path(tree) if tree is not None else userland_tree()
+        self.layers = [Path(layer) for layer in layers]
+        self.python = python
+        self.hostname = hostname
+        self._unshare: subprocess.Popen | None = None
+        self.pid = 0  # host PID of the namespace's PID 1
+
+    # -- life cycle -----------------------------------------------------------------------
+    def __enter__(self) -> RouterNamespace:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if os.geteuid() != 0:
+            raise CommandFailed("RouterNamespace needs root (namespaces, mounts)")
+        state = self.workdir / "routerns"
+        state.mkdir(parents=True, exist_ok=True)
+        argv = [
+            "unshare", "--mount", "--net", "--pid", "--uts", "--fork", "--propagation", "private",
+            "bash", "-c", _SETUP, "routerns",
+            str(state), str(self.tree), self.python, self.hostname, *map(str, self.layers),
+        ]  # fmt: skip
+        self._unshare = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={"PATH": PATH, "REAPER": _REAPER},
+            start_new_session=True,
+        )
+        line = self._unshare.stdout.readline().strip()
+        if line != "ready":
+            err = self._unshare.communicate(timeout=10)[1]
+            raise CommandFailed(f"router namespace setup failed: {line}\n{err[-3000:]}")
+        self.pid = wait_until(self._init_pid, 5, what="namespace PID 1")
+
+    def _init_pid(self) -> int:
+        pid = self._unshare.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return int(children[0]) if children else 0
+
+    def close(self) -> None:
+        """Kill PID 1 of the namespace: the kernel then kills every process inside."""
+        if self._unshare is None:
+            return
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        try:
+            self._unshare.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._unshare.kill()
+            self._unshare.wait(timeout=10)
+        for stream in (self._unshare.stdout, self._unshare.stderr):
+            if stream:
+                stream.close()
+        self._unshare = None
+
+    # -- commands and files ---------------------------------------------------------------
+    def command(self, argv: Sequence[str]) -> list[str]:
+        """argv prefixed to run inside the namespace (its root, cwd /, all its namespaces)."""
+        return [
+            "nsenter", "-t", str(self.pid), "--mount", "--net", "--pid", "--uts",
+            "--root", "--wd", "--", *argv,
+        ]  # fmt: skip
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"PATH": PATH, "HOME": "/root", "LC_ALL": "C", "TERM": "dumb", **(extra or {})}
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = 60.0,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run argv inside and wait (at most `timeout` s); CommandFailed on non-zero if check."""
+        full = self.command(argv)
+        try:
+            proc = subprocess.run(
+                full,
+                input=input,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=self.env(env),
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise CommandFailed(f"timed out after {timeout}s in the router: {list(argv)}") from exc
+        if check and proc.returncode != 0:
+            raise CommandFailed(
+                f"exit {proc.returncode} in the router: {list(argv)}\n"
+                f"stdout: {proc.stdout.strip()[-3000:]}\nstderr: {proc.stderr.strip()[-3000:]}"
+            )
+        return proc
+
+    def sh(self, script: str, **kw) -> subprocess.CompletedProcess[str]:
+        """Run a script with the router's /bin/sh (busybox ash)."""
+        return self.run(["/bin/sh", "-c", script], **kw)
+
+    def spawn(self, argv: Sequence[str], name: str, env: dict[str, str] | None = None) -> None:
+        """Start a daemon in the background (a child of PID 1), output in /tmp/<name>.log."""
+        script = 'exec "$@" </dev/null >>"/tmp/$NAME.log" 2>&1 &'
+        self.run(["/bin/sh", "-c", script, "spawn", *argv], env={"NAME": name, **(env or {})})
+
+    def host(self, path: str) -> Path:
+        """The host path of a path inside the namespace (through /proc/<pid>/root)."""
+        return Path(f"/proc/{self.pid}/root") / path.lstrip("/")
+
+    def read(self, path: str) -> str:
+        return self.host(path).read_text()
+
+    def exists(self, path: str) -> bool:
+        return self.host(path).exists()
+
+    def write(self, path: str, text: str | bytes, mode: int = 0o644) -> None:
+        target = self.host(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, str):
+            text = text.encode()
+        target.write_bytes(text)
+        target.chmod(mode)
+
+    def pidof(self, name: str) -> list[int]:
+        """PIDs (inside the namespace) of live processes whose argv[0] basename is name."""
+        out = self.run(["pidof", name], check=False).stdout
+        return sorted(int(p) for p in out.split())
+
+    # -- the router's daemons -------------------------------------------------------------
+    def boot(self) -> None:
+        """syslogd, ubusd, procd -S and rpcd, in OpenWrt's order, each waited for."""
+        self.start_syslog()
+        self.start_ubus()
+        self.start_procd()
+        self.start_rpcd()
+
+    def start_syslog(self) -> None:
+        # busybox syslogd (as OpenWrt's logd, it keeps facility.level); -n: stay in front
+        self.spawn(["busybox", "syslogd", "-n", "-O", SYSLOG], "syslogd")
+        self._wait_daemon("syslogd", lambda: self.exists("/dev/log"))
+
+    def start_ubus(self) -> None:
+        self.spawn(["/sbin/ubusd"], "ubusd")
+        self._wait_daemon("ubusd", lambda: self.run(["ubus", "list"], check=False).returncode == 0)
+
+    def start_procd(self) -> None:
+        self.spawn(["/sbin/procd", "-S"], "procd")
+        self._wait_daemon("procd", lambda: self._has_object("service"))
+
+    def start_rpcd(self) -> None:
+        self.spawn(["/sbin/rpcd"], "rpcd")
+        self._wait_daemon("rpcd", lambda: self._has_object("session"))
+
+    def _wait_daemon(self, name: str, ready: Callable[[], bool], timeout: float = 10) -> None:
+        try:
+            wait_until(ready, timeout, what=f"{name} ready")
+        except TimeoutError as exc:
+            log = self.read(f"/tmp/{name}.log") if self.exists(f"/tmp/{name}.log") else ""
+            raise CommandFailed(f"{exc}; /tmp/{name}.log:\n{log[-3000:]}") from None
+
+    def _has_object(self, name: str) -> bool:
+        return self.run(["ubus", "list", name], check=False).stdout.strip() == name
+
+    def wait_object(self, name: str, timeout: float = 10) -> None:
+        wait_until(lambda: self._has_object(name), timeout, what=f"ubus object {name!r}")
+
+    def ubus(self, obj: str, method: str, args: dict | None = None, *, check: bool = True):
+        """`ubus call obj method args` as root over the socket: the parsed reply ({} if none)."""
+        argv = ["ubus", "call", obj, method]
+        if args is not None:
+            argv.append(json.dumps(args))
+        out = self.run(argv, check=check).stdout
+        return json.loads(out) if out.strip() else {}
+
+    # -- rpcd sessions (what LuCI does) ---------------------------------------------------
+    def add_login(self, username: str, password: str, read: str = "*", write: str = "*") -> None:
+        """A `config login` in /etc/config/rpcd with an md5-crypt password and one ACL pattern
+        each for read and write ("" for none; rpcd matches them against acl.d group names)."""
+        hashed = self.run(["openssl", "passwd", "-1", password]).stdout.strip()
+        lines = [
+            "add rpcd login",
+            f"set rpcd.@login[-1].username={_uci_quote(username)}",
+            f"set rpcd.@login[-1].password={_uci_quote(hashed)}",
+        ]
+        lines += [f"add_list rpcd.@login[-1].read={_uci_quote(read)}"] if read else []
+        lines += [f"add_list rpcd.@login[-1].write={_uci_quote(write)}"] if write else []
+        self.run(["uci", "batch"], input="\n".join([*lines, "commit rpcd", ""]))
+
+    def login(self, username: str, password: str) -> str:
+        """A real rpcd session: `session login` -> its id (ubus_rpc_session)."""
+        reply = self.ubus("session", "login", {"username": username, "password": password})
+        return reply["ubus_rpc_session"]
+
+    def ubus_session(self, sid: str, obj: str, method: str, args: dict | None = None) -> dict:
+        """A call with a session's rights, as LuCI's /ubus endpoint makes it: rpcd checks the
+        session's ACL (`session access`) first. Refused: {"error": "access denied"}."""
+        allowed = self.ubus(
+            "session",
+            "access",
+            {"ubus_rpc_session": sid, "scope": "ubus", "object": obj, "function": method},
+        )
+        if not allowed.get("access"):
+            return {"error": "access denied"}
+        proc = self.run(["ubus", "call", obj, method, json.dumps(args or {})], check=False)
+        if proc.returncode != 0:
+            return {"error": proc.stderr.strip() or f"ubus exit {proc.returncode}"}
+        return json.loads(proc.stdout) if proc.stdout.strip() else {}
+
+    # -- syslog -----------------------------------------------------------------------------
+    def log(self) -> list[LogLine]:
+        """Every syslog line so far (lines busybox could not have written are skipped)."""
+        try:
+            text = self.read(SYSLOG)
+        except FileNotFoundError:
+            return []
+        lines = []
+        for raw in text.splitlines():
+            match = _LOG_RE.match(raw)
+            if match:
+                lines.append(LogLine(*match.groups()))
+        return lines
+
+    def log_text(self) -> str:
+        with contextlib.suppress(FileNotFoundError):
+            return self.read(SYSLOG)
+        return ""
+
+    def wait_log(self, predicate: Callable[[LogLine], bool], timeout: float = 15.0) -> LogLine:
+        """The first syslog line matching predicate, waiting up to `timeout` s for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log():
+                if predicate(line):
+                    return line
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no matching syslog line within {timeout}s:\n{self.log_text()}")
+            time.sleep(0.05)
