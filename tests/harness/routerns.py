@@ -27,13 +27,16 @@ API (all paths are paths inside the namespace unless called ``host``)::
     tree = userland_tree()                       # builds once per cache key (~1 min)
     with RouterNamespace(tmp_path, tree, layers=[tree / "luci-root"]) as router:
         router.boot()                            # syslogd, ubusd, procd -S, rpcd; waits for each
+        router.network()                         # br-lan 192.168.1.1/24, wan 203.0.113.2/24,
+                                                 # /etc/config/network, netifd stand-in
         router.run(["uci", "show", "dhcp"]).stdout   # CompletedProcess; CommandFailed if check
         router.sh("/etc/init.d/ikev2d enable")       # a script for /bin/sh (busybox ash)
         router.write("/etc/config/ikev2d", text)     # file access through router.host(path)
         router.ubus("service", "list", {"name": "ikev2d"})    # parsed JSON ({} if no output)
         router.add_login("ro", "secret", read="luci-app-ikev2d", write="")  # rpcd `config login`
         sid = router.login("ro", "secret")            # a real rpcd session id
-        router.ubus_session(sid, "ikev2d", "status")  # a call as LuCI makes it, ACL checked
+        router.ubus_session(sid, "ikev2d", "status")  # JSON-RPC via uhttpd's /ubus, as LuCI
+        router.start_uhttpd("-x", "/cgi-bin", ...)    # explicitly, with more arguments
         router.spawn(["uhttpd", "-f", ...], "uhttpd")  # another daemon, output in /tmp/uhttpd.log
         router.log()                                  # syslog: LogLine(facility, level, tag, text)
         router.wait_log(lambda line: ..., timeout=10)
@@ -45,6 +48,7 @@ inside; the mounts go with the namespace. Needs root.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import re
@@ -181,6 +185,20 @@ while True:
         sys.exit(0)
 """
 
+# Answers `network.interface dump` from a JSON file, as netifd would (fw4, network.sh ask it).
+_NETIFD_STANDIN = """import * as ubus from 'ubus';
+import * as uloop from 'uloop';
+import { readfile } from 'fs';
+
+let interfaces = json(readfile(ARGV[0]));
+uloop.init();
+let conn = ubus.connect();
+conn.publish("network.interface", {
+\tdump: { call: function(req) { return { interface: interfaces }; }, args: {} }
+});
+uloop.run();
+"""
+
 _LOG_RE = re.compile(r"^\S+\s+\d+\s+\S+\s+\S+\s+(\w+)\.(\w+)\s+([^:\[\s]+)(?:\[\d+\])?:\s?(.*)$")
 
 
@@ -222,6 +240,7 @@ class RouterNamespace:
         self.hostname = hostname
         self._unshare: subprocess.Popen | None = None
         self.pid = 0  # host PID of the namespace's PID 1
+        self._uhttpd = ""  # listen address once start_uhttpd ran
 
     # -- life cycle -----------------------------------------------------------------------
     def __enter__(self) -> RouterNamespace:
@@ -373,8 +392,57 @@ class RouterNamespace:
         self._wait_daemon("procd", lambda: self._has_object("service"))
 
     def start_rpcd(self) -> None:
-        self.spawn(["/sbin/rpcd"], "rpcd")
+        # as on a router: a procd service (so `/etc/init.d/rpcd reload` from a package works)
+        self.run(["/etc/init.d/rpcd", "start"])
         self._wait_daemon("rpcd", lambda: self._has_object("session"))
+
+    def network(self, lan: str = "192.168.1.1/24", wan: str = "203.0.113.2/24") -> None:
+        """A LAN (device br-lan) and a WAN (device wan) as links with these addresses,
+        /etc/config/network describing them, and a stand-in for netifd that answers
+        `network.interface dump` with them (fw4 and OpenWrt's network.sh ask it)."""
+        interfaces = []
+        config = [
+            "config interface 'loopback'",
+            "\toption device 'lo'",
+            "\toption proto 'static'",
+            "\toption ipaddr '127.0.0.1'",
+            "\toption netmask '255.0.0.0'",
+            "",
+        ]
+        for name, device, cidr in (("lan", "br-lan", lan), ("wan", "wan", wan)):
+            iface = ipaddress.ip_interface(cidr)
+            # a veth pair (this kernel has no dummy links); the peer <device>-p stays inside
+            self.run(["ip", "link", "add", device, "type", "veth", "peer", "name", f"{device}-p"])
+            self.run(["ip", "addr", "add", cidr, "dev", device])
+            self.run(["ip", "link", "set", f"{device}-p", "up"])
+            self.run(["ip", "link", "set", device, "up"])
+            interfaces.append({
+                "interface": name, "up": True, "proto": "static", "device": device,
+                "l3_device": device, "ipv4-address": [
+                    {"address": str(iface.ip), "mask": iface.network.prefixlen}],
+            })  # fmt: skip
+            config += [f"config interface '{name}'", f"\toption device '{device}'",
+                       "\toption proto 'static'", f"\toption ipaddr '{iface.ip}'",
+                       f"\toption netmask '{iface.netmask}'", ""]  # fmt: skip
+        self.write("/etc/config/network", "\n".join(config))
+        self.write("/tmp/netifd-interfaces.json", json.dumps(interfaces))
+        self.write("/tmp/netifd-standin.uc", _NETIFD_STANDIN)
+        self.spawn(["ucode", "/tmp/netifd-standin.uc", "/tmp/netifd-interfaces.json"], "netifd")
+        self.wait_object("network.interface")
+
+    def start_uhttpd(self, *args: str, listen: str = "127.0.0.1:80") -> None:
+        """uhttpd in front with its ubus endpoint /ubus (how LuCI reaches rpcd); extra args
+        (a docroot with -h, LuCI's handler ...) go after the defaults."""
+        if not self.exists("/tmp/www"):
+            self.host("/tmp/www").mkdir()
+        argv = ["uhttpd", "-f", "-p", listen, "-h", "/tmp/www", "-u", "/ubus", *args]
+        self.spawn(argv, "uhttpd")
+        self._uhttpd = listen
+        self._wait_daemon("uhttpd", lambda: self._http_up(listen))
+
+    def _http_up(self, listen: str) -> bool:
+        probe = ["busybox", "wget", "-q", "-O", "/dev/null", f"http://{listen}/"]
+        return "Connection refused" not in self.run(probe, check=False).stderr
 
     def _wait_daemon(self, name: str, ready: Callable[[], bool], timeout: float = 10) -> None:
         try:
@@ -417,19 +485,20 @@ class RouterNamespace:
         return reply["ubus_rpc_session"]
 
     def ubus_session(self, sid: str, obj: str, method: str, args: dict | None = None) -> dict:
-        """A call with a session's rights, as LuCI's /ubus endpoint makes it: rpcd checks the
-        session's ACL (`session access`) first. Refused: {"error": "access denied"}."""
-        allowed = self.ubus(
-            "session",
-            "access",
-            {"ubus_rpc_session": sid, "scope": "ubus", "object": obj, "function": method},
-        )
-        if not allowed.get("access"):
-            return {"error": "access denied"}
-        proc = self.run(["ubus", "call", obj, method, json.dumps(args or {})], check=False)
-        if proc.returncode != 0:
-            return {"error": proc.stderr.strip() or f"ubus exit {proc.returncode}"}
-        return json.loads(proc.stdout) if proc.stdout.strip() else {}
+        """A call with a session's rights, exactly as LuCI makes it: JSON-RPC to uhttpd's /ubus
+        (started on first use), which asks rpcd whether the session may call obj.method.
+        Returns {"result": [status, data]} or {"error": {"code", "message"}} (access denied:
+        code -32002)."""
+        if not self._uhttpd:
+            self.start_uhttpd()
+        request = {"jsonrpc": "2.0", "id": 1, "method": "call",
+                   "params": [sid, obj, method, args or {}]}  # fmt: skip
+        out = self.run([
+            "busybox", "wget", "-q", "-O", "-", "--header", "Content-Type: application/json",
+            "--post-data", json.dumps(request), f"http://{self._uhttpd}/ubus",
+        ]).stdout  # fmt: skip
+        reply = json.loads(out)
+        return {k: reply[k] for k in ("result", "error") if k in reply}
 
     # -- syslog -----------------------------------------------------------------------------
     def log(self) -> list[LogLine]:
