@@ -22,6 +22,7 @@ OFFLINE_COMMANDS = {
     "check": "validate the configuration and show which clients it admits",
 }
 DEFAULT_UCI = "/etc/config/ikev2d"
+DEFAULT_PKI_DIR = "/etc/ikev2d/pki"
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
 
@@ -42,10 +43,12 @@ def _load_config(args):
         return None
 
 
-def _check(argv: list[str], config) -> int:
+def _check(argv: list[str], config, pki_dir: str) -> int:
     from ikev2d.profiles import check_report, format_report
+    from ikev2d.profiles.identities import certificate_state
 
-    report = {"valid": True, "warnings": list(config.warnings), "clients": check_report(config)}
+    clients = check_report(config, certificate_state(config, pki_dir))
+    report = {"valid": True, "warnings": list(config.warnings), "clients": clients}
     if "--json" in argv:
         print(json.dumps(report, indent=2))
         return EXIT_OK
@@ -62,7 +65,7 @@ def offline_main(argv: list[str]) -> int | None:
     common.add_argument("--config")
     common.add_argument("--uci")
     common.add_argument("--network", default="/etc/config/network")
-    common.add_argument("--pki-dir", default="/etc/ikev2d/pki")
+    common.add_argument("--pki-dir")  # default: the configuration's pki_dir
     common.add_argument("--socket")
     args, rest = common.parse_known_args(argv)
     if not rest or rest[0] not in OFFLINE_COMMANDS:
@@ -71,12 +74,13 @@ def offline_main(argv: list[str]) -> int | None:
     if command == "pki":
         from ikev2d.pki_files import pki_main
 
-        return pki_main(["--dir", args.pki_dir, *rest] if "--dir" not in rest else rest)
+        pki_dir = args.pki_dir or DEFAULT_PKI_DIR
+        return pki_main(["--dir", pki_dir, *rest] if "--dir" not in rest else rest)
     config = _load_config(args)
     if config is None:
         return EXIT_CONFIG
     if command == "check":
-        return _check(rest, config)
+        return _check(rest, config, args.pki_dir or config.pki_dir)
     from ikev2d.profiles import profile_main
 
-    return profile_main(rest, config, pki_dir=args.pki_dir)
+    return profile_main(rest, config, pki_dir=args.pki_dir or config.pki_dir)

@@ -18,19 +18,23 @@ import ipaddress
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ikev2d.auth import ca as pki
-from ikev2d.auth.certs import not_after, not_before
+from ikev2d.auth.certs import identity_matches_cert, not_after, not_before
+from ikev2d.policy.identity import identity_from_text
+from ikev2d.wire.enums import IdType
 
 __all__ = [
     "DEFAULT_PKI_DIR",
     "PkiError",
     "PkiStore",
     "pki_main",
+    "server_cert_names",
 ]
 
 DEFAULT_PKI_DIR = Path("/etc/ikev2d/pki")
@@ -129,6 +133,17 @@ class PkiStore:
         self._write_server([server.certificate], server.private_key)
         return names
 
+    def cover_names(self, names: Sequence[str], now: dt.datetime) -> tuple[bool, list[str]]:
+        """Make the server certificate name every one of `names`: a certificate of our CA
+        that lacks some is reissued (its old names kept); an imported one is never replaced.
+        Returns (reissued, the names the certificate still lacks)."""
+        chain, _key = self.load_server()
+        missing = [n for n in names if not server_cert_names(chain[0], n)]
+        if not missing or chain[0].issuer != self.load_ca().certificate.subject:
+            return False, missing
+        self.renew([*server_names(chain[0]), *missing], now)
+        return True, []
+
     def issue(self, name: str, password: str, now: dt.datetime, key_type: str) -> Path:
         authority = self.load_ca()
         try:
@@ -186,6 +201,21 @@ def server_names(cert: x509.Certificate) -> list[str]:
             if text not in names:
                 names.append(text)
     return names
+
+
+def server_cert_names(cert: x509.Certificate, name: str) -> bool:
+    """Whether a server certificate names `name` (a DNS name or an IP address) the way a
+    client checks the identity it expects: an iPAddress or dNSName SAN entry, or a wildcard
+    dNSName covering the first label (ACME certificates)."""
+    identity = identity_from_text(name)
+    if identity_matches_cert(cert, identity.id_type, identity.data):
+        return True
+    _first, dot, rest = str(identity).lower().partition(".")
+    return (
+        bool(dot)
+        and identity.id_type == IdType.FQDN
+        and f"*.{rest}" in (n.lower() for n in server_names(cert))
+    )
 
 
 def _check_names(names: list[str]) -> None:

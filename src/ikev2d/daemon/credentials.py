@@ -1,7 +1,9 @@
 """The server's certificate, key and CA for the responder, from the PKI directory.
 
-With auth_mode eap or cert and no CA yet, the CA and a server certificate for
-server_address are created on the spot (the router owner never runs a command). With
+With auth_mode eap or cert and no CA yet, the CA and a server certificate naming the server's
+identities (server_address, local_id, listen addresses) are created on the spot (the router
+owner never runs a command); a certificate of that CA that lacks one of them (made by an older
+version, or before the configuration changed) is reissued, an imported one only reported. With
 auth_mode psk an existing CA is still loaded, so EAP and certificate clients can connect next
 to PSK clients; none is created.
 """
@@ -25,23 +27,40 @@ def load_credentials(config: ServerConfig, log, now: float) -> Credentials | Non
     from ikev2d.pki_files import PkiError, PkiStore  # lazy: ~1 MB and ~80 ms of imports
 
     store = PkiStore(config.pki_dir)
+    names = config.certificate_names()
+    when = dt.datetime.fromtimestamp(now, dt.UTC)
     try:
         if not store.exists():
             if not wants:
                 return None
-            if not config.server_address:
+            if not names:
                 log.error(
                     f"auth_mode {config.auth_mode} needs server_address (the name or address "
                     "clients connect to) for the server certificate; EAP and certificate "
                     "clients cannot connect"
                 )
                 return None
-            store.init([config.server_address], "rsa2048", dt.datetime.fromtimestamp(now, dt.UTC))
-            log.info(f"created the CA and a server certificate for {config.server_address} "
+            store.init(list(names), "rsa2048", when)
+            log.info(f"created the CA and a server certificate for {', '.join(names)} "
                      f"in {config.pki_dir}; install ca.pem on the clients")  # fmt: skip
+        else:
+            _cover(store, names, when, log)
         chain, key = store.load_server()
         ca = store.load_ca()
         return Credentials(tuple(chain), key, ca.certificate, store.revoked_serials())
     except (PkiError, OSError, ValueError) as e:
         log.error(f"cannot use the certificates in {config.pki_dir}: {e}")
         return None
+
+
+def _cover(store, names: tuple[str, ...], when: dt.datetime, log) -> None:
+    """A server certificate that lacks one of the server's identities fails the clients
+    asking for it: ours is reissued, an imported one is only reported."""
+    reissued, missing = store.cover_names(names, when)
+    if reissued:
+        log.info(f"reissued the server certificate so that it names {', '.join(names)}")
+    elif missing:
+        log.warning(
+            f"the imported server certificate does not name {', '.join(missing)}: clients "
+            "expecting that identity refuse the server (import one that names it)"
+        )

@@ -139,6 +139,7 @@ def rekeyed_ike_sa(
         next_request_id=0,
     )  # fmt: skip
     new.identity, new.virtual_ip, new.mobike = old.identity, old.virtual_ip, old.mobike
+    new.local_identity = old.local_identity
     new.children, old.children = old.children, []
     new.established, new.last_inbound = old.established, now
     new.rekey_at = now + rekey_delay(config.ike_lifetime, rng)

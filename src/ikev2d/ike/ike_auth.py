@@ -68,15 +68,23 @@ class AuthResult:
     notes: list[str] = field(default_factory=list)
 
 
-def local_identity(config, sa: IkeSa) -> Identity:
-    """Our ID: the configured one, else the address the client contacted (§3.5)."""
-    if config.local_id is not None:
-        return config.local_id
-    return Identity.from_address(ipaddress.ip_address(sa.local[0]))
+def local_identity(config, sa: IkeSa, inner: list[Payload]) -> Identity:
+    """Our ID (§3.5): the one the client's IDr names when it is one of ours, else our first."""
+    return config.answer_identity(_requested(inner), ipaddress.ip_address(sa.local[0]))
 
 
-def _idr(r: Responder, sa: IkeSa) -> IdrPayload:
-    me = local_identity(r.config, sa)
+def _requested(inner: list[Payload]) -> Identity | None:
+    asked = next((p for p in inner if isinstance(p, IdrPayload)), None)
+    if asked is None:
+        return None
+    try:
+        return Identity.from_payload(asked.id_type, asked.data)
+    except IdentityError:
+        return None  # not a usable identity, so not one of ours: the default answers
+
+
+def _idr(r: Responder, sa: IkeSa, inner: list[Payload]) -> IdrPayload:
+    sa.local_identity = me = local_identity(r.config, sa, inner)
     return IdrPayload(me.id_type, me.data)
 
 
@@ -164,7 +172,7 @@ def handle_ike_auth(r: Responder, sa: IkeSa, inner: list[Payload], now: float) -
         raise AuthenticationFailed(f"bad IDi: {e}") from None
     if not r.config.remote_id_accepted(sa.identity):
         raise AuthenticationFailed("identity not accepted by remote_id")
-    idr = _idr(r, sa)
+    idr = _idr(r, sa, inner)
     if auth is None:
         if r.credentials is None or not r.credentials.can_sign:
             raise AuthenticationFailed("EAP needs the server certificate, which is not set up")

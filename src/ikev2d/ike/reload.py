@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from ikev2d.crypto.auth import KEY_PAD  # noqa: F401 - documents that the PSK keys AUTH
 from ikev2d.policy.config import ServerConfig
 
@@ -18,7 +20,9 @@ def affected_by(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str | None:
         return "pre-shared key"
     if sa.identity is not None and not new.remote_id_accepted(sa.identity):
         return "remote identity"
-    if (old.local_id, old.server_address) != (new.local_id, new.server_address):
+    if sa.local_identity is not None and sa.local_identity not in new.server_identities(
+        ipaddress.ip_address(sa.local[0])
+    ):
         return "server identity"
     if sa.proposal.text not in {p.text for p in new.ike_proposal}:
         return f"IKE proposal {sa.proposal.text}"

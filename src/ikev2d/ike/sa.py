@@ -106,6 +106,7 @@ class IkeSa:
     pending: PendingRequest | None = None
     queued: list[Callable] = field(default_factory=list, repr=False)
     identity: Identity | None = None
+    local_identity: Identity | None = None  # the IDr we answered with
     virtual_ip: str | None = None
     established: float | None = None
     children: list[ChildSa] = field(default_factory=list)

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 from ikev2d.policy.convert import convert
 from ikev2d.policy.errors import ConfigError, ConfigSyntaxError
-from ikev2d.policy.identity import Identity
+from ikev2d.policy.identity import Identity, identity_from_text
 from ikev2d.policy.pool import AddressPool
 from ikev2d.policy.proposals import Proposal
 from ikev2d.policy.schema import OPTIONS, SECTIONS
 from ikev2d.policy.validate import LanInfo, finish_server, finish_users
+from ikev2d.wire.enums import IdType
 
 if TYPE_CHECKING:
     from ikev2d.policy.uci import UciPackage
@@ -67,7 +68,7 @@ class ServerConfig:
     psk: str | None = field(repr=False)
     allow_weak_psk: bool
     local_id_type: str
-    local_id: Identity | None  # None: the address the client contacted (ID_IPV4/6_ADDR)
+    local_id: tuple[Identity, ...]  # as configured; server_identities() is the whole set
     remote_id_type: str
     remote_id: Identity | None  # None: any identity
     pool: ipaddress.IPv4Network
@@ -103,6 +104,32 @@ class ServerConfig:
     @property
     def psk_bytes(self) -> bytes | None:
         return None if self.psk is None else self.psk.encode("utf-8")
+
+    def server_identities(self, contacted: IPAddress | None = None) -> tuple[Identity, ...]:
+        """The identities the server answers to, the default (the first) first: local_id,
+        server_address as typed, the listen addresses, the address the client contacted."""
+        found = list(self.local_id)
+        if self.server_address is not None:
+            found.append(identity_from_text(self.server_address))
+        addresses = [a for a in self.listen if not a.is_unspecified]
+        if contacted is not None:
+            addresses.append(contacted)
+        found += (Identity.from_address(a) for a in addresses)
+        return tuple(dict.fromkeys(found))
+
+    def certificate_names(self) -> tuple[str, ...]:
+        """What a server certificate of the built-in CA names (server_address first: it is
+        the CN): every configured identity that is a DNS name or an address."""
+        named = (IdType.FQDN, IdType.IPV4_ADDR, IdType.IPV6_ADDR)
+        names = [str(i) for i in self.server_identities() if i.id_type in named]
+        if self.server_address is not None:
+            names.insert(0, str(identity_from_text(self.server_address)))
+        return tuple(dict.fromkeys(names))
+
+    def answer_identity(self, requested: Identity | None, contacted: IPAddress) -> Identity:
+        """Our IDr: the one the client asked for when it is ours, else the default."""
+        ours = self.server_identities(contacted)
+        return requested if requested in ours else ours[0]
 
     def remote_id_accepted(self, identity: Identity) -> bool:
         """Does a client's IDi satisfy remote_id (always, with remote_id_type any)?"""

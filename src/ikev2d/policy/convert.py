@@ -153,8 +153,11 @@ def _one(o: Option, where: str, v: object, text: bool):
 
 def _items(o: Option, where: str, raw: object, text: bool) -> list:
     if isinstance(raw, str):
-        # UCI `option dns '1.1.1.1 9.9.9.9'` is a list spelled on one line
-        return raw.split() if text else [raw]
+        # UCI `option dns '1.1.1.1 9.9.9.9'` is a list spelled on one line; an identity may
+        # hold spaces (a key ID), and `option local_id` was one identity before it was a list
+        if text and o.type != "identity":
+            return raw.split()
+        return [raw] if raw else []
     if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
         return [x for x in raw if x != ""]
     raise ConfigError(where, raw, o.allowed, "is not a list of strings")

@@ -17,6 +17,7 @@ __all__ = [
     "CONFIG_ID_TYPES",
     "Identity",
     "IdentityError",
+    "identity_from_text",
     "is_dns_name",
 ]
 
@@ -48,6 +49,20 @@ def is_dns_name(text: str) -> bool:
         return False
     # all-numeric last label: an IPv4 literal or a typo of one, never a host name
     return not labels[-1].isdigit()
+
+
+def identity_from_text(text: str) -> Identity:
+    """The identity a client derives from what its user typed, as Android's built-in client
+    does: an IP literal gives an IP ID, ``user@host`` an RFC 822 ID, a name an FQDN ID."""
+    try:
+        return Identity.from_address(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    if "@" in text:
+        return Identity.from_config("user-fqdn", text)
+    if not text.isascii() or not is_dns_name(text):
+        raise IdentityError("is neither an IP address, a DNS name nor user@host.name")
+    return Identity(IdType.FQDN, text.encode("ascii"))
 
 
 def _escape(data: bytes) -> str:

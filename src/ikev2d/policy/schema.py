@@ -123,7 +123,7 @@ def _int(name, default, lo, hi, help_, datatype=""):
     )  # fmt: skip
 
 
-_ID_TYPES = ("ipv4", "fqdn", "user-fqdn", "key-id")
+_ID_TYPES = ("ipv4", "ipv6", "fqdn", "user-fqdn", "key-id")
 
 OPTIONS: tuple[Option, ...] = (
     _bool("enabled", False, "Run the VPN server."),
@@ -163,19 +163,26 @@ OPTIONS: tuple[Option, ...] = (
     ),
     _bool("allow_weak_psk", False, "Accept a short or guessable PSK (with a warning)."),
     Option(
-        "local_id_type", "server", "enum", "fqdn", "Type of local_id (the server's IKE identity).",
-        "ipv4, fqdn, user-fqdn or key-id", choices=_ID_TYPES,
+        "local_id_type", "server", "enum", "auto",
+        "Type of each local_id: auto takes it from the form (an IP address gives an ipv4 or "
+        "ipv6 ID, user@host a user-fqdn ID, a DNS name an fqdn ID); any other type applies "
+        "to every local_id.", "auto, ipv4, ipv6, fqdn, user-fqdn or key-id",
+        choices=("auto", *_ID_TYPES),
     ),
     Option(
         "local_id", "server", "identity", None,
-        "The server's IKE identity (IDr), of type local_id_type.", "an identity of local_id_type",
-        default_doc="server_address (an IPv4 literal gives an ipv4 ID, a name an fqdn ID); "
-        "without server_address the address the client contacted",
+        "The server's IKE identities (IDr). A client that asks for one of the server's "
+        "identities (local_id, server_address, a listen address or the address it contacted) "
+        "gets exactly that one; any other client the first. Certificates made by the built-in "
+        "CA name every DNS name and address among them.", "identities of local_id_type",
+        is_list=True,
+        default_doc="unset: server_address (an IP literal gives an ipv4/ipv6 ID, a name an "
+        "fqdn ID), else the address the client contacted",
     ),
     Option(
         "remote_id_type", "server", "enum", "any",
         "Type of the identity clients must present (any: accept every identity).",
-        "any, ipv4, fqdn, user-fqdn or key-id", choices=("any", *_ID_TYPES),
+        "any, ipv4, ipv6, fqdn, user-fqdn or key-id", choices=("any", *_ID_TYPES),
     ),
     Option(
         "remote_id", "server", "identity", None,
@@ -380,9 +387,11 @@ _MD_TAIL = """
   disabled). It must have at least 20 characters, at least 8 different ones, and pass a small
   guessability estimate (dictionary words, keyboard runs, sequences and repeats count little);
   `allow_weak_psk` turns a refusal into a warning. Leading or trailing spaces are warned about.
-- `local_id`/`remote_id` are checked by type: `ipv4` an IPv4 address, `fqdn` a DNS name,
-  `user-fqdn` `user@host.name`, `key-id` any text (its UTF-8 bytes). `remote_id` set with
-  `remote_id_type any` is an error (it would be ignored).
+- `local_id`/`remote_id` are checked by type: `ipv4` an IPv4 address, `ipv6` an IPv6 address,
+  `fqdn` a DNS name, `user-fqdn` `user@host.name`, `key-id` any text (its UTF-8 bytes);
+  `local_id_type auto` types each `local_id` by its form (key IDs need `key-id`). `remote_id`
+  set with `remote_id_type any` is an error (it would be ignored). `local_id` is a list; an
+  older `option local_id '...'` is one identity (it is not split at spaces).
 - `pool` must not overlap `local_subnet` (except `0.0.0.0/0`) or the router's LAN; `dns`
   addresses inside the pool are never leased. User `ip`s must be host addresses inside the
   pool, unique, and not a DNS address; user names must be unique.
@@ -395,6 +404,21 @@ _MD_TAIL = """
   with an `auth_mode` it does not implement yet (`eap`, `cert`), saying so.
 - Full tunnel (`0.0.0.0/0`) without `masquerade` gives a warning: clients reach the internet
   only if the upstream network routes the pool back.
+
+## Server identity
+
+Clients check the identity the server answers with (IDr) against what they expect: Android's
+built-in client the server address as typed (an IP literal as an IP ID, a name as an FQDN ID),
+Apple's the profile's `RemoteIdentifier`; Windows asks for none. The server therefore has a set
+of identities: every `local_id`, then `server_address` (as typed), then the `listen` addresses
+that are not wildcards, then the address the client's packets arrived at. A client whose
+IKE_AUTH names one of them as IDr gets exactly that identity back (the PSK AUTH is computed
+over it); a client that names none, or another one, gets the first of the set. With
+certificates (EAP and certificate clients) the server certificate must hold the identity: the
+built-in CA names `server_address`, every DNS-name or address `local_id` and the `listen`
+addresses in its subjectAltName, and the daemon reissues a certificate of its own CA that lacks
+one of them when it starts or reloads; an imported certificate is never replaced (`ikev2ctl
+check` names the identities it lacks).
 
 ## Defaults taken from the router (UCI)
 

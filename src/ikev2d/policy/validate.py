@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ikev2d.crypto.transforms import by_keyword
 from ikev2d.policy.convert import convert
 from ikev2d.policy.errors import HIDDEN, ConfigError
-from ikev2d.policy.identity import Identity, IdentityError
+from ikev2d.policy.identity import Identity, IdentityError, identity_from_text
 from ikev2d.policy.proposals import ProposalError, is_legacy, parse_proposal
 from ikev2d.policy.psk import psk_problem
 from ikev2d.policy.schema import (
@@ -24,7 +24,9 @@ from ikev2d.policy.schema import (
 __all__ = ["LanInfo", "finish_server", "finish_users"]
 
 _ID_ALLOWED = {
+    "auto": "an IP address, a DNS name or user@host.name (key IDs need local_id_type key-id)",
     "ipv4": "an IPv4 address like 203.0.113.5",
+    "ipv6": "an IPv6 address like 2001:db8::5",
     "fqdn": "a DNS name like vpn.example.com",
     "user-fqdn": "an address like user@example.com",
     "key-id": "any text without control characters",
@@ -70,31 +72,33 @@ def _psk(v: dict, warnings: list[str]) -> None:
         warnings.append(f"{where}: starts or ends with spaces, which clients may strip")
 
 
-def _identity(v: dict, side: str) -> Identity | None:
-    id_type, raw = v[f"{side}_id_type"], v[f"{side}_id"]
-    where = f"server.{side}_id"
+def _remote_id(v: dict) -> Identity | None:
+    id_type, raw, where = v["remote_id_type"], v["remote_id"], "server.remote_id"
     if id_type == "any":
         if raw is not None:
             raise ConfigError(where, raw, "unset with remote_id_type any", "would be ignored")
         return None
     if raw is None:
-        if side == "remote":
-            raise ConfigError(where, None, _ID_ALLOWED[id_type], f"is required for {id_type}")
-        return _derived_local_id(v["server_address"])
+        raise ConfigError(where, None, _ID_ALLOWED[id_type], f"is required for {id_type}")
+    return _typed_identity(where, id_type, raw)
+
+
+def _local_ids(v: dict) -> tuple[Identity, ...]:
+    id_type, where = v["local_id_type"], "server.local_id"
+    ids = tuple(_typed_identity(where, id_type, raw) for raw in v["local_id"] or ())
+    for i, identity in enumerate(ids):
+        if identity in ids[:i]:
+            raise ConfigError(where, v["local_id"][i], _ID_ALLOWED[id_type], "is listed twice")
+    return ids
+
+
+def _typed_identity(where: str, id_type: str, raw: str) -> Identity:
     try:
+        if id_type == "auto":
+            return identity_from_text(raw)
         return Identity.from_config(id_type, raw)
     except IdentityError as exc:
         raise ConfigError(where, raw, _ID_ALLOWED[id_type], f"{exc} ({id_type})") from None
-
-
-def _derived_local_id(server_address: str | None) -> Identity | None:
-    """local_id left empty: server_address (IP literal -> IP ID, name -> FQDN), else None."""
-    if server_address is None:
-        return None
-    try:
-        return Identity.from_address(ipaddress.ip_address(server_address))
-    except ValueError:
-        return Identity.from_config("fqdn", server_address)
 
 
 def _subnets_and_dns(v: dict, lan: LanInfo | None, lan_source: str) -> None:
@@ -178,8 +182,8 @@ def finish_server(
             "server.natt_port", v["natt_port"], "a port other than port", "is the same as port"
         )
     _psk(v, warnings)
-    v["local_id"] = _identity(v, "local")
-    v["remote_id"] = _identity(v, "remote")
+    v["local_id"] = _local_ids(v)
+    v["remote_id"] = _remote_id(v)
     _subnets_and_dns(v, lan, lan_source)
     _pool(v, lan)
     _proposals(v, "ike", warnings)

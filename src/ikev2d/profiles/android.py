@@ -2,8 +2,9 @@
 
 Settings → Network → VPN → + : type "IKEv2/IPSec PSK" (or MSCHAPv2, RSA), *Server address*,
 *IPsec identifier* (our remote ID / the client's IDi) and the key or user name. Android takes
-the server address itself as the server's ID, so the card warns when local_id differs. The
-QR code carries the same text, for copying the long key from another screen.
+the server address itself as the server's ID (an IP literal as an IP ID, a name as an FQDN
+ID); server_address is always one of the server's identities, so the server answers with it.
+The QR code carries the same text, for copying the long key from another screen.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from .common import (
     profile_user,
     safe_filename,
     server_address,
-    server_identity,
 )
 from .qr import QrError, qr_svg
 
@@ -48,13 +48,7 @@ def android_card(config: ServerConfig, user: str | None = None) -> dict:
         fields.append({"label": "Password", "value": "(the user's password)"})
     else:
         fields.append({"label": "IPsec user certificate", "value": "install the .p12 first"})
-    warnings = []
-    server_id = str(server_identity(config))
-    if server_id != address:  # Android: ID_IPV4_ADDR for an IP literal, else ID_FQDN
-        warnings.append(
-            f"Android uses the server address as the server's identity, but the server "
-            f"identifies itself as {server_id}: set local_id to {address} (or leave it unset)"
-        )
+    warnings: list[str] = []  # the address typed is always one of the server's identities
     text = "\n".join(f"{f['label']}: {f['value']}" for f in fields)
     card = {"platform": "android", "fields": fields, "qr_text": text, "warnings": warnings}
     try:

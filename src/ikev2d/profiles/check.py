@@ -14,6 +14,8 @@ import json
 from ikev2d.policy.config import ServerConfig
 from ikev2d.policy.proposals import Proposal
 
+from .identities import identity_summary, platform_identity
+
 __all__ = ["CLIENTS", "check_main", "check_report", "format_report"]
 
 
@@ -68,7 +70,7 @@ def _first(proposals, offers) -> str | None:
     return next((p.text for p in proposals if any(_admits(p, o) for o in offers)), None)
 
 
-def _platform(config: ServerConfig, platform: str) -> dict:
+def _platform(config: ServerConfig, platform: str, certificate: dict | None) -> dict:
     label, ike_offers, esp_offers, modes, profile = CLIENTS[platform]
     ike = _first(config.ike_proposal, ike_offers)
     esp = _first(config.esp_proposal, esp_offers)
@@ -93,28 +95,44 @@ def _platform(config: ServerConfig, platform: str) -> dict:
         )
     if not config.server_address:
         fixes.append("set server_address (profiles and certificates need it)")
-    return {"platform": platform, "label": label, "ok": bool(ike and esp and auth_ok),
+    identity = platform_identity(config, platform, certificate)
+    if identity["fix"]:
+        fixes.append(identity["fix"])
+    return {"platform": platform, "label": label,
+            "ok": bool(ike and esp and auth_ok and identity["ok"]),
             "proposals_ok": bool(ike and esp), "auth_ok": auth_ok, "ike": ike, "esp": esp,
-            "profile": profile, "fixes": fixes}  # fmt: skip
+            "identity": identity, "profile": profile, "fixes": fixes}  # fmt: skip
 
 
-def check_report(config: ServerConfig) -> dict:
-    """Per platform: does the config admit its default proposals and its auth methods?"""
+def check_report(config: ServerConfig, certificate: dict | None = None) -> dict:
+    """Per platform: does the config admit its default proposals, its auth methods and the
+    server identity it asks for? `certificate`: `identities.certificate_state()`."""
     return {"auth_mode": config.auth_mode,
-            "platforms": [_platform(config, p) for p in CLIENTS]}  # fmt: skip
+            "identities": identity_summary(config, certificate),
+            "platforms": [_platform(config, p, certificate) for p in CLIENTS]}  # fmt: skip
 
 
 def format_report(report: dict) -> str:
-    rows = [f"{'platform':<26} {'status':<7} {'IKE / ESP':<48} what to change"]
+    rows = [f"{'platform':<26} {'status':<7} {'IKE / ESP':<48} {'asks IDr -> answered':<40} "
+            "what to change"]  # fmt: skip
     for p in report["platforms"]:
         suites = f"{p['ike'] or '-'} / {p['esp'] or '-'}"
+        ids = f"{p['identity']['asks']} -> {p['identity']['answered']}"
         rows.append(f"{p['label']:<26} {'OK' if p['ok'] else 'CHANGE':<7} {suites:<48} "
-                    + ("; ".join(p["fixes"]) or "-"))  # fmt: skip
+                    f"{ids:<40} " + ("; ".join(p["fixes"]) or "-"))  # fmt: skip
+    ids = report["identities"]
+    rows.append("server identities (a client asking for one gets it, any other the first): "
+                + ", ".join(ids["answers"]))  # fmt: skip
+    cert = ids["certificate"]
+    if cert is not None:
+        origin = "built-in CA" if cert["ours"] else "imported"
+        lacks = f"; lacks {', '.join(cert['missing'])}" if cert["missing"] else ""
+        rows.append(f"server certificate ({origin}) names: {', '.join(cert['names'])}{lacks}")
     return "\n".join(rows)
 
 
-def check_main(argv: list[str], config: ServerConfig) -> int:
+def check_main(argv: list[str], config: ServerConfig, certificate: dict | None = None) -> int:
     """``ikev2ctl check [--json]``: print the table (or JSON). Informational: returns 0."""
-    report = check_report(config)
+    report = check_report(config, certificate)
     print(json.dumps(report, indent=2) if "--json" in argv else format_report(report))
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import ipaddress
 from typing import NamedTuple
 
 from ikev2d.policy.config import ServerConfig, UserConfig
@@ -67,14 +66,10 @@ def server_address(config: ServerConfig) -> str:
 
 
 def server_identity(config: ServerConfig) -> Identity:
-    """The server's IDr as clients must expect it (local_id, else derived from the address)."""
-    if config.local_id is not None:
-        return config.local_id
-    address = server_address(config)
-    try:
-        return Identity.from_address(ipaddress.ip_address(address))
-    except ValueError:
-        return Identity.from_config("fqdn", address)
+    """The server's IDr a profile names (Apple RemoteIdentifier, sswan remote.id): the first
+    configured identity (local_id, else server_address as typed)."""
+    server_address(config)  # every profile needs it
+    return config.server_identities()[0]
 
 
 def profile_user(config: ServerConfig, user: str | None) -> UserConfig | None:

@@ -36,6 +36,7 @@ from ikev2d.wire.payloads import (
     DeletePayload,
     EncryptedPayload,
     IdiPayload,
+    IdrPayload,
     KePayload,
     NoncePayload,
     NotifyPayload,
@@ -149,13 +150,16 @@ class Initiator:
         return msg.header, decode_payloads(sk.first_inner_type, plain)
 
     # IKE_AUTH { IDi, AUTH, CP(CFG_REQUEST), SAi2, TSi, TSr } -->
-    def auth_request(self, *, psk: bytes | None = None, cp: bool = True, extra=()) -> bytes:
+    def auth_request(
+        self, *, psk: bytes | None = None, cp: bool = True, extra=(), idr=None
+    ) -> bytes:
+        """``idr``: (type, data) of the server identity to ask for (RFC 7296 §2.15 IDr)."""
         idi = IdiPayload(*self.identity)
         octets = initiator_signed_octets(
             self.prf, self.message1, self.nonce_r, self.keys.sk_pi, idi.body()
         )
         auth = AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(self.prf, psk or self.psk, octets))
-        payloads = [idi, auth]
+        payloads = [idi, *([IdrPayload(*idr)] if idr else []), auth]
         if cp:
             payloads.append(
                 CpPayload(

@@ -149,7 +149,7 @@ def test_uci_and_toml_load_into_equal_models(files):
     assert isinstance(uci, ServerConfig)
     assert uci.listen == (ipaddress.ip_address("0.0.0.0"),)
     assert uci.fragmentation is True and uci.mobike is False and uci.dpd_delay == 0
-    assert uci.local_id == Identity(IdType.FQDN, b"VPN.example.com")
+    assert uci.local_id == (Identity(IdType.FQDN, b"VPN.example.com"),)
     assert uci.remote_id_accepted(Identity(IdType.RFC822_ADDR, b"phone@EXAMPLE.com"))
     assert not uci.remote_id_accepted(Identity(IdType.RFC822_ADDR, b"other@example.com"))
     assert [p.text for p in uci.esp_proposal] == ["aes256-sha256", "chacha20poly1305-esn"]
@@ -194,7 +194,7 @@ def test_defaults_from_etc_config_network(files):
         14400,
         3600,
     )
-    assert cfg.local_id is None and cfg.remote_id is None
+    assert cfg.local_id == () and cfg.remote_id is None
     assert cfg.users == ()
 
 
@@ -242,15 +242,61 @@ def test_full_tunnel_needs_dns_in_toml_and_warns_without_masquerade():
     assert cfg.dns == (lan.address,)
 
 
-def test_local_id_derived_from_server_address():
+def test_server_identities_local_ids_then_server_address_then_addresses():
+    contacted = ipaddress.ip_address("198.51.100.1")
     ip = from_mapping(server(server_address="203.0.113.7"))
-    assert ip.local_id == Identity(IdType.IPV4_ADDR, bytes([203, 0, 113, 7]))
-    name = from_mapping(server(server_address="VPN.Example.org"))
-    assert name.local_id == Identity(IdType.FQDN, b"vpn.example.org")
-    explicit = from_mapping(
-        server(server_address="vpn.example.org", local_id_type="key-id", local_id="router-1")
+    assert ip.local_id == ()
+    assert ip.server_identities(contacted) == (
+        Identity(IdType.IPV4_ADDR, bytes([203, 0, 113, 7])),
+        Identity(IdType.IPV4_ADDR, contacted.packed),
     )
-    assert explicit.local_id == Identity(IdType.KEY_ID, b"router-1")
+    name = from_mapping(server(server_address="VPN.Example.org", listen=["0.0.0.0", "2001:db8::1"]))
+    assert name.server_identities(contacted) == (
+        Identity(IdType.FQDN, b"vpn.example.org"),
+        Identity(IdType.IPV6_ADDR, ipaddress.ip_address("2001:db8::1").packed),
+        Identity(IdType.IPV4_ADDR, contacted.packed),
+    )
+    assert name.certificate_names() == ("vpn.example.org", "2001:db8::1")
+    keyed = from_mapping(
+        server(server_address="vpn.example.org", local_id_type="key-id", local_id="router 1")
+    )
+    assert keyed.server_identities()[:2] == (
+        Identity(IdType.KEY_ID, b"router 1"),
+        Identity(IdType.FQDN, b"vpn.example.org"),
+    )
+    assert keyed.certificate_names() == ("vpn.example.org",)  # a key ID is no certificate name
+    bare = from_mapping(server())
+    assert bare.server_identities(contacted) == (Identity(IdType.IPV4_ADDR, contacted.packed),)
+
+
+def test_local_id_auto_types_each_item_by_its_form():
+    cfg = from_mapping(
+        server(local_id=["vpn.example.org", "203.0.113.7", "2001:db8::7", "ops@example.org"])
+    )
+    assert [i.type_name for i in cfg.local_id] == ["fqdn", "ipv4", "ipv6", "user-fqdn"]
+    assert cfg.certificate_names() == ("vpn.example.org", "203.0.113.7", "2001:db8::7")
+    err = error_of(server(local_id=["vpn.example.org", "VPN.example.org."]))
+    assert str(err).startswith("server.local_id: 'VPN.example.org.' is listed twice")
+    err = error_of(server(local_id="router one"))
+    assert str(err) == (
+        "server.local_id: 'router one' is neither an IP address, a DNS name nor user@host.name "
+        "(auto) (allowed: an IP address, a DNS name or user@host.name (key IDs need "
+        "local_id_type key-id))"
+    )
+
+
+def test_single_valued_uci_local_id_stays_one_identity(files):
+    text = (
+        f"config ikev2d 'server'\n option psk '{PSK}'\n option local_subnet '192.168.1.0/24'\n"
+        " option local_id_type 'key-id'\n option local_id 'my router'\n"
+    )
+    cfg = load_uci(files("ikev2d", text), network_path=files("network", ""))
+    assert cfg.local_id == (Identity(IdType.KEY_ID, b"my router"),)
+    listed = text.replace(
+        " option local_id 'my router'", " list local_id 'a'\n list local_id 'b c'"
+    )
+    cfg = load_uci(files("ikev2d", listed), network_path=files("network", ""))
+    assert cfg.local_id == (Identity(IdType.KEY_ID, b"a"), Identity(IdType.KEY_ID, b"b c"))
 
 
 def test_server_disabled_without_psk_loads_with_a_warning():
@@ -350,7 +396,7 @@ ERRORS = [
         "(allowed: an IPv4 address like 203.0.113.5)",
     ),
     (
-        server(local_id="10.1.1.1"),
+        server(local_id_type="fqdn", local_id="10.1.1.1"),
         "server.local_id: '10.1.1.1' is not a DNS name (fqdn) "
         "(allowed: a DNS name like vpn.example.com)",
     ),

@@ -113,6 +113,7 @@ def test_choices_match_the_loader(opt):
             extra = {
                 "remote_id": {
                     "ipv4": "192.0.2.1",
+                    "ipv6": "2001:db8::1",
                     "fqdn": "a.example",
                     "user-fqdn": "a@b.example",
                     "key-id": "k",

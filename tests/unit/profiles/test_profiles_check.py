@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import os
@@ -100,3 +101,59 @@ def test_profile_command_is_json_safe(psk_config):
     assert res["contains_secret"] is True
     assert base64.b64decode(res["data"]).startswith(b"<?xml")
     assert profile_command(psk_config, "ios", "")["filename"].endswith("-ios.mobileconfig")
+
+
+def test_each_client_gets_the_identity_it_asks_for():
+    cfg = make_config(server_address="203.0.113.7", local_id=["vpn.example.com"])
+    r = check_report(cfg)
+    ids = {name: p["identity"] for name, p in _by(r).items()}
+    # Android asks for the address as typed, Apple and the strongSwan app for the profile's ID
+    assert ids["android"] == {"asks": "203.0.113.7 (ipv4)", "answered": "203.0.113.7",
+                              "ok": True, "fix": None}  # fmt: skip
+    assert ids["ios"]["asks"] == "vpn.example.com (fqdn)" and ids["ios"]["answered"] == (
+        "vpn.example.com"
+    )
+    assert ids["windows"]["asks"] == "none" and ids["windows"]["answered"] == "vpn.example.com"
+    assert r["identities"]["answers"] == [
+        "vpn.example.com (fqdn)", "203.0.113.7 (ipv4)", "the address a client reaches"
+    ]  # fmt: skip
+
+
+def test_certificate_modes_need_a_certificate_naming_the_identity(tmp_path):
+    from ikev2d.auth import ca as pki
+    from ikev2d.pki_files import PkiStore
+    from ikev2d.profiles.identities import certificate_state
+
+    cfg = make_config(auth_mode="cert", server_address="203.0.113.7", local_id=["vpn.example.com"])
+    assert certificate_state(cfg, str(tmp_path / "none")) is None
+    assert all(p["identity"]["ok"] for p in _by(check_report(cfg)).values())
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    PkiStore(tmp_path).init(["vpn.example.com"], "ecdsa-p256", now)  # an older install
+    ours = certificate_state(cfg, str(tmp_path))
+    assert ours == {"names": ["vpn.example.com"], "ours": True, "missing": ["203.0.113.7"]}
+    r = _by(check_report(cfg, ours))
+    assert r["ios"]["ok"]  # asks for vpn.example.com, which the certificate names
+    assert not r["android"]["ok"] and "reissues" in r["android"]["fixes"][-1]
+    assert not r["windows"]["identity"]["ok"]  # Windows checks the address it connects to
+    other = pki.make_ca("acme", now, os.urandom, "ecdsa-p256")
+    acme = pki.issue_server_cert(other, ["*.example.com"], now, os.urandom, "ecdsa-p256")
+    (tmp_path / "c.pem").write_bytes(pki.cert_pem(acme.certificate))
+    (tmp_path / "k.pem").write_bytes(pki.key_pem(acme.private_key))
+    PkiStore(tmp_path).import_server(tmp_path / "c.pem", tmp_path / "k.pem")
+    imported = certificate_state(cfg, str(tmp_path))
+    assert imported["ours"] is False and imported["missing"] == ["203.0.113.7"]  # wildcard ok
+    r = _by(check_report(cfg, imported))
+    assert r["ios"]["ok"] and "import one that does" in r["android"]["identity"]["fix"]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        check_main([], cfg, imported)
+    assert "server certificate (imported) names: *.example.com; lacks 203.0.113.7" in (
+        out.getvalue()
+    )
+
+
+def test_a_key_id_answer_cannot_be_certified():
+    cfg = make_config(auth_mode="cert", local_id_type="key-id", local_id=["router one"])
+    ios = _by(check_report(cfg))["ios"]
+    assert ios["identity"]["answered"] == "router one" and not ios["ok"]
+    assert "no certificate can name" in ios["identity"]["fix"]

@@ -66,10 +66,13 @@ def test_android_card_psk(psk_config):
     assert svg.startswith("<svg") and "<script" not in svg
 
 
-def test_android_warns_on_mismatched_server_id():
+def test_android_card_needs_no_local_id_equal_to_the_address():
+    # Android expects the typed address as IDr; it is always one of the server's identities
     cfg = make_config(local_id="other.example.com")
     card = json.loads(render_profile(cfg, "android").data)
-    assert "local_id" in card["warnings"][0]
+    assert card["warnings"] == []
+    typed = next(f["value"] for f in card["fields"] if f["label"] == "Server address")
+    assert typed in {str(i) for i in cfg.server_identities()}
 
 
 def test_unknown_platform(psk_config):

@@ -192,14 +192,16 @@ return baseclass.extend({
 				"name": "local_id_type",
 				"section": "server",
 				"type": "enum",
-				"default": "fqdn",
-				"uci_default": "fqdn",
+				"default": "auto",
+				"uci_default": "auto",
 				"default_doc": "",
 				"list": false,
 				"secret": false,
 				"required": false,
 				"choices": [
+					"auto",
 					"ipv4",
+					"ipv6",
 					"fqdn",
 					"user-fqdn",
 					"key-id"
@@ -207,8 +209,8 @@ return baseclass.extend({
 				"min": null,
 				"max": null,
 				"datatype": "",
-				"allowed": "ipv4, fqdn, user-fqdn or key-id",
-				"help": "Type of local_id (the server's IKE identity)."
+				"allowed": "auto, ipv4, ipv6, fqdn, user-fqdn or key-id",
+				"help": "Type of each local_id: auto takes it from the form (an IP address gives an ipv4 or ipv6 ID, user@host a user-fqdn ID, a DNS name an fqdn ID); any other type applies to every local_id."
 			},
 			{
 				"name": "local_id",
@@ -216,16 +218,16 @@ return baseclass.extend({
 				"type": "identity",
 				"default": null,
 				"uci_default": null,
-				"default_doc": "server_address (an IPv4 literal gives an ipv4 ID, a name an fqdn ID); without server_address the address the client contacted",
-				"list": false,
+				"default_doc": "unset: server_address (an IP literal gives an ipv4/ipv6 ID, a name an fqdn ID), else the address the client contacted",
+				"list": true,
 				"secret": false,
 				"required": false,
 				"choices": [],
 				"min": null,
 				"max": null,
 				"datatype": "",
-				"allowed": "an identity of local_id_type",
-				"help": "The server's IKE identity (IDr), of type local_id_type."
+				"allowed": "identities of local_id_type",
+				"help": "The server's IKE identities (IDr). A client that asks for one of the server's identities (local_id, server_address, a listen address or the address it contacted) gets exactly that one; any other client the first. Certificates made by the built-in CA name every DNS name and address among them."
 			},
 			{
 				"name": "remote_id_type",
@@ -240,6 +242,7 @@ return baseclass.extend({
 				"choices": [
 					"any",
 					"ipv4",
+					"ipv6",
 					"fqdn",
 					"user-fqdn",
 					"key-id"
@@ -247,7 +250,7 @@ return baseclass.extend({
 				"min": null,
 				"max": null,
 				"datatype": "",
-				"allowed": "any, ipv4, fqdn, user-fqdn or key-id",
+				"allowed": "any, ipv4, ipv6, fqdn, user-fqdn or key-id",
 				"help": "Type of the identity clients must present (any: accept every identity)."
 			},
 			{
