@@ -201,6 +201,28 @@ def test_eap_wrong_password_fails_after_a_held_back_retry(authority):
     assert "EAP-MSCHAPv2" in failed.reason
 
 
+def cert_auth_request(client, issued, method=AuthMethod.DIGITAL_SIGNATURE, idr=None) -> bytes:
+    """IKE_AUTH { IDi, CERT, [IDr], AUTH(signature), CP, SAi2, TSi, TSr } of a certificate
+    client (IDi = the certificate's FQDN name) that has run IKE_SA_INIT."""
+    idi = IdiPayload(*client.identity)
+    octets = initiator_signed_octets(
+        client.prf, client.message1, client.nonce_r, client.keys.sk_pi, idi.body()
+    )
+    spi = client.child_spi.to_bytes(4, "big")
+    der = issued.certificate.public_bytes(Encoding.DER)
+    payloads = [
+        idi,
+        CertPayload(CertEncoding.X509_CERT_SIGNATURE, der),
+        *([IdrPayload(*idr)] if idr else []),
+        AuthPayload(method, sign_auth(issued.private_key, octets, method, 2)),
+        CpPayload(CfgType.REQUEST, (CfgAttribute(CfgAttr.INTERNAL_IP4_ADDRESS),)),
+        SaPayload((wire_proposal("aes256-sha256", "esp", 1, spi),)),
+        TsiPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
+        TsrPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
+    ]
+    return client._protect(ExchangeType.IKE_AUTH, payloads)
+
+
 def test_certificate_client_connects_and_revoked_or_expired_do_not(authority):
     ca, _ = authority
     laptop = pki.issue_client_cert(ca, "laptop.example.test", NOW - dt.timedelta(days=1),
@@ -209,23 +231,7 @@ def test_certificate_client_connects_and_revoked_or_expired_do_not(authority):
     def attempt(r, issued, auth_method=AuthMethod.DIGITAL_SIGNATURE):
         client = Initiator(identity=(IdType.FQDN, b"laptop.example.test"))
         start(r, client)
-        idi = IdiPayload(IdType.FQDN, b"laptop.example.test")
-        octets = initiator_signed_octets(
-            client.prf, client.message1, client.nonce_r, client.keys.sk_pi, idi.body()
-        )
-        sig = sign_auth(issued.private_key, octets, auth_method, 2)
-        spi = client.child_spi.to_bytes(4, "big")
-        payloads = [
-            idi,
-            CertPayload(CertEncoding.X509_CERT_SIGNATURE,
-                        issued.certificate.public_bytes(Encoding.DER)),
-            AuthPayload(auth_method, sig),
-            CpPayload(CfgType.REQUEST, (CfgAttribute(CfgAttr.INTERNAL_IP4_ADDRESS),)),
-            SaPayload((wire_proposal("aes256-sha256", "esp", 1, spi),)),
-            TsiPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
-            TsrPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
-        ]  # fmt: skip
-        (resp,) = roundtrip(r, client._protect(ExchangeType.IKE_AUTH, payloads))
+        (resp,) = roundtrip(r, cert_auth_request(client, issued, auth_method))
         return client.open(resp)[1]
 
     inner = attempt(responder(authority), laptop)
@@ -296,23 +302,7 @@ def test_new_credentials_with_a_revocation_delete_that_certificate_client(author
     r = responder(authority)
     client = Initiator(identity=(IdType.FQDN, b"laptop.example.test"))
     start(r, client)
-    idi = IdiPayload(IdType.FQDN, b"laptop.example.test")
-    octets = initiator_signed_octets(
-        client.prf, client.message1, client.nonce_r, client.keys.sk_pi, idi.body()
-    )
-    spi = client.child_spi.to_bytes(4, "big")
-    payloads = [
-        idi,
-        CertPayload(
-            CertEncoding.X509_CERT_SIGNATURE, laptop.certificate.public_bytes(Encoding.DER)
-        ),
-        AuthPayload(AuthMethod.RSA_SIG, sign_auth(laptop.private_key, octets, AuthMethod.RSA_SIG)),
-        CpPayload(CfgType.REQUEST, (CfgAttribute(CfgAttr.INTERNAL_IP4_ADDRESS),)),
-        SaPayload((wire_proposal("aes256-sha256", "esp", 1, spi),)),
-        TsiPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
-        TsrPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
-    ]
-    roundtrip(r, client._protect(ExchangeType.IKE_AUTH, payloads))
+    roundtrip(r, cert_auth_request(client, laptop, AuthMethod.RSA_SIG))
     (sa,) = r.ike_sas()
     assert sa.user == "laptop.example.test"
     events(r)

@@ -8,22 +8,18 @@ import ipaddress
 import os
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding
-from ike_initiator import Initiator, wire_proposal
-from test_ike_auth_methods import NOW, EapInitiator, start
+from ike_initiator import Initiator
+from test_ike_auth_methods import NOW, EapInitiator, cert_auth_request, start
 from test_ike_auth_methods import responder as cert_responder
 from test_ike_responder import SERVER, Spis, make_config, roundtrip
 
 from ikev2d.auth import ca as pki
-from ikev2d.auth.signatures import sign_auth, verify_auth
-from ikev2d.crypto.auth import initiator_signed_octets, responder_signed_octets
+from ikev2d.auth.signatures import verify_auth
+from ikev2d.crypto.auth import responder_signed_octets
 from ikev2d.ike.reload import affected_by
 from ikev2d.ike.responder import Responder
-from ikev2d.wire.cp import CfgAttribute, CpPayload
-from ikev2d.wire.enums import AuthMethod, CertEncoding, CfgAttr, CfgType, ExchangeType, IdType
-from ikev2d.wire.payloads import AuthPayload, CertPayload, IdiPayload, IdrPayload
-from ikev2d.wire.sa import SaPayload
-from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
+from ikev2d.wire.enums import ExchangeType, IdType
+from ikev2d.wire.payloads import AuthPayload, IdrPayload
 
 CONTACTED = (IdType.IPV4_ADDR, ipaddress.ip_address(SERVER[0]).packed)
 PUBLIC_IP = (IdType.IPV4_ADDR, ipaddress.ip_address("203.0.113.7").packed)
@@ -142,24 +138,7 @@ def test_certificate_client_gets_the_asked_identity(authority):
     r = cert_responder(authority, server_address="203.0.113.7")
     client = Initiator(identity=(IdType.FQDN, b"laptop.example.test"))
     start(r, client)
-    idi = IdiPayload(IdType.FQDN, b"laptop.example.test")
-    octets = initiator_signed_octets(
-        client.prf, client.message1, client.nonce_r, client.keys.sk_pi, idi.body()
-    )
-    spi = client.child_spi.to_bytes(4, "big")
-    der = laptop.certificate.public_bytes(Encoding.DER)
-    payloads = [
-        idi,
-        CertPayload(CertEncoding.X509_CERT_SIGNATURE, der),
-        IdrPayload(*PUBLIC_IP),
-        AuthPayload(AuthMethod.DIGITAL_SIGNATURE,
-                    sign_auth(laptop.private_key, octets, AuthMethod.DIGITAL_SIGNATURE, 2)),
-        CpPayload(CfgType.REQUEST, (CfgAttribute(CfgAttr.INTERNAL_IP4_ADDRESS),)),
-        SaPayload((wire_proposal("aes256-sha256", "esp", 1, spi),)),
-        TsiPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
-        TsrPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
-    ]  # fmt: skip
-    (resp,) = roundtrip(r, client._protect(ExchangeType.IKE_AUTH, payloads))
+    (resp,) = roundtrip(r, cert_auth_request(client, laptop, idr=PUBLIC_IP))
     inner = client.open(resp)[1]
     assert answered(inner) == PUBLIC_IP
     assert _signed(inner, client, server.certificate)
