@@ -152,9 +152,13 @@ build_apk() {
 }
 
 build_luci() {
-	say "building luci-base (po2lmo, jsmin) and ucode-mod-html"
-	local luci="$S/luci" base="$S/luci/modules/luci-base"
-	make -C "$base/src" po2lmo jsmin CFLAGS="$CFLAGS" LDFLAGS="-Wl,--no-as-needed $LDFLAGS" \
+	say "building luci-base (po2lmo, jsmin, luci.core, luci.version) and ucode-mod-html"
+	local luci="$S/luci" base="$S/luci/modules/luci-base" commit
+	commit="$(sources | awk '$1 == "luci" { print substr($3, 1, 12) }')"
+	# compile = core.so (the ucode module luci.core) + version.uc (luci.version): LuCI's
+	# dispatcher and its rpcd plugin import both.
+	make -C "$base/src" po2lmo jsmin compile CFLAGS="$CFLAGS" FPIC=-fPIC \
+		LDFLAGS="-Wl,--no-as-needed $LDFLAGS" LUCI_VERSION="git-$commit" LUCI_GITBRANCH=master \
 		>"$B/luci.log" 2>&1 || { tail -n 40 "$B/luci.log" >&2; die "luci-base: build failed"; }
 	install -D -m 0755 "$base/src/po2lmo" "$T/usr/bin/po2lmo"
 	install -D -m 0755 "$base/src/jsmin" "$T/usr/bin/jsmin"
@@ -168,6 +172,8 @@ build_luci() {
 	local status="$luci/modules/luci-mod-status" part
 	mkdir -p "$L/usr/share/ucode/luci" "$L/www"
 	cp -a "$base/ucode/." "$L/usr/share/ucode/luci/"
+	install -D -m 0755 "$base/src/core.so" "$L/usr/lib/ucode/luci/core.so"
+	install -m 0644 "$base/src/version.uc" "$L/usr/share/ucode/luci/version.uc"
 	for part in "$base" "$theme" "$status"; do
 		cp -a "$part/htdocs/." "$L/www/"
 		if [ -d "$part/root" ]; then cp -a "$part/root/." "$L/"; fi
