@@ -230,7 +230,9 @@ def _ctl_parser() -> argparse.ArgumentParser:
         if name != "check":
             sub.add_parser(name, help=text, add_help=False)
     sp = sub.add_parser("disconnect", help="delete a client's IKE SA and tunnel")
-    sp.add_argument("target", help="the client's identity or virtual IP")
+    which = sp.add_mutually_exclusive_group(required=True)
+    which.add_argument("target", nargs="?", help="every connection of this identity or virtual IP")
+    which.add_argument("--id", help="the one connection with this ID (from status)")
     sub.add_parser("reload", help="re-read the configuration")
     return p
 
@@ -245,7 +247,7 @@ def ctl_main(argv: list[str] | None = None) -> int:
     args = _ctl_parser().parse_args(argv)
     message = {"cmd": args.command}
     if args.command == "disconnect":
-        message["target"] = args.target
+        message.update({"id": args.id} if args.id else {"target": args.target})
     try:
         answer = request(args.socket, message)
     except NotRunning as exc:
@@ -302,6 +304,7 @@ def _clients_table(clients: list[dict]) -> str:
         algorithms = " / ".join(a for a in (c.get("ike"), c.get("esp")) if a)
         rows.append(
             (
+                str(c.get("id", "-")),
                 printable(str(c.get("identity"))),
                 str(c.get("virtual_ip") or "-"),
                 printable(str(c.get("remote"))),
@@ -312,7 +315,7 @@ def _clients_table(clients: list[dict]) -> str:
                 algorithms,
             )
         )
-    header = ("IDENTITY", "VIRTUAL IP", "FROM", "NAT", "SINCE", "IN", "OUT", "ALGORITHMS")
+    header = ("ID", "IDENTITY", "VIRTUAL IP", "FROM", "NAT", "SINCE", "IN", "OUT", "ALGORITHMS")
     return _table(header, rows)
 
 

@@ -33,8 +33,10 @@ MAX_FAILURES = 20  # failed attempts kept for the status page
 
 @dataclass(slots=True)
 class Client:
-    """One connected client (an established IKE SA), as status shows it."""
+    """One connected client (an established IKE SA), as status shows it. `id` names the
+    connection for status and disconnect: the first IKE SA's handle, kept across rekeys."""
 
+    id: str
     handle: int
     identity: str
     remote: tuple[str, int]
@@ -53,7 +55,8 @@ class Failure:
     time: float  # unix time
     remote: str  # "ip:port"
     identity: str  # "" when the attempt failed before the client named itself
-    reason: str
+    reason: str  # in words, for people and logs
+    code: str  # for programs: ike.errors.IkeError.code (docs/interfaces.md lists them)
 
 
 def soft_lifetime(hard: int) -> int:
@@ -150,8 +153,9 @@ class Actions:
     # -- IKE SAs ---------------------------------------------------------------------------
     def _established(self, e: ev.IkeSaEstablished) -> None:
         client = Client(
-            e.ike_sa, e.identity, e.remote, e.virtual_ip, e.nat, e.algorithms, self._wall()
-        )
+            f"{e.ike_sa:016x}", e.ike_sa, e.identity, e.remote, e.virtual_ip, e.nat,
+            e.algorithms, self._wall(),
+        )  # fmt: skip
         self.clients[e.ike_sa] = client
         self.changed = True
         nat = ", NAT" if e.nat else ""
@@ -319,16 +323,16 @@ class Actions:
     # -- failures --------------------------------------------------------------------------
     def _auth_failed(self, e: ev.AuthenticationFailed) -> None:
         identity = "" if e.identity == "?" else e.identity
-        self._failure(e.remote, identity, f"authentication failed: {e.reason}")
+        self._failure(e.remote, identity, f"authentication failed: {e.reason}", e.code)
         who = f"client {identity} " if identity else "a client "
         self.log.warning(f"{who}({address_text(e.remote)}) failed to authenticate: {e.reason}")
 
     def _negotiation_failed(self, e: ev.NegotiationFailed) -> None:
-        self._failure(e.remote, "", f"negotiation failed: {e.reason}")
+        self._failure(e.remote, "", f"negotiation failed: {e.reason}", e.code)
         self.log.warning(f"negotiation with {address_text(e.remote)} failed: {e.reason}")
 
-    def _failure(self, remote: tuple[str, int], identity: str, reason: str) -> None:
-        self.failures.append(Failure(self._wall(), address_text(remote), identity, reason))
+    def _failure(self, remote: tuple[str, int], identity: str, reason: str, code: str) -> None:
+        self.failures.append(Failure(self._wall(), address_text(remote), identity, reason, code))
         self.changed = True
 
     _HANDLERS: dict = {  # a class-level dispatch table, never mutated

@@ -437,12 +437,19 @@ class Daemon:
             raise CommandError(str(exc)) from None
 
     def _cmd_disconnect(self, request: dict) -> dict:
-        target = request.get("target")
-        if not isinstance(target, str) or not target.strip():
-            raise CommandError('disconnect needs a "target": an identity or a virtual IP')
-        found = self.responder.find(target.strip())
-        if not found:
-            raise CommandError(f"no connected client matches {target.strip()[:100]!r}")
+        """``{"id": ...}`` ends that one connection (the id status gives); ``{"target": ...}``
+        every connection of that identity, user name or virtual IP."""
+        connection, target = request.get("id"), request.get("target")
+        if isinstance(connection, str) and connection:
+            found = self._connection(connection)
+        elif isinstance(target, str) and target.strip():
+            found = self.responder.find(target.strip())
+            if not found:
+                raise CommandError(f"no connected client matches {target.strip()[:100]!r}")
+        else:
+            raise CommandError(
+                'disconnect needs an "id" (from status) or a "target": an identity or a virtual IP'
+            )
         names = []
         for sa in found:
             names.append(sa.user or str(sa.identity))
@@ -450,6 +457,14 @@ class Daemon:
         self._pump()
         self._snapshot()
         return {"disconnected": names}
+
+    def _connection(self, connection: str) -> list:
+        """The IKE SA of the connection status lists with this id (a list of one)."""
+        for client in self.actions.clients.values():
+            if client.id == connection:
+                sas = self.responder.find(f"{client.handle:016x}")
+                return [sa for sa in sas if sa.handle == client.handle]
+        raise CommandError(f"no connection {connection[:40]!r}: it has ended")
 
     # -- configuration -----------------------------------------------------------------------
     def _read_config(self) -> ServerConfig:

@@ -30,6 +30,7 @@ def client_view(client: Client, counters: tuple[int, ...] | None) -> dict:
     """One client for status; ``counters`` (in COUNTER_NAMES order) summed over its tunnels,
     or None when the kernel had none to give."""
     view = {
+        "id": client.id,
         "identity": client.identity,
         "virtual_ip": client.virtual_ip,
         "remote": address_text(client.remote),
@@ -50,6 +51,7 @@ def failure_view(failure: Failure) -> dict:
         "remote": failure.remote,
         "identity": failure.identity,
         "reason": failure.reason,
+        "code": failure.code,
     }
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .responder import Responder
     from .sa import IkeSa
 
-__all__ = ["EapOutcome", "EapSession", "abandoned_reason", "continue_eap", "start_eap"]
+__all__ = ["EapOutcome", "EapSession", "abandoned_failure", "continue_eap", "start_eap"]
 
 MAX_EAP_ROUNDS = 8  # Identity, Challenge, a retry, Success: far fewer than this
 
@@ -78,7 +78,9 @@ def start_eap(r: Responder, sa: IkeSa, inner, idi, idr, payloads: list[Payload])
     from ikev2d.auth.eap import identity_request  # EAP code loads only when a client uses it
 
     if not any(u.enabled and u.password for u in r.config.users):
-        raise AuthenticationFailed("EAP was asked for but no user is configured")
+        raise AuthenticationFailed(
+            "EAP was asked for but no user is configured", code="eap_not_set"
+        )
     identifier = r.rng(1)[0]
     sa.eap = EapSession(list(inner), idi, idr, identifier)
     return [*payloads, _eap_payload(identity_request(identifier))]
@@ -88,12 +90,14 @@ def _msk_auth(r: Responder, sa: IkeSa, session: EapSession, inner) -> EapOutcome
     """The last round: the client's AUTH from the MSK, and ours (§2.16)."""
     auth = next((p for p in inner if isinstance(p, AuthPayload)), None)
     if auth is None or auth.method != AuthMethod.SHARED_KEY_MIC:
-        raise AuthenticationFailed("no MSK-based AUTH after EAP")
+        raise AuthenticationFailed("no MSK-based AUTH after EAP", code="eap_failed")
     octets = initiator_signed_octets(
         sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, session.idi.body()
     )
     if not verify_psk_auth(sa.prf, session.msk, octets, auth.data):
-        raise AuthenticationFailed("the client's AUTH does not match the EAP key")
+        raise AuthenticationFailed(
+            "the client's AUTH does not match the EAP key", code="eap_failed"
+        )
     ours = responder_signed_octets(
         sa.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, session.idr.body()
     )
@@ -106,7 +110,7 @@ def continue_eap(r: Responder, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
     check_request(ExchangeType.IKE_AUTH, inner, EAP_ROUND_RULES)
     session.rounds += 1
     if session.rounds > MAX_EAP_ROUNDS:
-        raise AuthenticationFailed("too many EAP rounds")
+        raise AuthenticationFailed("too many EAP rounds", code="eap_failed")
     if session.msk is not None:
         return _msk_auth(r, sa, session, inner)
     eap = next((p for p in inner if isinstance(p, EapPayload)), None)
@@ -119,14 +123,16 @@ def continue_eap(r: Responder, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
 
         name = parse_identity_response(raw, session.identifier)
         if name is None:
-            raise AuthenticationFailed("bad EAP-Identity response")
+            raise AuthenticationFailed("bad EAP-Identity response", code="eap_failed")
         session.method = EapMschapv2Server(_password_lookup(r), server_name="ikev2d")
         session.identifier = (session.identifier + 1) & 0xFF
         return EapOutcome([_eap_payload(session.method.start(session.identifier, r.rng))])
     result = session.method.process(raw)
     if result.success is False:
         reply = _eap_payload(result.send) if result.send else None
-        raise AuthenticationFailed(f"EAP-MSCHAPv2: {result.reason}", eap_reply=reply)
+        # after a refused password (retries are offered), the end is the password's fault too
+        code = "password_wrong" if session.wrong_passwords else "eap_failed"
+        raise AuthenticationFailed(f"EAP-MSCHAPv2: {result.reason}", eap_reply=reply, code=code)
     if result.success:
         session.msk, sa.user = result.msk, result.user
     retry = result.success is None and bool(result.reason)  # a Failure request, R=1
@@ -134,7 +140,7 @@ def continue_eap(r: Responder, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
     return EapOutcome([_eap_payload(result.send)], delay=result.delay, wrong_password=retry)
 
 
-def abandoned_reason(sa: IkeSa, inner: list[Payload]) -> str | None:
+def abandoned_failure(sa: IkeSa, inner: list[Payload]) -> AuthenticationFailed | None:
     """Why the client ends an unfinished IKE_AUTH with an INFORMATIONAL request, or None
     when the request does not end it. strongSwan gives up after one refused MSCHAPv2
     password, and after refusing our certificate or AUTH, by sending { N(AUTHENTICATION_
@@ -148,8 +154,14 @@ def abandoned_reason(sa: IkeSa, inner: list[Payload]) -> str | None:
         return None
     wrong = sa.eap.wrong_passwords if isinstance(sa.eap, EapSession) else 0
     if wrong:
-        return f"EAP-MSCHAPv2: wrong password ({wrong} tries), the client gave up"
+        return AuthenticationFailed(
+            f"EAP-MSCHAPv2: wrong password ({wrong} tries), the client gave up",
+            code="password_wrong",
+        )
     if refused:
-        return ("the client refused the server's authentication (AUTHENTICATION_FAILED): "
-                "does it trust our CA and use the server name in our certificate?")  # fmt: skip
-    return "the client abandoned the authentication"
+        return AuthenticationFailed(
+            "the client refused the server's authentication (AUTHENTICATION_FAILED): "
+            "does it trust our CA and use the server name in our certificate?",
+            code="server_refused",
+        )
+    return AuthenticationFailed("the client abandoned the authentication", code="abandoned")

@@ -24,15 +24,22 @@ __all__ = [
 
 
 class IkeError(Exception):
-    """Base: `notify` is the NotifyType to answer with; `data` its notification data."""
+    """Base: `notify` is the NotifyType to answer with; `data` its notification data.
+
+    `code` names the failure for programs (the status contract's reason codes, e.g.
+    ``psk_wrong``); without one it is the notify's name in lower case. `reason` is for people.
+    """
 
     notify: NotifyType = NotifyType.INVALID_SYNTAX
 
-    def __init__(self, reason: str, data: bytes = b"", *, extra: tuple = ()) -> None:
+    def __init__(
+        self, reason: str, data: bytes = b"", *, extra: tuple = (), code: str = ""
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.data = data
         self.extra = extra  # payloads answered before the notify (e.g. EAP-Failure)
+        self.code = code or self.notify.name.lower()
 
 
 class InvalidSyntax(IkeError):
@@ -64,8 +71,8 @@ class InvalidKePayload(IkeError):
 class AuthenticationFailed(IkeError):
     notify = NotifyType.AUTHENTICATION_FAILED
 
-    def __init__(self, reason: str, *, eap_reply=None) -> None:
-        super().__init__(reason, extra=(eap_reply,) if eap_reply is not None else ())
+    def __init__(self, reason: str, *, eap_reply=None, code: str = "") -> None:
+        super().__init__(reason, extra=(eap_reply,) if eap_reply is not None else (), code=code)
 
 
 class TsUnacceptable(IkeError):

@@ -127,6 +127,7 @@ class AuthenticationFailed(Event):
     remote: Address
     identity: str
     reason: str
+    code: str = "authentication_failed"  # ike.errors.IkeError.code
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +136,4 @@ class NegotiationFailed(Event):
 
     remote: Address
     reason: str
+    code: str = "no_proposal_chosen"  # ike.errors.IkeError.code

@@ -106,10 +106,12 @@ def _signed_by_us(r: Responder, sa: IkeSa, idr: IdrPayload) -> list[Payload]:
 def _psk(r: Responder, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPayload):
     psk = r.config.psk_bytes
     if psk is None:
-        raise AuthenticationFailed("a pre-shared key was used but none is configured")
+        raise AuthenticationFailed(
+            "a pre-shared key was used but none is configured", code="psk_not_set"
+        )
     octets = initiator_signed_octets(sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, idi.body())
     if not verify_psk_auth(sa.prf, psk, octets, auth.data):
-        raise AuthenticationFailed("wrong pre-shared key")
+        raise AuthenticationFailed("wrong pre-shared key", code="psk_wrong")
     ours = responder_signed_octets(sa.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, idr.body())
     return [AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(sa.prf, psk, ours))]
 
@@ -120,20 +122,28 @@ def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayl
 
     creds = r.credentials
     if creds is None or creds.ca is None or not creds.can_sign:
-        raise AuthenticationFailed("a certificate was used but certificate login is not set up")
+        raise AuthenticationFailed(
+            "a certificate was used but certificate login is not set up", code="cert_not_set"
+        )
     certs = [p for p in inner if type(p) is CertPayload]
     if not certs or certs[0].encoding != CertEncoding.X509_CERT_SIGNATURE:
-        raise AuthenticationFailed("signature authentication without an X.509 certificate")
+        raise AuthenticationFailed(
+            "signature authentication without an X.509 certificate", code="cert_missing"
+        )
     now = dt.datetime.fromtimestamp(r.wall_clock(), dt.UTC)
     try:
         cert, name = validate_client_cert(certs[0].data, creds.ca, now, creds.revoked)
     except CertificateRejected as e:
-        raise AuthenticationFailed(f"client certificate refused: {e.reason}") from None
+        raise AuthenticationFailed(
+            f"client certificate refused: {e.reason}", code="cert_refused"
+        ) from None
     if not identity_matches_cert(cert, idi.id_type, idi.data):
-        raise AuthenticationFailed("the client's identity is not in its certificate")
+        raise AuthenticationFailed(
+            "the client's identity is not in its certificate", code="cert_identity"
+        )
     octets = initiator_signed_octets(sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, idi.body())
     if not verify_auth(cert, octets, auth.method, auth.data):
-        raise AuthenticationFailed("the client's signature does not verify")
+        raise AuthenticationFailed("the client's signature does not verify", code="signature_wrong")
     sa.user, sa.cert_serial = name.common_name or None, cert.serial_number
     return _signed_by_us(r, sa, idr)
 
@@ -169,13 +179,15 @@ def handle_ike_auth(r: Responder, sa: IkeSa, inner: list[Payload], now: float) -
     try:
         sa.identity = Identity.from_payload(idi.id_type, idi.data)
     except IdentityError as e:
-        raise AuthenticationFailed(f"bad IDi: {e}") from None
+        raise AuthenticationFailed(f"bad IDi: {e}", code="identity_invalid") from None
     if not r.config.remote_id_accepted(sa.identity):
-        raise AuthenticationFailed("identity not accepted by remote_id")
+        raise AuthenticationFailed("identity not accepted by remote_id", code="identity_refused")
     idr = _idr(r, sa, inner)
     if auth is None:
         if r.credentials is None or not r.credentials.can_sign:
-            raise AuthenticationFailed("EAP needs the server certificate, which is not set up")
+            raise AuthenticationFailed(
+                "EAP needs the server certificate, which is not set up", code="eap_not_set"
+            )
         payloads = [idr, *_signed_by_us(r, sa, idr)]
         return AuthResult(start_eap(r, sa, inner, idi, idr, payloads), done=False)
     if auth.method == AuthMethod.SHARED_KEY_MIC:
@@ -183,5 +195,7 @@ def handle_ike_auth(r: Responder, sa: IkeSa, inner: list[Payload], now: float) -
     elif auth.method in _SIGNATURE_METHODS:
         payloads = [idr, *_certificate(r, sa, inner, idi, auth, idr)]
     else:
-        raise AuthenticationFailed(f"authentication method {auth.method} is not supported")
+        raise AuthenticationFailed(
+            f"authentication method {auth.method} is not supported", code="method_unsupported"
+        )
     return _finish(r, sa, inner, now, payloads)

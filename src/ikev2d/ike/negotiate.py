@@ -114,7 +114,7 @@ def choose_ike_proposal(configured: tuple[Configured, ...], sa: SaPayload, ke_gr
     offered = _proposals(sa, ProtocolId.IKE)
     matches = [Chosen(c, o) for c in configured for o in offered if _matches(c, o, True)]
     if not matches:
-        raise NoProposalChosen(f"no acceptable IKE proposal in {describe_offer(sa)}")
+        raise _no_proposal("ike", sa, offered)
     for m in matches:
         if m.configured.ke.id == ke_group:
             return m
@@ -129,7 +129,7 @@ def choose_child_proposal(configured: tuple[Configured, ...], sa: SaPayload) -> 
         for o in offered:
             if len(o.spi) == 4 and _matches(c, o, False):
                 return Chosen(c, o)
-    raise NoProposalChosen(f"no acceptable ESP proposal in {describe_offer(sa)}")
+    raise _no_proposal("esp", sa, offered)
 
 
 _DESCRIBE_ORDER = {_ENCR: 0, _INTEG: 1, _PRF: 2, _KE: 3, _ESN: 4}
@@ -185,7 +185,28 @@ def choose_rekey_child_proposal(
                 return Chosen(c, o, ke_group)
     if wrong_ke is not None:
         raise InvalidKePayload(wrong_ke, f"KE group {ke_group} sent, {wrong_ke} wanted")
-    raise NoProposalChosen(f"no acceptable ESP proposal in {describe_offer(sa)}")
+    raise _no_proposal("esp", sa, offered)
+
+
+def _no_proposal(kind: str, sa: SaPayload, offered: list[Offered]) -> NoProposalChosen:
+    """The refusal; its code ends in ``_weak`` when every proposal the client offered uses a
+    weak algorithm (what legacy_proposals allows: Windows' defaults), so the owner learns
+    what would let it in."""
+    weak = all(_uses_legacy(o) for o in offered)
+    return NoProposalChosen(
+        f"no acceptable {kind.upper()} proposal in {describe_offer(sa)}",
+        code=f"{kind}_proposal_weak" if weak else f"{kind}_proposal",
+    )
+
+
+def _uses_legacy(offered: Offered) -> bool:
+    for t in offered.transforms:
+        try:
+            if lookup(t.transform_type, t.transform_id, t.key_length).legacy:
+                return True
+        except UnknownTransform:
+            continue
+    return False
 
 
 def describe_offer(sa: SaPayload) -> str:

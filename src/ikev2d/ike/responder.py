@@ -329,7 +329,7 @@ class Responder:
             )
         except IkeError as e:
             if isinstance(e, NoProposalChosen):
-                self.emit(ev.NegotiationFailed(src, e.reason))
+                self.emit(ev.NegotiationFailed(src, e.reason, e.code))
             self._reply_plain(header, e.notify, e.data, src, dst)
             return
         sa.last_inbound, sa.init_ip, sa.init_from = now, src[0], src
@@ -448,7 +448,7 @@ class Responder:
         if result.child is not None:
             self.emit(ev.ChildSaInstalled(sa.handle, result.child.child.spec))
         elif result.child_error is not None:
-            self.emit(ev.NegotiationFailed(src, result.child_error.reason))
+            self.emit(ev.NegotiationFailed(src, result.child_error.reason, result.child_error.code))
         self.schedule(sa)
 
     def _fail_auth(
@@ -456,7 +456,7 @@ class Responder:
     ) -> None:
         identity = _who(sa) if sa.identity is not None else "?"
         if isinstance(error, AuthenticationFailed):
-            self.emit(ev.AuthenticationFailed(src, identity, error.reason))
+            self.emit(ev.AuthenticationFailed(src, identity, error.reason, error.code))
             if throttle:
                 self._throttle.note_failure(src[0], now)
         self.forget(sa)  # nothing is kept of a failed authentication
@@ -464,13 +464,13 @@ class Responder:
     def _on_abandoned_auth(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
         """An INFORMATIONAL before IKE_AUTH finished: answered; if it ends the attempt
         (the client gave up), the failure is reported and nothing is kept."""
-        from .eap_auth import abandoned_reason
+        from .eap_auth import abandoned_failure
 
         self._respond(sa, ExchangeType.INFORMATIONAL, mid, [], src, dst)
-        reason = abandoned_reason(sa, inner)
-        if reason is not None:
+        failure = abandoned_failure(sa, inner)
+        if failure is not None:
             # a refused password was counted by the throttle already
-            self._fail_auth(sa, src, AuthenticationFailed(reason), now, throttle=False)
+            self._fail_auth(sa, src, failure, now, throttle=False)
 
     def _on_informational(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
         from .informational import handle_informational
@@ -553,7 +553,7 @@ class Responder:
         if sa.expires is not None and sa.expires <= now:
             if isinstance(sa.eap, EapSession) and sa.eap.wrong_passwords:
                 reason = f"EAP-MSCHAPv2: wrong password ({sa.eap.wrong_passwords} tries), no retry"
-                self.emit(ev.AuthenticationFailed(sa.remote, _who(sa), reason))
+                self.emit(ev.AuthenticationFailed(sa.remote, _who(sa), reason, "password_wrong"))
             self.forget(sa)  # half-open too long: no IKE_AUTH came, or EAP stalled
             return
         pending = sa.pending

@@ -126,7 +126,7 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
         inbound_spi = r.allocate_spi(sa.local[0], sa.remote[0])
     except IkeError as e:
         old.rekey_at = now + _retry_delay(r)
-        r.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey postponed: {e.reason}"))
+        r.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey postponed: {e.reason}", e.code))
         return
     old.rekeying = True
     group = int(conf.ke.id) if conf.ke is not None else None
@@ -155,7 +155,8 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
                 old.rekey_at = t + _retry_delay(r)
             else:
                 old.rekey_at = None  # the kernel's hard lifetime ends it
-            r.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey refused: {_why(error)}"))
+            reason = f"Child SA rekey refused: {_why(error)}"
+            r.emit(ev.NegotiationFailed(sa.remote, reason, "rekey_refused"))
             return
         shared = None
         if kex is not None:
@@ -244,7 +245,8 @@ def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> 
                 if error is not None and (error.notify_type == NotifyType.TEMPORARY_FAILURE)
                 else None
             )
-            r.emit(ev.NegotiationFailed(sa.remote, f"IKE SA rekey refused: {_why(error)}"))
+            reason = f"IKE SA rekey refused: {_why(error)}"
+            r.emit(ev.NegotiationFailed(sa.remote, reason, "rekey_refused"))
             return
         peer_spi = sa_payload.proposals[0].spi
         try:

@@ -126,6 +126,21 @@ def test_failures_are_kept_bounded_and_in_plain_words():
     assert failures[-1].remote == "192.0.2.9:500"
 
 
+def test_failures_carry_the_code_of_the_event():
+    s = Setup()
+    s.actions.apply(ev.AuthenticationFailed(("192.0.2.1", 500), "eve", "wrong key", "psk_wrong"))
+    s.actions.apply(ev.NegotiationFailed(("192.0.2.9", 500), "no IKE proposal", "ike_proposal"))
+    assert [f.code for f in s.actions.failures] == ["psk_wrong", "ike_proposal"]
+
+
+def test_the_connection_id_stays_when_the_ike_sa_is_rekeyed():
+    s = Setup()
+    s.actions.apply(established(handle=0x1234))
+    assert client_view(s.actions.clients[0x1234], None)["id"] == "0000000000001234"
+    s.actions.apply(ev.IkeSaRekeyed(0x1234, 0x9999))
+    assert client_view(s.actions.clients[0x9999], None)["id"] == "0000000000001234"
+
+
 def test_a_peer_chosen_identity_cannot_forge_log_lines():
     s = Setup()
     s.actions.apply(established(identity="eve\nikev2d info: client root connected"))

@@ -122,8 +122,13 @@ def test_ctl_against_a_running_daemon(start_daemon, capsys):
     assert client["virtual_ip"] == address
     assert ctl_main([*sock, "disconnect", "nobody"]) == 1
     assert "no connected client matches 'nobody'" in capsys.readouterr().err
-    assert ctl_main([*sock, "disconnect", "phone@example.test"]) == 0
+    assert client["id"] in out  # the status table names each connection
+    assert ctl_main([*sock, "disconnect", "--id", "0000000000000001"]) == 1
+    assert "no connection '0000000000000001'" in capsys.readouterr().err
+    assert ctl_main([*sock, "disconnect", "--id", client["id"]]) == 0
     assert "disconnected: phone@example.test" in capsys.readouterr().out
+    assert ctl_main([*sock, "disconnect", "phone@example.test"]) == 1  # gone already
+    capsys.readouterr()
     assert ctl_main([*sock, "reload"]) == 1  # started without a file to re-read
     assert "without a configuration file" in capsys.readouterr().err
     phone.close()

@@ -130,6 +130,28 @@ def test_disconnect_by_virtual_ip_sends_delete_and_removes_kernel_state(start_da
     other.close()
 
 
+def test_disconnect_by_connection_id_ends_only_that_connection(start_daemon, datapath):
+    # two devices with the same identity (PSK profiles once all said "client")
+    d = start_daemon()
+    first, second = Phone(d.ike), Phone(d.ike)
+    first.connect()
+    second.connect()
+    clients = d.control({"cmd": "status"})["result"]["clients"]
+    assert [c["identity"] for c in clients] == ["phone@example.test"] * 2
+    ids = [c["id"] for c in clients]
+    assert len(set(ids)) == 2 and all(len(i) == 16 for i in ids)
+    reply = d.control({"cmd": "disconnect", "id": ids[0]})
+    assert reply == {"ok": True, "result": {"disconnected": ["phone@example.test"]}}
+    _, inner = first.ike.open(first.receive())
+    assert isinstance(inner[0], DeletePayload)
+    assert second.nothing_more()
+    assert [c["id"] for c in d.control({"cmd": "status"})["result"]["clients"]] == ids[1:]
+    again = d.control({"cmd": "disconnect", "id": ids[0]})
+    assert again["ok"] is False and "ended" in again["error"]
+    first.close()
+    second.close()
+
+
 def test_nat_t_port_strips_and_adds_the_marker_and_ignores_keepalives(start_daemon, datapath):
     d = start_daemon()
     phone = Phone(d.natt, natt=True, nat=True)
@@ -164,7 +186,7 @@ def test_wrong_psk_is_refused_and_listed_in_failures(start_daemon, datapath):
     (failure,) = d.control({"cmd": "status"})["result"]["failures"]
     assert failure["identity"] == "mallory.example.test"
     assert failure["remote"] == f"127.0.0.1:{phone.sock.getsockname()[1]}"
-    assert "authentication failed" in failure["reason"]
+    assert "authentication failed" in failure["reason"] and failure["code"] == "psk_wrong"
     assert "mallory.example.test" in d.log.text and "failed to authenticate" in d.log.text
     assert "wrong key" not in d.log.text
     phone.close()
@@ -178,7 +200,15 @@ def test_unacceptable_proposal_is_answered_and_listed(start_daemon):
     (failure,) = d.control({"cmd": "status"})["result"]["failures"]
     assert failure["identity"] == "" and "negotiation failed" in failure["reason"]
     assert "modp1024" in failure["reason"]
+    # only weak algorithms offered (Windows' defaults): what legacy_proposals would let in
+    assert failure["code"] == "ike_proposal_weak"
     phone.close()
+    strong = Phone(d.ike, ike=("aes128-sha384-ecp384",))
+    assert decode_message(strong.exchange(strong.ike.init_request())).notify(
+        NotifyType.NO_PROPOSAL_CHOSEN
+    )
+    assert d.control({"cmd": "status"})["result"]["failures"][-1]["code"] == "ike_proposal"
+    strong.close()
 
 
 def test_kernel_refusing_the_tunnel_deletes_the_ike_sa(start_daemon, datapath):

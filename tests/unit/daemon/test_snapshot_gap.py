@@ -21,8 +21,8 @@ def test_gap_grows_with_clients_within_bounds():
 
 
 def _client(i: int) -> Client:
-    return Client(i, f"c{i}@example.test", ("192.0.2.9", 4500), f"10.10.{i // 250}.{i % 250}",
-                  False, "aes256-sha256-modp2048", 0.0)  # fmt: skip
+    return Client(f"{i:016x}", i, f"c{i}@example.test", ("192.0.2.9", 4500),
+                  f"10.10.{i // 250}.{i % 250}", False, "aes256-sha256-modp2048", 0.0)  # fmt: skip
 
 
 def test_burst_of_many_clients_is_written_once_per_gap(tmp_path):
