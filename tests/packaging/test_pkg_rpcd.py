@@ -67,7 +67,7 @@ def test_list_names_every_method_with_its_parameters(staging, run_dir):
     assert methods == {
         "status": {},
         "clients": {},
-        "disconnect": {"target": "str"},
+        "disconnect": {"id": "str", "target": "str"},
         "reload": {},
         "check": {},
         "profile": {"platform": "str", "user": "str"},
@@ -124,8 +124,9 @@ def test_status_never_starts_python(staging, run_dir, fake_daemon, tmp_path):
     [
         ("disconnect", "{not json", "invalid JSON input"),
         ("disconnect", "[1, 2]", "arguments must be a JSON object"),
-        ("disconnect", "{}", "missing or empty string parameter: target"),
+        ("disconnect", "{}", "missing parameter: id (a connection from status) or target"),
         ("disconnect", '{"target": 5}', "missing or empty string parameter: target"),
+        ("disconnect", '{"id": ["x"]}', "missing or empty string parameter: id"),
         ("disconnect", '{"target": "a\\nb"}', "invalid parameter: target"),
         ("profile", '{"platform": 7}', "missing or empty string parameter: platform"),
         ("nosuch", "{}", "unknown method"),
@@ -187,11 +188,14 @@ def test_disconnect_and_profile_reach_the_control_socket(staging, run_dir):
         assert out == {"ok": True, "result": {"done": 1}}
         out = _call(staging, run_dir, "call", "profile", stdin='{"platform":"ios","user":"bob"}')
         assert out["ok"] is True
+        out = _call(staging, run_dir, "call", "disconnect", stdin='{"id": "00000000c0ffee00"}')
+        assert out["ok"] is True
     finally:
         server.close()
     assert server.requests == [
         {"cmd": "disconnect", "target": "alice; rm -rf /"},
         {"cmd": "profile", "platform": "ios", "user": "bob"},
+        {"cmd": "disconnect", "id": "00000000c0ffee00"},
     ]
 
 
@@ -206,10 +210,28 @@ def test_daemon_refusal_is_passed_on(staging, run_dir):
 
 def test_check_reports_the_launchers_problems(staging, run_dir, tmp_path):
     fake = tmp_path / "ikev2d"
-    fake.write_text("#!/bin/sh\necho 'psk: must be set'\necho 'pool: not a network'\nexit 2\n")
+    fake.write_text(
+        "#!/bin/sh\necho 'warning: full tunnel'\necho 'psk: must be set'\n"
+        'echo "checked $2"\nexit 2\n'
+    )
     fake.chmod(0o755)
-    out = _call(staging, run_dir, "call", "check", env={"IKEV2D_LAUNCHER": str(fake)})
+    env = {
+        "IKEV2D_LAUNCHER": str(fake),
+        "IKEV2D_CONFIG": str(tmp_path / "ikev2d"),
+        "IKEV2D_RPCD_DIR": str(tmp_path / "rpcd"),
+    }
+    out = _call(staging, run_dir, "call", "check", env=env)
+    checked = f"checked {tmp_path / 'ikev2d'}"
     assert out == {
         "ok": True,
-        "result": {"valid": False, "problems": ["psk: must be set", "pool: not a network"]},
+        "result": {
+            "valid": False,
+            "problems": ["psk: must be set", checked],
+            "warnings": ["full tunnel"],
+        },
     }
+    # a session without saved changes (or a forged id) checks the file itself
+    for session in ("0" * 32, "../../etc"):
+        stdin = json.dumps({"ubus_rpc_session": session})
+        out = _call(staging, run_dir, "call", "check", stdin=stdin, env=env)
+        assert out["result"]["problems"][-1] == checked

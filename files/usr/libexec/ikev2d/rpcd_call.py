@@ -14,24 +14,30 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import tempfile
 
 __all__ = ["main"]
 
 CONTROL_SOCKET = os.environ.get("IKEV2D_CONTROL_SOCKET", "/var/run/ikev2d/control.sock")
 LAUNCHER = os.environ.get("IKEV2D_LAUNCHER", "/usr/sbin/ikev2d")
 CONFIG = os.environ.get("IKEV2D_CONFIG", "/etc/config/ikev2d")
+UCI = os.environ.get("IKEV2D_UCI", "uci")
+# rpcd keeps the changes a LuCI session saved but has not applied in uci-<session id> here
+RPCD_DIR = os.environ.get("IKEV2D_RPCD_DIR", "/var/run/rpcd")
+CONFIG_NAMES = ("ikev2d",)  # the UCI configs the daemon reads, all in CONFIG's directory
 MAX_INPUT = 64 * 1024  # ubus arguments are a few short strings
 MAX_REPLY = 4 * 1024 * 1024  # a profile with certificates is tens of kilobytes
 TIMEOUT = 10.0
 
 # method -> its parameters (all strings); a trailing "?" marks an optional one
 METHODS: dict[str, tuple[str, ...]] = {
-    "disconnect": ("target",),
+    "disconnect": ("id?", "target?"),  # one of them: a connection id, or every match
     "reload": (),
-    "check": (),
+    "check": ("ubus_rpc_session?",),  # rpcd adds the caller's session to every call
     "profile": ("platform", "user?"),  # no user for a PSK profile
 }
 
@@ -62,6 +68,8 @@ def parse_params(method: str, raw: bytes) -> dict[str, str]:
         if len(value) > 256 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
             raise RpcError(f"invalid parameter: {name}")
         params[name] = value
+    if method == "disconnect" and not params:
+        raise RpcError("missing parameter: id (a connection from status) or target")
     return params
 
 
@@ -94,25 +102,52 @@ def call_daemon(request: dict[str, str], path: str = CONTROL_SOCKET) -> object:
     return answer.get("result")
 
 
-def check_config() -> dict[str, object]:
-    """Validate the config file on disk (what LuCI just saved), daemon running or not."""
-    proc = subprocess.run(
-        [LAUNCHER, "--uci", CONFIG, "--check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    problems = [line for line in proc.stdout.splitlines() if line.strip()]
+def staged_config(session: str | None, workdir: str) -> str:
+    """The configuration as Save & Apply will commit it: the files with the changes this
+    session has saved, exported by uci into `workdir`; the files themselves when the session
+    has none (or the call did not come through rpcd)."""
+    savedir = os.path.join(RPCD_DIR, f"uci-{session}")
+    if not session or not re.fullmatch(r"[0-9a-f]{32}", session) or not os.path.isdir(savedir):
+        return CONFIG
+    for name in CONFIG_NAMES:
+        proc = subprocess.run(
+            [UCI, "-c", os.path.dirname(CONFIG), "-P", savedir, "export", name],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RpcError(
+                f"uci export {name} failed: {proc.stderr.decode(errors='replace')[-200:]}"
+            )
+        fd = os.open(os.path.join(workdir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(proc.stdout)
+    return os.path.join(workdir, CONFIG_NAMES[0])
+
+
+def check_config(session: str | None = None) -> dict[str, object]:
+    """Validate the configuration LuCI is about to apply, daemon running or not."""
+    with tempfile.TemporaryDirectory(prefix="ikev2d-check-") as workdir:  # 0700, holds secrets
+        proc = subprocess.run(
+            [LAUNCHER, "--uci", staged_config(session, workdir), "--check"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    warnings = [line.removeprefix("warning: ") for line in lines if line.startswith("warning: ")]
+    problems = [line for line in lines if not line.startswith("warning: ")]
     if proc.returncode not in (0, 2):
         problems.append(f"check failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
-    return {"valid": proc.returncode == 0, "problems": problems}
+    return {"valid": proc.returncode == 0, "problems": problems, "warnings": warnings}
 
 
 def run(method: str, raw: bytes) -> dict[str, object]:
     params = parse_params(method, raw)
     if method == "check":
-        return {"ok": True, "result": check_config()}
+        return {"ok": True, "result": check_config(params.get("ubus_rpc_session"))}
     return {"ok": True, "result": call_daemon({"cmd": method, **params})}
 
 
