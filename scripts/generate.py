@@ -18,7 +18,9 @@ import re
 import sys
 from pathlib import Path
 
-from ikev2d.policy.proposals import known_keywords, parse_proposal
+from ikev2d.crypto.transforms import ALL_TRANSFORMS
+from ikev2d.policy.proposals import is_legacy, parse_proposal
+from ikev2d.policy.psk import MIN_DISTINCT, MIN_LENGTH
 from ikev2d.policy.schema import configuration_markdown, schema_as_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,9 +66,23 @@ def _preset_js(preset: dict) -> str:
     )
 
 
+def _algorithms() -> dict[str, dict]:
+    """Every proposal keyword (aliases too): what the page needs to check a proposal as
+    ikev2d.policy.proposals.parse_proposal does."""
+    out = {}
+    for t in ALL_TRANSFORMS:
+        info = {"type": t.type.name.lower(), "aead": t.is_aead, "legacy": is_legacy(t)}
+        for keyword in (t.keyword, *t.aliases):
+            out[keyword] = info
+    return out
+
+
 def schema_js() -> str:
     schema = json.loads(schema_as_json())
-    schema["keywords"] = known_keywords()
+    schema["algorithms"] = _algorithms()
+    # the PSK rules the page can check as the user types (ikev2d.policy.psk); the
+    # guessability estimate is left to the check before Save & Apply
+    schema["psk_policy"] = {"min_length": MIN_LENGTH, "min_distinct": MIN_DISTINCT}
     body = json.dumps(schema, indent="\t", ensure_ascii=True).replace("\n", "\n\t")
     presets = ",\n".join(_preset_js(p) for p in PRESETS)
     return (

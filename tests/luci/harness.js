@@ -91,7 +91,16 @@ function makeForm(log) {
     depends(k, v) { this.deps.push(typeof k === 'object' ? k : { [k]: v }); }
     getUIElement(sid) {
       const key = `${sid}.${this.option}`;
-      return (log.ui[key] = log.ui[key] || { value: undefined, setValue(v) { this.value = v; } });
+      return (log.ui[key] = log.ui[key] || {
+        value: undefined, validations: 0,
+        setValue(v) { this.value = v; },
+        triggerValidation() { this.validations++; },
+      });
+    }
+    // what the widget holds now: a value set through its UI element, else the stored one
+    formvalue(sid) {
+      const el = log.ui[`${sid}.${this.option}`];
+      return el && el.value !== undefined ? el.value : (log.uciData[sid] || {})[this.option];
     }
   }
   const widgets = {};
@@ -99,20 +108,33 @@ function makeForm(log) {
     widgets[n] = class extends Option {};
     Object.defineProperty(widgets[n], 'name', { value: n });
   }
+  // an option that holds a whole section (LuCI's form.SectionValue(section, name, class, ...args))
+  widgets.SectionValue = class extends Option {
+    constructor(section, cls, name, subclass, type, tab, ...args) {
+      super(section, cls, name, undefined, undefined, tab);
+      this.subsection = new subclass(section.map, subclass.name, type, ...args);
+    }
+  };
   class Section {
     constructor(map, cls, type, title, description, name) {
       Object.assign(this, { map, cls, type, title, description, name, children: [], tabs: [] });
     }
     tab(n, t) { this.tabs.push(n); }
-    option(cls, name, title, description) { return this.taboption(null, cls, name, title, description); }
-    taboption(tab, cls, name, title, description) {
-      const o = new cls(this, cls.name, name, title, description, tab);
+    option(cls, name, ...rest) { return this.taboption(null, cls, name, ...rest); }
+    taboption(tab, cls, name, title, description, ...rest) {
+      const o = new cls(this, cls.name, name, title, description, tab, ...rest);
       this.children.push(o);
       return o;
     }
+    formvalue(sid, option) {
+      const o = this.children.find((c) => c.option === option);
+      return o ? o.formvalue(sid) : undefined;
+    }
   }
   class NamedSection extends Section {}
-  class GridSection extends Section {}
+  class GridSection extends Section {
+    constructor(map, cls, type, title, description) { super(map, cls, type, title, description); }
+  }
   class TypedSection extends Section {}
   class Map {
     constructor(config, title, description) { Object.assign(this, { config, title, description, sections: [] }); log.maps.push(this); }
@@ -122,8 +144,9 @@ function makeForm(log) {
       return s;
     }
     lookupOption(name, sid) {
-      for (const s of this.sections) for (const o of s.children) if (o.option === name) return [o, sid];
-      return null;
+      const all = (sections) => sections.flatMap((s) => [...s.children, ...all(s.children.filter((o) => o.subsection).map((o) => o.subsection))]);
+      const o = all(this.sections).find((c) => c.option === name);
+      return o ? [o, sid] : null;
     }
     render() { return Promise.resolve(E('div', { 'class': 'cbi-map' }, [])); }
   }
@@ -131,9 +154,12 @@ function makeForm(log) {
 }
 
 function makeEnv(opts = {}) {
-  const log = { rpc: [], declared: [], polls: [], modals: [], notifications: [], maps: [], ui: {}, downloads: [] };
+  const log = { rpc: [], declared: [], polls: [], modals: [], notifications: [], maps: [], ui: {}, downloads: [],
+    saved: 0, applied: [] };
   const handlers = opts.rpc || {};
   const uciData = opts.uci || {};
+  const otherConfigs = opts.configs || {};  // other UCI configs, e.g. { network: { lan: {...} } }
+  log.uciData = uciData;
   const body = new FakeNode('body');
   const document = {
     body,
@@ -148,12 +174,16 @@ function makeEnv(opts = {}) {
     document,
     window: { crypto: { getRandomValues: (a) => { for (let i = 0; i < a.length; i++) a[i] = (i * 37 + 11) & 255; return a; } } },
     E, _: (s) => s, N_: (s) => s,
-    L: { toArray: (x) => (x == null ? [] : Array.isArray(x) ? x : String(x).split(/\s+/).filter(Boolean)) },
+    L: {
+      toArray: (x) => (x == null ? [] : Array.isArray(x) ? x : String(x).split(/\s+/).filter(Boolean)),
+      resolveDefault: (p, d) => Promise.resolve(p).catch(() => d),
+    },
   };
   sandbox.__format = format;
   const modules = {
     baseclass: { extend: (o) => o },
-    view: { extend: (o) => o },
+    // LuCI's view: the default handleSave saves every form.Map of the page
+    view: { extend: (o) => Object.assign({ handleSave() { log.saved++; return Promise.resolve(); } }, o) },
     dom,
     rpc: {
       declare(decl) {
@@ -169,6 +199,7 @@ function makeEnv(opts = {}) {
     },
     poll: { add(fn, interval) { log.polls.push({ fn, interval }); } },
     ui: {
+      changes: { apply(checked) { log.applied.push(checked); } },
       showModal(title, content) { log.modals.push({ title, content: E('div', {}, content) }); },
       hideModal() { log.modals.push({ hidden: true }); },
       addNotification(title, content, kind) { log.notifications.push({ content, kind }); },
@@ -178,8 +209,8 @@ function makeEnv(opts = {}) {
       },
     },
     uci: {
-      load: () => Promise.resolve(),
-      get: (conf, sid, opt) => ((uciData[sid] || {})[opt]),
+      load: (conf) => (conf === 'ikev2d' || otherConfigs[conf] ? Promise.resolve() : Promise.reject(new Error('Access denied'))),
+      get: (conf, sid, opt) => (((conf === 'ikev2d' ? uciData : otherConfigs[conf] || {})[sid] || {})[opt]),
       sections: (conf, type) => Object.entries(uciData).filter(([, s]) => s['.type'] === type)
         .map(([sid, s]) => ({ '.name': sid, ...s })),
     },

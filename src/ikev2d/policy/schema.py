@@ -159,7 +159,7 @@ OPTIONS: tuple[Option, ...] = (
         "psk", "server", "secret", None,
         "Pre-shared key, at least 20 characters with enough variety. Required for "
         "auth_mode psk.", "at least 20 characters, not easily guessed (or set allow_weak_psk)",
-        secret=True, min=20, max=256, default_doc="unset", datatype="minlength(20)",
+        secret=True, min=20, max=256, default_doc="unset",  # no datatype: see allow_weak_psk
     ),
     _bool("allow_weak_psk", False, "Accept a short or guessable PSK (with a warning)."),
     Option(

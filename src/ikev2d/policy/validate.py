@@ -150,7 +150,8 @@ def _proposals(v: dict, kind: str, warnings: list[str]) -> None:
     name = f"{kind}_proposal"
     where, o = f"server.{name}", option("server", name)
     texts = v[name]
-    if texts is None:
+    # the defaults written out (the shipped /etc/config/ikev2d, a LuCI save) are the defaults
+    if texts is None or tuple(texts) == tuple(o.default):
         texts = tuple(o.default)
         if v["legacy_proposals"]:
             texts += LEGACY_IKE_PROPOSALS if kind == "ike" else LEGACY_ESP_PROPOSALS

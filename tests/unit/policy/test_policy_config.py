@@ -14,6 +14,7 @@ from ikev2d.policy.config import (
 )
 from ikev2d.policy.errors import ConfigError, ConfigSyntaxError
 from ikev2d.policy.identity import Identity
+from ikev2d.policy.schema import DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS
 from ikev2d.policy.validate import LanInfo
 from ikev2d.wire.enums import IdType
 
@@ -311,6 +312,11 @@ def test_legacy_proposals_extend_the_defaults_and_warn():
     assert ike[-1] == "3des-sha1-modp1024" and "aes256-sha256-modp1024" in ike
     assert [p.text for p in cfg.esp_proposal][-3:] == ["aes256-sha1", "aes128-sha1", "3des-sha1"]
     assert any("legacy_proposals" in w for w in cfg.warnings)
+    # the default lists written out, as /etc/config/ikev2d ships them, are the defaults too
+    spelled = server(legacy_proposals=True, ike_proposal=list(DEFAULT_IKE_PROPOSALS),
+                     esp_proposal=list(DEFAULT_ESP_PROPOSALS))  # fmt: skip
+    assert from_mapping(spelled).ike_proposal == cfg.ike_proposal
+    assert from_mapping(spelled).esp_proposal == cfg.esp_proposal
 
 
 def test_check_supported():

@@ -167,7 +167,7 @@ return baseclass.extend({
 				"choices": [],
 				"min": 20,
 				"max": 256,
-				"datatype": "minlength(20)",
+				"datatype": "",
 				"allowed": "at least 20 characters, not easily guessed (or set allow_weak_psk)",
 				"help": "Pre-shared key, at least 20 characters with enough variety. Required for auth_mode psk."
 			},
@@ -751,43 +751,156 @@ return baseclass.extend({
 				"help": "Allow this user to connect."
 			}
 		],
-		"keywords": {
-			"encr": [
-				"aes128",
-				"aes192",
-				"aes256",
-				"aes128gcm16",
-				"aes256gcm16",
-				"chacha20poly1305",
-				"3des"
-			],
-			"integ": [
-				"sha1",
-				"sha256",
-				"sha384",
-				"sha512"
-			],
-			"prf": [
-				"prfsha1",
-				"prfsha256",
-				"prfsha384",
-				"prfsha512"
-			],
-			"ke": [
-				"modp1024",
-				"modp1536",
-				"modp2048",
-				"modp3072",
-				"modp4096",
-				"ecp256",
-				"ecp384",
-				"ecp521",
-				"curve25519"
-			],
-			"esn": [
-				"esn",
-				"noesn"
-			]
+		"algorithms": {
+			"aes128": {
+				"type": "encr",
+				"aead": false,
+				"legacy": false
+			},
+			"aes192": {
+				"type": "encr",
+				"aead": false,
+				"legacy": false
+			},
+			"aes256": {
+				"type": "encr",
+				"aead": false,
+				"legacy": false
+			},
+			"aes128gcm16": {
+				"type": "encr",
+				"aead": true,
+				"legacy": false
+			},
+			"aes128gcm128": {
+				"type": "encr",
+				"aead": true,
+				"legacy": false
+			},
+			"aes256gcm16": {
+				"type": "encr",
+				"aead": true,
+				"legacy": false
+			},
+			"aes256gcm128": {
+				"type": "encr",
+				"aead": true,
+				"legacy": false
+			},
+			"chacha20poly1305": {
+				"type": "encr",
+				"aead": true,
+				"legacy": false
+			},
+			"3des": {
+				"type": "encr",
+				"aead": false,
+				"legacy": true
+			},
+			"sha1": {
+				"type": "integ",
+				"aead": false,
+				"legacy": true
+			},
+			"sha256": {
+				"type": "integ",
+				"aead": false,
+				"legacy": false
+			},
+			"sha384": {
+				"type": "integ",
+				"aead": false,
+				"legacy": false
+			},
+			"sha512": {
+				"type": "integ",
+				"aead": false,
+				"legacy": false
+			},
+			"prfsha1": {
+				"type": "prf",
+				"aead": false,
+				"legacy": true
+			},
+			"prfsha256": {
+				"type": "prf",
+				"aead": false,
+				"legacy": false
+			},
+			"prfsha384": {
+				"type": "prf",
+				"aead": false,
+				"legacy": false
+			},
+			"prfsha512": {
+				"type": "prf",
+				"aead": false,
+				"legacy": false
+			},
+			"modp1024": {
+				"type": "ke",
+				"aead": false,
+				"legacy": true
+			},
+			"modp1536": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"modp2048": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"modp3072": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"modp4096": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"ecp256": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"ecp384": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"ecp521": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"curve25519": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"x25519": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"esn": {
+				"type": "esn",
+				"aead": false,
+				"legacy": false
+			},
+			"noesn": {
+				"type": "esn",
+				"aead": false,
+				"legacy": false
+			}
+		},
+		"psk_policy": {
+			"min_length": 20,
+			"min_distinct": 8
 		}
 	},
 	presets: [

@@ -1,55 +1,93 @@
 'use strict';
 'require view';
 'require form';
+'require rpc';
 'require uci';
 'require ui';
 'require ikev2d.schema as schemamod';
+'require ikev2d.checks as checks';
 
 // Every field comes from the daemon's option schema (ikev2d/schema.js, generated from
 // ikev2d.policy.schema): names, datatypes, choices and defaults cannot drift from what the
-// daemon validates.
+// daemon validates; ikev2d/checks.js applies the daemon's rules as the owner types, and
+// Save & Apply first asks the daemon to check the whole configuration.
 var SCHEMA = schemamod.schema, PRESETS = schemamod.presets;
 
+var callCheck = rpc.declare({ object: 'ikev2d', method: 'check', expect: { '': {} } });
+
+// What each tab shows, in order; '_…' entries are helpers of this page, not options.
+// The file paths (control_socket, pki_dir, state_dir) stay in /etc/config/ikev2d.
 var TABS = {
-	general: [ 'enabled', 'wan_interface', 'server_address' ],
-	auth: [ 'auth_mode', 'psk', 'allow_weak_psk', 'local_id_type', 'local_id',
-		'remote_id_type', 'remote_id' ],
+	general: [ 'enabled', 'server_address', 'wan_interface' ],
+	auth: [ 'auth_mode', 'psk', '_psk_generate', '_psk_strength', 'allow_weak_psk', '_users',
+		'local_id_type', 'local_id', 'remote_id_type', 'remote_id' ],
 	network: [ 'pool', 'dns', 'local_subnet', 'masquerade' ],
-	proposals: [ 'ike_proposal', 'esp_proposal', 'legacy_proposals' ],
+	proposals: [ '_preset', 'ike_proposal', 'esp_proposal', 'legacy_proposals' ],
 	advanced: [ 'listen', 'port', 'natt_port', 'ike_lifetime', 'child_lifetime',
 		'child_lifetime_bytes', 'dpd_delay', 'retransmit_timeout', 'retransmit_tries',
 		'cookie_threshold', 'max_half_open', 'max_half_open_per_ip', 'mobike',
-		'fragmentation', 'fragment_size', 'log_level', 'control_socket', 'pki_dir',
-		'state_dir' ]
+		'fragmentation', 'fragment_size', 'log_level' ]
 };
+var HIDDEN = [ 'control_socket', 'pki_dir', 'state_dir' ];
 var USER_COLUMNS = [ 'name', 'password', 'ip', 'enabled' ];
-// Labels a router owner reads; the option names stay those of the schema.
-var TITLES = {
-	wan_interface: _('WAN interface'), server_address: _('Server address'),
-	auth_mode: _('Authentication'), psk: _('Pre-shared key'), allow_weak_psk: _('Allow a weak key'),
-	local_id_type: _('Local ID type'), local_id: _('Local ID'),
-	remote_id_type: _('Remote ID type'), remote_id: _('Remote ID'),
-	pool: _('Client address pool'), dns: _('DNS servers'), local_subnet: _('Networks offered'),
-	masquerade: _('Masquerade to WAN'), ike_proposal: _('IKE proposals'),
-	esp_proposal: _('ESP proposals'), legacy_proposals: _('Legacy Windows algorithms'),
-	listen: _('Listen addresses'), port: _('IKE port'), natt_port: _('NAT-T port'),
-	ike_lifetime: _('IKE SA lifetime (s)'), child_lifetime: _('Tunnel lifetime (s)'),
-	child_lifetime_bytes: _('Tunnel lifetime (bytes)'), dpd_delay: _('Dead peer detection (s)'),
-	mobike: _('MOBIKE'), fragment_size: _('Fragment size'), log_level: _('Log level'),
-	ip: _('Fixed IP'), name: _('User name'), password: _('Password')
+
+// The words a router owner reads: [ title, help ] per option. The schema's own help texts name
+// options and are for /etc/config/ikev2d (docs/configuration.md).
+var WORDS = {
+	enabled: [ _('Enabled'), _('Run the VPN server.') ],
+	server_address: [ _('Server address'), _('The public IP address or DNS name of this router, as devices reach it from the internet. Every device profile needs it.') ],
+	wan_interface: [ _('Internet interface'), _('The interface devices connect from; the firewall opens the VPN ports there.') ],
+	auth_mode: [ _('Devices log in with'), _('One key shared by all devices is quickest. Users with passwords let you remove one person and are needed for Windows; certificates need the command line (ikev2ctl pki).') ],
+	psk: [ _('Pre-shared key'), _('At least 20 characters; the button makes a random one. Everyone who sets up a device sees it: share it privately.') ],
+	allow_weak_psk: [ _('Allow a weak key'), _('Accept a short or guessable key anyway. Not recommended: anyone who tries to connect once can then guess a weak key offline.') ],
+	local_id_type: [ _('Server identity type'), _('How the server names itself to devices. Leave it unless a device needs something else.') ],
+	local_id: [ _('Server identity'), _('Empty: the server address.') ],
+	remote_id_type: [ _('Required device identity type'), _('"Any" accepts every device identity.') ],
+	remote_id: [ _('Required device identity'), _('Devices must present exactly this identity.') ],
+	pool: [ _('Addresses for devices'), _('The network connected devices get their addresses from. It must not overlap the LAN.') ],
+	dns: [ _('DNS servers for devices'), _('Empty: this router.') ],
+	local_subnet: [ _('Networks devices reach'), _('Empty: the LAN. 0.0.0.0/0: all traffic of the devices goes through this router (then also tick the next option).') ],
+	masquerade: [ _('Internet through this router'), _('Devices reach the internet through this router when all their traffic comes here.') ],
+	ike_proposal: [ _('Key exchange algorithms'), _('Most preferred first, like aes256-sha256-modp2048.') ],
+	esp_proposal: [ _('Tunnel algorithms'), _('Most preferred first, like aes256-sha256 or aes256gcm16.') ],
+	legacy_proposals: [ _('Allow Windows\' old algorithms'), _('Lets Windows connect with its built-in defaults: MODP1024 (a key exchange well-funded attackers can break), SHA-1 and 3DES. Better: log in with users and passwords, and run the Windows profile from the Status page, which sets strong algorithms.') ],
+	listen: [ _('Listen addresses'), _('Empty: every address of this router.') ],
+	port: [ _('Port'), _('The UDP port devices connect to. Change it only if your devices are set up for another one.') ],
+	natt_port: [ _('Port behind NAT'), _('The UDP port used when a device is behind NAT.') ],
+	ike_lifetime: [ _('Renew login keys after (seconds)'), _('How long the keys of a login are used.') ],
+	child_lifetime: [ _('Renew tunnel keys after (seconds)'), _('How long the keys of a tunnel are used.') ],
+	child_lifetime_bytes: [ _('Renew tunnel keys after (bytes)'), _('0: no limit.') ],
+	dpd_delay: [ _('Check quiet devices after (seconds)'), _('A device that sent nothing for this long is asked whether it is still there; 0: never.') ],
+	retransmit_timeout: [ _('First repeat after (seconds)'), _('An unanswered message is sent again after this long, then after twice as long, and so on.') ],
+	retransmit_tries: [ _('Sends before giving up'), _('A device that answers none of them is disconnected.') ],
+	cookie_threshold: [ _('Flood protection from'), _('Above this many unfinished logins, devices must first prove their address; 0: always.') ],
+	max_half_open: [ _('Unfinished logins at most'), _('Further attempts are dropped.') ],
+	max_half_open_per_ip: [ _('Unfinished logins per address at most'), _('Further attempts from that address are dropped.') ],
+	mobike: [ _('Keep the connection when a device changes network'), _('From Wi-Fi to mobile data and back (MOBIKE).') ],
+	fragmentation: [ _('Split large messages'), _('Some networks drop large messages, such as those carrying certificates.') ],
+	fragment_size: [ _('Largest message part (bytes)'), _('Smaller parts pass more networks.') ],
+	log_level: [ _('Log level'), _('How much the server writes to the system log.') ]
 };
-var CHOICE_LABELS = {
-	auth_mode: { psk: _('Pre-shared key (psk)'), eap: _('Users: name and password (eap)'),
-		cert: _('Certificates (cert)') }
+var USER_WORDS = {  // table columns: the titles say enough
+	name: [ _('User name'), null ], password: [ _('Password'), null ],
+	ip: [ _('Fixed address'), null ], enabled: [ _('Enabled'), null ]
+};
+var CHOICES = {
+	auth_mode: { psk: _('A pre-shared key'), eap: _('User names and passwords'), cert: _('Certificates') },
+	local_id_type: { fqdn: _('DNS name'), ipv4: _('IPv4 address'), 'user-fqdn': _('E-mail style name'), 'key-id': _('Free text') },
+	remote_id_type: { any: _('Any'), fqdn: _('DNS name'), ipv4: _('IPv4 address'), 'user-fqdn': _('E-mail style name'), 'key-id': _('Free text') },
+	log_level: { debug: _('Everything (debugging)'), info: _('Normal'), warning: _('Warnings and errors'), error: _('Errors only') }
+};
+var PLACEHOLDERS = {
+	server_address: _('vpn.example.com or 203.0.113.7'),
+	local_id: _('the server address'),
+	remote_id: _('e.g. phone@example.com'),
+	dns: _('this router'),
+	local_subnet: _('the LAN'),
+	listen: _('every address'),
+	ip: _('any free address')
 };
 var PSK_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
-
-function schemaOption(section, name) {
-	for (var i = 0; i < SCHEMA.options.length; i++)
-		if (SCHEMA.options[i].section == section && SCHEMA.options[i].name == name)
-			return SCHEMA.options[i];
-	throw new Error('option ' + section + '.' + name + ' is not in the schema');
-}
 
 function generatePsk(length) {
 	var bytes = new Uint8Array(length), out = '';
@@ -67,21 +105,53 @@ function pskStrength(value) {
 	return (value.length >= 32 && classes >= 3) ? _('strong') : _('fair');
 }
 
-function validateProposal(section_id, value) {
-	if (value == null || value === '')
-		return true;
-	var known = [];
-	Object.keys(SCHEMA.keywords).forEach(function(k) { known = known.concat(SCHEMA.keywords[k]); });
-	var parts = String(value).toLowerCase().split('-');
-	for (var i = 0; i < parts.length; i++)
-		if (known.indexOf(parts[i]) < 0)
-			return _('Unknown algorithm "%s"').format(parts[i]);
-	return true;
+function listOf(value) {
+	return (Array.isArray(value) ? value : String(value || '').split(/\s+/)).filter(function(x) { return x; });
 }
 
-// One widget per schema option, with the schema's datatype, choices, default and help.
+// The LAN as /etc/config/network has it (a static lan interface), or null when unknown
+function lanNetwork() {
+	if ((uci.get('network', 'lan', 'proto') || 'static') != 'static')
+		return null;
+	var first = listOf(uci.get('network', 'lan', 'ipaddr'))[0];
+	var net = first ? checks.parseCidr4(first, first.indexOf('/') < 0 ? uci.get('network', 'lan', 'netmask') : null) : null;
+	return net && net.prefix < 32 ? net : null;
+}
+
+// The daemon's rules (ikev2d/checks.js) for the options that need more than a LuCI datatype;
+// `this` is the option. They replace the datatype: LuCI runs a custom check after the datatype
+// with the value the datatype left behind (for cidr4: only the prefix, "24").
+var CHECKS = {
+	psk: function(section_id, value) {
+		var hint = document.getElementById('ikev2d-psk-strength'), f = this.section;
+		if (hint)
+			hint.textContent = value ? pskStrength(value) : '';
+		if (!value)
+			return (f.formvalue(section_id, 'enabled') == '1') ? _('Needed to run the server with a pre-shared key') : true;
+		return checks.pskProblem(value, f.formvalue(section_id, 'allow_weak_psk') == '1') || true;
+	},
+	ike_proposal: function(section_id, value) {
+		var legacy = this.section.formvalue(section_id, 'legacy_proposals') == '1';
+		return !value || checks.proposalProblem(value, 'ike', legacy) || true;
+	},
+	esp_proposal: function(section_id, value) {
+		var legacy = this.section.formvalue(section_id, 'legacy_proposals') == '1';
+		return !value || checks.proposalProblem(value, 'esp', legacy) || true;
+	},
+	pool: function(section_id, value) {
+		var subnets = listOf(this.section.formvalue(section_id, 'local_subnet'))
+			.map(function(n) { return checks.parseCidr4(n); }).filter(function(n) { return n; });
+		return !value || checks.poolProblem(value, subnets, lanNetwork()) || true;
+	},
+	ip: function(section_id, value) {
+		var pool = this.map.lookupOption('pool', 'server')[0].formvalue('server');
+		return !value || checks.fixedIpProblem(value, pool || checks.schemaOption('server', 'pool').uci_default) || true;
+	}
+};
+
+// One widget per schema option, with the schema's datatype, choices and default, in words.
 function addOption(s, tab, section, name) {
-	var o = schemaOption(section, name), widget;
+	var o = checks.schemaOption(section, name), widget;
 	if (o.type == 'bool')
 		widget = form.Flag;
 	else if (o.choices.length)
@@ -90,48 +160,40 @@ function addOption(s, tab, section, name) {
 		widget = form.DynamicList;
 	else
 		widget = form.Value;
-	var title = TITLES[o.name];
-	if (!title) {
-		title = o.name.replace(/_/g, ' ');
-		title = _(title.charAt(0).toUpperCase() + title.slice(1));
-	}
-	var opt = tab ? s.taboption(tab, widget, o.name, title, _(o.help))
-		: s.option(widget, o.name, title, _(o.help));
-	if (o.datatype && o.type != 'bool')
+	var words = (section == 'user' ? USER_WORDS : WORDS)[name] || [];
+	var opt = tab ? s.taboption(tab, widget, o.name, words[0], words[1]) : s.option(widget, o.name, words[0], words[1]);
+	if (CHECKS[name])
+		opt.validate = CHECKS[name];
+	else if (o.datatype && o.type != 'bool')
 		opt.datatype = o.datatype;
-	o.choices.forEach(function(c) { opt.value(c, (CHOICE_LABELS[o.name] || {})[c] || c); });
+	o.choices.forEach(function(c) { opt.value(c, (CHOICES[o.name] || {})[c] || c); });
 	if (o.type == 'bool') {
 		opt.default = o.uci_default;
 		opt.rmempty = false;
 	}
-	else if (o.uci_default != null && !o.list) {
-		opt.default = o.uci_default;
+	else if (o.uci_default != null) {
+		opt.default = o.uci_default;  // lists too: the daemon takes lists equal to it as its default
 	}
-	if (!o.choices.length && o.type != 'bool' && !o.list)  // a list's add-field takes one value
-		opt.placeholder = o.uci_default != null ? o.uci_default : o.default_doc.split(/ \(|;/)[0];
+	if (!o.choices.length && o.type != 'bool')
+		opt.placeholder = PLACEHOLDERS[name] || (o.uci_default != null && !o.list ? o.uci_default : null);
 	if (o.secret)
 		opt.password = true;
-	if (o.type == 'proposal')
-		opt.validate = validateProposal;
 	return opt;
 }
 
 return view.extend({
 	load: function() {
-		return uci.load('ikev2d');
+		return Promise.all([ uci.load('ikev2d'), L.resolveDefault(uci.load('network')) ]);
 	},
 
-	renderAuth: function(s) {
-		var psk = s.children.filter(function(o) { return o.option == 'psk'; })[0];
+	// The key, its generator and strength hint (the weak-key toggle relaxes its check)
+	psk: function(s) {
+		var psk = addOption(s, 'auth', 'server', 'psk');
 		psk.depends('auth_mode', 'psk');
-		psk.description = _('At least 20 characters; 32 random ones are best.') + ' '
-			+ _('It is shown to anyone who sets up a client: share it privately.');
-		psk.validate = function(section_id, value) {
-			var hint = document.getElementById('ikev2d-psk-strength');
-			if (hint)
-				hint.textContent = value ? pskStrength(value) : '';
-			return true;  // the datatype (minlength) and the daemon decide
-		};
+		return psk;
+	},
+
+	pskGenerate: function(s) {
 		var gen = s.taboption('auth', form.Button, '_psk_generate', _('Generate key'));
 		gen.inputtitle = _('Generate a random key');
 		gen.inputstyle = 'action';
@@ -139,8 +201,12 @@ return view.extend({
 		gen.onclick = function(ev, section_id) {
 			var el = this.map.lookupOption('psk', section_id)[0].getUIElement(section_id);
 			el.setValue(generatePsk(32));
-			el.triggerValidation && el.triggerValidation();
+			el.triggerValidation();
 		};
+		return gen;
+	},
+
+	pskStrength: function(s) {
 		var hint = s.taboption('auth', form.DummyValue, '_psk_strength', _('Key strength'));
 		hint.depends('auth_mode', 'psk');
 		hint.rawhtml = true;  // our own markup; the strength word is escaped with %h
@@ -148,22 +214,31 @@ return view.extend({
 			var key = uci.get('ikev2d', section_id, 'psk');
 			return '<span id="ikev2d-psk-strength">%h</span>'.format(key ? pskStrength(key) : '');
 		};
-		// the generator and the hint belong right under the key
-		[ hint, gen ].forEach(function(o) {
-			s.children.splice(s.children.indexOf(o), 1);
-			s.children.splice(s.children.indexOf(psk) + 1, 0, o);
-		});
-		s.children.filter(function(o) { return o.option == 'allow_weak_psk'; })[0]
-			.depends('auth_mode', 'psk');
-		s.children.filter(function(o) { return o.option == 'remote_id'; })[0]
-			.depends({ remote_id_type: 'any', '!reverse': true });
+		return hint;
 	},
 
-	renderProposals: function(s) {
+	// The users, on the Authentication tab and only when devices log in with them
+	users: function(s) {
+		var o = s.taboption('auth', form.SectionValue, '_users', form.GridSection, 'user', _('Users'),
+			_('Each person or device logs in with its own name and password.'));
+		o.depends('auth_mode', 'eap');
+		var u = o.subsection;
+		u.anonymous = true;
+		u.addremove = true;
+		u.sortable = true;
+		USER_COLUMNS.forEach(function(name) {
+			var opt = addOption(u, null, 'user', name);
+			if (name == 'password')
+				opt.modalonly = true;  // never list passwords in the table
+		});
+		return o;
+	},
+
+	preset: function(s) {
 		var preset = s.taboption('proposals', form.ListValue, '_preset', _('Preset'),
-			_('Fills both lists below; choose "custom" to edit them freely.'));
+			_('Fills both lists below; choose "Custom" to edit them freely.'));
 		PRESETS.forEach(function(p) { preset.value(p.id, p.label); });
-		preset.value('custom', _('custom'));
+		preset.value('custom', _('Custom'));
 		preset.cfgvalue = function(section_id) {
 			var ike = L.toArray(uci.get('ikev2d', section_id, 'ike_proposal')).join(' ');
 			var esp = L.toArray(uci.get('ikev2d', section_id, 'esp_proposal')).join(' ');
@@ -180,43 +255,76 @@ return view.extend({
 			this.map.lookupOption('ike_proposal', section_id)[0].getUIElement(section_id).setValue(p.ike);
 			this.map.lookupOption('esp_proposal', section_id)[0].getUIElement(section_id).setValue(p.esp);
 		};
-		// keep the preset first on the tab
-		s.children.splice(s.children.indexOf(preset), 1);
-		var first = s.children.filter(function(o) { return o.option == 'ike_proposal'; })[0];
-		s.children.splice(s.children.indexOf(first), 0, preset);
-		var legacy = s.children.filter(function(o) { return o.option == 'legacy_proposals'; })[0];
-		legacy.description = _('Lets Windows connect with its built-in defaults: MODP1024 (a 1024-bit Diffie-Hellman group that well-funded attackers can break), SHA-1 and 3DES. Prefer the Windows PowerShell profile from the Status page, which sets strong algorithms instead.');
+		return preset;
+	},
+
+	addTab: function(s, tab) {
+		var self = this, helpers = {
+			psk: this.psk, _psk_generate: this.pskGenerate, _psk_strength: this.pskStrength,
+			_users: this.users, _preset: this.preset
+		};
+		TABS[tab].forEach(function(name) {
+			var opt = helpers[name] ? helpers[name].call(self, s) : addOption(s, tab, 'server', name);
+			if (name == 'allow_weak_psk' || name == 'enabled')
+				opt.onchange = function(ev, section_id) {  // the key's check depends on them
+					var key = this.map.lookupOption('psk', section_id)[0].getUIElement(section_id);
+					key && key.triggerValidation();
+				};
+			if (name == 'allow_weak_psk')
+				opt.depends('auth_mode', 'psk');
+			if (name == 'remote_id')
+				opt.depends({ remote_id_type: 'any', '!reverse': true });
+		});
 	},
 
 	render: function() {
 		var m = new form.Map('ikev2d', _('IKEv2 VPN Server'),
-			_('An IKEv2/IPsec server for the phones and laptops built-in VPN clients. Save & Apply, then download client profiles on the Status page.'));
+			_('A VPN server for the built-in VPN of phones and computers. Save & Apply, then download a profile for each device on the Status page.'));
 		var s = m.section(form.NamedSection, 'server', 'ikev2d', _('Server'));
 		s.addremove = false;
 		s.tab('general', _('General'));
 		s.tab('auth', _('Authentication'));
 		s.tab('network', _('Network'));
-		s.tab('proposals', _('Proposals'));
+		s.tab('proposals', _('Algorithms'));
 		s.tab('advanced', _('Advanced'));
-		Object.keys(TABS).forEach(function(tab) {
-			TABS[tab].forEach(function(name) { addOption(s, tab, 'server', name); });
-		});
-		this.renderAuth(s);
-		this.renderProposals(s);
-		var lan = s.children.filter(function(o) { return o.option == 'local_subnet'; })[0];
-		lan.description += ' ' + _('Empty: the LAN. 0.0.0.0/0: full tunnel (then enable masquerade).');
-
-		var u = m.section(form.GridSection, 'user', _('Users'),
-			_('Logins for authentication mode "eap" (user name and password).'));
-		u.anonymous = true;
-		u.addremove = true;
-		u.sortable = true;
-		USER_COLUMNS.forEach(function(name) {
-			var o = addOption(u, null, 'user', name);
-			o.description = null;  // no help row in the table; the names say enough
-			if (name == 'password')
-				o.modalonly = true;  // never list passwords in the table
-		});
+		Object.keys(TABS).forEach(this.addTab.bind(this, s));
 		return m.render();
+	},
+
+	// Save, then let the daemon check what Save & Apply would commit: a configuration it
+	// refuses is not applied without the owner seeing why.
+	handleSaveApply: function(ev, mode) {
+		var self = this;
+		return this.handleSave(ev).then(function() {
+			return callCheck();
+		}).then(function(res) {
+			var r = res && res.ok !== false ? res.result : null;
+			if (!r) {
+				ui.addNotification(null, E('p', {}, [ _('The settings could not be checked (%s); they are applied unchecked.').format((res && res.error) || _('no answer')) ]), 'warning');
+				return ui.changes.apply(mode == '0');
+			}
+			if (r.valid) {
+				(r.warnings || []).forEach(function(w) {
+					ui.addNotification(null, E('p', {}, [ _('Note: %s').format(w) ]), 'warning');
+				});
+				return ui.changes.apply(mode == '0');
+			}
+			self.showProblems(r.problems || [], mode);
+		});
+	},
+
+	showProblems: function(problems, mode) {
+		ui.showModal(_('The VPN server would refuse these settings'), [
+			E('p', {}, [ _('Nothing was applied. Correct the following, then Save & Apply again:') ]),
+			E('ul', {}, problems.map(function(p) { return E('li', {}, [ E('code', { 'style': 'white-space: pre-wrap' }, [ String(p) ]) ]); })),
+			E('p', {}, [ _('Your changes are kept (saved, not applied). Applying them anyway stops the VPN server until they are corrected.') ]),
+			E('div', { 'class': 'right' }, [
+				E('button', { 'class': 'btn cbi-button-negative', 'click': function() {
+					ui.hideModal();
+					return ui.changes.apply(mode == '0');
+				} }, [ _('Apply anyway') ]), ' ',
+				E('button', { 'class': 'btn cbi-button-action', 'click': ui.hideModal }, [ _('Back to the settings') ])
+			])
+		]);
 	}
 });
