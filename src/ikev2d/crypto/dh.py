@@ -24,6 +24,8 @@ from collections.abc import Callable
 
 from ikev2d.crypto.digests import constant_time_equal
 from ikev2d.crypto.errors import InvalidKePayload, UnsupportedTransform
+from ikev2d.crypto.mlkem import MlKemInitiator, is_mlkem
+from ikev2d.crypto.mlkem import respond as mlkem_respond
 from ikev2d.crypto.modp_groups import MODP_GENERATOR, MODP_PRIMES
 from ikev2d.wire.enums import DhId
 
@@ -34,6 +36,7 @@ __all__ = [
     "X25519KeyExchange",
     "ephemeral_key_exchange",
     "new_key_exchange",
+    "respond_key_exchange",
     "supported_groups",
 ]
 
@@ -311,7 +314,7 @@ def new_key_exchange(
     raise UnsupportedTransform(f"key exchange method {int(group_id)} not supported")
 
 
-def ephemeral_key_exchange(group_id: int, rng: Rng) -> KeyExchange:
+def ephemeral_key_exchange(group_id: int, rng: Rng) -> KeyExchange | MlKemInitiator:
     """A fresh key pair for one exchange, from the cheapest sound source for the group.
 
     EC private values come from ``rng`` (OpenSSL's generator checks the process id and the
@@ -321,4 +324,16 @@ def ephemeral_key_exchange(group_id: int, rng: Rng) -> KeyExchange:
     """
     if group_id in MODP_PRIMES and _ffdh_module() is not None:
         return ModpKeyExchange(group_id, None, None)
+    if is_mlkem(group_id):
+        return MlKemInitiator(group_id, rng=rng)
     return new_key_exchange(group_id, rng=rng)
+
+
+def respond_key_exchange(group_id: int, peer_public: bytes, rng: Rng) -> tuple[bytes, bytes]:
+    """The responder's side of one key exchange: (the data of our KE payload, the shared
+    secret) for the initiator's KE data. Diffie-Hellman answers with a fresh public value, a
+    KEM with a ciphertext (crypto.mlkem). InvalidKePayload for a bad peer value."""
+    if is_mlkem(group_id):
+        return mlkem_respond(group_id, peer_public)
+    kex = ephemeral_key_exchange(group_id, rng)
+    return kex.public_bytes(), kex.shared_secret(peer_public)

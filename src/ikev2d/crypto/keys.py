@@ -18,6 +18,7 @@ __all__ = [
     "IkeKeys",
     "derive_child_keys",
     "derive_ike_keys",
+    "derive_intermediate_ike_keys",
     "derive_rekeyed_ike_keys",
     "ike_keys_from_skeyseed",
     "rekey_skeyseed",
@@ -92,11 +93,20 @@ def skeyseed(prf: Prf, nonce_i: bytes, nonce_r: bytes, shared_secret: bytes) -> 
 
 
 def rekey_skeyseed(
-    old_prf: Prf, old_sk_d: bytes, shared_secret: bytes, nonce_i: bytes, nonce_r: bytes
+    old_prf: Prf,
+    old_sk_d: bytes,
+    shared_secret: bytes,
+    nonce_i: bytes,
+    nonce_r: bytes,
+    additional: bytes = b"",
 ) -> bytes:
     """IKE SA rekey (§2.18): SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the OLD
-    IKE SA's PRF (the rekey exchange belongs to the old SA)."""
-    return old_prf.compute(old_sk_d, shared_secret + nonce_i + nonce_r)
+    IKE SA's PRF (the rekey exchange belongs to the old SA).
+
+    RFC 9370 §2.2.4: with additional key exchanges (IKE_FOLLOWUP_KE) their secrets follow the
+    nonces, `additional` = SK(1) | ... | SK(n): prf(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n)).
+    """
+    return old_prf.compute(old_sk_d, b"".join((shared_secret, nonce_i, nonce_r, additional)))
 
 
 def ike_keys_from_skeyseed(
@@ -156,9 +166,29 @@ def derive_rekeyed_ike_keys(
     spi_i: bytes,
     spi_r: bytes,
     shared_secret: bytes,
+    additional: bytes = b"",
 ) -> IkeKeys:
-    """Keys of the new IKE SA after a CREATE_CHILD_SA rekey (§2.18); SPIs are the new SA's."""
-    seed = rekey_skeyseed(old_prf, old_sk_d, shared_secret, nonce_i, nonce_r)
+    """Keys of the new IKE SA after a CREATE_CHILD_SA rekey (§2.18); SPIs are the new SA's.
+    `additional`: the secrets of RFC 9370 additional key exchanges, in order."""
+    seed = rekey_skeyseed(old_prf, old_sk_d, shared_secret, nonce_i, nonce_r, additional)
+    return ike_keys_from_skeyseed(prf, encr, integ, seed, nonce_i, nonce_r, spi_i, spi_r)
+
+
+def derive_intermediate_ike_keys(
+    prf: Prf,
+    keys: IkeKeys,
+    encr: Transform,
+    integ: Transform | None,
+    nonce_i: bytes,
+    nonce_r: bytes,
+    spi_i: bytes,
+    spi_r: bytes,
+    shared_secret: bytes,
+) -> IkeKeys:
+    """The IKE SA's keys after its n-th additional key exchange in IKE_INTERMEDIATE (RFC 9370
+    §2.2.2): SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr), then prf+ as in §2.14 with the
+    IKE_SA_INIT nonces and SPIs."""
+    seed = rekey_skeyseed(prf, keys.sk_d, shared_secret, nonce_i, nonce_r)
     return ike_keys_from_skeyseed(prf, encr, integ, seed, nonce_i, nonce_r, spi_i, spi_r)
 
 
@@ -170,13 +200,16 @@ def derive_child_keys(
     nonce_i: bytes,
     nonce_r: bytes,
     shared_secret: bytes | None = None,
+    additional: bytes = b"",
 ) -> ChildKeys:
     """KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr) (§2.17).
 
     Taken in order: initiator->responder ENCR then INTEG key, then responder->initiator.
     Ni and Nr are those of the exchange creating the Child SA (IKE_SA_INIT's for the first one).
+    RFC 9370 §2.2.4: the secrets of additional key exchanges follow the nonces,
+    prf+(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n)).
     """
-    seed = (shared_secret or b"") + nonce_i + nonce_r
+    seed = b"".join((shared_secret or b"", nonce_i, nonce_r, additional))
     e, a = encr.key_len, _integ_len(integ)
     keymat = prf.plus(sk_d, seed, 2 * (e + a))
     return ChildKeys(

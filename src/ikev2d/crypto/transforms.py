@@ -56,8 +56,10 @@ class Transform:
     block_size: int = 0
     #: PRF: output length; INTEG: full (untruncated) hash length.
     output_len: int = 0
-    #: KE: length of the public value in the KE payload and of the shared secret g^ir.
+    #: KE: length of the public value in the KE payload and of the shared secret g^ir; for a
+    #: KEM the initiator's public (encapsulation) key, and `ciphertext_len` the responder's.
     public_len: int = 0
+    ciphertext_len: int = 0
     #: Hash name for HMAC-based PRF/INTEG ("sha256" ...).
     hash_name: str | None = None
     #: Weak transforms: offered and accepted only when the operator enables legacy suites.
@@ -67,6 +69,11 @@ class Transform:
     @property
     def is_aead(self) -> bool:
         return self.type == TransformType.ENCR and self.icv_len > 0
+
+    @property
+    def is_kem(self) -> bool:
+        """A key encapsulation method (ML-KEM): usable only as an additional key exchange."""
+        return self.ciphertext_len > 0
 
     @property
     def xfrm_key_bits(self) -> int:
@@ -153,6 +160,13 @@ def _ke(ident: DhId, kw: str, public_len: int, *, legacy: bool = False, aliases=
     )
 
 
+def _kem(ident: DhId, kw: str, public_len: int, ciphertext_len: int) -> Transform:
+    return Transform(
+        TransformType.KE, ident, kw, ident.name, public_len=public_len,
+        ciphertext_len=ciphertext_len,
+    )  # fmt: skip
+
+
 ALL_TRANSFORMS: tuple[Transform, ...] = (
     # --- ENCR ---
     _aes_cbc(128),
@@ -203,6 +217,10 @@ ALL_TRANSFORMS: tuple[Transform, ...] = (
     _ke(DhId.ECP384, "ecp384", 96),
     _ke(DhId.ECP521, "ecp521", 132),
     _ke(DhId.CURVE25519, "curve25519", 32, aliases=("x25519",)),
+    # ML-KEM (FIPS 203): the initiator's encapsulation key out, a ciphertext back (crypto.mlkem)
+    _kem(DhId.ML_KEM_512, "mlkem512", 800, 768),
+    _kem(DhId.ML_KEM_768, "mlkem768", 1184, 1088),
+    _kem(DhId.ML_KEM_1024, "mlkem1024", 1568, 1568),
     # --- ESN ---
     Transform(TransformType.ESN, EsnId.ESN, "esn", "ESN"),
     Transform(TransformType.ESN, EsnId.NO_ESN, "noesn", "NO_ESN"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ikev2d.crypto import errors as crypto_errors
-from ikev2d.crypto.dh import ephemeral_key_exchange
+from ikev2d.crypto.dh import respond_key_exchange
 from ikev2d.crypto.keys import derive_ike_keys
 from ikev2d.crypto.prf import shared_prf
 from ikev2d.crypto.sk import SkCodec
@@ -37,10 +37,9 @@ _ZERO_SPI = bytes(8)
 def run_key_exchange(
     group: int, peer_public: bytes, rng: Callable[[int], bytes]
 ) -> tuple[bytes, bytes]:
-    """(our public value, g^ir) for the peer's KE data; a bad value is INVALID_SYNTAX."""
+    """(our KE data, the shared secret) for the peer's KE data; a bad value is INVALID_SYNTAX."""
     try:
-        kex = ephemeral_key_exchange(group, rng)
-        return kex.public_bytes(), kex.shared_secret(peer_public)
+        return respond_key_exchange(group, peer_public, rng)
     except crypto_errors.InvalidKePayload as e:
         raise InvalidSyntax(f"bad KE data: {e}") from None
 

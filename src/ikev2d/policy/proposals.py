@@ -141,9 +141,20 @@ def parse_proposal(text: str, protocol: str) -> Proposal:
             prf = prf_for_integ(integ)  # bare sha256 = INTEG + PRF
         if ke is None:
             raise ProposalError("needs one key exchange group (e.g. modp2048, curve25519)")
+        _classic_ke(ke)
         return Proposal("ike", canonical, encr, prf=prf, integ=integ, ke=ke)
     esn = found["esn"] or _NO_ESN
+    if ke is not None:
+        _classic_ke(ke)
     return Proposal("esp", canonical, encr, integ=integ, ke=ke, esn=esn)
+
+
+def _classic_ke(ke: Transform) -> None:
+    if ke.is_kem:
+        raise ProposalError(
+            f"names {ke.keyword}, which the server runs only as an additional key exchange "
+            "next to a classic group: set post_quantum instead"
+        )
 
 
 def known_keywords() -> dict[str, list[str]]:

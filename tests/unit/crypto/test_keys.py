@@ -136,3 +136,49 @@ def test_child_keymat_order(encr_kw, integ_kw, e, a, with_pfs):
     # §2.17: initiator->responder encryption, its integrity, then the responder->initiator pair
     assert [keys.encr_i, keys.integ_i, keys.encr_r, keys.integ_r] == _split(keymat, [e, a, e, a])
     assert keys.i_to_r.encr_key == keys.encr_i and keys.r_to_i.integ_key == keys.integ_r
+
+
+# --- RFC 9370 additional key exchanges ---------------------------------------------------------
+SK1, SK2 = b"\x91" * 32, b"\x92" * 32  # shared secrets of ML-KEM exchanges
+
+
+def test_intermediate_key_update_is_a_rekey_of_the_sa_by_itself():
+    """§2.2.2: SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr); the keys with IKE_SA_INIT's
+    nonces and SPIs; twice for two additional exchanges."""
+    from ikev2d.crypto.keys import derive_intermediate_ike_keys
+
+    prf, encr, integ = Prf(by_keyword("prfsha256")), by_keyword("aes256"), by_keyword("sha256")
+    keys0 = derive_ike_keys(prf, encr, integ, NI, NR, SPI_I, SPI_R, G_IR)
+    keys1 = derive_intermediate_ike_keys(prf, keys0, encr, integ, NI, NR, SPI_I, SPI_R, SK1)
+    keys2 = derive_intermediate_ike_keys(prf, keys1, encr, integ, NI, NR, SPI_I, SPI_R, SK2)
+    lengths = [32, 32, 32, 32, 32, 32, 32]
+    sk_d = keys0.sk_d
+    for keys, secret in ((keys1, SK1), (keys2, SK2)):
+        seed = hmac.new(sk_d, secret + NI + NR, "sha256").digest()
+        expected = _split(_prf_plus("sha256", seed, NI + NR + SPI_I + SPI_R, 224), lengths)
+        got = [keys.sk_d, keys.sk_ai, keys.sk_ar, keys.sk_ei, keys.sk_er, keys.sk_pi, keys.sk_pr]
+        assert got == expected
+        sk_d = keys.sk_d
+
+
+def test_ike_rekey_with_followup_key_exchanges_appends_their_secrets_after_the_nonces():
+    """§2.2.4: SKEYSEED = prf(SK_d (old), SK(0) | Ni | Nr | SK(1) | ... | SK(n))."""
+    prf = Prf(by_keyword("prfsha256"))
+    old_sk_d, ni, nr = b"\x5d" * 32, b"\xa1" * 32, b"\xb2" * 32
+    expected = hmac.new(old_sk_d, G_IR + ni + nr + SK1 + SK2, "sha256").digest()
+    assert rekey_skeyseed(prf, old_sk_d, G_IR, ni, nr, SK1 + SK2) == expected
+    encr, integ = by_keyword("aes256"), by_keyword("sha256")
+    keys = derive_rekeyed_ike_keys(
+        prf, old_sk_d, prf, encr, integ, ni, nr, SPI_I, SPI_R, G_IR, SK1 + SK2
+    )
+    stream = _prf_plus("sha256", expected, ni + nr + SPI_I + SPI_R, 224)
+    assert keys.sk_d == stream[:32] and keys.sk_pr == stream[-32:]
+
+
+def test_child_keymat_with_followup_key_exchanges():
+    """§2.2.4: KEYMAT = prf+(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n))."""
+    prf, sk_d = Prf(by_keyword("prfsha256")), b"\x0d" * 32
+    encr, integ = by_keyword("aes256"), by_keyword("sha256")
+    keys = derive_child_keys(prf, sk_d, encr, integ, NI, NR, G_IR, SK1)
+    keymat = _prf_plus("sha256", sk_d, G_IR + NI + NR + SK1, 128)
+    assert [keys.encr_i, keys.integ_i, keys.encr_r, keys.integ_r] == _split(keymat, [32] * 4)

@@ -96,6 +96,9 @@ def test_esp_proposals(text, expected):
         ("aes256", "esp", "needs an integrity algorithm"),
         ("aes256-prfsha256", "esp", "ESP does not use"),
         ("aes256-sha256-esn-noesn", "esp", "more than one ESN"),
+        ("aes256-sha256-mlkem768", "ike", "mlkem768, which the server runs only as an "
+                                          "additional key exchange"),
+        ("aes256gcm16-mlkem1024", "esp", "set post_quantum instead"),
     ],
 )  # fmt: skip
 def test_bad_proposals(text, protocol, reason):
