@@ -78,6 +78,7 @@ class ServerConfig:
     ike_proposal: tuple[Proposal, ...]
     esp_proposal: tuple[Proposal, ...]
     legacy_proposals: bool
+    post_quantum: str  # off | preferred | required (RFC 9370 additional ML-KEM exchanges)
     ike_lifetime: int
     child_lifetime: int
     child_lifetime_bytes: int

@@ -158,8 +158,11 @@ def _classic_ke(ke: Transform) -> None:
 
 
 def known_keywords() -> dict[str, list[str]]:
-    """Keywords by transform type (for help text and the LuCI page)."""
+    """Keywords by transform type (for help text and the LuCI page); ML-KEM is not a proposal
+    keyword (post_quantum adds it)."""
     out: dict[str, list[str]] = {}
     for t in ALL_TRANSFORMS:
+        if t.is_kem:
+            continue
         out.setdefault(t.type.name.lower(), []).append(t.keyword)
     return out

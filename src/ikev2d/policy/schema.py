@@ -226,6 +226,14 @@ OPTIONS: tuple[Option, ...] = (
         "the default proposal lists this appends " + ", ".join(LEGACY_IKE_PROPOSALS) + " (IKE) "
         "and " + ", ".join(LEGACY_ESP_PROPOSALS) + " (ESP).",
     ),
+    Option(
+        "post_quantum", "server", "enum", "preferred",
+        "Post-quantum key exchange (ML-KEM, RFC 9370) next to the classic group, against "
+        "recorded traffic being decrypted later: preferred takes it whenever a client offers "
+        "it (iOS/macOS 26, strongSwan 6); required refuses clients without it; off never "
+        "negotiates it. Needs a cryptography with ML-KEM (ikev2ctl check says).",
+        "off, preferred or required", choices=("off", "preferred", "required"),
+    ),
     _int("ike_lifetime", 14400, 60, 86400, "Seconds before the IKE SA is rekeyed."),
     _int("child_lifetime", 3600, 60, 86400, "Seconds before a tunnel (Child SA) is rekeyed."),
     _int(

@@ -484,7 +484,7 @@ ERRORS = [
         "server.pol: is not a known option, did you mean 'pool'? (allowed: enabled, listen, "
         "port, natt_port, wan_interface, server_address, auth_mode, psk, allow_weak_psk, "
         "local_id_type, local_id, remote_id_type, remote_id, pool, dns, local_subnet, "
-        "masquerade, ike_proposal, esp_proposal, legacy_proposals, ike_lifetime, "
+        "masquerade, ike_proposal, esp_proposal, legacy_proposals, post_quantum, ike_lifetime, "
         "child_lifetime, child_lifetime_bytes, dpd_delay, retransmit_timeout, "
         "retransmit_tries, cookie_threshold, max_half_open, max_half_open_per_ip, mobike, "
         "fragmentation, fragment_size, log_level, control_socket, pki_dir, state_dir)",

@@ -406,6 +406,27 @@ return baseclass.extend({
 				"help": "Accept weak algorithms (MODP1024, SHA-1, 3DES) that Windows uses by default; with the default proposal lists this appends aes256-sha256-modp1024, aes256-sha1-modp1024, 3des-sha1-modp1024 (IKE) and aes256-sha1, aes128-sha1, 3des-sha1 (ESP)."
 			},
 			{
+				"name": "post_quantum",
+				"section": "server",
+				"type": "enum",
+				"default": "preferred",
+				"uci_default": "preferred",
+				"default_doc": "",
+				"list": false,
+				"secret": false,
+				"required": false,
+				"choices": [
+					"off",
+					"preferred",
+					"required"
+				],
+				"min": null,
+				"max": null,
+				"datatype": "",
+				"allowed": "off, preferred or required",
+				"help": "Post-quantum key exchange (ML-KEM, RFC 9370) next to the classic group, against recorded traffic being decrypted later: preferred takes it whenever a client offers it (iOS/macOS 26, strongSwan 6); required refuses clients without it; off never negotiates it. Needs a cryptography with ML-KEM (ikev2ctl check says)."
+			},
+			{
 				"name": "ike_lifetime",
 				"section": "server",
 				"type": "int",
@@ -883,6 +904,21 @@ return baseclass.extend({
 				"legacy": false
 			},
 			"x25519": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"mlkem512": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"mlkem768": {
+				"type": "ke",
+				"aead": false,
+				"legacy": false
+			},
+			"mlkem1024": {
 				"type": "ke",
 				"aead": false,
 				"legacy": false

@@ -22,7 +22,7 @@ var TABS = {
 	auth: [ 'auth_mode', 'psk', '_psk_generate', '_psk_strength', 'allow_weak_psk', '_users',
 		'local_id_type', 'local_id', 'remote_id_type', 'remote_id' ],
 	network: [ 'pool', 'dns', 'local_subnet', 'masquerade' ],
-	proposals: [ '_preset', 'ike_proposal', 'esp_proposal', 'legacy_proposals' ],
+	proposals: [ '_preset', 'ike_proposal', 'esp_proposal', 'legacy_proposals', 'post_quantum' ],
 	advanced: [ 'listen', 'port', 'natt_port', 'ike_lifetime', 'child_lifetime',
 		'child_lifetime_bytes', 'dpd_delay', 'retransmit_timeout', 'retransmit_tries',
 		'cookie_threshold', 'max_half_open', 'max_half_open_per_ip', 'mobike',
@@ -51,6 +51,7 @@ var WORDS = {
 	ike_proposal: [ _('Key exchange algorithms'), _('Most preferred first, like aes256-sha256-modp2048.') ],
 	esp_proposal: [ _('Tunnel algorithms'), _('Most preferred first, like aes256-sha256 or aes256gcm16.') ],
 	legacy_proposals: [ _('Allow Windows\' old algorithms'), _('Lets Windows connect with its built-in defaults: MODP1024 (a key exchange well-funded attackers can break), SHA-1 and 3DES. Better: log in with users and passwords, and run the Windows profile from the Status page, which sets strong algorithms.') ],
+	post_quantum: [ _('Post-quantum protection'), _('A post-quantum key exchange (ML-KEM) next to the classic one, so that recorded traffic cannot be decrypted later by a quantum computer. iPhone, iPad and Mac (version 26 and later) and strongSwan 6 use it when the server offers it. Required refuses devices without it.') ],
 	listen: [ _('Listen addresses'), _('Empty: every address of this router.') ],
 	port: [ _('Port'), _('The UDP port devices connect to. Change it only if your devices are set up for another one.') ],
 	natt_port: [ _('Port behind NAT'), _('The UDP port used when a device is behind NAT.') ],
@@ -76,6 +77,7 @@ var CHOICES = {
 	auth_mode: { psk: _('A pre-shared key'), eap: _('User names and passwords'), cert: _('Certificates') },
 	local_id_type: { fqdn: _('DNS name'), ipv4: _('IPv4 address'), 'user-fqdn': _('E-mail style name'), 'key-id': _('Free text') },
 	remote_id_type: { any: _('Any'), fqdn: _('DNS name'), ipv4: _('IPv4 address'), 'user-fqdn': _('E-mail style name'), 'key-id': _('Free text') },
+	post_quantum: { off: _('Off'), preferred: _('When the device supports it'), required: _('Required (refuse devices without it)') },
 	log_level: { debug: _('Everything (debugging)'), info: _('Normal'), warning: _('Warnings and errors'), error: _('Errors only') }
 };
 var PLACEHOLDERS = {
