@@ -21,6 +21,7 @@ __all__ = [
     "ALL_TRANSFORMS",
     "Transform",
     "UnknownTransform",
+    "additional_ke_keyword",
     "by_keyword",
     "ike_transforms_for_keyword",
     "integ_for_prf",
@@ -286,3 +287,15 @@ def ike_transforms_for_keyword(keyword: str) -> tuple[Transform, ...]:
     if t.type == TransformType.INTEG:
         return (t, prf_for_integ(t))
     return (t,)
+
+
+def additional_ke_keyword(transform_type: int, method: int) -> str:
+    """strongSwan's word for an RFC 9370 additional key exchange: ke1_mlkem768, ke2_none ..."""
+    if method == 0:
+        name = "none"
+    else:
+        try:
+            name = lookup(TransformType.KE, method).keyword
+        except UnknownTransform:
+            name = f"#{method}"
+    return f"ke{transform_type - TransformType.ADDKE1 + 1}_{name}"

@@ -10,12 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ikev2d.crypto.auth import (
-    initiator_signed_octets,
-    psk_auth,
-    responder_signed_octets,
-    verify_psk_auth,
-)
+from ikev2d.crypto.auth import psk_auth, verify_psk_auth
 from ikev2d.wire.eap import EapPayload
 from ikev2d.wire.enums import AuthMethod, EapCode, ExchangeType, NotifyType, ProtocolId
 from ikev2d.wire.payloads import (
@@ -27,6 +22,7 @@ from ikev2d.wire.payloads import (
     Payload,
 )
 
+from .auth_octets import initiator_octets, responder_octets
 from .errors import AuthenticationFailed, InvalidSyntax
 from .rules import EAP_ROUND_RULES, check_request
 
@@ -91,16 +87,12 @@ def _msk_auth(r: Responder, sa: IkeSa, session: EapSession, inner) -> EapOutcome
     auth = next((p for p in inner if isinstance(p, AuthPayload)), None)
     if auth is None or auth.method != AuthMethod.SHARED_KEY_MIC:
         raise AuthenticationFailed("no MSK-based AUTH after EAP", code="eap_failed")
-    octets = initiator_signed_octets(
-        sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, session.idi.body()
-    )
+    octets = initiator_octets(sa, session.idi.body())
     if not verify_psk_auth(sa.prf, session.msk, octets, auth.data):
         raise AuthenticationFailed(
             "the client's AUTH does not match the EAP key", code="eap_failed"
         )
-    ours = responder_signed_octets(
-        sa.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, session.idr.body()
-    )
+    ours = responder_octets(sa, session.idr.body())
     payload = AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(sa.prf, session.msk, ours))
     return EapOutcome([payload], done=True)
 

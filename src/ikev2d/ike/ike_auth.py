@@ -22,12 +22,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ikev2d.crypto.auth import (
-    initiator_signed_octets,
-    psk_auth,
-    responder_signed_octets,
-    verify_psk_auth,
-)
+from ikev2d.crypto.auth import psk_auth, verify_psk_auth
 from ikev2d.policy.identity import Identity, IdentityError
 from ikev2d.wire.enums import AuthMethod, CertEncoding, ExchangeType, NotifyType
 from ikev2d.wire.payloads import (
@@ -39,6 +34,7 @@ from ikev2d.wire.payloads import (
     Payload,
 )
 
+from .auth_octets import initiator_octets, responder_octets
 from .child import FirstChild, create_first_child
 from .eap_auth import EapSession, continue_eap, start_eap
 from .errors import AuthenticationFailed, IkeError
@@ -93,9 +89,7 @@ def _signed_by_us(r: Responder, sa: IkeSa, idr: IdrPayload) -> list[Payload]:
     from ikev2d.auth.signatures import choose_auth, sign_auth  # certificates only
 
     creds = r.credentials
-    octets = responder_signed_octets(
-        sa.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, idr.body()
-    )
+    octets = responder_octets(sa, idr.body())
     method, hash_alg = choose_auth(creds.key, sa.peer_hashes)
     certs: list[Payload] = [
         CertPayload(CertEncoding.X509_CERT_SIGNATURE, der) for der in creds.der_chain()
@@ -109,10 +103,10 @@ def _psk(r: Responder, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPa
         raise AuthenticationFailed(
             "a pre-shared key was used but none is configured", code="psk_not_set"
         )
-    octets = initiator_signed_octets(sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, idi.body())
+    octets = initiator_octets(sa, idi.body())
     if not verify_psk_auth(sa.prf, psk, octets, auth.data):
         raise AuthenticationFailed("wrong pre-shared key", code="psk_wrong")
-    ours = responder_signed_octets(sa.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, idr.body())
+    ours = responder_octets(sa, idr.body())
     return [AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(sa.prf, psk, ours))]
 
 
@@ -141,7 +135,7 @@ def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayl
         raise AuthenticationFailed(
             "the client's identity is not in its certificate", code="cert_identity"
         )
-    octets = initiator_signed_octets(sa.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, idi.body())
+    octets = initiator_octets(sa, idi.body())
     if not verify_auth(cert, octets, auth.method, auth.data):
         raise AuthenticationFailed("the client's signature does not verify", code="signature_wrong")
     sa.user, sa.cert_serial = name.common_name or None, cert.serial_number

@@ -23,7 +23,7 @@ from .credentials import Credentials
 from .errors import InvalidSyntax
 from .events import Address
 from .nat import nat_detected, nat_detection_hash
-from .negotiate import choose_ike_proposal
+from .negotiate import additional_ke_policy, choose_ike_proposal
 from .rules import check_request
 from .sa import IkeSa
 
@@ -67,7 +67,10 @@ def handle_ike_sa_init(
     sa_payload = msg.get(SaPayload)
     ke = msg.get(KePayload)
     nonce_i = msg.get(NoncePayload).data
-    chosen = choose_ike_proposal(config.ike_proposal, sa_payload, ke.group)
+    # RFC 9242: additional key exchanges need IKE_INTERMEDIATE, which the client must announce
+    intermediate = msg.notify(NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED) is not None
+    additional = additional_ke_policy(config.post_quantum, new_ike_sa=True, possible=intermediate)
+    chosen = choose_ike_proposal(config.ike_proposal, sa_payload, ke.group, additional)
     conf = chosen.configured
     our_public, shared = run_key_exchange(int(conf.ke.id), ke.data, rng)
     spi_i = msg.header.spi_i
@@ -90,6 +93,8 @@ def handle_ike_sa_init(
     )
     if fragmentation:
         payloads.append(NotifyPayload.of(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED))
+    if chosen.additional:
+        payloads.append(NotifyPayload.of(NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED))
     hashes = msg.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
     if credentials is not None and credentials.can_sign:
         from ikev2d.auth.signatures import OUR_HASH_ALGORITHMS  # only with certificates
@@ -127,4 +132,5 @@ def handle_ike_sa_init(
     sa.last_response = [response]
     sa.fragmentation = fragmentation
     sa.peer_hashes = _hash_list(hashes)
+    sa.additional_ke, sa.pending_ke = chosen.additional, chosen.additional_methods
     return sa, response

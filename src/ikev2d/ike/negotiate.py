@@ -7,6 +7,13 @@ uses the group of some acceptable match, the best such match is taken, so a clie
 an acceptable group is not sent round an extra INVALID_KE_PAYLOAD trip (RFC 7296 §1.2 allows
 the responder to accept any group the initiator proposed). Otherwise INVALID_KE_PAYLOAD names
 the group of the best match.
+
+Additional key exchanges (RFC 9370 §2.2.1): a client proposal may carry transform types
+ADDKE1..ADDKE7, each with alternatives, NONE among them when that exchange is optional. For every
+type present we pick our most preferred ML-KEM that the client lists (never one twice), else NONE
+if listed, else the proposal does not match; NONE is left out of the reply, as strongSwan does.
+`AdditionalKe` says which methods we run (none with post_quantum off or without ML-KEM) and
+whether at least one must be chosen (post_quantum required, for new IKE SAs).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ikev2d.crypto.transforms import Transform as TransformInfo
-from ikev2d.crypto.transforms import UnknownTransform, lookup
+from ikev2d.crypto.transforms import UnknownTransform, additional_ke_keyword, lookup
 from ikev2d.policy.proposals import Proposal as Configured
 from ikev2d.wire.enums import EsnId, ProtocolId, TransformType
 from ikev2d.wire.sa import Proposal as Offered
@@ -23,7 +30,10 @@ from ikev2d.wire.sa import SaPayload, Transform
 from .errors import InvalidKePayload, InvalidSyntax, NoProposalChosen
 
 __all__ = [
+    "ADDKE_TYPES",
+    "AdditionalKe",
     "Chosen",
+    "additional_ke_policy",
     "choose_child_proposal",
     "choose_ike_proposal",
     "choose_rekey_child_proposal",
@@ -37,6 +47,49 @@ _ENCR, _PRF, _INTEG, _KE, _ESN = (
     TransformType.KE,
     TransformType.ESN,
 )
+ADDKE_TYPES = tuple(range(TransformType.ADDKE1, TransformType.ADDKE7 + 1))
+_ADDKE = frozenset(ADDKE_TYPES)
+_NONE = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AdditionalKe:
+    """Which additional key exchanges we agree to, by our preference, and whether one must be."""
+
+    methods: tuple[int, ...] = ()
+    required: bool = False
+
+    def choose(self, offered: Offered) -> tuple[tuple[int, int], ...] | None:
+        """((ADDKE type, method), ...) for the client proposal, or None if it does not match."""
+        chosen: list[tuple[int, int]] = []
+        for ttype in sorted({t.transform_type for t in offered.transforms} & _ADDKE):
+            ids = {t.transform_id for t in offered.transforms if t.transform_type == ttype}
+            used = {m for _, m in chosen}
+            pick = next((m for m in self.methods if m in ids and m not in used), None)
+            if pick is not None:
+                chosen.append((ttype, pick))
+            elif _NONE not in ids:
+                return None
+        if self.required and not chosen:
+            return None
+        return tuple(chosen)
+
+
+NO_ADDITIONAL_KE = AdditionalKe()
+
+
+def additional_ke_policy(
+    post_quantum: str, *, new_ike_sa: bool = False, possible: bool = True
+) -> AdditionalKe:
+    """The ML-KEM methods post_quantum lets us run (none when the exchange cannot carry them:
+    `possible` False); `required` binds only new IKE SAs, since the keys of rekeyed SAs derive
+    from SK_d, which the first exchanges already protected."""
+    required = post_quantum == "required" and new_ike_sa
+    if post_quantum == "off" or not possible:
+        return AdditionalKe((), required)
+    from ikev2d.crypto.mlkem import available_methods
+
+    return AdditionalKe(tuple(int(m) for m in available_methods()), required)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +99,12 @@ class Chosen:
     configured: Configured
     offered: Offered
     ke_group: int | None = None  # a Child SA's PFS group (CREATE_CHILD_SA)
+    additional: tuple[tuple[int, int], ...] = ()  # (ADDKE type, method), RFC 9370
+
+    @property
+    def additional_methods(self) -> tuple[int, ...]:
+        """The additional key exchanges to run, in order."""
+        return tuple(m for _, m in self.additional)
 
     def reply_proposal(self, spi: bytes = b"", number: int | None = None) -> Offered:
         """The one proposal we send: the client's number (or `number`), our transforms."""
@@ -56,6 +115,7 @@ class Chosen:
         ]
         if self.ke_group is not None and protocol != ProtocolId.IKE:
             transforms.append(Transform(_KE, self.ke_group))
+        transforms += [Transform(ttype, method) for ttype, method in self.additional]
         return Offered(
             self.offered.number if number is None else number, protocol, spi, tuple(transforms)
         )
@@ -80,10 +140,10 @@ def _matches(c: Configured, offered: Offered, ike: bool) -> bool:
     types = {o.transform_type for o in offered.transforms}
     if ike:
         required = {_ENCR, _PRF, _KE} | ({_INTEG} if c.integ is not None else set())
-        allowed = required | {_INTEG}  # an AEAD offer may carry INTEG NONE
+        allowed = required | {_INTEG} | _ADDKE  # an AEAD offer may carry INTEG NONE
     else:
         required = {_ENCR} | ({_INTEG} if c.integ is not None else set())
-        allowed = required | {_INTEG, _ESN, _KE}  # KE in IKE_AUTH's SA is ignored
+        allowed = required | {_INTEG, _ESN, _KE} | _ADDKE  # KE in IKE_AUTH's SA is ignored
     if not required <= types or not types <= allowed:
         return False
     if c.integ is None and any(
@@ -109,11 +169,25 @@ def _proposals(sa: SaPayload, protocol: int) -> list[Offered]:
     return out
 
 
-def choose_ike_proposal(configured: tuple[Configured, ...], sa: SaPayload, ke_group: int) -> Chosen:
+def choose_ike_proposal(
+    configured: tuple[Configured, ...],
+    sa: SaPayload,
+    ke_group: int,
+    additional: AdditionalKe = NO_ADDITIONAL_KE,
+) -> Chosen:
     """The IKE proposal to use; raises NoProposalChosen or InvalidKePayload."""
     offered = _proposals(sa, ProtocolId.IKE)
-    matches = [Chosen(c, o) for c in configured for o in offered if _matches(c, o, True)]
+    matches = []
+    for c in configured:
+        for o in offered:
+            if _matches(c, o, True) and (addke := additional.choose(o)) is not None:
+                matches.append(Chosen(c, o, additional=addke))
     if not matches:
+        if additional.required and any(_matches(c, o, True) for c in configured for o in offered):
+            raise NoProposalChosen(
+                f"no proposal with ML-KEM (post_quantum is required) in {describe_offer(sa)}",
+                code="ike_proposal_pq",
+            )
         raise _no_proposal("ike", sa, offered)
     for m in matches:
         if m.configured.ke.id == ke_group:
@@ -132,13 +206,17 @@ def choose_child_proposal(configured: tuple[Configured, ...], sa: SaPayload) -> 
     raise _no_proposal("esp", sa, offered)
 
 
-_DESCRIBE_ORDER = {_ENCR: 0, _INTEG: 1, _PRF: 2, _KE: 3, _ESN: 4}
+_DESCRIBE_ORDER = {_ENCR: 0, _INTEG: 1, _PRF: 2, _KE: 3, **dict.fromkeys(ADDKE_TYPES, 4), _ESN: 5}
 
 
 def _describe_proposal(p: Offered) -> str:
     known, unknown = [], []
+    addke: list[str] = []
     for t in sorted(p.transforms, key=lambda t: _DESCRIBE_ORDER.get(t.transform_type, 9)):
         if t.transform_type == _INTEG and t.transform_id == 0:
+            continue
+        if t.transform_type in _ADDKE:
+            addke.append(additional_ke_keyword(t.transform_type, t.transform_id))
             continue
         try:
             known.append(lookup(t.transform_type, t.transform_id, t.key_length))
@@ -147,7 +225,7 @@ def _describe_proposal(p: Offered) -> str:
     hashes = {t.hash_name for t in known if t.type == _INTEG}
     # strongSwan's shorthand: sha256 stands for INTEG and PRF of the same hash
     words = [t.keyword for t in known if not (t.type == _PRF and t.hash_name in hashes)]
-    return "-".join(words + unknown)
+    return "-".join(words + addke + unknown)
 
 
 def _ke_ids(offered: Offered) -> set[int]:
@@ -159,12 +237,14 @@ def choose_rekey_child_proposal(
     sa: SaPayload,
     ke_group: int | None,
     supported_groups: frozenset[int],
+    additional: AdditionalKe = NO_ADDITIONAL_KE,
 ) -> Chosen:
     """The ESP proposal for a Child SA made by CREATE_CHILD_SA, where a KE (PFS) may come.
 
     A configured proposal with a KE group insists on it (INVALID_KE_PAYLOAD names it when the
     client offered it but sent another); one without takes no KE, or the client's own group
     when the client asks for PFS with a group we support (iOS offers MODP2048 on rekey).
+    Additional key exchanges ride on a main one: without KE none is chosen.
     """
     offered = _proposals(sa, ProtocolId.ESP)
     wrong_ke: int | None = None
@@ -173,16 +253,24 @@ def choose_rekey_child_proposal(
             if len(o.spi) != 4 or not _matches(c, o, False):
                 continue
             groups = _ke_ids(o)
+            group: int | None = None
             if c.ke is not None:
-                if int(c.ke.id) in groups:
-                    if ke_group == int(c.ke.id):
-                        return Chosen(c, o, ke_group)
+                if int(c.ke.id) not in groups:
+                    continue
+                if ke_group != int(c.ke.id):
                     wrong_ke = wrong_ke or int(c.ke.id)
+                    continue
+                group = ke_group
             elif ke_group is None:
-                if not groups or 0 in groups:
-                    return Chosen(c, o)
-            elif ke_group in groups and ke_group in supported_groups:
-                return Chosen(c, o, ke_group)
+                if groups and 0 not in groups:
+                    continue
+            elif ke_group not in groups or ke_group not in supported_groups:
+                continue
+            else:
+                group = ke_group
+            addke = (additional if group is not None else NO_ADDITIONAL_KE).choose(o)
+            if addke is not None:
+                return Chosen(c, o, group, addke)
     if wrong_ke is not None:
         raise InvalidKePayload(wrong_ke, f"KE group {ke_group} sent, {wrong_ke} wanted")
     raise _no_proposal("esp", sa, offered)

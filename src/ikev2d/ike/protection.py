@@ -18,13 +18,28 @@ from .fragments import (
 )
 from .sa import IkeSa
 
-__all__ = ["is_retransmission", "open_message", "seal"]
+__all__ = ["decode_inner", "is_retransmission", "open_message", "open_plain", "seal"]
 
 
 def open_message(sa: IkeSa, data: bytes, now: float) -> list[Payload] | ParseError | None:
     """The decrypted payloads; None to drop (not authentic, not for us, or a fragment of
     a message still incomplete), a ParseError when authentic but malformed inside (answered
     with INVALID_SYNTAX)."""
+    opened = open_plain(sa, data, now)
+    return None if opened is None else decode_inner(opened)
+
+
+def decode_inner(opened: tuple[int, bytes]) -> list[Payload] | ParseError:
+    """The payloads of open_plain's (first inner payload type, plaintext)."""
+    try:
+        return decode_payloads(*opened)
+    except ParseError as e:
+        return e
+
+
+def open_plain(sa: IkeSa, data: bytes, now: float) -> tuple[int, bytes] | None:
+    """(first inner payload type, decrypted payload chain) of an authentic message, its
+    fragments reassembled; None to drop (see open_message)."""
     try:
         msg = decode_message(data)
     except ParseError:
@@ -41,10 +56,7 @@ def open_message(sa: IkeSa, data: bytes, now: float) -> list[Payload] | ParseErr
     except IntegrityError:
         return None
     sa.last_inbound = max(sa.last_inbound, now)
-    try:
-        return decode_payloads(sk.first_inner_type, plain)
-    except ParseError as e:
-        return e
+    return sk.first_inner_type, plain
 
 
 def _reassemble(sa: IkeSa, header: Header, data: bytes, frag, now: float):
@@ -67,15 +79,13 @@ def _reassemble(sa: IkeSa, header: Header, data: bytes, frag, now: float):
     if whole is None:
         return None
     sa.reassembly = None
-    try:
-        return decode_payloads(re.first_inner_type, whole)
-    except ParseError as e:
-        return e
+    return re.first_inner_type, whole
 
 
 def is_retransmission(sa: IkeSa, data: bytes) -> bool:
     """An authentic copy of the request we last answered (for a fragmented one, its
-    first fragment: RFC 7383 §2.6.1 answers once per retransmission)."""
+    first fragment: RFC 7383 §2.6.1 answers once per retransmission). After an
+    IKE_INTERMEDIATE exchange the keys changed: its request is checked with the old ones."""
     try:
         msg = decode_message(data)
     except ParseError:
@@ -83,14 +93,17 @@ def is_retransmission(sa: IkeSa, data: bytes) -> bool:
     if len(msg.payloads) != 1:
         return False
     sk = msg.payloads[0]
-    try:
-        if isinstance(sk, EncryptedPayload):
-            sa.codec_in.open(data, len(data) - len(sk.data))
+    codecs = (sa.codec_in,) if sa.codec_in_prev is None else (sa.codec_in_prev, sa.codec_in)
+    first_fragment = isinstance(sk, EncryptedFragmentPayload) and sk.number == 1
+    for codec in codecs:
+        if first_fragment and open_fragment(codec, data, sk) is not None:
             return True
-        if isinstance(sk, EncryptedFragmentPayload) and sk.number == 1:
-            return open_fragment(sa.codec_in, data, sk) is not None
-    except IntegrityError:
-        return False
+        if isinstance(sk, EncryptedPayload):
+            try:
+                codec.open(data, len(data) - len(sk.data))
+            except IntegrityError:
+                continue
+            return True
     return False
 
 

@@ -370,7 +370,7 @@ class Responder:
     # -- requests inside an IKE SA -------------------------------------------------------
     def _on_request(self, sa: IkeSa, data: bytes, header: Header, src, dst, now) -> None:
         from .mobike import follow_client
-        from .protection import is_retransmission, open_message
+        from .protection import decode_inner, is_retransmission, open_plain
 
         mid = header.message_id
         if mid == sa.last_response_id and mid + 1 == sa.next_request_id:
@@ -379,15 +379,19 @@ class Responder:
             return
         if mid != sa.next_request_id:
             return
-        inner = open_message(sa, data, now)
-        if inner is None:
+        opened = open_plain(sa, data, now)
+        if opened is None:
             return
+        inner = decode_inner(opened)
         exchange = header.exchange
         try:
             if isinstance(inner, ParseError):
                 raise IkeError(f"malformed encrypted payloads: {inner}")
             if exchange == ExchangeType.IKE_AUTH and sa.state == SaState.HALF_OPEN:
                 self._on_ike_auth(sa, inner, mid, src, dst, now)
+                return
+            if exchange == ExchangeType.IKE_INTERMEDIATE and sa.state == SaState.HALF_OPEN:
+                self._on_intermediate(sa, inner, (data[:28], *opened), mid, src, dst)
                 return
             if sa.state == SaState.HALF_OPEN:
                 if exchange == ExchangeType.INFORMATIONAL:
@@ -414,6 +418,10 @@ class Responder:
         from .tasks import keys_event
 
         sa.local, sa.remote = dst, src  # the client may have floated to port 4500
+        if sa.pending_ke:
+            from .intermediate import require_key_exchanges
+
+            require_key_exchanges(sa)
         result = handle_ike_auth(self, sa, inner, now)
         self._respond(sa, ExchangeType.IKE_AUTH, mid, result.payloads, src, dst, now,
                       delay=result.delay)  # fmt: skip
@@ -431,12 +439,13 @@ class Responder:
         sa.hard_expiry = now + hard_lifetime(cfg.ike_lifetime)
         self._by_init.pop((sa.spi_i, sa.init_from), None)
         sa.init_request = sa.init_response = b""  # needed no more: keep the SA small
+        sa.int_auth, sa.codec_in_prev = b"", None
         if result.child is not None:
             sa.virtual_ip = str(result.child.virtual_ip)
             sa.children.append(result.child.child)
         self.emit(
             ev.IkeSaEstablished(
-                sa.handle, _who(sa), sa.remote, sa.virtual_ip, sa.nat, sa.proposal.text
+                sa.handle, _who(sa), sa.remote, sa.virtual_ip, sa.nat, sa.algorithms
             )
         )
         if self.export_keys:
@@ -450,6 +459,15 @@ class Responder:
         elif result.child_error is not None:
             self.emit(ev.NegotiationFailed(src, result.child_error.reason, result.child_error.code))
         self.schedule(sa)
+
+    def _on_intermediate(self, sa: IkeSa, inner, request, mid: int, src, dst) -> None:
+        """An RFC 9242 exchange before IKE_AUTH; its keys take over once it is answered."""
+        from .intermediate import complete_intermediate, handle_intermediate
+
+        sa.local, sa.remote = dst, src  # NAT: the client moves to port 4500 here (§2.23)
+        done = handle_intermediate(sa, inner, self.rng)
+        self._respond(sa, ExchangeType.IKE_INTERMEDIATE, mid, done.payloads, src, dst)
+        complete_intermediate(sa, mid, request, done)
 
     def _fail_auth(
         self, sa: IkeSa, src: Address, error: IkeError, now: float, throttle: bool = True

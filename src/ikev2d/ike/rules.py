@@ -41,6 +41,12 @@ REQUEST_RULES: dict[int, dict[int, tuple[int, int]]] = {
         P.NOTIFY: (0, ANY),
         P.VENDOR_ID: (0, ANY),
     },
+    # RFC 9242/9370: one additional key exchange each (or none, for other data)
+    ExchangeType.IKE_INTERMEDIATE: {
+        P.KE: (0, 1),
+        P.NOTIFY: (0, ANY),
+        P.VENDOR_ID: (0, ANY),
+    },
     ExchangeType.INFORMATIONAL: {
         P.DELETE: (0, ANY),
         P.NOTIFY: (0, ANY),

@@ -122,6 +122,12 @@ class IkeSa:
     fragmentation: bool = False  # both ends support RFC 7383
     peer_hashes: tuple[int, ...] = ()  # the client's SIGNATURE_HASH_ALGORITHMS
     reassembly: object = None  # fragments of the client's current request
+    # RFC 9370: the IKE SA's additional key exchanges ((ADDKE type, method), ...), those still
+    # to run in IKE_INTERMEDIATE, and the RFC 9242 IntAuth_i | IntAuth_r | IKE_AUTH MID
+    additional_ke: tuple[tuple[int, int], ...] = ()
+    pending_ke: tuple[int, ...] = ()
+    int_auth: bytes = field(default=b"", repr=False)
+    codec_in_prev: SkCodec | None = None  # the keys of the last IKE_INTERMEDIATE request
     delayed: tuple | None = None  # (when, datagrams, dst, src): a response held back
 
     @property
@@ -135,6 +141,16 @@ class IkeSa:
     @property
     def handle(self) -> int:
         return int.from_bytes(self.our_spi, "big")
+
+    @property
+    def algorithms(self) -> str:
+        """The IKE suite in strongSwan's words, additional key exchanges included."""
+        if not self.additional_ke:
+            return self.proposal.text
+        from ikev2d.crypto.transforms import additional_ke_keyword
+
+        words = (additional_ke_keyword(t, m) for t, m in self.additional_ke)
+        return "-".join((self.proposal.text, *words))
 
     @property
     def nat(self) -> bool:

@@ -73,6 +73,7 @@ class Initiator:
         self.ke_group = ke_group if ke_group is not None else int(first.ke.id)
         self.mid = 0
         self.child_spi = int.from_bytes(os.urandom(4), "big") | 0x100
+        self.int_auth = b""  # IntAuth_i | IntAuth_r | IKE_AUTH MID after IKE_INTERMEDIATE
 
     # IKE_SA_INIT { SAi1, KEi, Ni, N(NAT_D) } -->
     def init_request(self) -> bytes:
@@ -109,6 +110,7 @@ class Initiator:
         found = {
             t.transform_type: lookup(t.transform_type, t.transform_id, t.key_length)
             for t in chosen.transforms
+            if t.transform_type < 6  # ADDKE (RFC 9370): pq_initiator.py
         }
         self.encr, self.integ, self.prf_t = found[1], found.get(3), found[2]
         self.prf = Prf(self.prf_t)
@@ -156,7 +158,7 @@ class Initiator:
         """``idr``: (type, data) of the server identity to ask for (RFC 7296 §2.15 IDr)."""
         idi = IdiPayload(*self.identity)
         octets = initiator_signed_octets(
-            self.prf, self.message1, self.nonce_r, self.keys.sk_pi, idi.body()
+            self.prf, self.message1, self.nonce_r, self.keys.sk_pi, idi.body(), self.int_auth
         )
         auth = AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(self.prf, psk or self.psk, octets))
         payloads = [idi, *([IdrPayload(*idr)] if idr else []), auth]
@@ -184,7 +186,7 @@ class Initiator:
         idr = next(p for p in inner if p.payload_type == 36)
         auth = next(p for p in inner if isinstance(p, AuthPayload))
         octets = responder_signed_octets(
-            self.prf, self.message2, self.nonce_i, self.keys.sk_pr, idr.body()
+            self.prf, self.message2, self.nonce_i, self.keys.sk_pr, idr.body(), self.int_auth
         )
         return psk_auth(self.prf, self.psk, octets) == auth.data
 

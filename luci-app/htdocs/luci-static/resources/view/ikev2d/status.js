@@ -59,6 +59,7 @@ var FAILED = {
 	esp_proposal: _('The device offered tunnel encryption the server does not accept. Install a profile from below on it, or choose another preset under Settings → Proposals.'),
 	internal_address_failure: _('No free address was left for the device: make the client address pool bigger.'),
 	ts_unacceptable: _('The device asked for networks the server does not offer.'),
+	ike_proposal_pq: _('The device offered no post-quantum key exchange, which the server requires. iPhone, iPad and Mac need version 26 and a profile from below; or set Post-quantum protection to "When the device supports it" under Settings → Proposals.'),
 	rekey_refused: _('A connected device refused to renew its keys; it will reconnect.')
 };
 var WEAK = {  // the device offered only old algorithms: Windows' built-in defaults
