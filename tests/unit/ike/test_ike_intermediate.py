@@ -24,8 +24,9 @@ from ikev2d.wire.message import decode_message
 from ikev2d.wire.payloads import KePayload, NotifyPayload
 from ikev2d.wire.sa import Proposal, SaPayload, Transform
 
-pytestmark = pytest.mark.skipif(
-    not mlkem.available_methods(), reason="this cryptography has no ML-KEM (tests/unit/crypto)"
+HAVE_MLKEM = bool(mlkem.available_methods())
+needs_mlkem = pytest.mark.skipif(
+    not HAVE_MLKEM, reason="this cryptography has no ML-KEM (the test_without_mlkem_* run)"
 )
 ML768, ML1024 = int(KeId.ML_KEM_768), int(KeId.ML_KEM_1024)
 X25519 = ("aes256-sha256-curve25519",)
@@ -60,6 +61,7 @@ def connect_pq(r: Responder, client: PqInitiator):
     return client.open(resp)[1]
 
 
+@needs_mlkem
 def test_x25519_with_mlkem768_runs_one_intermediate_exchange_and_auth_covers_it():
     r = responder()
     client = PqInitiator(ike=X25519)
@@ -92,6 +94,7 @@ def test_x25519_with_mlkem768_runs_one_intermediate_exchange_and_auth_covers_it(
     assert sa.int_auth == b"" and sa.codec_in_prev is None  # nothing kept once established
 
 
+@needs_mlkem
 def test_two_additional_exchanges_change_the_keys_twice():
     r = responder()
     client = PqInitiator(ike=X25519, addke=((ADDKE1, (ML768,)), (ADDKE1 + 1, (ML1024,))))
@@ -101,6 +104,7 @@ def test_two_additional_exchanges_change_the_keys_twice():
     assert events(r)[0].algorithms.endswith("-ke1_mlkem768-ke2_mlkem1024")
 
 
+@needs_mlkem
 def test_mlkem1024_exchange_is_fragmented_both_ways():
     r = responder(fragmentation=True)
     client = PqInitiator(ike=X25519, addke=((ADDKE1, (ML1024,)),), fragments=True)
@@ -115,6 +119,7 @@ def test_mlkem1024_exchange_is_fragmented_both_ways():
     assert client.verify_responder_auth(client.open(resp)[1])
 
 
+@needs_mlkem
 def test_an_answered_intermediate_request_is_answered_again_after_the_key_change():
     r = responder()
     client = PqInitiator(ike=X25519)
@@ -127,6 +132,7 @@ def test_an_answered_intermediate_request_is_answered_again_after_the_key_change
     assert client.verify_responder_auth(client.open(resp)[1])
 
 
+@needs_mlkem
 def test_auth_without_intauth_is_refused():
     r = responder()
     client = PqInitiator(ike=X25519)
@@ -138,6 +144,7 @@ def test_auth_without_intauth_is_refused():
     assert r._sas == {}
 
 
+@needs_mlkem
 def test_ike_auth_before_the_additional_exchange_is_invalid_syntax():
     r = responder()
     client = PqInitiator(ike=X25519)
@@ -147,6 +154,7 @@ def test_ike_auth_before_the_additional_exchange_is_invalid_syntax():
     assert r._sas == {}
 
 
+@needs_mlkem
 @pytest.mark.parametrize("ke", [KePayload(31, bytes(32)), KePayload(ML1024, bytes(1568)), None])
 def test_intermediate_with_another_or_no_key_exchange_is_invalid_syntax(ke):
     r = responder()
@@ -161,6 +169,7 @@ def test_intermediate_with_another_or_no_key_exchange_is_invalid_syntax(ke):
     assert r._sas == {}
 
 
+@needs_mlkem
 def test_a_key_that_fails_the_modulus_check_is_invalid_syntax():
     r = responder()
     client = PqInitiator(ike=X25519)
@@ -170,6 +179,7 @@ def test_a_key_that_fails_the_modulus_check_is_invalid_syntax():
 
 
 # -- post_quantum ---------------------------------------------------------------------------------
+@needs_mlkem
 def test_preferred_accepts_a_client_without_mlkem():
     r = responder(post_quantum="preferred")
     client = PqInitiator(ike=X25519, addke=(), intermediate=False)
@@ -180,11 +190,13 @@ def test_preferred_accepts_a_client_without_mlkem():
     assert client.verify_responder_auth(client.open(resp)[1])
 
 
+@needs_mlkem
 @pytest.mark.parametrize(
     ("offer", "intermediate"),
     [((), True), (((ADDKE1, (ML768, 0)),), True), (((ADDKE1, (ML768,)),), False)],
     ids=["no-addke", "optional-addke-taken-as-none", "no-intermediate-support"],
 )
+@needs_mlkem
 def test_required_refuses_a_client_without_mlkem(offer, intermediate):
     r = responder(post_quantum="required")
     client = PqInitiator(ike=X25519, addke=offer, intermediate=intermediate)
@@ -197,6 +209,7 @@ def test_required_refuses_a_client_without_mlkem(offer, intermediate):
     assert r._sas == {}
 
 
+@needs_mlkem
 def test_required_takes_an_optional_mlkem():
     r = responder(post_quantum="required")
     client = PqInitiator(ike=X25519, addke=((ADDKE1, (ML768, 0)),))
@@ -204,6 +217,7 @@ def test_required_takes_an_optional_mlkem():
     assert client.chosen_addke == [(ADDKE1, ML768)]
 
 
+@needs_mlkem
 def test_off_takes_none_and_refuses_a_mandatory_mlkem():
     r = responder(post_quantum="off")
     client = PqInitiator(ike=X25519, addke=((ADDKE1, (ML768, 0)),))
@@ -237,6 +251,7 @@ def test_additional_key_exchange_choice(offered, policy, expected):
     assert AdditionalKe(policy, required=True).choose(_offer(*offered)) == (expected or None)
 
 
+@needs_mlkem
 def test_reply_leaves_none_out():
     r = responder()
     client = PqInitiator(ike=X25519, addke=((ADDKE1, (0,)), (ADDKE1 + 1, (ML768, 0))))
@@ -247,6 +262,7 @@ def test_reply_leaves_none_out():
     ]
 
 
+@needs_mlkem
 def test_ke_and_addke_in_ike_auth_sa_are_ignored():
     """The first Child SA has no key exchange of its own: what IKE_AUTH's SA offers for later
     rekeys (strongSwan sends esp_proposals' x25519 and ke1_mlkem768 there) is not negotiated."""
@@ -256,3 +272,15 @@ def test_ke_and_addke_in_ike_auth_sa_are_ignored():
     assert client.verify_responder_auth(inner)
     sa2 = next(p for p in inner if isinstance(p, SaPayload)).proposals[0]
     assert {t.transform_type for t in sa2.transforms} == {1, 3, 5}
+
+
+@pytest.mark.skipif(HAVE_MLKEM, reason="this cryptography has ML-KEM (tested above)")
+def test_without_mlkem_preferred_takes_none_and_required_refuses_everyone():
+    client = PqInitiator(ike=X25519, addke=((ADDKE1, (ML768, 0)),))
+    msg = init(responder(post_quantum="preferred"), client)
+    assert client.chosen_addke == []
+    assert NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED not in notifies(msg.payloads)
+    r = responder(post_quantum="required")
+    msg = init(r, PqInitiator(ike=X25519, addke=((ADDKE1, (ML768, 0)),)))
+    assert notifies(msg.payloads) == [NotifyType.NO_PROPOSAL_CHOSEN]
+    assert "post_quantum is required" in events(r)[0].reason
