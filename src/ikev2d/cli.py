@@ -7,6 +7,7 @@ Both keep their imports lazy: ``ikev2ctl status`` needs json and socket only, ``
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import socket
@@ -79,6 +80,12 @@ def _daemon_parser() -> argparse.ArgumentParser:
         help="UCI network config for LAN defaults (with --uci; default: %(default)s)",
     )
     p.add_argument("--check", action="store_true", help="validate the configuration and exit")
+    p.add_argument(
+        "--refused-status",
+        metavar="FILE",
+        help="with --check: write to FILE why the server does not run (the status LuCI shows) "
+        "when the configuration is refused, remove FILE when it is valid (the init script)",
+    )
     p.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
     p.add_argument(
         "--foreground",
@@ -136,13 +143,42 @@ def daemon_main(argv: list[str] | None = None) -> int:
         config = load()
     except ConfigError as exc:
         print(str(exc), file=sys.stdout if args.check else sys.stderr)
+        if args.check and args.refused_status:
+            _record_refusal(args.refused_status, str(exc))
         return EXIT_CONFIG
     if args.check:
         for warning in config.warnings:
             print(f"warning: {warning}")
         print(f"configuration OK: {path}", file=sys.stderr)
+        if args.refused_status:
+            _record_refusal(args.refused_status, None)
         return EXIT_OK
     return _serve(config, load, path, args)
+
+
+def _record_refusal(path: str, problem: str | None) -> None:
+    """The init script's record of a refused configuration (None: it is valid now)."""
+    from ikev2d.daemon.status import stopped_view, write_status
+
+    try:
+        if problem is None:
+            os.unlink(path)
+        else:
+            write_status(path, stopped_view("config_error", problems=[problem]))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        print(f"ikev2d: cannot write {path}: {exc}", file=sys.stderr)
+
+
+def _record_stopped(config, log, reason: str, detail: str = "") -> None:
+    """Why this server does not run, in its status snapshot (LuCI's Status page shows it)."""
+    from ikev2d.daemon.status import stopped_view, write_snapshot
+
+    try:
+        write_snapshot(config.state_dir, stopped_view(reason, detail))
+    except OSError as exc:
+        log.error(f"cannot write the status snapshot: {exc}")
 
 
 def _serve(config, load, path: str, args) -> int:
@@ -153,6 +189,7 @@ def _serve(config, load, path: str, args) -> int:
         log.warning(warning)
     if not config.enabled:
         log.info(f"disabled in {path} (enabled is off): not starting")
+        _record_stopped(config, log, "disabled")
         return EXIT_OK
     from ikev2d.daemon.datapath import open_kernel_datapath
     from ikev2d.daemon.loop import Daemon
@@ -161,6 +198,8 @@ def _serve(config, load, path: str, args) -> int:
         datapath = open_kernel_datapath()
     except OSError as exc:
         log.error(f"cannot open the kernel's XFRM interface: {exc}")
+        detail = f"cannot open the kernel's XFRM interface: {exc}"
+        _record_stopped(config, log, "no_kernel_support", detail)
         return EXIT_FAIL
     daemon = Daemon(config, datapath=datapath, load_config=load, log=log, save_keys=args.save_keys)
     try:
@@ -168,6 +207,8 @@ def _serve(config, load, path: str, args) -> int:
     except OSError as exc:
         log.error(f"cannot start: {exc}")
         daemon.close()
+        reason = "port_in_use" if exc.errno == errno.EADDRINUSE else "start_failed"
+        _record_stopped(config, log, reason, f"cannot start: {exc}")
         return EXIT_FAIL
     daemon.install_signal_handlers()
     daemon.run()

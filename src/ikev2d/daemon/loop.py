@@ -381,6 +381,7 @@ class Daemon:
         return {
             "running": running,
             "pid": os.getpid(),
+            **({} if running else {"reason": "stopped"}),
             "started": int(started),
             "uptime": int(now - started),
             "listen": [address_text(s.bound) for s in self.sockets],

@@ -5,6 +5,11 @@ temporary file in the same directory, then rename), so a reader sees the old or 
 never half of one. ``"running"`` and ``"pid"`` come first: the plugin reads the first
 ``"pid"`` of the file to check that the daemon is alive. Nothing secret is ever in it.
 
+A server that is not running says why (``stopped_view``): ``reason`` is a code
+(docs/interfaces.md), ``detail`` the error in words, ``problems`` a refused configuration's
+lines. The daemon writes it when it stops or cannot start; ``ikev2d --check --refused-status
+FILE`` writes it for the init script, which does not start a refused configuration.
+
 A value given as an iterator (the client list) is written one item at a time: with a
 thousand clients, the list of views and the whole JSON text would be a megabyte or more at
 once, and such peaks stay in the RSS.
@@ -15,11 +20,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from .actions import Client, Failure, address_text
 
-__all__ = ["COUNTER_NAMES", "SNAPSHOT_NAME", "client_view", "failure_view", "write_snapshot"]
+__all__ = [
+    "COUNTER_NAMES",
+    "SNAPSHOT_NAME",
+    "client_view",
+    "failure_view",
+    "stopped_view",
+    "write_snapshot",
+    "write_status",
+]
 
 SNAPSHOT_NAME = "status.json"
 COUNTER_NAMES = ("bytes_in", "packets_in", "bytes_out", "packets_out")
@@ -55,6 +68,17 @@ def failure_view(failure: Failure) -> dict:
     }
 
 
+def stopped_view(reason: str, detail: str = "", problems: Sequence[str] = ()) -> dict:
+    """The status of a server that is not running, and why."""
+    view: dict = {"running": False, "reason": reason}
+    if detail:
+        view["detail"] = detail
+    if problems:
+        view["problems"] = list(problems)
+    view.update(clients=[], failures=[])
+    return view
+
+
 def _json_chunks(status: dict) -> Iterator[str]:
     """The text of ``json.dumps(status)`` (one line), iterator values as arrays, piecewise."""
     yield "{"
@@ -72,8 +96,12 @@ def _json_chunks(status: dict) -> Iterator[str]:
 
 def write_snapshot(directory: str, status: dict) -> str:
     """Write ``status`` to ``directory/status.json`` atomically; returns the path."""
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    path = os.path.join(directory, SNAPSHOT_NAME)
+    return write_status(os.path.join(directory, SNAPSHOT_NAME), status)
+
+
+def write_status(path: str, status: dict) -> str:
+    """Write ``status`` to ``path`` atomically (its directory is created 0755)."""
+    os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:

@@ -89,8 +89,10 @@ def test_uci_config_is_read(tmp_path, capsys):
 
 
 def test_a_disabled_config_does_not_start(tmp_path, capsys):
-    assert daemon_main(["--config", config_file(tmp_path, enabled=False)]) == 0
+    run = tmp_path / "run"
+    assert daemon_main(["--config", config_file(tmp_path, enabled=False, state_dir=str(run))]) == 0
     assert "disabled" in capsys.readouterr().err
+    assert json.loads((run / "status.json").read_text())["reason"] == "disabled"
 
 
 def test_help_documents_exit_codes(capsys):
