@@ -6,6 +6,7 @@ instance definition and the firewall rules fw4 would receive from 'service get_d
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def run_init(tmp_path: Path, ikev2d_ipk, action: str, *, cfg=None, check_rc=0, r
     script = (
         STUBS
         + env_lines
-        + f". {init}\nPROG={prog}\n"
+        + f". {init}\nPROG={prog}\nREFUSED={tmp_path}/run/refused.json\n"
         + {"start": "start", "reload": "reload_service"}[action]
         + "\n"
     )
@@ -86,6 +87,8 @@ def test_disabled_service_starts_nothing_and_opens_nothing(tmp_path, ikev2d_ipk)
     assert "OPEN_INSTANCE" not in log and not fw_rules(log)
     assert any("not starting: disabled" in line for line in log)
     assert not (tmp_path / "prog-args").exists()  # no Python started for nothing
+    # why, for the status page (the rpcd plugin reads it)
+    assert json.loads((tmp_path / "run/refused.json").read_text())["reason"] == "disabled"
 
 
 def test_failed_check_is_logged_and_nothing_starts(tmp_path, ikev2d_ipk):
@@ -93,7 +96,8 @@ def test_failed_check_is_logged_and_nothing_starts(tmp_path, ikev2d_ipk):
     assert "OPEN_INSTANCE" not in log and not fw_rules(log)
     assert "LOGGER psk: must be set" in log
     args = (tmp_path / "prog-args").read_text().split()
-    assert args == ["--uci", "/etc/config/ikev2d", "--check"]
+    refused = f"{tmp_path}/run/refused.json"  # the daemon's check records why, for the status
+    assert args == ["--uci", "/etc/config/ikev2d", "--check", "--refused-status", refused]
 
 
 def test_enabled_service_runs_the_daemon_under_procd(tmp_path, ikev2d_ipk):

@@ -76,7 +76,11 @@ def test_list_names_every_method_with_its_parameters(staging, run_dir):
 
 def test_status_without_snapshot_says_not_running(staging, run_dir):
     for method in ("status", "clients"):
-        assert _call(staging, run_dir, "call", method) == {"running": False, "clients": []}
+        assert _call(staging, run_dir, "call", method) == {
+            "running": False,
+            "reason": "not_started",
+            "clients": [],
+        }
 
 
 def test_status_returns_the_snapshot_of_a_live_daemon(staging, run_dir, fake_daemon):
@@ -98,10 +102,29 @@ def test_status_of_a_dead_or_foreign_pid_says_not_running(staging, run_dir):
         for pid in (dead.pid, foreign.pid):  # gone; alive but not ikev2d
             snap = {"running": True, "pid": pid, "clients": [{"id": "x"}]}
             (run_dir / "status.json").write_text(json.dumps(snap))
-            assert _call(staging, run_dir, "call", "status") == {"running": False, "clients": []}
+            assert _call(staging, run_dir, "call", "status") == {
+                "running": False,
+                "reason": "exited",  # it ended without writing why
+                "clients": [],
+            }
     finally:
         foreign.kill()
         foreign.wait(timeout=10)
+
+
+def test_status_says_why_the_server_does_not_run(staging, run_dir, fake_daemon):
+    # the daemon's last words: it stopped, or could not start
+    last = {"running": False, "pid": 999999999, "reason": "port_in_use", "detail": "x"}
+    (run_dir / "status.json").write_text(json.dumps(last))
+    assert _call(staging, run_dir, "call", "status") == last
+    # the init script's record of a refused start comes first
+    refused = {"running": False, "reason": "config_error", "problems": ["server.psk: ..."]}
+    (run_dir / "refused.json").write_text(json.dumps(refused))
+    assert _call(staging, run_dir, "call", "status") == refused
+    # ... unless a daemon runs (it keeps its configuration when a reload is refused)
+    live = {"running": True, "pid": fake_daemon.pid, "clients": []}
+    (run_dir / "status.json").write_text(json.dumps(live))
+    assert _call(staging, run_dir, "call", "status") == live
 
 
 def test_status_never_starts_python(staging, run_dir, fake_daemon, tmp_path):
