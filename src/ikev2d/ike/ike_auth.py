@@ -144,6 +144,8 @@ def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayl
 
 def _finish(r: Responder, sa: IkeSa, inner, now, payloads: list[Payload]) -> AuthResult:
     """Authenticated: the first Child SA (from the first IKE_AUTH message) and MOBIKE."""
+    if _notified(inner, NotifyType.INITIAL_CONTACT):  # before leasing: the old address frees
+        r.replace_older_sessions(sa)
     result = AuthResult(payloads)
     try:
         result.child = create_first_child(sa, inner, now, r.config, r.pool, r.allocate_spi, r.rng)
@@ -152,12 +154,14 @@ def _finish(r: Responder, sa: IkeSa, inner, now, payloads: list[Payload]) -> Aut
         payloads.append(NotifyPayload.of(e.notify, e.data))
     if result.child is not None:
         payloads += result.child.payloads
-    if r.config.mobike and any(
-        isinstance(p, NotifyPayload) and p.notify_type == NotifyType.MOBIKE_SUPPORTED for p in inner
-    ):
+    if r.config.mobike and _notified(inner, NotifyType.MOBIKE_SUPPORTED):
         sa.mobike = True
         payloads.append(NotifyPayload.of(NotifyType.MOBIKE_SUPPORTED))
     return result
+
+
+def _notified(inner: list[Payload], notify_type: int) -> bool:
+    return any(isinstance(p, NotifyPayload) and p.notify_type == notify_type for p in inner)
 
 
 def handle_ike_auth(r: Responder, sa: IkeSa, inner: list[Payload], now: float) -> AuthResult:

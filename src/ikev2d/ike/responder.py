@@ -158,6 +158,16 @@ class Responder:
             sa.pending = None
         delete_ike(self, sa, now)
 
+    def replace_older_sessions(self, sa: IkeSa) -> None:
+        """INITIAL_CONTACT (RFC 7296 §2.4): the client lost its state (a crash, a reboot), so
+        every other IKE SA of the same authenticated client ends now, with its Child SAs and
+        lease; no Delete is sent, nobody would answer it."""
+        who = _authenticated(sa)
+        for old in list(self._sas.values()):
+            if old is not sa and old.state != SaState.HALF_OPEN and _authenticated(old) == who:
+                self.terminate(old, "replaced: the client reconnected (INITIAL_CONTACT)")
+                self.forget(old)
+
     def shutdown(self, now: float) -> None:
         """Delete every IKE SA (one Delete each, no waiting): the daemon is stopping."""
         for sa in list(self._sas.values()):
@@ -615,6 +625,11 @@ class Responder:
             sa.delayed = None
             sa.last_response = datagrams
             self._outbox.extend((d, dst, src) for d in datagrams)
+
+
+def _authenticated(sa: IkeSa) -> object:
+    """Who authenticated: the EAP or certificate user, else the IKE identity."""
+    return sa.user if sa.user is not None else sa.identity
 
 
 def _who(sa: IkeSa) -> str:

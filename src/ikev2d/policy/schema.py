@@ -428,6 +428,18 @@ addresses in its subjectAltName, and the daemon reissues a certificate of its ow
 one of them when it starts or reloads; an imported certificate is never replaced (`ikev2ctl
 check` names the identities it lacks).
 
+## Clients that vanish
+
+A client gone without a Delete (a crash, a lost network) is found by DPD: after `dpd_delay`
+seconds without a message or ESP from it the server sends an empty INFORMATIONAL request,
+resends it after `retransmit_timeout`, twice that, four times that ..., and when
+`retransmit_tries` sends went unanswered it removes the client, its tunnel (kernel SAs and
+policies) and its address lease: with the defaults (30, 2, 5) 30 + 62 = 92 s after its last
+packet. A client that comes back first and sends INITIAL_CONTACT in IKE_AUTH (Windows always
+does, strongSwan after a restart) replaces every IKE SA of the same authenticated client (EAP
+user, certificate name, else IDi) at once, and gets its address back. Two devices sharing one
+identity replace each other that way: give each device its own user or identity.
+
 ## Defaults taken from the router (UCI)
 
 `dns` and `local_subnet` default to the LAN of `/etc/config/network` (`config interface 'lan'`:

@@ -1,0 +1,79 @@
+"""A client that went away without a Delete (issue 14): it comes back with INITIAL_CONTACT
+(Windows sends it; strongSwan after a restart), or it never comes back and DPD ends it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from ike_initiator import Initiator, vip
+from test_ike_responder import PHONE, Spis, events, make_config, roundtrip
+
+from ikev2d.ike import events as ev
+from ikev2d.ike.responder import Responder
+from ikev2d.wire.enums import IdType, NotifyType
+from ikev2d.wire.payloads import NotifyPayload
+
+INITIAL_CONTACT = NotifyPayload.of(NotifyType.INITIAL_CONTACT)
+OTHER_PORT = (PHONE[0], 4500)  # a restarted client comes from another port (or address)
+
+
+def attach(r: Responder, client: Initiator, src=PHONE, extra=(), now=0.0):
+    # IKE_SA_INIT -->  IKE_AUTH { IDi, AUTH, CP, SAi2, TSi, TSr, [N(INITIAL_CONTACT)] } -->
+    (resp,) = roundtrip(r, client.init_request(), src=src, now=now)
+    client.init_response(resp)
+    (resp,) = roundtrip(r, client.auth_request(extra=extra), src=src, now=now)
+    return client.open(resp)[1]
+
+
+def test_initial_contact_replaces_the_old_sas_and_lease_at_once():
+    r = Responder(make_config(dpd_delay=0), rng=os.urandom, allocate_spi=Spis())
+    before = vip(attach(r, Initiator()))
+    neighbour = vip(attach(r, Initiator(identity=(IdType.RFC822_ADDR, b"other@example.test"))))
+    installed = [e.child for e in events(r) if isinstance(e, ev.ChildSaInstalled)]
+    (old_sa,) = [sa for sa in r.ike_sas() if sa.virtual_ip == str(before)]
+    # the phone crashed and reconnects: same identity, new SPIs, INITIAL_CONTACT
+    after = vip(attach(r, Initiator(), src=OTHER_PORT, extra=(INITIAL_CONTACT,), now=5.0))
+    removed, terminated, established, new_child = events(r)
+    assert isinstance(removed, ev.ChildSaRemoved) and removed.child == installed[0]
+    assert isinstance(terminated, ev.IkeSaTerminated) and terminated.ike_sa == old_sa.handle
+    assert "INITIAL_CONTACT" in terminated.reason
+    assert isinstance(established, ev.IkeSaEstablished) and established.remote == OTHER_PORT
+    assert isinstance(new_child, ev.ChildSaInstalled)
+    assert after == before  # its own address, freed before the new lease
+    assert sorted(sa.virtual_ip for sa in r.ike_sas()) == sorted([str(before), str(neighbour)])
+    assert len(r.pool) == 2 and old_sa.our_spi not in r._sas  # nothing kept of it
+    assert r.datagrams_to_send() == []  # no Delete to a client that forgot the SA
+
+
+def test_without_initial_contact_the_old_sa_stays_until_dpd():
+    r = Responder(make_config(dpd_delay=0), rng=os.urandom, allocate_spi=Spis())
+    before = vip(attach(r, Initiator()))
+    after = vip(attach(r, Initiator(), src=OTHER_PORT))  # a second device of the same identity
+    assert after != before and len(list(r.ike_sas())) == 2
+    assert not any(isinstance(e, ev.IkeSaTerminated) for e in events(r))
+
+
+@pytest.mark.parametrize(("dpd", "timeout", "tries"), [(10, 1, 3), (30, 2, 2)])
+def test_dpd_frees_address_and_kernel_state_after_delay_and_retransmissions(dpd, timeout, tries):
+    """Gone without Delete: the first liveness check is due `dpd_delay` after the last
+    message; it is resent after timeout, 2*timeout ... and after `tries` sends unanswered the
+    SA, its Child SAs (kernel state) and its lease end."""
+    server = {"dpd_delay": dpd, "retransmit_timeout": timeout, "retransmit_tries": tries}
+    r = Responder(make_config(**server), rng=os.urandom, allocate_spi=Spis())
+    attach(r, Initiator())
+    child = next(e.child for e in events(r) if isinstance(e, ev.ChildSaInstalled))
+    gone_at = dpd + timeout * (2**tries - 1)
+    sends = [dpd + timeout * (2**n - 1) for n in range(tries)]
+    assert r.get_timer() == dpd
+    for t in sends:  # the check and its resends, each at its moment
+        r.handle_timer(t)
+        assert len(r.datagrams_to_send()) == 1 and len(r.pool) == 1, t
+    r.handle_timer(gone_at - 0.01)
+    assert len(list(r.ike_sas())) == 1 and len(r.pool) == 1 and events(r) == []
+    r.handle_timer(gone_at)
+    removed, terminated = events(r)
+    assert isinstance(removed, ev.ChildSaRemoved) and removed.child == child
+    assert isinstance(terminated, ev.IkeSaTerminated) and "stopped answering" in terminated.reason
+    assert list(r.ike_sas()) == [] and len(r.pool) == 0 and r.get_timer() is None
+    assert r.datagrams_to_send() == []
