@@ -372,11 +372,14 @@ class RouterNamespace:
 
     # -- the router's daemons -------------------------------------------------------------
     def boot(self) -> None:
-        """syslogd, ubusd, procd -S and rpcd, in OpenWrt's order, each waited for."""
+        """syslogd, ubusd, procd -S and rpcd, in OpenWrt's order, each waited for; then
+        reload_config once, as at the end of a router's boot (its checksums are what later
+        `reload_config` runs compare against)."""
         self.start_syslog()
         self.start_ubus()
         self.start_procd()
         self.start_rpcd()
+        self.run(["reload_config"])
 
     def start_syslog(self) -> None:
         # busybox syslogd (as OpenWrt's logd, it keeps facility.level); -n: stay in front

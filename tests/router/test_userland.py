@@ -42,8 +42,6 @@ def test_syslog_keeps_facility_and_level(router):
 
 
 def test_fw4_loads_its_ruleset_with_the_zones_netifd_reports(router):
-    router.network()
-    router.run(["/etc/init.d/firewall", "start"])
     ruleset = router.run(["nft", "list", "table", "inet", "fw4"]).stdout
     assert 'iifname "br-lan" jump input_lan' in ruleset
     assert 'iifname "wan" jump input_wan' in ruleset
