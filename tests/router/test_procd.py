@@ -109,3 +109,18 @@ def test_enabled_zero_and_reload_stops(installed):
     installed.run(["/etc/init.d/ikev2d", "reload"])
     wait_stopped(installed)
     wait_until(lambda: not instance(installed), 10, what="no instance registered")
+
+
+def test_start_with_a_broken_config_logs_each_problem_and_runs_nothing(installed):
+    installed.run(["uci", "set", f"ikev2d.server.psk={PSK}"])
+    installed.run(["uci", "set", "ikev2d.server.enabled=1"])
+    installed.run(["uci", "set", "ikev2d.server.port=0"])
+    installed.run(["uci", "set", "ikev2d.server.pool=not-a-network"])
+    installed.run(["uci", "commit", "ikev2d"])
+    installed.run(["/etc/init.d/ikev2d", "start"], check=False)
+    head = installed.wait_log(lambda line: "not starting" in line.text and "problems" in line.text)
+    lines = installed.log()
+    problems = lines[lines.index(head) + 1 :]
+    assert problems and {p.priority for p in problems} == {"daemon.err"}
+    assert "server.port" in problems[0].text  # the option and the value, as the daemon says
+    assert instance(installed) == {}
