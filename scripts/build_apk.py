@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_ipk import ROOT, IpkSpec, ikev2d_spec, luci_spec, source_date_epoch  # noqa: E402
+from build_ipk import ROOT, IpkSpec, ikev2d_spec, luci_spec, source_date_epoch
 
 __all__ = ["apk_scripts", "build_all", "description_line", "write_apk"]
 
@@ -64,7 +64,8 @@ def apk_scripts(spec: IpkSpec) -> dict[str, str]:
     scripts = {
         "post-install": post_install,
         "post-upgrade": "#!/bin/sh\nexport PKG_UPGRADE=1\n" + _body(post_install),
-        "pre-deinstall": _PRERM_HEAD.format(pkg=spec.package) + _body(spec.scripts.get("prerm-pkg")),
+        "pre-deinstall": _PRERM_HEAD.format(pkg=spec.package)
+        + _body(spec.scripts.get("prerm-pkg")),
     }
     if spec.scripts.get("postrm"):
         scripts["post-deinstall"] = spec.scripts["postrm"].lstrip()
@@ -74,10 +75,9 @@ def apk_scripts(spec: IpkSpec) -> dict[str, str]:
 def description_line(spec: IpkSpec) -> str:
     """$(strip description): one line, which must fit apk's limit."""
     text = " ".join(spec.description.split())
-    if len(text.encode()) > MAX_DESCRIPTION:
-        raise SystemExit(
-            f"{spec.package}: description is {len(text.encode())} bytes, apk keeps {MAX_DESCRIPTION}"
-        )
+    size = len(text.encode())
+    if size > MAX_DESCRIPTION:
+        raise SystemExit(f"{spec.package}: description of {size} B; apk keeps {MAX_DESCRIPTION}")
     return text
 
 
