@@ -283,11 +283,14 @@ def _read_lan(network_path: str) -> tuple[LanInfo | None, str]:
 
 
 def load_uci(path: str, network_path: str = DEFAULT_NETWORK_PATH) -> ServerConfig:
-    """Load /etc/config/ikev2d (``path``); LAN defaults come from ``network_path``."""
+    """Load /etc/config/ikev2d (``path``) with the secrets of ikev2d_secrets beside it
+    (policy.uci_secrets); LAN defaults come from ``network_path``."""
     from ikev2d.policy.uci import load_uci_file
+    from ikev2d.policy.uci_secrets import merge_secrets, read_secrets, secrets_path
 
     pkg = load_uci_file(path)
     warnings: list[str] = []
+    merge_secrets(pkg, read_secrets(secrets_path(path)), warnings)
     servers = pkg.of_type("ikev2d")
     if len(servers) > 1:
         raise ConfigError(

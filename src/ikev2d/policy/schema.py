@@ -372,11 +372,15 @@ On OpenWrt the configuration is UCI, `/etc/config/ikev2d`, which the LuCI page e
 ```
 config ikev2d 'server'                     [server]
     option enabled '1'                     enabled = true
-    option psk 'a long random secret...'   psk = "a long random secret..."
+                                           psk = "a long random secret..."
     list local_subnet '192.168.1.0/24'     local_subnet = ["192.168.1.0/24"]
-config user                                [[user]]
+config user 'user_alice'                   [[user]]
     option name 'alice'                    name = "alice"
     option ip '10.10.10.20'                ip = "10.10.10.20"
+
+# /etc/config/ikev2d_secrets
+config ikev2d 'server'
+    option psk 'a long random secret...'
 ```
 
 Values: booleans are `0`/`1` in UCI (also yes/no, on/off, true/false) and `true`/`false` in
@@ -439,6 +443,16 @@ packet. A client that comes back first and sends INITIAL_CONTACT in IKE_AUTH (Wi
 does, strongSwan after a restart) replaces every IKE SA of the same authenticated client (EAP
 user, certificate name, else IDi) at once, and gets its address back. Two devices sharing one
 identity replace each other that way: give each device its own user or identity.
+
+## Secrets in their own file (UCI)
+
+The options marked `secret` (`psk`, a user's `password`) belong in
+`/etc/config/ikev2d_secrets`, next to `/etc/config/ikev2d`, in a section of the same type and
+name as the one they belong to (`config ikev2d 'server'`, `config user 'user_alice'`): UCI's
+access control works per file, and LuCI's read-only users may read `/etc/config/ikev2d`. Users
+are therefore named sections. Anything but a secret option in the secrets file is an error; a
+secret still in `/etc/config/ikev2d` is used with a warning; where both files set one, the
+secrets file wins. TOML keeps everything in one file.
 
 ## Defaults taken from the router (UCI)
 

@@ -33,7 +33,7 @@ config interface 'lan'
     option netmask '255.255.255.0'
 """
 
-UCI_FULL = f"""
+UCI_FULL = """
 config ikev2d 'server'
     option enabled '1'
     list listen '0.0.0.0'
@@ -42,7 +42,6 @@ config ikev2d 'server'
     option wan_interface 'wan'
     option server_address 'vpn.example.com'
     option auth_mode 'psk'
-    option psk '{PSK}'
     option allow_weak_psk '0'
     option local_id_type 'fqdn'
     option local_id 'vpn.example.com'
@@ -68,14 +67,22 @@ config ikev2d 'server'
     option control_socket '/tmp/ikev2d.sock'
     option state_dir '/tmp/ikev2d'
 
-config user
+config user 'user_alice'
     option name 'alice'
-    option password 'alice-secret'
     option ip '10.10.10.20'
 
 config user 'bob'
     option name 'bob'
     option enabled '0'
+"""
+
+# what read-only LuCI users must not read: in its own file, by section name
+SECRETS_FULL = f"""
+config ikev2d 'server'
+    option psk '{PSK}'
+
+config user 'user_alice'
+    option password 'alice-secret'
 """
 
 TOML_FULL = f"""
@@ -144,6 +151,7 @@ def error_of(data: dict, **kw) -> ConfigError:
 
 
 def test_uci_and_toml_load_into_equal_models(files):
+    files("ikev2d_secrets", SECRETS_FULL)
     uci = load_uci(files("ikev2d", UCI_FULL), network_path=files("network", NETWORK))
     toml = load_toml(files("c.toml", TOML_FULL))
     assert uci == toml
@@ -162,10 +170,51 @@ def test_uci_and_toml_load_into_equal_models(files):
 
 
 def test_uci_unknown_sections_warn_and_values_spelled_as_uci(files):
+    files("ikev2d_secrets", SECRETS_FULL)
     text = UCI_FULL + "\nconfig frobnicator 'x'\n    option y '1'\n"
     cfg = load_uci(files("ikev2d", text), network_path=files("network", NETWORK))
     assert len(cfg.warnings) == 1
     assert "section type 'frobnicator' (x) is not used by ikev2d" in cfg.warnings[0]
+
+
+def test_secrets_still_in_the_main_file_are_used_with_a_warning(files):
+    """A configuration from before the secrets file (or edited by hand) keeps working."""
+    old = UCI_FULL.replace(
+        "    option allow_weak_psk", f"    option psk '{PSK}'\n    option allow_weak_psk"
+    )
+    old = old.replace(
+        "    option ip '10.10.10.20'",
+        "    option password 'alice-secret'\n    option ip '10.10.10.20'",
+    )
+    cfg = load_uci(files("ikev2d", old), network_path=files("network", NETWORK))
+    assert cfg.psk == PSK and cfg.find_user("alice").password == "alice-secret"
+    assert len(cfg.warnings) == 2
+    assert all("can be read by read-only LuCI users" in w for w in cfg.warnings)
+    assert "server.psk" in cfg.warnings[0] and "user_alice.password" in cfg.warnings[1]
+    assert PSK not in " ".join(cfg.warnings)
+    # where both files set one, the secrets file wins
+    files("ikev2d_secrets", SECRETS_FULL.replace("alice-secret", "moved-secret"))
+    cfg = load_uci(files("ikev2d", old), network_path=files("network", NETWORK))
+    assert cfg.find_user("alice").password == "moved-secret"
+
+
+def test_the_secrets_file_holds_secrets_only_by_section_name(files):
+    ikev2d = files("ikev2d", UCI_FULL)
+    network = files("network", NETWORK)
+    for text, message in [
+        ("config ikev2d 'server'\n option psk 'x'\n option port '600'\n",
+         "ikev2d_secrets:1: server.port: is not a secret option (allowed: psk (the rest"),
+        ("config user\n option password 'x'\n",
+         "ikev2d_secrets:1: config user: '@user[0]' is not named like a section it holds"),
+    ]:  # fmt: skip
+        files("ikev2d_secrets", text)
+        with pytest.raises(ConfigError) as exc:
+            load_uci(ikev2d, network_path=network)
+        assert message in str(exc.value)
+    # secrets of a section that is gone are left alone, with a warning
+    files("ikev2d_secrets", SECRETS_FULL + "\nconfig user 'user_gone'\n option password 'x'\n")
+    cfg = load_uci(ikev2d, network_path=network)
+    assert cfg.warnings == (f"{ikev2d}_secrets:8: no config user 'user_gone' in {ikev2d}",)
 
 
 def test_secrets_never_in_repr():
@@ -552,9 +601,14 @@ def test_psk_required_when_enabled():
 
 
 def test_uci_error_labels_and_syntax_errors(files):
+    files("ikev2d_secrets", SECRETS_FULL)
     text = UCI_FULL.replace("option ip '10.10.10.20'", "option ip '10.10.99.20'")
     with pytest.raises(ConfigError) as exc:
         load_uci(files("ikev2d", text), network_path=files("network", NETWORK))
+    assert str(exc.value).startswith("user_alice.ip: '10.10.99.20'")
+    anonymous = text.replace("config user 'user_alice'", "config user")
+    with pytest.raises(ConfigError) as exc:
+        load_uci(files("ikev2d", anonymous), network_path=files("network", NETWORK))
     assert str(exc.value).startswith("@user[0].ip: '10.10.99.20'")
     text = UCI_FULL.replace("option port '500'", "option port 'x500'")
     with pytest.raises(ConfigError) as exc:
@@ -577,6 +631,7 @@ def test_uci_error_labels_and_syntax_errors(files):
 
 
 def test_uci_list_spelled_as_option_splits_on_spaces(files):
+    files("ikev2d_secrets", SECRETS_FULL)
     text = UCI_FULL.replace(
         "list dns '192.168.8.1'\n    list dns '9.9.9.9'", "option dns '192.168.8.1 9.9.9.9'"
     )
