@@ -10,6 +10,7 @@ from pkg_support import ROOT, load_builder, unpack
 
 EXECUTABLES = {
     "/etc/init.d/ikev2d",
+    "/etc/uci-defaults/80-ikev2d-secrets",
     "/etc/uci-defaults/90-ikev2d-dnsmasq",
     "/usr/sbin/ikev2d",
     "/usr/sbin/ikev2ctl",
@@ -77,8 +78,9 @@ def test_luci_depends_on_the_daemon_and_luci(luci_ipk):
 
 def test_conffiles_keep_the_config(ikev2d_ipk):
     conffiles = ikev2d_ipk.control["./conffiles"][1].decode().split()
-    assert conffiles == ["/etc/config/ikev2d"]
+    assert conffiles == ["/etc/config/ikev2d", "/etc/config/ikev2d_secrets"]
     assert "./etc/config/ikev2d" in ikev2d_ipk.data
+    assert "./etc/config/ikev2d_secrets" in ikev2d_ipk.data
 
 
 def test_modes_owners_and_times(built):
@@ -90,8 +92,8 @@ def test_modes_owners_and_times(built):
             path = name[1:]
             if info.isdir():
                 assert info.mode == 0o755, name
-            elif path == "/etc/config/ikev2d":
-                assert info.mode == 0o600  # INSTALL_CONF: it holds the PSK
+            elif path.startswith("/etc/config/"):
+                assert info.mode == 0o600, name  # INSTALL_CONF; ikev2d_secrets holds the PSK
             elif path in EXECUTABLES:
                 assert info.mode == 0o755, name
             else:
@@ -205,15 +207,18 @@ def test_default_config_is_disabled_until_a_key_is_set(ikev2d_ipk):
     text = ikev2d_ipk.file("/etc/config/ikev2d").decode()
     assert "config ikev2d 'server'" in text
     assert "option enabled '0'" in text
-    assert "option psk ''" in text
     assert "option pool '10.10.10.0/24'" in text
+    assert not re.search(r"^\s*option (psk|password)", text, re.M), "secrets are in ikev2d_secrets"
+    secrets = ikev2d_ipk.file("/etc/config/ikev2d_secrets").decode()
+    assert "config ikev2d 'server'" in secrets and "option psk ''" in secrets
     proposals = re.findall(r"list ike_proposal '([^']+)'", text)
     assert proposals[0] == "aes256-sha256-modp2048"
 
 
 def test_default_config_values_are_the_schema_defaults(ikev2d_ipk, tmp_path):
     """Every option the shipped file sets equals the daemon's schema default, except the
-    two that keep the service off until the owner acts (enabled '0', psk '')."""
+    one that keeps the service off until the owner acts (enabled '0'; the PSK, empty, is in
+    ikev2d_secrets)."""
     sys.path.insert(0, str(ROOT / "src"))
     try:
         from ikev2d.policy.schema import OPTIONS

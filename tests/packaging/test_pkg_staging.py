@@ -105,10 +105,14 @@ def test_check_of_the_shipped_defaults_and_of_a_ready_config(staging, tmp_path):
     else:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     ready = tmp_path / "ikev2d"
+    (tmp_path / "ikev2d_secrets").write_text(
+        (staging / "etc/config/ikev2d_secrets")
+        .read_text()
+        .replace("option psk ''", "option psk 'correct horse battery staple 42 routers'")
+    )
     ready.write_text(
         default.read_text()
         .replace("option enabled '0'", "option enabled '1'")
-        .replace("option psk ''", "option psk 'correct horse battery staple 42 routers'")
         .replace(
             "option wan_interface 'wan'",
             "option wan_interface 'wan'\n\toption server_address 'vpn.example.org'",

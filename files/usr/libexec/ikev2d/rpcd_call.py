@@ -28,7 +28,8 @@ CONFIG = os.environ.get("IKEV2D_CONFIG", "/etc/config/ikev2d")
 UCI = os.environ.get("IKEV2D_UCI", "uci")
 # rpcd keeps the changes a LuCI session saved but has not applied in uci-<session id> here
 RPCD_DIR = os.environ.get("IKEV2D_RPCD_DIR", "/var/run/rpcd")
-CONFIG_NAMES = ("ikev2d",)  # the UCI configs the daemon reads, all in CONFIG's directory
+# the UCI configs the daemon reads, all in CONFIG's directory (the secrets: policy.uci_secrets)
+CONFIG_NAMES = ("ikev2d", "ikev2d_secrets")
 MAX_INPUT = 64 * 1024  # ubus arguments are a few short strings
 MAX_REPLY = 4 * 1024 * 1024  # a profile with certificates is tens of kilobytes
 TIMEOUT = 10.0
@@ -110,6 +111,8 @@ def staged_config(session: str | None, workdir: str) -> str:
     if not session or not re.fullmatch(r"[0-9a-f]{32}", session) or not os.path.isdir(savedir):
         return CONFIG
     for name in CONFIG_NAMES:
+        if not os.path.exists(os.path.join(os.path.dirname(CONFIG), name)):
+            continue  # no secrets file yet: they are still in the configuration
         proc = subprocess.run(
             [UCI, "-c", os.path.dirname(CONFIG), "-P", savedir, "export", name],
             capture_output=True,
