@@ -22,6 +22,7 @@ from ikev2d.crypto.transforms import ALL_TRANSFORMS
 from ikev2d.policy.proposals import is_legacy, parse_proposal
 from ikev2d.policy.psk import MIN_DISTINCT, MIN_LENGTH
 from ikev2d.policy.schema import configuration_markdown, schema_as_json
+from ikev2d.policy.uci_secrets import SECRETS_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 RES = ROOT / "luci-app/htdocs/luci-static/resources"
@@ -80,6 +81,7 @@ def _algorithms() -> dict[str, dict]:
 def schema_js() -> str:
     schema = json.loads(schema_as_json())
     schema["algorithms"] = _algorithms()
+    schema["secrets_config"] = SECRETS_CONFIG  # where the options marked secret are kept
     # the PSK rules the page can check as the user types (ikev2d.policy.psk); the
     # guessability estimate is left to the check before Save & Apply
     schema["psk_policy"] = {"min_length": MIN_LENGTH, "min_distinct": MIN_DISTINCT}

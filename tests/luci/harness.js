@@ -134,10 +134,16 @@ function makeForm(log) {
   class NamedSection extends Section {}
   class GridSection extends Section {
     constructor(map, cls, type, title, description) { super(map, cls, type, title, description); }
+    handleAdd(ev, name) { log.sectionsAdded.push(name); return name; }
+    handleRemove(sid) { log.sectionsRemoved.push(sid); }
   }
   class TypedSection extends Section {}
   class Map {
-    constructor(config, title, description) { Object.assign(this, { config, title, description, sections: [] }); log.maps.push(this); }
+    constructor(config, title, description) {
+      Object.assign(this, { config, title, description, sections: [], parsechain: [config] });
+      log.maps.push(this);
+    }
+    chain(config) { this.parsechain.push(config); }
     section(cls, a, b, c, d) {
       const s = cls === NamedSection ? new cls(this, 'NamedSection', b, c, d, a) : new cls(this, cls.name, a, b, c);
       this.sections.push(s);
@@ -155,11 +161,13 @@ function makeForm(log) {
 
 function makeEnv(opts = {}) {
   const log = { rpc: [], declared: [], polls: [], modals: [], notifications: [], maps: [], ui: {}, downloads: [],
-    saved: 0, applied: [] };
+    saved: 0, applied: [], sectionsAdded: [], sectionsRemoved: [] };
   const handlers = opts.rpc || {};
   const uciData = opts.uci || {};
-  const otherConfigs = opts.configs || {};  // other UCI configs, e.g. { network: { lan: {...} } }
+  // every UCI config the session may read: { name: { section: { '.type': ..., option: value } } }
+  const configs = { ...(opts.configs || {}), ikev2d: uciData };
   log.uciData = uciData;
+  log.configs = configs;
   const body = new FakeNode('body');
   const document = {
     body,
@@ -209,8 +217,15 @@ function makeEnv(opts = {}) {
       },
     },
     uci: {
-      load: (conf) => (conf === 'ikev2d' || otherConfigs[conf] ? Promise.resolve() : Promise.reject(new Error('Access denied'))),
-      get: (conf, sid, opt) => (((conf === 'ikev2d' ? uciData : otherConfigs[conf] || {})[sid] || {})[opt]),
+      load: (conf) => (configs[conf] ? Promise.resolve() : Promise.reject(new Error('Access denied'))),
+      get: (conf, sid, opt) => {
+        const s = (configs[conf] || {})[sid];
+        return opt === undefined ? s : (s || {})[opt];
+      },
+      add: (conf, type, name) => { (configs[conf] = configs[conf] || {})[name] = { '.type': type }; return name; },
+      set: (conf, sid, opt, value) => { if ((configs[conf] || {})[sid]) configs[conf][sid][opt] = value; },
+      unset: (conf, sid, opt) => { if ((configs[conf] || {})[sid]) delete configs[conf][sid][opt]; },
+      remove: (conf, sid) => { if (configs[conf]) delete configs[conf][sid]; },
       sections: (conf, type) => Object.entries(uciData).filter(([, s]) => s['.type'] === type)
         .map(([sid, s]) => ({ '.name': sid, ...s })),
     },

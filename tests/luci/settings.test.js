@@ -231,3 +231,42 @@ test('without access to the network config the page still renders (the check bef
   assert.equal(s.children.find((c) => c.option === 'pool').validate('server', '192.168.1.0/25'), true);
   await flush();
 });
+
+test('secrets live in their own config, under their section\'s name: a read-only user never reads them', () => {
+  const env = makeEnv({
+    uci: { server: { '.type': 'ikev2d', auth_mode: 'eap', psk: 'old-key-in-the-main-file-123' },
+      user_1a2b3c4d: { '.type': 'user', name: 'alice' } },
+    configs: { ikev2d_secrets: { user_1a2b3c4d: { '.type': 'user', password: 'alice pw' } } },
+  });
+  const schema = env.load('ikev2d.schema').schema;
+  env.load('view.ikev2d.settings').render();
+  const map = env.log.maps[0];
+  assert.equal(schema.secrets_config, 'ikev2d_secrets');
+  eq(map.parsechain, ['ikev2d', 'ikev2d_secrets']);
+  const s = map.sections[0];
+  const users = s.children.find((c) => c.option === '_users').subsection;
+  const all = [...s.children, ...users.children];
+  for (const o of schema.options) {
+    const w = all.find((c) => c.option === o.name && (o.section === 'user') === users.children.includes(c));
+    if (w) assert.equal(w.uciconfig, o.secret ? 'ikev2d_secrets' : undefined, o.name);
+  }
+  const psk = s.children.find((c) => c.option === 'psk');
+  const password = users.children.find((c) => c.option === 'password');
+  const secrets = env.log.configs.ikev2d_secrets;
+  // a key still in the main config is shown, and moves on save
+  assert.equal(psk.cfgvalue('server'), 'old-key-in-the-main-file-123');
+  psk.write('server', 'a-new-key-of-enough-length-42');
+  eq(secrets.server, { '.type': 'ikev2d', psk: 'a-new-key-of-enough-length-42' });
+  assert.equal(env.log.uciData.server.psk, undefined, 'no key left in the readable config');
+  assert.equal(password.cfgvalue('user_1a2b3c4d'), 'alice pw');
+  // users are named sections (a random name), so a password follows its user
+  const name = users.handleAdd({});
+  assert.match(name, /^user_[0-9a-f]{8}$/);
+  eq(env.log.sectionsAdded, [name]);
+  env.log.uciData[name] = { '.type': 'user', name: 'bob' };  // what GridSection.handleAdd made
+  password.write(name, 'bob pw');
+  eq(secrets[name], { '.type': 'user', password: 'bob pw' });
+  users.handleRemove(name);
+  assert.equal(secrets[name], undefined, 'a removed user takes its password along');
+  eq(env.log.sectionsRemoved, [name]);
+});

@@ -52,6 +52,10 @@ def test_menu_and_acl_match_the_views():
     # by a read-only user, everything that acts or reveals a secret (profile) needs write
     assert acl["read"]["ubus"] == {"ikev2d": ["status"]}
     assert set(acl["read"]["ubus"]["ikev2d"]) | set(acl["write"]["ubus"]["ikev2d"]) == used
+    # the secrets config only with write access (which LuCI needs to read it, too); rpcd
+    # grants a list under "read" the read function, a table its functions as listed
+    assert acl["read"]["uci"] == ["ikev2d"]
+    assert acl["write"]["uci"] == {"ikev2d": ["write"], "ikev2d_secrets": ["read", "write"]}
 
 
 APP_JS = sorted((ROOT / "luci-app/htdocs/luci-static/resources").rglob("*.js"))

@@ -150,8 +150,12 @@ def _daemon_alive(router: RouterNamespace) -> bool:
 
 
 def enable(router: RouterNamespace, **extra: str) -> int:
-    """A key set and the service enabled through uci (as LuCI does); the daemon's PID."""
-    uci_commit(router, {"psk": PSK, "enabled": "1", **extra})
+    """A key set and the service enabled through uci (as LuCI does: the key in the secrets
+    file, policy.uci_secrets); the daemon's PID."""
+    rpcd_call(router, "uci", "set", {"config": "ikev2d_secrets", "section": "server",
+                                     "values": {"psk": PSK}})  # fmt: skip
+    rpcd_call(router, "uci", "commit", {"config": "ikev2d_secrets"})
+    uci_commit(router, {"enabled": "1", **extra})
     return wait_serving(router)
 
 

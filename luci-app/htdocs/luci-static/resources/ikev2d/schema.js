@@ -934,6 +934,7 @@ return baseclass.extend({
 				"legacy": false
 			}
 		},
+		"secrets_config": "ikev2d_secrets",
 		"psk_policy": {
 			"min_length": 20,
 			"min_distinct": 8

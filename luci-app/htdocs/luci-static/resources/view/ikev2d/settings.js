@@ -12,6 +12,10 @@
 // daemon validates; ikev2d/checks.js applies the daemon's rules as the owner types, and
 // Save & Apply first asks the daemon to check the whole configuration.
 var SCHEMA = schemamod.schema, PRESETS = schemamod.presets;
+// The secret options live in a UCI config of their own, in sections named like theirs, which
+// only the write part of the ACL reaches: a read-only user never reads them
+// (ikev2d.policy.uci_secrets).
+var SECRETS = SCHEMA.secrets_config;
 
 var callCheck = rpc.declare({ object: 'ikev2d', method: 'check', expect: { '': {} } });
 
@@ -151,6 +155,32 @@ var CHECKS = {
 	}
 };
 
+// A secret option: kept in SECRETS under its section's name (made there when missing). One
+// still in the main config (from before the secrets file) is shown, and moves when saved.
+var SECRET_OPTION = {
+	uciconfig: SECRETS,
+	cfgvalue: function(section_id) {
+		var v = uci.get(SECRETS, section_id, this.option);
+		return v != null ? v : uci.get('ikev2d', section_id, this.option);
+	},
+	write: function(section_id, value) {
+		if (!uci.get(SECRETS, section_id))
+			uci.add(SECRETS, uci.get('ikev2d', section_id)['.type'], section_id);
+		uci.set(SECRETS, section_id, this.option, value);
+		uci.unset('ikev2d', section_id, this.option);
+	},
+	remove: function(section_id) {
+		uci.unset(SECRETS, section_id, this.option);
+		uci.unset('ikev2d', section_id, this.option);
+	}
+};
+
+function randomHex(bytes) {
+	var buf = new Uint8Array(bytes);
+	window.crypto.getRandomValues(buf);
+	return Array.prototype.map.call(buf, function(b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+}
+
 // One widget per schema option, with the schema's datatype, choices and default, in words.
 function addOption(s, tab, section, name) {
 	var o = checks.schemaOption(section, name), widget;
@@ -179,7 +209,7 @@ function addOption(s, tab, section, name) {
 	if (!o.choices.length && o.type != 'bool')
 		opt.placeholder = PLACEHOLDERS[name] || (o.uci_default != null && !o.list ? o.uci_default : null);
 	if (o.secret)
-		opt.password = true;
+		Object.assign(opt, SECRET_OPTION, { password: true });
 	return opt;
 }
 
@@ -228,6 +258,14 @@ return view.extend({
 		u.anonymous = true;
 		u.addremove = true;
 		u.sortable = true;
+		// named sections, so that a password in SECRETS follows its user
+		u.handleAdd = function(ev) {
+			return form.GridSection.prototype.handleAdd.call(this, ev, 'user_' + randomHex(4));
+		};
+		u.handleRemove = function(section_id, ev) {
+			uci.remove(SECRETS, section_id);
+			return form.GridSection.prototype.handleRemove.call(this, section_id, ev);
+		};
 		USER_COLUMNS.forEach(function(name) {
 			var opt = addOption(u, null, 'user', name);
 			if (name == 'password')
@@ -282,6 +320,7 @@ return view.extend({
 	render: function() {
 		var m = new form.Map('ikev2d', _('IKEv2 VPN Server'),
 			_('A VPN server for the built-in VPN of phones and computers. Save & Apply, then download a profile for each device on the Status page.'));
+		m.chain(SECRETS);  // unreadable for a read-only user: the secret fields stay empty
 		var s = m.section(form.NamedSection, 'server', 'ikev2d', _('Server'));
 		s.addremove = false;
 		s.tab('general', _('General'));
