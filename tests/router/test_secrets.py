@@ -128,3 +128,30 @@ def test_the_migration_moves_secrets_out_of_the_readable_config(luci_router):
     assert oct(router.host("/etc/config/ikev2d_secrets").stat().st_mode & 0o777) == "0o600"
     after = router.run(["/usr/sbin/ikev2d", "--uci", "/etc/config/ikev2d", "--check"])
     assert "warning" not in after.stdout, after.stdout
+
+
+def test_check_sees_what_save_and_apply_would_commit(luci_router):
+    """LuCI saves (stages) changes in the session, then asks `check` before applying: the
+    check must see the staged values of both files, not only what is on disk."""
+    router = luci_router
+    _configure(router)
+    router.add_login("owner", "owner pass 1", read="luci-*", write="luci-*")
+    owner = router.login("owner", "owner pass 1")
+    assert router.ubus_session(owner, "ikev2d", "check")["result"][1]["result"]["valid"] is True
+    staged = {"config": "ikev2d", "section": "server", "values": {"pool": "10.10.10.5/24"}}
+    assert router.ubus_session(owner, "uci", "set", staged)["result"] == [0]
+    key = {"config": "ikev2d_secrets", "section": "server", "values": {"psk": "short"}}
+    assert router.ubus_session(owner, "uci", "set", key)["result"] == [0]
+    check = router.ubus_session(owner, "ikev2d", "check")["result"][1]["result"]
+    assert check["valid"] is False
+    assert check["problems"][0].startswith("server.pool: '10.10.10.5/24' has host bits set")
+    router.ubus_session(owner, "uci", "set", {**staged, "values": {"pool": "10.10.10.0/24"}})
+    check = router.ubus_session(owner, "ikev2d", "check")["result"][1]["result"]
+    assert check["problems"] == [  # the staged key, from the other file
+        "server.psk: <hidden> is shorter than 20 characters (allowed: at least 20 characters, "
+        "not easily guessed (or set allow_weak_psk))"
+    ]
+    # nothing was committed: the files on disk are as they were, and so is their check
+    assert "10.10.10.5" not in router.read("/etc/config/ikev2d")
+    other = router.login("owner", "owner pass 1")  # another session has no staged changes
+    assert router.ubus_session(other, "ikev2d", "check")["result"][1]["result"]["valid"] is True
