@@ -185,6 +185,7 @@ function makeEnv(opts = {}) {
     L: {
       toArray: (x) => (x == null ? [] : Array.isArray(x) ? x : String(x).split(/\s+/).filter(Boolean)),
       resolveDefault: (p, d) => Promise.resolve(p).catch(() => d),
+      hasViewPermission: () => !opts.readonly,
     },
   };
   sandbox.__format = format;

@@ -26,10 +26,11 @@ const PSK_UCI = { server: { '.type': 'ikev2d', auth_mode: 'psk', server_address:
 const EAP_UCI = { server: { '.type': 'ikev2d', auth_mode: 'eap', server_address: 'vpn.example.com' }, u1: { '.type': 'user', name: 'bob', enabled: '1' },
   u2: { '.type': 'user', name: 'off', enabled: '0' } };
 
-async function renderStatus(rpc = {}, uci = PSK_UCI, status = STATUS) {
+async function renderStatus(rpc = {}, uci = PSK_UCI, status = STATUS, readonly = false) {
   let current = status;
   const env = makeEnv({
     uci,
+    readonly,
     rpc: {
       'ikev2d.status': () => current,
       'ikev2d.disconnect': (p) => {
@@ -265,4 +266,13 @@ test('profile errors are reported, not thrown', async () => {
   await flush();
   assert.equal(env.log.notifications[0].kind, 'error');
   assert.match(env.log.notifications[0].content.textContent, /server_address is not set/);
+});
+
+test('a read-only user sees the status, but no Disconnect and no profiles (they carry the key)', async () => {
+  const { root } = await renderStatus({}, PSK_UCI, STATUS, true);
+  assert.match(root.textContent, /alice@example\.com/);
+  assert.match(root.textContent, /wrong key/);
+  assert.equal(buttons(root, 'Disconnect').length, 0);
+  assert.equal(root.findAll((n) => n.tag === 'button' && n.attrs['data-platform']).length, 0);
+  assert.doesNotMatch(root.textContent, /Set up a device/);
 });

@@ -190,7 +190,7 @@ return view.extend({
 				cell(titles[4], [ fmtBytes(c.bytes_in) ]),
 				cell(titles[5], [ fmtBytes(c.bytes_out) ]),
 				cell(titles[6], [ algos ]),
-				E('td', { 'class': 'td cbi-section-actions' }, [
+				E('td', { 'class': 'td cbi-section-actions' }, self.readonly ? [] : [
 					E('button', {
 						'class': 'btn cbi-button-remove',
 						'click': ui.createHandlerFn(self, 'disconnect', c)
@@ -322,6 +322,9 @@ return view.extend({
 
 	render: function(data) {
 		var self = this, status = data[0] || {};
+		// read-only access (the read part of the ACL): the status, no actions, no profiles
+		// (they carry the key)
+		this.readonly = L.hasViewPermission() === false;
 		var view = E('div', {}, [
 			E('h2', {}, [ _('IKEv2 VPN Server: Status') ]),
 			E('div', { 'class': 'cbi-section', 'id': 'ikev2d-state' }, this.renderState(status)),
@@ -329,7 +332,7 @@ return view.extend({
 				E('div', { 'id': 'ikev2d-clients' }, this.renderClients(status.clients || [])) ]),
 			E('div', { 'class': 'cbi-section' }, [ E('h3', {}, [ _('Recent failed attempts') ]),
 				E('div', { 'id': 'ikev2d-failures' }, this.renderFailures(status.failures || [])) ]),
-			this.renderSetup()
+			this.readonly ? '' : this.renderSetup()
 		]);
 		poll.add(function() { return self.refresh(); }, 5);
 		return view;
