@@ -119,7 +119,7 @@ function makeForm(log) {
     constructor(map, cls, type, title, description, name) {
       Object.assign(this, { map, cls, type, title, description, name, children: [], tabs: [] });
     }
-    tab(n, t) { this.tabs.push(n); }
+    tab(n, t) { this.tabs.push(n); (this.tabTitles = this.tabTitles || []).push(t); }
     option(cls, name, ...rest) { return this.taboption(null, cls, name, ...rest); }
     taboption(tab, cls, name, title, description, ...rest) {
       const o = new cls(this, cls.name, name, title, description, tab, ...rest);

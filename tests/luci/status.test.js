@@ -276,3 +276,16 @@ test('a read-only user sees the status, but no Disconnect and no profiles (they 
   assert.equal(root.findAll((n) => n.tag === 'button' && n.attrs['data-platform']).length, 0);
   assert.doesNotMatch(root.textContent, /Set up a device/);
 });
+
+test('every "Settings → …" the status page points to is a tab of the settings page', async () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { RES } = require('./harness.js');
+  const source = fs.readFileSync(path.join(RES, 'view/ikev2d/status.js'), 'utf8');
+  const named = new Set([...source.matchAll(/Settings → ([A-Z][\w-]+)/g)].map((m) => m[1]));
+  const env = makeEnv({ uci: PSK_UCI });
+  env.load('view.ikev2d.settings').render();
+  const tabs = env.log.maps[0].sections[0].tabTitles;
+  assert.ok(named.size >= 2);
+  for (const name of named) assert.ok(tabs.includes(name), `"Settings → ${name}" is no tab (tabs: ${tabs})`);
+});

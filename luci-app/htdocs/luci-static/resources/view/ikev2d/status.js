@@ -55,16 +55,16 @@ var FAILED = {
 	method_unsupported: _('The device uses a login method this server does not support.'),
 	server_refused: _('The device did not accept the server: it may not trust the server\'s certificate, or its profile names another server address.'),
 	abandoned: _('The device gave up before the login finished.'),
-	ike_proposal: _('The device offered encryption the server does not accept. Install a profile from below on it, or choose another preset under Settings → Proposals.'),
-	esp_proposal: _('The device offered tunnel encryption the server does not accept. Install a profile from below on it, or choose another preset under Settings → Proposals.'),
+	ike_proposal: _('The device offered encryption the server does not accept. Install a profile from below on it, or choose another preset under Settings → Algorithms.'),
+	esp_proposal: _('The device offered tunnel encryption the server does not accept. Install a profile from below on it, or choose another preset under Settings → Algorithms.'),
 	internal_address_failure: _('No free address was left for the device: make the client address pool bigger.'),
 	ts_unacceptable: _('The device asked for networks the server does not offer.'),
-	ike_proposal_pq: _('The device offered no post-quantum key exchange, which the server requires. iPhone, iPad and Mac need version 26 and a profile from below; or set Post-quantum protection to "When the device supports it" under Settings → Proposals.'),
+	ike_proposal_pq: _('The device offered no post-quantum key exchange, which the server requires. iPhone, iPad and Mac need version 26 and a profile from below; or set Post-quantum protection to "When the device supports it" under Settings → Algorithms.'),
 	rekey_refused: _('A connected device refused to renew its keys; it will reconnect.')
 };
 var WEAK = {  // the device offered only old algorithms: Windows' built-in defaults
-	psk: _('The device offered only old, weak encryption, as Windows does by default. Windows needs users or certificates (Settings → Authentication) and its PowerShell profile; allowing the weak algorithms (Settings → Proposals) also lets it in.'),
-	other: _('The device offered only old, weak encryption, as Windows does by default. Run the Windows profile from below on it, or allow the weak algorithms (Settings → Proposals).')
+	psk: _('The device offered only old, weak encryption, as Windows does by default. Windows needs users or certificates (Settings → Authentication) and its PowerShell profile; allowing the weak algorithms (Settings → Algorithms) also lets it in.'),
+	other: _('The device offered only old, weak encryption, as Windows does by default. Run the Windows profile from below on it, or allow the weak algorithms (Settings → Algorithms).')
 };
 
 function fmtBytes(n) {
