@@ -8,6 +8,11 @@
 
 Device names: phoneN has `wan0`; nat has `br0` (phone ports `pN`) and `out0`; router has
 `wan0` and `lan0`; lan has `eth0`. Phones and the LAN host route everything via their box.
+
+With ``ipv6=True`` every link is dual-stack: phones 2001:db8:2::N+1, the nat box (an IPv6
+router, no NAT66) 2001:db8:2::1 and 2001:db8:1::2, the router 2001:db8:1::1 on the WAN and
+fd00:1::1 on the LAN (a ULA /64), the LAN host fd00:1::2. Addresses skip duplicate address
+detection, so they work at once.
 """
 
 from __future__ import annotations
@@ -17,7 +22,18 @@ from dataclasses import dataclass, field
 from .netns import Netns, NetnsSet
 from .proc import CommandFailed, wait_until
 
-__all__ = ["LAN_HOST", "PHONE_NET", "ROUTER_LAN", "ROUTER_WAN", "RoadWarrior", "build_road_warrior"]
+__all__ = [
+    "LAN_HOST",
+    "LAN_HOST6",
+    "LAN_NET6",
+    "PHONE_NET",
+    "ROUTER_LAN",
+    "ROUTER_WAN",
+    "ROUTER_WAN6",
+    "RoadWarrior",
+    "build_road_warrior",
+    "phone_addr6",
+]
 
 PHONE_NET = "192.0.2.0/24"
 NAT_INSIDE = "192.0.2.1"
@@ -26,6 +42,18 @@ ROUTER_WAN = "198.51.100.1"
 ROUTER_LAN = "192.168.1.1"
 LAN_HOST = "192.168.1.2"
 LAN_NET = "192.168.1.0/24"
+PHONE_NET6 = "2001:db8:2::/64"
+NAT_INSIDE6 = "2001:db8:2::1"
+NAT_OUTSIDE6 = "2001:db8:1::2"
+ROUTER_WAN6 = "2001:db8:1::1"
+ROUTER_LAN6 = "fd00:1::1"
+LAN_HOST6 = "fd00:1::2"
+LAN_NET6 = "fd00:1::/64"
+
+
+def phone_addr6(index: int) -> str:
+    """The IPv6 address of phone `index` (1-based) with ipv6=True."""
+    return f"2001:db8:2::{index + 1}"
 
 
 @dataclass
@@ -43,7 +71,9 @@ class RoadWarrior:
         return self.phones[0]
 
 
-def build_road_warrior(netns: NetnsSet, *, phones: int = 1, nat: bool = False) -> RoadWarrior:
+def build_road_warrior(
+    netns: NetnsSet, *, phones: int = 1, nat: bool = False, ipv6: bool = False
+) -> RoadWarrior:
     """Create the namespaces and links above inside `netns` (which tears them down).
 
     Batched: one `ip` process per namespace, since process starts dominate under UML."""
@@ -71,8 +101,10 @@ def build_road_warrior(netns: NetnsSet, *, phones: int = 1, nat: bool = False) -
     for phone, addr in zip(phone_list, addrs, strict=True):
         phone.batch(["link set lo up", f"addr add {addr}/24 dev wan0", "link set wan0 up",
                      f"route add default via {NAT_INSIDE}"])  # fmt: skip
-    _enable_forwarding(router)
-    _enable_forwarding(nat_box, masquerade_dev="out0" if nat else None)
+    if ipv6:
+        _add_ipv6(nat_box, router, lan, phone_list)
+    _enable_forwarding(router, ipv6=ipv6)
+    _enable_forwarding(nat_box, masquerade_dev="out0" if nat else None, ipv6=ipv6)
     topo = RoadWarrior(netns, phone_list, nat_box, router, lan, nat, addrs)
     # the bridge needs a moment before it forwards; bounded
     wait_until(
@@ -82,9 +114,26 @@ def build_road_warrior(netns: NetnsSet, *, phones: int = 1, nat: bool = False) -
     return topo
 
 
-def _enable_forwarding(ns: Netns, masquerade_dev: str | None = None) -> None:
+def _add_ipv6(nat_box: Netns, router: Netns, lan: Netns, phones: list[Netns]) -> None:
+    nat_box.batch([f"addr add {NAT_INSIDE6}/64 dev br0 nodad",
+                   f"addr add {NAT_OUTSIDE6}/64 dev out0 nodad",
+                   f"route add default via {ROUTER_WAN6}"])  # fmt: skip
+    router.batch([f"addr add {ROUTER_WAN6}/64 dev wan0 nodad",
+                  f"addr add {ROUTER_LAN6}/64 dev lan0 nodad",
+                  f"route add {PHONE_NET6} via {NAT_OUTSIDE6}"])  # fmt: skip
+    lan.batch([f"addr add {LAN_HOST6}/64 dev eth0 nodad",
+               f"route add default via {ROUTER_LAN6}"])  # fmt: skip
+    for i, phone in enumerate(phones, 1):
+        phone.batch([f"addr add {phone_addr6(i)}/64 dev wan0 nodad",
+                     f"route add default via {NAT_INSIDE6}"])  # fmt: skip
+
+
+def _enable_forwarding(ns: Netns, masquerade_dev: str | None = None, ipv6: bool = False) -> None:
     # /proc/sys/net is per network namespace: write it from inside (one process, no sysctl)
-    ns.run(["sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+    script = "echo 1 > /proc/sys/net/ipv4/ip_forward"
+    if ipv6:
+        script += "; echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"
+    ns.run(["sh", "-c", script])
     if masquerade_dev:
         _masquerade(ns, masquerade_dev)
 

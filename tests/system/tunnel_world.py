@@ -86,12 +86,15 @@ class ClientConn:
     proposals: str = "aes256-sha256-modp2048"
     esp: str = "aes256-sha256"
     secret: str | None = None  # a PSK for this local ID only (else the phone's default)
+    remote_addrs: str = ROUTER_WAN
+    vips: str = "0.0.0.0"  # "0.0.0.0, ::" asks for both families
+    remote_ts: str = LAN_NET
 
     def swanctl(self) -> str:
         return f"""  {self.name} {{
     version = 2
-    remote_addrs = {ROUTER_WAN}
-    vips = 0.0.0.0
+    remote_addrs = {self.remote_addrs}
+    vips = {self.vips}
     proposals = {self.proposals}
     local {{
       auth = psk
@@ -103,7 +106,7 @@ class ClientConn:
     }}
     children {{
       {self.name} {{
-        remote_ts = {LAN_NET}
+        remote_ts = {self.remote_ts}
         esp_proposals = {self.esp}
       }}
     }}
@@ -141,12 +144,13 @@ class World:
 
     @classmethod
     def build(
-        cls, workdir: pathlib.Path, conns: list[list[ClientConn]], *, nat: bool = False
-    ) -> World:
+        cls, workdir: pathlib.Path, conns: list[list[ClientConn]], *, nat: bool = False,
+        ipv6: bool = False,
+    ) -> World:  # fmt: skip
         """`conns[i]` are the connections of phone i+1. Starts every charon."""
         netns = NetnsSet()
         try:
-            topo = build_road_warrior(netns, phones=len(conns), nat=nat)
+            topo = build_road_warrior(netns, phones=len(conns), nat=nat, ipv6=ipv6)
             # a router has a default route upstream: the way back to the clients' pool
             # addresses, which the XFRM policies then divert into the tunnel
             topo.router.ip("route", "replace", "default", "via", NAT_OUTSIDE)

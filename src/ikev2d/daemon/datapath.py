@@ -34,6 +34,9 @@ class Datapath(Protocol):
 
     def remove_client_route(self, virtual_ip: str) -> None: ...
 
+    def addresses_beside(self, address: str) -> list[str]:
+        """Our other addresses on the interface holding `address` (kernel.addresses)."""
+
     def flush_owned(self) -> int: ...
 
     def fileno(self) -> int | None:
@@ -69,6 +72,9 @@ def open_kernel_datapath():
 
         def remove_client_route(self, virtual_ip: str) -> None:
             self._vip_routes().remove(virtual_ip)
+
+        def addresses_beside(self, address: str) -> list[str]:
+            return self._vip_routes().addresses.beside(address)
 
         def flush_owned(self) -> int:
             return super().flush_owned() + self._vip_routes().flush()

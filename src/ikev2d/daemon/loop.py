@@ -32,7 +32,7 @@ from .actions import Actions, address_text
 from .control import CommandError, ControlServer
 from .randomness import RandomPool
 from .status import COUNTER_NAMES, client_view, failure_view, write_snapshot
-from .udp import IkeSocket, open_ike_sockets
+from .udp import IkeSocket, listens_on, open_ike_sockets
 
 __all__ = ["RESTART_OPTIONS", "SAVE_KEYS_WARNING", "SNAPSHOT_REFRESH", "Daemon", "snapshot_gap"]
 
@@ -113,7 +113,18 @@ class Daemon:
             export_keys=self.save_keys is not None,
             credentials=load_credentials(config, self.log, self._wall()),
             wall_clock=self._wall,
+            other_addresses=self._other_addresses,
         )
+
+    def _other_addresses(self, contacted: str) -> list[str]:
+        """Our other addresses a MOBIKE client may move to: those of the interface it
+        contacted that one of our IKE sockets receives on."""
+        try:
+            found = self.datapath.addresses_beside(contacted)
+        except (OSError, AttributeError) as exc:  # no such kernel (a test's datapath)
+            self.log.debug(f"our other addresses are unknown: {exc}")
+            return []
+        return [a for a in found if listens_on(self.sockets, a)]
 
     # -- start and stop --------------------------------------------------------------------
     def start(self) -> None:

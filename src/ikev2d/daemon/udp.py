@@ -14,7 +14,7 @@ import struct
 
 from ikev2d.wire.nat_t import NON_ESP_MARKER
 
-__all__ = ["IkeSocket", "open_ike_sockets"]
+__all__ = ["IkeSocket", "listens_on", "open_ike_sockets"]
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # <linux/in.h>; not exported by every Python
 IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
@@ -130,3 +130,11 @@ def open_ike_sockets(listen, port: int, natt_port: int, prepare, log) -> list[Ik
             s.close()
         raise
     return opened
+
+
+def listens_on(sockets, address: str) -> bool:
+    """Whether one of `sockets` receives IKE sent to `address` (bound to it, or to the
+    wildcard of its family)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"  # noqa: S104 - a comparison
+    return any(s.family == family and s.bound[0] in (address, wildcard) for s in sockets)

@@ -157,7 +157,23 @@ def _finish(r: Responder, sa: IkeSa, inner, now, payloads: list[Payload]) -> Aut
     if r.config.mobike and _notified(inner, NotifyType.MOBIKE_SUPPORTED):
         sa.mobike = True
         payloads.append(NotifyPayload.of(NotifyType.MOBIKE_SUPPORTED))
+        payloads += _additional_addresses(r.other_addresses(sa.local[0]))
     return result
+
+
+_MAX_ADDITIONAL = 8  # a handful is all a client tries (strongSwan reads at most 8)
+
+
+def _additional_addresses(addresses) -> list[Payload]:
+    """N(ADDITIONAL_IP4/6_ADDRESS) for our other addresses (RFC 4555 §3.4): a MOBIKE client
+    can only move to an address of ours it knows, e.g. to IPv6 when its IPv4 network goes."""
+    out: list[Payload] = []
+    for text in list(addresses)[:_MAX_ADDITIONAL]:
+        address = ipaddress.ip_address(text)
+        kind = (NotifyType.ADDITIONAL_IP4_ADDRESS if address.version == 4
+                else NotifyType.ADDITIONAL_IP6_ADDRESS)  # fmt: skip
+        out.append(NotifyPayload.of(kind, address.packed))
+    return out
 
 
 def _notified(inner: list[Payload], notify_type: int) -> bool:

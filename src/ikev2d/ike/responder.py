@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from ikev2d.policy.config import ServerConfig
@@ -66,8 +66,12 @@ class Responder:
         export_keys: bool = False,
         credentials: Credentials | None = None,
         wall_clock: Callable[[], float] | None = None,
+        other_addresses: Callable[[str], Sequence[str]] | None = None,
     ) -> None:
         self.config = config
+        # our other addresses beside the one a client contacted, announced to MOBIKE clients
+        # so they can move there (another family, say); asked of the daemon, which knows them
+        self.other_addresses = other_addresses or (lambda address: ())
         self.credentials = credentials
         # certificate validity needs the date; injected like randomness (None: no cert clients)
         self.wall_clock = wall_clock or (lambda: 0.0)

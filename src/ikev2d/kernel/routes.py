@@ -27,6 +27,7 @@ import socket
 import time
 
 from ikev2d.kernel import rtnl
+from ikev2d.kernel.addresses import LocalAddresses
 from ikev2d.kernel.errors import RouteError
 from ikev2d.kernel.netlink import NETLINK_ROUTE, NLM_F_ACK, NetlinkSocket
 
@@ -45,32 +46,25 @@ class VirtualIpRoutes:
 
     def __init__(self) -> None:
         self._nl = NetlinkSocket(protocol=NETLINK_ROUTE, error=RouteError)
+        self.addresses = LocalAddresses(self._nl)
         self._routes: dict[str, rtnl.Route] = {}  # virtual IP -> the route as added
         self._sources: dict[tuple, tuple[float, str | None]] = {}  # local_ts -> (until, src)
 
-    def _cached_source_in(self, local_ts, *, fresh: bool = False) -> str | None:
-        key = tuple(str(n) for n in local_ts)
+    def _cached_source_in(self, local_ts, family: int, *, fresh: bool = False) -> str | None:
+        key = (family, *(str(n) for n in local_ts))
         now = time.monotonic()
         cached = self._sources.get(key)
         if fresh or cached is None or cached[0] <= now:
-            cached = self._sources[key] = (now + SOURCE_CACHE_SECONDS, self._source_in(local_ts))
+            source = self._source_in(local_ts, family)
+            cached = self._sources[key] = (now + SOURCE_CACHE_SECONDS, source)
         return cached[1]
 
-    def _source_in(self, local_ts) -> str | None:
-        """Our first non-loopback IPv4 address inside the protected subnets, if any."""
+    def _source_in(self, local_ts, family: int) -> str | None:
+        """Our first non-loopback address of `family` inside the protected subnets, if any."""
         nets = [ipaddress.ip_network(n) for n in local_ts]
-        seq = self._nl.next_seq()
-        for mtype, buf, offset in self._nl.request(
-            rtnl.dump_addresses(seq, socket.AF_INET), seq, "GETADDR"
-        ):
-            if mtype != rtnl.RTM_NEWADDR:
-                continue
-            _index, text = rtnl.decode_address(buf, offset)
-            if text is None:
-                continue
-            addr = ipaddress.ip_address(text)
+        for _index, addr in self.addresses.dump(family):
             if not addr.is_loopback and any(addr in n for n in nets if n.prefixlen > 0):
-                return text
+                return str(addr)
         return None
 
     def _path_to(self, peer: str) -> rtnl.Route:
@@ -84,17 +78,15 @@ class VirtualIpRoutes:
         """Route `virtual_ip`/32 the way packets to `peer` (its outer address) go."""
         path = self._path_to(peer)
         family = socket.AF_INET6 if ":" in virtual_ip else socket.AF_INET
+        # An inner address of the other family than the outer one (an IPv6 client address
+        # over IPv4, or the reverse) cannot name that next hop: the route only needs the
+        # device, since the XFRM policy takes the packet before any neighbour lookup.
         gateway = path.gateway if path.family == family else None
-        if path.gateway and gateway is None:
-            # an IPv4 route via an IPv6 next hop needs RTA_VIA; not what a router VPN meets
-            raise RouteError(
-                errno.EAFNOSUPPORT, f"next hop to {peer} is {path.gateway}", "NEWROUTE"
-            )
         route = rtnl.Route(
             family, virtual_ip, 32 if family == socket.AF_INET else 128,
             protocol=RTPROT_IKEV2D,
             scope=rtnl.RT_SCOPE_UNIVERSE if gateway else rtnl.RT_SCOPE_LINK,
-            oif=path.oif, gateway=gateway, prefsrc=self._cached_source_in(local_ts),
+            oif=path.oif, gateway=gateway, prefsrc=self._cached_source_in(local_ts, family),
         )  # fmt: skip
         try:
             self._add(route)
@@ -102,7 +94,8 @@ class VirtualIpRoutes:
             if exc.errno != errno.EINVAL or route.prefsrc is None:
                 raise
             # the cached source address may be gone (LAN address changed): ask again
-            route = dataclasses.replace(route, prefsrc=self._cached_source_in(local_ts, fresh=True))
+            fresh = self._cached_source_in(local_ts, family, fresh=True)
+            route = dataclasses.replace(route, prefsrc=fresh)
             self._add(route)
         self._routes[virtual_ip] = route
         return route
@@ -131,16 +124,18 @@ class VirtualIpRoutes:
 
     def flush(self) -> int:
         """Remove every route carrying our protocol number (a crashed run's leftovers)."""
-        seq = self._nl.next_seq()
-        found = [
-            route
-            for mtype, buf, offset in self._nl.request(
-                rtnl.dump_routes(seq, socket.AF_INET), seq, "GETROUTE"
-            )
-            if mtype == rtnl.RTM_NEWROUTE
-            and (route := rtnl.decode_route(buf, offset)).protocol == RTPROT_IKEV2D
-            and route.table == rtnl.RT_TABLE_MAIN
-        ]
+        found = []
+        for family in (socket.AF_INET, socket.AF_INET6):
+            seq = self._nl.next_seq()
+            found += [
+                route
+                for mtype, buf, offset in self._nl.request(
+                    rtnl.dump_routes(seq, family), seq, "GETROUTE"
+                )
+                if mtype == rtnl.RTM_NEWROUTE
+                and (route := rtnl.decode_route(buf, offset)).protocol == RTPROT_IKEV2D
+                and route.table == rtnl.RT_TABLE_MAIN
+            ]
         for route in found:
             self._delete(route)
         self._routes.clear()

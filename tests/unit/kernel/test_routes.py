@@ -152,7 +152,9 @@ def test_source_address_is_reused_and_refreshed_when_it_changes(router):
     try:
         lookups = []
         real_lookup = routes._source_in
-        routes._source_in = lambda local_ts: lookups.append(1) or real_lookup(local_ts)
+        routes._source_in = lambda local_ts, family: (
+            lookups.append(1) or real_lookup(local_ts, family)
+        )
         for host in (5, 6, 7):
             routes.add(f"10.10.10.{host}", "203.0.113.7", ["192.168.1.0/24"])
         assert len(lookups) == 1
@@ -163,5 +165,42 @@ def test_source_address_is_reused_and_refreshed_when_it_changes(router):
         routes.add("10.10.10.8", "203.0.113.7", ["192.168.1.0/24"])
         assert len(lookups) == 2
         assert re.search(r"^10\.10\.10\.8 via .* src 192\.168\.1\.254", _ours(router), re.M)
+    finally:
+        routes.close()
+
+
+def test_client_addresses_of_the_other_family_and_ipv6_routes(router):
+    """An IPv6 client address over an IPv4 path (and the reverse) is routed by device alone;
+    IPv6 routes get an IPv6 source inside the protected subnets; flush finds both families."""
+    for args in (("addr", "add", "2001:db8:1::1/64", "dev", "wan0", "nodad"),
+                 ("addr", "add", "fd00:1::1/64", "dev", "lan0", "nodad"),
+                 ("route", "add", "2001:db8:2::/64", "via", "2001:db8:1::2")):  # fmt: skip
+        ip(router, *args)
+    with in_netns(router):
+        routes = VirtualIpRoutes()
+    try:
+        routes.add("fd00:99::5", "203.0.113.7", ["fd00:1::/64", "192.168.1.0/24"])
+        routes.add("10.10.10.5", "2001:db8:2::7", ["192.168.1.0/24"])
+        routes.add("fd00:99::6", "2001:db8:2::7", ["::/0"])
+        six = ip(router, "-6", "route", "show", "proto", str(RTPROT_IKEV2D))
+        assert re.search(r"^fd00:99::5 dev wan0 .*src fd00:1::1", six, re.M), six
+        assert re.search(r"^fd00:99::6 via 2001:db8:1::2 dev wan0", six, re.M), six
+        assert re.search(r"^10\.10\.10\.5 dev wan0 scope link src 192\.168\.1\.1", _ours(router),
+                         re.M), _ours(router)  # fmt: skip
+        assert routes.flush() == 3
+        assert _ours(router) == "" and "fd00:99" not in ip(router, "-6", "route")
+    finally:
+        routes.close()
+
+
+def test_addresses_beside_the_contacted_one(router):
+    ip(router, "addr", "add", "2001:db8:1::1/64", "dev", "wan0", "nodad")
+    ip(router, "addr", "add", "198.51.100.7/24", "dev", "wan0")
+    with in_netns(router):
+        routes = VirtualIpRoutes()
+    try:
+        beside = routes.addresses.beside("198.51.100.1")
+        assert sorted(beside) == ["198.51.100.7", "2001:db8:1::1"], beside  # no fe80::, no LAN
+        assert routes.addresses.beside("192.0.2.99") == []  # not ours: nothing
     finally:
         routes.close()
