@@ -133,6 +133,14 @@ done
 mount -t tmpfs -o mode=1777 tmpfs "$new/tmp"
 mount -t tmpfs -o mode=0755 tmpfs "$new/run"
 mount -t tmpfs -o mode=0755 tmpfs "$new/var"
+# The interpreter's venv and the checkout stay visible where a fresh tmpfs would hide them
+# (a clone under /tmp, as CI may make).
+IFS=: read -ra keep <<< "$KEEP"
+for path in "${keep[@]}"; do
+    case "$path" in
+    /tmp/*|/run/*|/var/*|/dev/*) mkdir -p "$new$path" && mount --rbind "$path" "$new$path" ;;
+    esac
+done
 ln -s /run "$new/var/run"
 ln -s /run/lock "$new/var/lock"
 mkdir -p "$new/run/lock" "$new/run/ubus" "$new/var/log" "$new/var/state" "$new/tmp/run"
@@ -266,7 +274,7 @@ class RouterNamespace:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={"PATH": PATH, "REAPER": _REAPER},
+            env={"PATH": PATH, "REAPER": _REAPER, "KEEP": self._host_paths_to_keep()},
             start_new_session=True,
         )
         line = self._unshare.stdout.readline().strip()
@@ -274,6 +282,11 @@ class RouterNamespace:
             err = self._unshare.communicate(timeout=10)[1]
             raise CommandFailed(f"router namespace setup failed: {line}\n{err[-3000:]}")
         self.pid = wait_until(self._init_pid, 5, what="namespace PID 1")
+
+    def _host_paths_to_keep(self) -> str:
+        """The python's venv and the project checkout, which the namespace must still see."""
+        venv = Path(self.python).parent.parent
+        return ":".join(str(p.resolve()) for p in (venv, Path(__file__).resolve().parents[2]))
 
     def _init_pid(self) -> int:
         pid = self._unshare.pid
