@@ -4,12 +4,19 @@ Each instance has its own directory with strongswan.conf, swanctl/, charon.log a
 private /run (charon's pid file path is hard-coded: `ip netns exec` gives a private mount
 namespace and we bind our dir over /run). Configuration is chosen only by environment
 (STRONGSWAN_CONF, SWANCTL_DIR); swanctl talks to the instance's own vici socket.
+
+The strongSwan is this machine's (Debian 12: 5.9.8) or, with `root`, the one of a Debian 13
+root made by scripts/strongswan6-root.sh (6.0.1, ML-KEM): charon and swanctl then run chrooted
+there, in a private mount namespace where /proc, /dev, /run (our dir) and the instance
+directory (at /ikev2d) are bound in; the cached root itself is never written.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
+import shlex
 import socket
 import subprocess
 from dataclasses import dataclass, field
@@ -23,7 +30,12 @@ __all__ = [
     "Charon",
     "StrongswanError",
     "SwanctlResult",
+    "strongswan6_root",
 ]
+
+# where the instance directory appears inside a chroot
+_IN_ROOT = pathlib.PurePosixPath("/ikev2d")
+_ROOT_SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "strongswan6-root.sh"
 
 CHARON = "/usr/lib/ipsec/charon"
 _BASE_PLUGINS = (
@@ -57,6 +69,7 @@ class Charon:
     log_level: int = 1
     extra_conf: str = ""
     max_runtime: int = 600
+    root: pathlib.Path | None = None  # a Debian 13 root with strongSwan 6 (else this machine's)
     proc: subprocess.Popen | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -85,16 +98,36 @@ class Charon:
 
     @property
     def uri(self) -> str:
-        return f"unix://{self.vici_path}"
+        """The vici socket, as charon and swanctl see it."""
+        return f"unix://{self.seen(self.vici_path)}"
+
+    def seen(self, path: pathlib.Path) -> str:
+        """`path` (inside the instance directory) as charon and swanctl see it."""
+        if self.root is None:
+            return str(path)
+        return str(_IN_ROOT / path.relative_to(self.workdir))
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env["STRONGSWAN_CONF"] = str(self.conf_path)
-        env["SWANCTL_DIR"] = str(self.swanctl_dir)
+        env["STRONGSWAN_CONF"] = self.seen(self.conf_path)
+        env["SWANCTL_DIR"] = self.seen(self.swanctl_dir)
         return env
+
+    def _chrooted(self, argv: list[str], *, own_run: bool) -> list[str]:
+        """argv run in the root, behind the binds (a private mount namespace of its own when
+        not already inside `ip netns exec`'s)."""
+        r = shlex.quote(str(self.root))
+        binds = [f"mount --bind /{d} {r}/{d}" for d in ("proc", "sys", "dev")] + [
+            f"mount --bind {shlex.quote(str(self.workdir))} {r}{_IN_ROOT}"
+        ]
+        if own_run:
+            binds.append(f"mount --bind {shlex.quote(str(self.workdir / 'run'))} {r}/run")
+        script = " && ".join([*binds, f"exec chroot {r} {shlex.join(argv)}"])
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
 
     def _write_strongswan_conf(self) -> None:
         lvl = self.log_level
+        log_path = self.seen(self.log_path)
         self.conf_path.write_text(
             f"""charon {{
   load_modular = no
@@ -103,7 +136,7 @@ class Charon:
   install_virtual_ip = yes
   filelog {{
     log {{
-      path = {self.log_path}
+      path = {log_path}
       time_format = %T
       default = 1
       ike = {lvl}
@@ -141,11 +174,14 @@ swanctl {{
         for stale in (self.vici_path, self.workdir / "run" / "charon.pid"):
             stale.unlink(missing_ok=True)
         run_dir = self.workdir / "run"
-        script = f"mount --bind '{run_dir}' /run && exec timeout {self.max_runtime} {CHARON}"
+        charon = ["timeout", str(self.max_runtime), CHARON]
+        if self.root is None:
+            argv = ["sh", "-c", f"mount --bind '{run_dir}' /run && exec {shlex.join(charon)}"]
+        else:
+            argv = self._chrooted(charon, own_run=True)
         self.proc = self.netns_set.spawn(
-            self.ns, ["sh", "-c", script], log_path=str(self.workdir / "stdout.log"),
-            env=self.env(),
-        )  # fmt: skip
+            self.ns, argv, log_path=str(self.workdir / "stdout.log"), env=self.env()
+        )
 
     def wait_ready(self, timeout: float = 15.0) -> None:
         def up() -> bool:
@@ -163,7 +199,9 @@ swanctl {{
 
     # --- swanctl
     def swanctl(self, *args: str, timeout: float = 30.0, check: bool = True) -> SwanctlResult:
-        argv = ["swanctl", *args, "--uri", self.uri]  # --uri must come after the command
+        argv = ["swanctl", *args, "--uri", self.uri]  # --uri after the command
+        if self.root is not None:
+            argv = self._chrooted(argv, own_run=False)
         try:
             proc = run(argv, timeout=timeout, check=False, env=self.env())
         except CommandFailed as exc:
@@ -187,6 +225,8 @@ swanctl {{
         the process is tracked and killed by PID in teardown."""
         argv = ["swanctl", "--initiate", "--child", child, "--timeout", str(int(timeout)),
                 "--uri", self.uri]  # fmt: skip
+        if self.root is not None:
+            argv = self._chrooted(argv, own_run=False)
         return self.netns_set.procs.spawn(argv, env=self.env())
 
     def list_sas(self) -> str:
@@ -229,3 +269,20 @@ class SwanctlResult:
     @property
     def ok(self) -> bool:
         return self.returncode == 0
+
+
+@functools.cache
+def strongswan6_root() -> pathlib.Path:
+    """The Debian 13 root with strongSwan 6: $IKEV2D_STRONGSWAN6_ROOT (scripts/test.sh builds
+    it before entering the ESP kernel, which has no network), else built now (cached)."""
+    given = os.environ.get("IKEV2D_STRONGSWAN6_ROOT")
+    if given:
+        root = pathlib.Path(given)
+        if not (root / CHARON.lstrip("/")).exists():
+            raise StrongswanError(f"IKEV2D_STRONGSWAN6_ROOT={given} has no {CHARON}")
+        return root
+    try:
+        out = run([str(_ROOT_SCRIPT)], timeout=900).stdout
+    except CommandFailed as exc:
+        raise StrongswanError(f"building the strongSwan 6 root failed: {exc}") from exc
+    return pathlib.Path(out.strip().splitlines()[-1])
