@@ -26,7 +26,12 @@ from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
 from .errors import FailedCpRequired, InternalAddressFailure, TsUnacceptable
 from .events import ChildSaSpec
 from .lifetimes import hard_lifetime, rekey_delay
-from .negotiate import Chosen, choose_child_proposal
+from .negotiate import (
+    Chosen,
+    additional_ke_policy,
+    choose_child_proposal,
+    rekey_key_exchanges,
+)
 from .sa import ChildSa, IkeSa
 from .ts import narrow_local, narrow_remote
 
@@ -71,8 +76,10 @@ def make_child(
     rng: Rng,
     now: float,
     nonces: tuple[bytes, bytes],
+    rekey_with: tuple[tuple[int, int], ...] = (),
 ) -> ChildSa:
-    """A Child SA of `sa` from the negotiated suite, keys and (local, remote) selectors."""
+    """A Child SA of `sa` from the negotiated suite, keys and (local, remote) selectors;
+    `rekey_with`: the key exchanges our rekey of it offers when it was made without one."""
     c = chosen.configured
     aead = c.integ is None
     local_ts, remote_ts = ts
@@ -94,11 +101,23 @@ def make_child(
         local_ts=_shared_cidrs(local_ts),
         remote_ts=_cidrs(remote_ts),
         lifetime=hard_lifetime(config.child_lifetime),
-        algorithms=c.text if chosen.ke_group is None else f"{c.text}+ke{chosen.ke_group}",
+        algorithms=_algorithms(chosen),
         soft_lifetime=rekey,
         lifetime_bytes=config.child_lifetime_bytes,
     )
-    return ChildSa(spec, c, now, rekey_at=now + rekey, nonces=nonces)
+    return ChildSa(spec, c, now, rekey_at=now + rekey, nonces=nonces,
+                   key_exchanges=chosen.key_exchanges or rekey_with)  # fmt: skip
+
+
+def _algorithms(chosen: Chosen) -> str:
+    """The ESP suite for status: aes256-sha256, with PFS aes256-sha256+ke31+ke1_mlkem768."""
+    text = chosen.configured.text
+    if chosen.ke_group is None:
+        return text
+    from ikev2d.crypto.transforms import additional_ke_keyword
+
+    extra = "".join(f"+{additional_ke_keyword(t, m)}" for t, m in chosen.additional)
+    return f"{text}+ke{chosen.ke_group}{extra}"
 
 
 def _cidrs(selectors: tuple[TrafficSelector, ...]) -> tuple[str, ...]:
@@ -148,10 +167,13 @@ def create_first_child(
         raise
     c = chosen.configured
     keys = derive_child_keys(sa.prf, sa.keys.sk_d, c.encr, c.integ, sa.nonce_i, sa.nonce_r)
+    rekey_with = rekey_key_exchanges(
+        config.esp_proposal, sa_payload, additional_ke_policy(config.post_quantum)
+    )
     # no nonces kept: only Child SAs made by a rekey exchange are compared in a collision
     child = make_child(
         sa, chosen, inbound_spi, chosen.offered.spi_int, (local_ts, remote_ts),
-        keys.i_to_r, keys.r_to_i, config, rng, now, _NO_NONCES,
+        keys.i_to_r, keys.r_to_i, config, rng, now, _NO_NONCES, rekey_with,
     )  # fmt: skip
     attrs = [CfgAttribute.ip4_address(vip)]
     attrs += [CfgAttribute.ip4_dns(d) for d in config.dns if d.version == 4]

@@ -4,6 +4,10 @@
    { SA, Ni, [KEi], TSi, TSr } -->               <-- { SA, Nr, [KEr], TSi, TSr }   new Child SA
    { SA, Ni, KEi } -->                           <-- { SA, Nr, KEr }               IKE SA rekey
 
+With RFC 9370 additional key exchanges chosen, the response also carries
+N(ADDITIONAL_KEY_EXCHANGE) and the new SA is made only after the IKE_FOLLOWUP_KE exchanges
+(followup.py), from the secrets of all of them.
+
 A rekeyed Child SA is installed next to the old one (make before break); the client deletes
 the old one. A rekeyed IKE SA takes over the identity, address and Child SAs; the old one only
 waits for the client's Delete.
@@ -14,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ikev2d.crypto.dh import supported_groups
 from ikev2d.crypto.keys import derive_child_keys, derive_rekeyed_ike_keys
 from ikev2d.crypto.prf import shared_prf
 from ikev2d.crypto.sk import SkCodec
@@ -26,16 +29,21 @@ from ikev2d.wire.ts import TsiPayload, TsrPayload
 
 from .child import make_child, narrow_for
 from .errors import IkeError, InvalidSyntax, NoProposalChosen
+from .followup import FollowupsPending, start_followups
 from .ike_sa_init import NONCE_LEN, run_key_exchange
 from .lifetimes import hard_lifetime, rekey_delay
-from .negotiate import choose_ike_proposal, choose_rekey_child_proposal
+from .negotiate import (
+    SUPPORTED_GROUPS,
+    additional_ke_policy,
+    choose_ike_proposal,
+    choose_rekey_child_proposal,
+)
 from .rules import check_request
 from .sa import ChildSa, IkeSa, SaState
 
 __all__ = ["ChildCreated", "IkeRekeyed", "handle_create_child_sa", "rekeyed_ike_sa"]
 
 Rng = Callable[[int], bytes]
-SUPPORTED_GROUPS = frozenset(int(g) for g in supported_groups())
 
 
 class ChildSaNotFound(IkeError):
@@ -67,7 +75,9 @@ def _key_exchange(ke: KePayload | None, group: int | None, rng):
     return KePayload(group, public), shared
 
 
-def _create_child(sa: IkeSa, inner, now, config: ServerConfig, allocate_spi, rng) -> ChildCreated:
+def _create_child(
+    sa: IkeSa, inner, now, config: ServerConfig, allocate_spi, rng
+) -> ChildCreated | FollowupsPending:
     sa_payload = next(p for p in inner if isinstance(p, SaPayload))
     tsi = next((p for p in inner if isinstance(p, TsiPayload)), None)
     tsr = next((p for p in inner if isinstance(p, TsrPayload)), None)
@@ -84,19 +94,26 @@ def _create_child(sa: IkeSa, inner, now, config: ServerConfig, allocate_spi, rng
             raise ChildSaNotFound(f"no Child SA with SPI {rekey.spi_int or 0:#x} to rekey")
     ke = next((p for p in inner if isinstance(p, KePayload)), None)
     chosen = choose_rekey_child_proposal(
-        config.esp_proposal, sa_payload, ke.group if ke else None, SUPPORTED_GROUPS
-    )
+        config.esp_proposal, sa_payload, ke.group if ke else None, SUPPORTED_GROUPS,
+        additional_ke_policy(config.post_quantum),
+    )  # fmt: skip
     ke_reply, shared = _key_exchange(ke, chosen.ke_group, rng)
     local_ts, remote_ts = narrow_for(sa, tsi, tsr, config)
     nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
     nonce_r = rng(NONCE_LEN)
     inbound_spi = allocate_spi(sa.local[0], sa.remote[0])
     c = chosen.configured
-    keys = derive_child_keys(sa.prf, sa.keys.sk_d, c.encr, c.integ, nonce_i, nonce_r, shared)
-    child = make_child(
-        sa, chosen, inbound_spi, chosen.offered.spi_int, (local_ts, remote_ts),
-        keys.i_to_r, keys.r_to_i, config, rng, now, (nonce_i, nonce_r),
-    )  # fmt: skip
+
+    def finish(additional: bytes, payloads: list[Payload], at: float) -> ChildCreated:
+        keys = derive_child_keys(
+            sa.prf, sa.keys.sk_d, c.encr, c.integ, nonce_i, nonce_r, shared, additional
+        )
+        child = make_child(
+            sa, chosen, inbound_spi, chosen.offered.spi_int, (local_ts, remote_ts),
+            keys.i_to_r, keys.r_to_i, config, rng, at, (nonce_i, nonce_r),
+        )  # fmt: skip
+        return ChildCreated(payloads, child, old)
+
     payloads: list[Payload] = [
         SaPayload((chosen.reply_proposal(inbound_spi.to_bytes(4, "big")),)),
         NoncePayload(nonce_r),
@@ -104,7 +121,9 @@ def _create_child(sa: IkeSa, inner, now, config: ServerConfig, allocate_spi, rng
     if ke_reply is not None:
         payloads.append(ke_reply)
     payloads += [TsiPayload(remote_ts), TsrPayload(local_ts)]
-    return ChildCreated(payloads, child, old)
+    if chosen.additional:
+        return start_followups(sa, chosen.additional_methods, finish, payloads, now, rng)
+    return finish(b"", payloads, now)
 
 
 def rekeyed_ike_sa(
@@ -120,12 +139,15 @@ def rekeyed_ike_sa(
     shared: bytes,
     now: float,
     rng: Rng,
+    additional: bytes = b"",
+    additional_ke: tuple[tuple[int, int], ...] = (),
 ) -> IkeSa:
-    """The IKE SA that replaces `old`, keyed per §2.18, holding old's client state."""
+    """The IKE SA that replaces `old`, keyed per §2.18, holding old's client state;
+    `additional` the secrets of its RFC 9370 key exchanges `additional_ke`."""
     prf = shared_prf(chosen_conf.prf)
     keys = derive_rekeyed_ike_keys(
         old.prf, old.keys.sk_d, prf, chosen_conf.encr, chosen_conf.integ,
-        nonce_i, nonce_r, new_spi_i, new_spi_r, shared,
+        nonce_i, nonce_r, new_spi_i, new_spi_r, shared, additional,
     )  # fmt: skip
     inbound, outbound = (keys.r_to_i, keys.i_to_r) if initiator else (keys.i_to_r, keys.r_to_i)
     new = IkeSa(
@@ -145,32 +167,44 @@ def rekeyed_ike_sa(
     new.rekey_at = now + rekey_delay(config.ike_lifetime, rng)
     new.hard_expiry = now + hard_lifetime(config.ike_lifetime)
     new.rekey_nonces = (nonce_i, nonce_r)
+    new.additional_ke = additional_ke
     old.virtual_ip = None
     return new
 
 
-def _rekey_ike(sa: IkeSa, inner, now, config: ServerConfig, new_spi: bytes, rng) -> IkeRekeyed:
+def _rekey_ike(
+    sa: IkeSa, inner, now, config: ServerConfig, new_spi: bytes, rng
+) -> IkeRekeyed | FollowupsPending:
     sa_payload = next(p for p in inner if isinstance(p, SaPayload))
     ke = next((p for p in inner if isinstance(p, KePayload)), None)
     if ke is None:
         raise InvalidSyntax("IKE SA rekey without KE")
-    chosen = choose_ike_proposal(config.ike_proposal, sa_payload, ke.group)
+    chosen = choose_ike_proposal(
+        config.ike_proposal, sa_payload, ke.group, additional_ke_policy(config.post_quantum)
+    )
     if len(chosen.offered.spi) != 8:
         raise InvalidSyntax("IKE SA rekey proposal without an 8-byte SPI")
     conf = chosen.configured
     our_public, shared = run_key_exchange(int(conf.ke.id), ke.data, rng)
     nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
     nonce_r = rng(NONCE_LEN)
-    new = rekeyed_ike_sa(
-        sa, config, initiator=False, new_spi_i=chosen.offered.spi, new_spi_r=new_spi,
-        chosen_conf=conf, nonce_i=nonce_i, nonce_r=nonce_r, shared=shared, now=now, rng=rng,
-    )  # fmt: skip
+
+    def finish(additional: bytes, payloads: list[Payload], at: float) -> IkeRekeyed:
+        new = rekeyed_ike_sa(
+            sa, config, initiator=False, new_spi_i=chosen.offered.spi, new_spi_r=new_spi,
+            chosen_conf=conf, nonce_i=nonce_i, nonce_r=nonce_r, shared=shared, now=at, rng=rng,
+            additional=additional, additional_ke=chosen.additional,
+        )  # fmt: skip
+        return IkeRekeyed(payloads, new)
+
     payloads: list[Payload] = [
         SaPayload((chosen.reply_proposal(new_spi),)),
         NoncePayload(nonce_r),
         KePayload(int(conf.ke.id), our_public),
     ]
-    return IkeRekeyed(payloads, new)
+    if chosen.additional:
+        return start_followups(sa, chosen.additional_methods, finish, payloads, now, rng)
+    return finish(b"", payloads, now)
 
 
 def handle_create_child_sa(
@@ -181,7 +215,7 @@ def handle_create_child_sa(
     allocate_spi: Callable[[str, str], int],
     rng: Rng,
     new_ike_spi: Callable[[], bytes],
-) -> ChildCreated | IkeRekeyed:
+) -> ChildCreated | IkeRekeyed | FollowupsPending:
     check_request(ExchangeType.CREATE_CHILD_SA, inner)
     sa_payload = next(p for p in inner if isinstance(p, SaPayload))
     protocols = {p.protocol for p in sa_payload.proposals}

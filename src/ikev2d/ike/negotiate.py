@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ikev2d.crypto.dh import supported_groups
 from ikev2d.crypto.transforms import Transform as TransformInfo
 from ikev2d.crypto.transforms import UnknownTransform, additional_ke_keyword, lookup
 from ikev2d.policy.proposals import Proposal as Configured
@@ -31,6 +32,7 @@ from .errors import InvalidKePayload, InvalidSyntax, NoProposalChosen
 
 __all__ = [
     "ADDKE_TYPES",
+    "SUPPORTED_GROUPS",
     "AdditionalKe",
     "Chosen",
     "additional_ke_policy",
@@ -38,6 +40,7 @@ __all__ = [
     "choose_ike_proposal",
     "choose_rekey_child_proposal",
     "describe_offer",
+    "rekey_key_exchanges",
 ]
 
 _ENCR, _PRF, _INTEG, _KE, _ESN = (
@@ -48,6 +51,7 @@ _ENCR, _PRF, _INTEG, _KE, _ESN = (
     TransformType.ESN,
 )
 ADDKE_TYPES = tuple(range(TransformType.ADDKE1, TransformType.ADDKE7 + 1))
+SUPPORTED_GROUPS = frozenset(int(g) for g in supported_groups())  # classic (EC)DH groups
 _ADDKE = frozenset(ADDKE_TYPES)
 _NONE = 0
 
@@ -105,6 +109,11 @@ class Chosen:
     def additional_methods(self) -> tuple[int, ...]:
         """The additional key exchanges to run, in order."""
         return tuple(m for _, m in self.additional)
+
+    @property
+    def key_exchanges(self) -> tuple[tuple[int, int], ...]:
+        """A Child SA's (transform type, id) of KE and ADDKE, for rekeying it the same way."""
+        return ((_KE, self.ke_group), *self.additional) if self.ke_group is not None else ()
 
     def reply_proposal(self, spi: bytes = b"", number: int | None = None) -> Offered:
         """The one proposal we send: the client's number (or `number`), our transforms."""
@@ -300,3 +309,25 @@ def _uses_legacy(offered: Offered) -> bool:
 def describe_offer(sa: SaPayload) -> str:
     """What a client offered, in strongSwan's words, for logs and the status page."""
     return ", ".join(_describe_proposal(p) for p in sa.proposals[:8]) or "nothing"
+
+
+def rekey_key_exchanges(
+    configured: tuple[Configured, ...], sa: SaPayload, additional: AdditionalKe
+) -> tuple[tuple[int, int], ...]:
+    """What our rekey of the first Child SA offers: IKE_AUTH's SA may list the client's KE and
+    ADDKE choices for later rekeys (strongSwan sends its esp_proposals' groups there, RFC 7296
+    §1.2); we take what we would choose had the client rekeyed with its first group. Empty
+    when it lists none we take (then the configured proposal's group, if any)."""
+    supported = SUPPORTED_GROUPS
+    for offered in _proposals(sa, ProtocolId.ESP):
+        for group in (t.transform_id for t in offered.transforms if t.transform_type == _KE):
+            if group in supported:
+                one = SaPayload((offered,))
+                try:
+                    chosen = choose_rekey_child_proposal(
+                        configured, one, group, supported, additional
+                    )
+                except (NoProposalChosen, InvalidKePayload):
+                    continue
+                return chosen.key_exchanges
+    return ()

@@ -417,6 +417,8 @@ class Responder:
                 self._on_informational(sa, inner, mid, src, dst, now)
             elif exchange == ExchangeType.CREATE_CHILD_SA and sa.state == SaState.ESTABLISHED:
                 self._on_create_child_sa(sa, inner, mid, src, dst, now)
+            elif exchange == ExchangeType.IKE_FOLLOWUP_KE and sa.state == SaState.ESTABLISHED:
+                self._on_followup_ke(sa, inner, mid, src, dst, now)
         except IkeError as e:
             reply = [*e.extra, NotifyPayload.of(e.notify, e.data)]
             self._respond(sa, exchange, mid, reply, src, dst, now)
@@ -520,13 +522,27 @@ class Responder:
             self.forget(sa)
 
     def _on_create_child_sa(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
-        from .create_child import ChildCreated, handle_create_child_sa
-        from .tasks import keys_event
+        from .create_child import handle_create_child_sa
 
         result = handle_create_child_sa(
             sa, inner, now, self.config, self.allocate_spi, self.rng, self.new_spi
         )
         self._respond(sa, ExchangeType.CREATE_CHILD_SA, mid, result.payloads, src, dst)
+        self._created(sa, result)
+
+    def _on_followup_ke(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
+        """RFC 9370 §2.2.4: an additional key exchange of a CREATE_CHILD_SA we answered."""
+        from .followup import handle_followup_ke
+
+        result = handle_followup_ke(sa, inner, now, self.rng)
+        self._respond(sa, ExchangeType.IKE_FOLLOWUP_KE, mid, result.payloads, src, dst)
+        self._created(sa, result)
+
+    def _created(self, sa: IkeSa, result) -> None:
+        """Install what a CREATE_CHILD_SA (with its IKE_FOLLOWUP_KEs) made, if done."""
+        from .create_child import ChildCreated, IkeRekeyed
+        from .tasks import keys_event
+
         if isinstance(result, ChildCreated):
             sa.children.append(result.child)
             old = result.replaces
@@ -538,7 +554,7 @@ class Responder:
                     sa.handle, result.child.spec, old.spec.inbound_spi if old else None
                 )
             )
-        else:
+        elif isinstance(result, IkeRekeyed):
             new = result.new_sa
             sa.move_to(SaState.REKEYED)
             sa.queued.clear()

@@ -47,6 +47,11 @@ REQUEST_RULES: dict[int, dict[int, tuple[int, int]]] = {
         P.NOTIFY: (0, ANY),
         P.VENDOR_ID: (0, ANY),
     },
+    ExchangeType.IKE_FOLLOWUP_KE: {  # RFC 9370 §2.2.4, linked by N(ADDITIONAL_KEY_EXCHANGE)
+        P.KE: (1, 1),
+        P.NOTIFY: (1, ANY),
+        P.VENDOR_ID: (0, ANY),
+    },
     ExchangeType.INFORMATIONAL: {
         P.DELETE: (0, ANY),
         P.NOTIFY: (0, ANY),

@@ -57,6 +57,9 @@ class ChildSa:
     replaced_by: ChildSa | None = None
     # of the CREATE_CHILD_SA that made it (§2.8.1 rekey collisions); none for the first one
     nonces: tuple[bytes, bytes] = (b"", b"")
+    # what our own rekey of it offers: ((transform type, id), ...) of its KE and RFC 9370
+    # ADDKE transforms, as last negotiated (empty: the configured proposal's KE, if any)
+    key_exchanges: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(slots=True)
@@ -128,6 +131,7 @@ class IkeSa:
     pending_ke: tuple[int, ...] = ()
     int_auth: bytes = field(default=b"", repr=False)
     codec_in_prev: SkCodec | None = None  # the keys of the last IKE_INTERMEDIATE request
+    followups: dict | None = None  # link -> followup.Followup: unfinished CREATE_CHILD_SAs
     delayed: tuple | None = None  # (when, datagrams, dst, src): a response held back
 
     @property

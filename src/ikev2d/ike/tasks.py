@@ -7,6 +7,10 @@ the exchange when the response arrives; `Responder.send_request` sends or queues
    IKE rekey:    { SA, Ni, KEi } -->                                <-- { SA, Nr, KEr }
    Delete:       { D } -->                                          <-- { [D] }
 
+A rekey repeats the SA's RFC 9370 additional key exchanges (ML-KEM): offered as ADDKE
+transforms, then run in IKE_FOLLOWUP_KE exchanges (followup.run_followups) before the new SA
+is made.
+
 In exchanges we start, we are the "initiator" of §2.17's key order: the first keys of KEYMAT
 protect what we send.
 """
@@ -28,8 +32,9 @@ from . import events as ev
 from .child import make_child
 from .create_child import rekeyed_ike_sa
 from .errors import IkeError
+from .followup import run_followups
 from .ike_sa_init import NONCE_LEN
-from .negotiate import Chosen
+from .negotiate import ADDKE_TYPES, Chosen
 from .sa import ChildSa, IkeSa, SaState
 
 if TYPE_CHECKING:
@@ -108,11 +113,23 @@ def delete_ike(r: Responder, sa: IkeSa, now: float) -> None:
 
 
 # -- Child SA rekey -----------------------------------------------------------------------------
-def _wire_proposal(c, spi: bytes, group: int | None, protocol: int) -> Proposal:
+def _wire_proposal(
+    c, spi: bytes, group: int | None, protocol: int, additional: tuple[tuple[int, int], ...] = ()
+) -> Proposal:
     transforms = [Transform(int(t.type), int(t.id), t.key_bits) for t in c.transforms]
-    if group is not None:
+    if group is not None and protocol != ProtocolId.IKE:
         transforms.append(Transform(4, group))
+    if group is not None and protocol == ProtocolId.IKE:  # another group after INVALID_KE
+        transforms = [Transform(4, group) if t.transform_type == 4 else t for t in transforms]
+    transforms += [Transform(ttype, method) for ttype, method in additional]
     return Proposal(1, protocol, spi, tuple(transforms))
+
+
+def _chosen_additional(proposal: Proposal, offered: tuple[tuple[int, int], ...]):
+    """The ADDKE transforms the peer chose, or None when it chose what we did not offer."""
+    chosen = tuple((t.transform_type, t.transform_id) for t in proposal.transforms
+                   if t.transform_type in ADDKE_TYPES and t.transform_id)  # fmt: skip
+    return chosen if set(chosen) <= set(offered) else None
 
 
 def _selectors(cidrs: tuple[str, ...]) -> tuple[TrafficSelector, ...]:
@@ -129,12 +146,13 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
         r.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey postponed: {e.reason}", e.code))
         return
     old.rekeying = True
-    group = int(conf.ke.id) if conf.ke is not None else None
+    group, additional = _child_key_exchanges(old)
     kex = ephemeral_key_exchange(group, r.rng) if group is not None else None
     nonce_i = r.rng(NONCE_LEN)
+    spi = inbound_spi.to_bytes(4, "big")
     payloads: list[Payload] = [
         NotifyPayload.rekey_sa(ProtocolId.ESP, old.spec.inbound_spi),
-        SaPayload((_wire_proposal(conf, inbound_spi.to_bytes(4, "big"), group, ProtocolId.ESP),)),
+        SaPayload((_wire_proposal(conf, spi, group, ProtocolId.ESP, additional),)),
         NoncePayload(nonce_i),
     ]
     if kex is not None:
@@ -145,39 +163,65 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
         TsrPayload(_selectors(old.spec.remote_ts)),
     ]
 
-    def done(inner: list[Payload], t: float) -> None:
+    def fail(reason: str, t: float, retry: bool = False) -> None:
         old.rekeying = False
+        old.rekey_at = t + _retry_delay(r) if retry else None  # else the hard lifetime ends it
+        r.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey refused: {reason}",
+                                    "rekey_refused"))  # fmt: skip
+
+    def done(inner: list[Payload], t: float) -> None:
         error = _first_error(inner)
         sa_payload = next((p for p in inner if isinstance(p, SaPayload)), None)
         nonce = next((p for p in inner if isinstance(p, NoncePayload)), None)
         if error is not None or sa_payload is None or nonce is None or old not in sa.children:
-            if error is not None and error.notify_type == NotifyType.TEMPORARY_FAILURE:
-                old.rekey_at = t + _retry_delay(r)
-            else:
-                old.rekey_at = None  # the kernel's hard lifetime ends it
-            reason = f"Child SA rekey refused: {_why(error)}"
-            r.emit(ev.NegotiationFailed(sa.remote, reason, "rekey_refused"))
+            temporary = error is not None and error.notify_type == NotifyType.TEMPORARY_FAILURE
+            fail(_why(error), t, retry=temporary)
             return
+        chosen_additional = _chosen_additional(sa_payload.proposals[0], additional)
         shared = None
         if kex is not None:
             ke = next((p for p in inner if isinstance(p, KePayload)), None)
             try:
                 shared = kex.shared_secret(ke.data if ke and ke.group == group else b"")
             except crypto_errors.CryptoError:
-                old.rekey_at = None
+                fail("bad KE data", t)
                 return
-        outbound_spi = sa_payload.proposals[0].spi_int or 0
-        keys = derive_child_keys(sa.prf, sa.keys.sk_d, conf.encr, conf.integ, nonce_i,
-                                 nonce.data, shared)  # fmt: skip
-        chosen = Chosen(conf, sa_payload.proposals[0], group)
-        ts = (_selectors(old.spec.local_ts), _selectors(old.spec.remote_ts))
-        new = make_child(sa, chosen, inbound_spi, outbound_spi, ts, keys.r_to_i, keys.i_to_r,
-                         r.config, r.rng, t, (nonce_i, nonce.data))  # fmt: skip
-        sa.children.append(new)
-        r.emit(ev.ChildSaInstalled(sa.handle, new.spec, old.spec.inbound_spi))
-        _settle_child_collision(r, sa, old, new, t)
+        if chosen_additional is None:
+            fail("additional key exchanges we did not offer", t)
+            return
+
+        def install(extra: bytes, t2: float) -> None:
+            old.rekeying = False
+            if old not in sa.children:
+                return
+            proposal = sa_payload.proposals[0]
+            keys = derive_child_keys(sa.prf, sa.keys.sk_d, conf.encr, conf.integ, nonce_i,
+                                     nonce.data, shared, extra)  # fmt: skip
+            chosen = Chosen(conf, proposal, group, chosen_additional)
+            ts = (_selectors(old.spec.local_ts), _selectors(old.spec.remote_ts))
+            new = make_child(sa, chosen, inbound_spi, proposal.spi_int or 0, ts, keys.r_to_i,
+                             keys.i_to_r, r.config, r.rng, t2, (nonce_i, nonce.data))  # fmt: skip
+            sa.children.append(new)
+            r.emit(ev.ChildSaInstalled(sa.handle, new.spec, old.spec.inbound_spi))
+            _settle_child_collision(r, sa, old, new, t2)
+
+        if chosen_additional:
+            methods = tuple(m for _, m in chosen_additional)
+            run_followups(r, sa, methods, inner, install, fail, t)
+        else:
+            install(b"", t)
 
     r.send_request(sa, _CCSA, payloads, now, "rekey-child", done)
+
+
+def _child_key_exchanges(child: ChildSa) -> tuple[int | None, tuple[tuple[int, int], ...]]:
+    """(KE group, ADDKE transforms) our rekey of `child` offers: what it was made with, else
+    the configured proposal's group."""
+    if child.key_exchanges:
+        (_, group), *additional = child.key_exchanges
+        return group, tuple(additional)
+    ke = child.proposal.ke
+    return (int(ke.id) if ke is not None else None), ()
 
 
 def _settle_child_collision(r: Responder, sa: IkeSa, old: ChildSa, ours: ChildSa, now) -> None:
@@ -209,26 +253,29 @@ def _why(error: NotifyPayload | None) -> str:
 
 # -- IKE SA rekey -------------------------------------------------------------------------------
 def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> None:
-    """Replace the IKE SA with a new one (fresh DH); the Child SAs move over to it."""
+    """Replace the IKE SA with a new one (fresh DH, and its additional key exchanges); the
+    Child SAs move over to it."""
     sa.rekeying = True
     conf = sa.proposal
     group = group if group is not None else int(conf.ke.id)
+    additional = sa.additional_ke
     kex = ephemeral_key_exchange(group, r.rng)
     new_spi = r.new_spi()
     nonce_i = r.rng(NONCE_LEN)
-    proposal = _wire_proposal(conf, new_spi, None, ProtocolId.IKE)
-    if group != int(conf.ke.id):
-        proposal = Proposal(1, ProtocolId.IKE, new_spi, tuple(
-            Transform(t.transform_type, group if t.transform_type == 4 else t.transform_id,
-                      t.key_length) for t in proposal.transforms))  # fmt: skip
+    proposal = _wire_proposal(conf, new_spi, group, ProtocolId.IKE, additional)
     payloads: list[Payload] = [
         SaPayload((proposal,)),
         NoncePayload(nonce_i),
         KePayload(group, kex.public_bytes()),
     ]
 
-    def done(inner: list[Payload], t: float) -> None:
+    def fail(reason: str, t: float, retry: bool = False) -> None:
         sa.rekeying = False
+        sa.rekey_at = t + _retry_delay(r) if retry else None
+        r.emit(ev.NegotiationFailed(sa.remote, f"IKE SA rekey refused: {reason}",
+                                    "rekey_refused"))  # fmt: skip
+
+    def done(inner: list[Payload], t: float) -> None:
         invalid_ke = _notify(inner, NotifyType.INVALID_KE_PAYLOAD)
         if invalid_ke is not None and invalid_ke.data[:2] != group.to_bytes(2, "big"):
             wanted = int.from_bytes(invalid_ke.data[:2], "big")
@@ -240,37 +287,44 @@ def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> 
         nonce = next((p for p in inner if isinstance(p, NoncePayload)), None)
         ke = next((p for p in inner if isinstance(p, KePayload)), None)
         if error is not None or None in (sa_payload, nonce, ke) or sa.state != SaState.ESTABLISHED:
-            sa.rekey_at = (
-                t + _retry_delay(r)
-                if error is not None and (error.notify_type == NotifyType.TEMPORARY_FAILURE)
-                else None
-            )
-            reason = f"IKE SA rekey refused: {_why(error)}"
-            r.emit(ev.NegotiationFailed(sa.remote, reason, "rekey_refused"))
+            temporary = error is not None and error.notify_type == NotifyType.TEMPORARY_FAILURE
+            fail(_why(error), t, retry=temporary)
             return
         peer_spi = sa_payload.proposals[0].spi
+        chosen_additional = _chosen_additional(sa_payload.proposals[0], additional)
         try:
             shared = kex.shared_secret(ke.data)
         except crypto_errors.CryptoError:
-            sa.rekey_at = None
+            fail("bad KE data", t)
             return
-        if len(peer_spi) != 8:
-            sa.rekey_at = None
+        if len(peer_spi) != 8 or chosen_additional is None:
+            fail("malformed response", t)
             return
-        new = rekeyed_ike_sa(sa, r.config, initiator=True, new_spi_i=new_spi, new_spi_r=peer_spi,
-                             chosen_conf=conf if group == int(conf.ke.id) else _with_group(
-                                 r, conf, group),
-                             nonce_i=nonce_i, nonce_r=nonce.data, shared=shared, now=t,
-                             rng=r.rng)  # fmt: skip
-        for child in new.children:  # Child rekeys queued behind ours are dropped below: redo
-            child.rekeying = False
-        sa.move_to(SaState.REKEYED)
-        r.adopt(new)
-        r.emit(ev.IkeSaRekeyed(sa.handle, new.handle))
-        if r.export_keys:
-            r.emit(keys_event(new))
-        sa.queued.clear()
-        delete_ike(r, sa, t)  # in the old SA; forgotten when answered or given up
+        chosen_conf = conf if group == int(conf.ke.id) else _with_group(r, conf, group)
+
+        def replace(extra: bytes, t2: float) -> None:
+            sa.rekeying = False
+            if sa.state != SaState.ESTABLISHED:
+                return
+            new = rekeyed_ike_sa(sa, r.config, initiator=True, new_spi_i=new_spi,
+                                 new_spi_r=peer_spi, chosen_conf=chosen_conf, nonce_i=nonce_i,
+                                 nonce_r=nonce.data, shared=shared, now=t2, rng=r.rng,
+                                 additional=extra, additional_ke=chosen_additional)  # fmt: skip
+            for child in new.children:  # Child rekeys queued behind ours are dropped: redo
+                child.rekeying = False
+            sa.move_to(SaState.REKEYED)
+            r.adopt(new)
+            r.emit(ev.IkeSaRekeyed(sa.handle, new.handle))
+            if r.export_keys:
+                r.emit(keys_event(new))
+            sa.queued.clear()
+            delete_ike(r, sa, t2)  # in the old SA; forgotten when answered or given up
+
+        if chosen_additional:
+            methods = tuple(m for _, m in chosen_additional)
+            run_followups(r, sa, methods, inner, replace, fail, t)
+        else:
+            replace(b"", t)
 
     r.send_request(sa, _CCSA, payloads, now, "rekey-ike", done)
 

@@ -271,8 +271,9 @@ class RekeyingInitiator(Initiator):
         return self._protect(ExchangeType.CREATE_CHILD_SA, payloads)
 
     def switch_to_rekeyed(
-        self, inner, *, we_initiated: bool = True, peer_nonce=None, peer_spi=None, kex=None
-    ) -> None:
+        self, inner, *, we_initiated: bool = True, peer_nonce=None, peer_spi=None, kex=None,
+        additional: bytes = b"",
+    ) -> None:  # fmt: skip
         """Become the new IKE SA after a rekey (ours, or the server's when we_initiated=False)."""
         from ikev2d.crypto.keys import derive_rekeyed_ike_keys
 
@@ -298,6 +299,7 @@ class RekeyingInitiator(Initiator):
             spi_i,
             spi_r,
             shared,
+            additional,
         )
         self.keys = keys
         self.spi_i, self.spi_r = spi_i, spi_r

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import os
 
-from ike_initiator import RekeyingInitiator
+from ike_initiator import RekeyingInitiator, wire_proposal
 
 from ikev2d.crypto.auth import intermediate_auth, unprotected_octets
-from ikev2d.crypto.keys import derive_intermediate_ike_keys
+from ikev2d.crypto.dh import new_key_exchange
+from ikev2d.crypto.keys import derive_child_keys, derive_intermediate_ike_keys
 from ikev2d.crypto.mlkem import MlKemInitiator
 from ikev2d.crypto.sk import SkCodec
 from ikev2d.ike.fragments import seal_fragments
-from ikev2d.wire.enums import ExchangeType, NotifyType
+from ikev2d.policy.proposals import parse_proposal
+from ikev2d.wire.enums import ExchangeType, NotifyType, ProtocolId
 from ikev2d.wire.message import (
     Header,
     Message,
@@ -26,9 +28,11 @@ from ikev2d.wire.payloads import (
     EncryptedFragmentPayload,
     EncryptedPayload,
     KePayload,
+    NoncePayload,
     NotifyPayload,
 )
 from ikev2d.wire.sa import Proposal, SaPayload, Transform
+from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
 
 ADDKE1 = 6
 
@@ -141,3 +145,67 @@ class PqInitiator(RekeyingInitiator):
         self.mid += 1
         self.rounds += 1
         return inner
+
+    # -- CREATE_CHILD_SA with additional key exchanges, and IKE_FOLLOWUP_KE (RFC 9370 §2.2.4)
+    def _with_addke(self, proposal: Proposal, addke) -> SaPayload:
+        extra = tuple(Transform(t, m) for t, m in addke)
+        return SaPayload((Proposal(1, proposal.protocol, proposal.spi,
+                                   proposal.transforms + extra),))  # fmt: skip
+
+    # CREATE_CHILD_SA { N(REKEY_SA), SA(+KE+ADDKE), Ni, KEi, TSi, TSr } -->
+    def rekey_child_pq_request(self, old_spi: int, group: int = 31, addke=((ADDKE1, 36),)):
+        self.new_child_spi = int.from_bytes(os.urandom(4), "big") | 0x100
+        self.rekey_nonce = os.urandom(32)
+        self.rekey_kex = new_key_exchange(group)
+        proposal = self.child_proposal(self.new_child_spi, group).proposals[0]
+        any_ts = (TrafficSelector.from_network("0.0.0.0/0"),)
+        return self.request(ExchangeType.CREATE_CHILD_SA, [
+            NotifyPayload.rekey_sa(ProtocolId.ESP, old_spi),
+            self._with_addke(proposal, addke),
+            NoncePayload(self.rekey_nonce),
+            KePayload(group, self.rekey_kex.public_bytes()),
+            TsiPayload(any_ts),
+            TsrPayload(any_ts),
+        ])  # fmt: skip
+
+    # CREATE_CHILD_SA { SA(IKE, +ADDKE), Ni, KEi } -->
+    def rekey_ike_pq_request(self, addke=((ADDKE1, 36),)):
+        self.new_spi_i = os.urandom(8)
+        self.rekey_nonce = os.urandom(32)
+        self.rekey_kex = new_key_exchange(self.ke_group)
+        proposal = wire_proposal(self.ike[0], "ike", 1, self.new_spi_i)
+        return self.request(ExchangeType.CREATE_CHILD_SA, [
+            self._with_addke(proposal, addke),
+            NoncePayload(self.rekey_nonce),
+            KePayload(self.ke_group, self.rekey_kex.public_bytes()),
+        ])  # fmt: skip
+
+    # IKE_FOLLOWUP_KE { KEi(n), N(ADDITIONAL_KEY_EXCHANGE)(link) } -->
+    def followup_request(self, response: list, method: int = 36, link: bytes | None = None):
+        if link is None:
+            link = link_of(response)
+        self.followup_kem = MlKemInitiator(method, rng=os.urandom)
+        return self.request(ExchangeType.IKE_FOLLOWUP_KE, [
+            KePayload(method, self.followup_kem.public_bytes()),
+            NotifyPayload.of(NotifyType.ADDITIONAL_KEY_EXCHANGE, link),
+        ])  # fmt: skip
+
+    def followup_secret(self, response: list) -> bytes:
+        ke = next(p for p in response if isinstance(p, KePayload))
+        return self.followup_kem.shared_secret(ke.data)
+
+    def rekey_child_pq_keys(self, inner, additional: bytes):
+        nonce_r = next(p for p in inner if isinstance(p, NoncePayload)).data
+        ke = next(p for p in inner if isinstance(p, KePayload))
+        shared = self.rekey_kex.shared_secret(ke.data)
+        c = parse_proposal(self.esp[0], "esp")
+        return derive_child_keys(
+            self.prf, self.keys.sk_d, c.encr, c.integ, self.rekey_nonce, nonce_r, shared,
+            additional,
+        )  # fmt: skip
+
+
+def link_of(payloads) -> bytes | None:
+    notify = next((p for p in payloads if isinstance(p, NotifyPayload)
+                   and p.notify_type == NotifyType.ADDITIONAL_KEY_EXCHANGE), None)  # fmt: skip
+    return None if notify is None else notify.data
