@@ -12,6 +12,8 @@ SYSTEM_PACKAGES=(
   strongswan-swanctl charon-systemd strongswan-charon charon-cmd strongswan-pki
   libcharon-extra-plugins libcharon-extauth-plugins libstrongswan-extra-plugins
   libstrongswan-standard-plugins
+  # strongSwan 6 (ML-KEM) as a second peer: a Debian root made by scripts/strongswan6-root.sh
+  debootstrap
   # a kernel with ESP for the system tests, and what boots it; qemu boots Debian's
   # linux-image-amd64 (fetched on first use by tests/espvm/run-in-esp-kernel) for the tests
   # that need ESP and fw4's nftables in one kernel

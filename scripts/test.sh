@@ -9,6 +9,10 @@ export PYTHONDONTWRITEBYTECODE=1
 echo "==> OpenWrt userland for the router tests (built once, cached)"
 scripts/openwrt-userland.sh >/dev/null
 
+echo "==> a Debian root with strongSwan 6 for the ML-KEM interop tests (built once, cached)"
+IKEV2D_STRONGSWAN6_ROOT=$(scripts/strongswan6-root.sh)
+export IKEV2D_STRONGSWAN6_ROOT  # the ESP kernel has no network: built here, used there
+
 echo "==> unit, interop, packaging, LuCI view and router tests"
 $PY -m pytest tests/unit tests/interop tests/packaging tests/luci tests/router "$@"
 

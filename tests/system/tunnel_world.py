@@ -145,9 +145,10 @@ class World:
     @classmethod
     def build(
         cls, workdir: pathlib.Path, conns: list[list[ClientConn]], *, nat: bool = False,
-        ipv6: bool = False,
+        ipv6: bool = False, root: pathlib.Path | None = None,
     ) -> World:  # fmt: skip
-        """`conns[i]` are the connections of phone i+1. Starts every charon."""
+        """`conns[i]` are the connections of phone i+1. Starts every charon: this machine's
+        strongSwan, or with `root` that of a chroot (harness.strongswan.strongswan6_root)."""
         netns = NetnsSet()
         try:
             topo = build_road_warrior(netns, phones=len(conns), nat=nat, ipv6=ipv6)
@@ -156,7 +157,7 @@ class World:
             topo.router.ip("route", "replace", "default", "via", NAT_OUTSIDE)
             phones = []
             for i, (ns, phone_conns) in enumerate(zip(topo.phones, conns, strict=True), 1):
-                charon = Charon(ns, workdir / f"phone{i}", netns)
+                charon = Charon(ns, workdir / f"phone{i}", netns, root=root)
                 charon.write_swanctl_conf(swanctl_conf(phone_conns))
                 charon.launch()
                 phones.append(charon)

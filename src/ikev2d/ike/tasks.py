@@ -114,15 +114,16 @@ def delete_ike(r: Responder, sa: IkeSa, now: float) -> None:
 
 # -- Child SA rekey -----------------------------------------------------------------------------
 def _wire_proposal(
-    c, spi: bytes, group: int | None, protocol: int, additional: tuple[tuple[int, int], ...] = ()
-) -> Proposal:
+    c, spi: bytes, group: int | None, protocol: int, additional: tuple[tuple[int, int], ...] = (),
+    number: int = 1,
+) -> Proposal:  # fmt: skip
     transforms = [Transform(int(t.type), int(t.id), t.key_bits) for t in c.transforms]
     if group is not None and protocol != ProtocolId.IKE:
         transforms.append(Transform(4, group))
     if group is not None and protocol == ProtocolId.IKE:  # another group after INVALID_KE
         transforms = [Transform(4, group) if t.transform_type == 4 else t for t in transforms]
     transforms += [Transform(ttype, method) for ttype, method in additional]
-    return Proposal(1, protocol, spi, tuple(transforms))
+    return Proposal(number, protocol, spi, tuple(transforms))
 
 
 def _chosen_additional(proposal: Proposal, offered: tuple[tuple[int, int], ...]):
@@ -146,13 +147,16 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
         r.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey postponed: {e.reason}", e.code))
         return
     old.rekeying = True
-    group, additional = _child_key_exchanges(old)
+    group, additional, optional = _child_key_exchanges(sa, old)
     kex = ephemeral_key_exchange(group, r.rng) if group is not None else None
     nonce_i = r.rng(NONCE_LEN)
     spi = inbound_spi.to_bytes(4, "big")
+    proposals = [_wire_proposal(conf, spi, group, ProtocolId.ESP, additional)]
+    if optional:  # or, if the client wants no PFS, as before
+        proposals.append(_wire_proposal(conf, spi, None, ProtocolId.ESP, (), number=2))
     payloads: list[Payload] = [
         NotifyPayload.rekey_sa(ProtocolId.ESP, old.spec.inbound_spi),
-        SaPayload((_wire_proposal(conf, spi, group, ProtocolId.ESP, additional),)),
+        SaPayload(tuple(proposals)),
         NoncePayload(nonce_i),
     ]
     if kex is not None:
@@ -177,9 +181,11 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
             temporary = error is not None and error.notify_type == NotifyType.TEMPORARY_FAILURE
             fail(_why(error), t, retry=temporary)
             return
-        chosen_additional = _chosen_additional(sa_payload.proposals[0], additional)
+        proposal = sa_payload.proposals[0]
+        chosen_additional = _chosen_additional(proposal, additional)
+        pfs = any(t.transform_type == 4 and t.transform_id for t in proposal.transforms)
         shared = None
-        if kex is not None:
+        if kex is not None and pfs:
             ke = next((p for p in inner if isinstance(p, KePayload)), None)
             try:
                 shared = kex.shared_secret(ke.data if ke and ke.group == group else b"")
@@ -194,10 +200,9 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
             old.rekeying = False
             if old not in sa.children:
                 return
-            proposal = sa_payload.proposals[0]
             keys = derive_child_keys(sa.prf, sa.keys.sk_d, conf.encr, conf.integ, nonce_i,
                                      nonce.data, shared, extra)  # fmt: skip
-            chosen = Chosen(conf, proposal, group, chosen_additional)
+            chosen = Chosen(conf, proposal, group if pfs else None, chosen_additional)
             ts = (_selectors(old.spec.local_ts), _selectors(old.spec.remote_ts))
             new = make_child(sa, chosen, inbound_spi, proposal.spi_int or 0, ts, keys.r_to_i,
                              keys.i_to_r, r.config, r.rng, t2, (nonce_i, nonce.data))  # fmt: skip
@@ -214,14 +219,18 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
     r.send_request(sa, _CCSA, payloads, now, "rekey-child", done)
 
 
-def _child_key_exchanges(child: ChildSa) -> tuple[int | None, tuple[tuple[int, int], ...]]:
-    """(KE group, ADDKE transforms) our rekey of `child` offers: what it was made with, else
-    the configured proposal's group."""
+def _child_key_exchanges(sa: IkeSa, child: ChildSa):
+    """(KE group, ADDKE transforms, whether a proposal without them is offered too) for our
+    rekey of `child`: what it was made with; else the configured proposal's group; else, for
+    a client that ran ML-KEM for the IKE SA, the IKE SA's group and ML-KEM as an option (a
+    strongSwan with PFS lists no group in IKE_AUTH, yet refuses a rekey without one)."""
     if child.key_exchanges:
         (_, group), *additional = child.key_exchanges
-        return group, tuple(additional)
+        return group, tuple(additional), False
     ke = child.proposal.ke
-    return (int(ke.id) if ke is not None else None), ()
+    if ke is not None or not sa.additional_ke:
+        return (int(ke.id) if ke is not None else None), (), False
+    return int(sa.proposal.ke.id), sa.additional_ke, True
 
 
 def _settle_child_collision(r: Responder, sa: IkeSa, old: ChildSa, ours: ChildSa, now) -> None:

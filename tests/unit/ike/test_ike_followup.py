@@ -208,15 +208,49 @@ def test_server_rekey_of_the_first_child_offers_the_groups_ike_auth_listed():
     assert any(isinstance(e, ev.ChildSaInstalled) for e in events(r))
 
 
-def test_server_rekey_of_a_child_without_pfs_stays_without():
-    r, client, sa = established()
-    child = sa.children[0]
-    assert child.key_exchanges == ()
-    r.handle_timer(child.rekey_at)
+def test_server_rekey_of_a_first_child_without_pq_stays_without_pfs():
+    r = responder()
+    client = PqInitiator(ike=X25519, addke=(), intermediate=False)
+    connect_pq(r, client)
+    (sa,) = r.ike_sas()
+    r.handle_timer(sa.children[0].rekey_at)
     (request,) = [d for d, _, _ in r.datagrams_to_send()]
     _, inner = client.open(request)
-    offered = next(p for p in inner if isinstance(p, SaPayload))
-    assert {t.transform_type for t in offered.proposals[0].transforms} == {1, 3, 5}
+    (offered,) = next(p for p in inner if isinstance(p, SaPayload)).proposals
+    assert {t.transform_type for t in offered.transforms} == {1, 3, 5}
+
+
+def test_server_rekey_of_a_first_child_offers_the_ike_sa_mlkem_and_takes_no_pfs_too():
+    """IKE_AUTH's Child SA has no key exchange and strongSwan lists none there: for a client
+    that ran ML-KEM we offer the IKE SA's group and ML-KEM first, no PFS second."""
+    r, client, sa = established()
+    child = sa.children[0]
+    r.handle_timer(child.rekey_at)
+    (request,) = [d for d, _, _ in r.datagrams_to_send()]
+    inner, reply, _ = _answer_child_rekey(client, request, choose_addke=False)
+    first, second = next(p for p in inner if isinstance(p, SaPayload)).proposals
+    assert {(t.transform_type, t.transform_id) for t in first.transforms} >= {
+        (4, X), (ADDKE1, ML768)}  # fmt: skip
+    assert {t.transform_type for t in second.transforms} == {1, 3, 5}
+    # the client takes the second: no KE, no IKE_FOLLOWUP_KE
+    no_pfs = Proposal(2, ProtocolId.ESP, (0x0C0C0C0C).to_bytes(4, "big"), second.transforms)
+    reply = [SaPayload((no_pfs,)), *[p for p in reply if isinstance(p, NoncePayload | TsiPayload
+                                                                    | TsrPayload)]]  # fmt: skip
+    r.receive_datagram(client.answer(request, reply), PHONE, SERVER, child.rekey_at + 0.1)
+    installed = next(e for e in events(r) if isinstance(e, ev.ChildSaInstalled))
+    nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
+    nonce_r = next(p for p in reply if isinstance(p, NoncePayload)).data
+    c = child.proposal
+    keys = derive_child_keys(sa.prf, sa.keys.sk_d, c.encr, c.integ, nonce_i, nonce_r)
+    assert installed.child.encr_key_out == keys.encr_i
+    assert installed.child.algorithms == "aes256-sha256"
+
+
+def test_server_rekey_of_a_first_child_with_the_ike_sa_mlkem():
+    r, client, sa = established()
+    _server_child_rekey(r, client, sa, sa.children[0])
+    installed = next(e for e in events(r) if isinstance(e, ev.ChildSaInstalled))
+    assert installed.child.algorithms == "aes256-sha256+ke31+ke1_mlkem768"
 
 
 def test_server_rekeys_an_ike_sa_made_with_mlkem_with_it():
