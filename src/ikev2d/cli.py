@@ -147,13 +147,22 @@ def daemon_main(argv: list[str] | None = None) -> int:
             _record_refusal(args.refused_status, str(exc))
         return EXIT_CONFIG
     if args.check:
-        for warning in config.warnings:
+        for warning in (*config.warnings, *_runtime_warnings(config)):
             print(f"warning: {warning}")
         print(f"configuration OK: {path}", file=sys.stderr)
         if args.refused_status:
             _record_refusal(args.refused_status, None)
         return EXIT_OK
     return _serve(config, load, path, args)
+
+
+def _runtime_warnings(config) -> list[str]:
+    """What this installation cannot do of a valid configuration (--check only: it loads
+    cryptography, which the daemon does not before its first client)."""
+    from ikev2d.profiles.check import post_quantum_report
+
+    warning = post_quantum_report(config)["warning"]
+    return [warning] if warning else []
 
 
 def _record_refusal(path: str, problem: str | None) -> None:

@@ -59,7 +59,7 @@ def _module_or_reason() -> tuple[object | None, str]:
     try:
         from cryptography.hazmat.primitives.asymmetric import mlkem
     except ImportError:
-        return None, f"cryptography {version} has no ML-KEM (a newer release has)"
+        return None, f"cryptography {version} has no ML-KEM (47 and newer have)"
     from cryptography.hazmat.backends.openssl.backend import backend
 
     if not backend.mlkem_supported():

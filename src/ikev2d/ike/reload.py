@@ -26,6 +26,8 @@ def affected_by(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str | None:
         return "server identity"
     if sa.proposal.text not in {p.text for p in new.ike_proposal}:
         return f"IKE proposal {sa.proposal.text}"
+    if new.post_quantum == "required" and not sa.additional_ke:
+        return "post_quantum required"
     esp = {p.text for p in new.esp_proposal}
     if any(c.proposal.text not in esp for c in sa.children):
         return "ESP proposal"

@@ -462,6 +462,20 @@ cannot be read (no file, DHCP client LAN), `local_subnet` must be set, and so mu
 tunnel. In TOML nothing is read from the system: `local_subnet` is required and `dns` defaults to
 the first host of the first `local_subnet` (required in a full tunnel).
 
+## Post-quantum key exchange
+
+`post_quantum` adds ML-KEM (FIPS 203) as an RFC 9370 additional key exchange next to the
+proposal's classic group, in IKE_INTERMEDIATE exchanges (RFC 9242) after IKE_SA_INIT and in
+IKE_FOLLOWUP_KE exchanges after a rekey, so that traffic recorded today cannot be decrypted by
+a future quantum computer. The server takes ML-KEM-768, else ML-KEM-1024, whichever the client
+offers (ML-KEM-512 is not available). `preferred` uses it with every client that offers it and
+accepts the others as before; `required` refuses a new IKE SA without it (failure code
+`ike_proposal_pq`); rekeys take it whenever offered, since their keys derive from the first
+exchange's. The server's own rekeys repeat what an SA was made with. It needs a `cryptography`
+with ML-KEM on the router (47 or newer with OpenSSL 3.5); without it nothing is offered and
+`ikev2d --check`/`ikev2ctl check` say why. Clients: iOS/macOS 26 with the profile, strongSwan 6
+(`…-x25519-ke1_mlkem768`).
+
 ## Enabled
 
 `enabled` defaults to off so a fresh install does nothing until configured. The init script

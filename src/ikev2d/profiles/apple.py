@@ -4,6 +4,11 @@ One com.apple.vpn.managed payload (VPNType IKEv2) whose single IKE and Child SA 
 one the server accepts; the CA as com.apple.security.root in EAP and certificate modes, and
 the client's PKCS#12 as com.apple.security.pkcs12 in certificate mode. UUIDs are derived
 from the server and user, so re-importing replaces the profile.
+
+With post_quantum on and ML-KEM on the router, iOS/macOS 26 are asked for one additional key
+exchange (PostQuantumKeyExchangeMethods: each entry is one of ADDKE1..7, so one entry); with
+PFS also on Child SA rekeys. AllowPostQuantumKeyExchangeFallback follows the mode: required
+lets the device refuse a server without it; older systems ignore the keys.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ __all__ = ["MIME", "render_mobileconfig"]
 
 MIME = "application/x-apple-aspen-config"
 _DPD_RATE = ((0, "None"), (60, "High"), (300, "Medium"))  # dpd_delay up to N s -> rate
+_APPLE_PQ_METHODS = (36, 37)  # NEVPNIKEv2PostQuantumKeyExchangeMethod: ML-KEM-768, -1024
 
 
 def _dpd_rate(delay: int) -> str:
@@ -65,6 +71,12 @@ def _ikev2_dict(config: ServerConfig, user: str | None, *, cert_uuid: str | None
         "DisableRedirect": True,
         "UseConfigurationAttributeInternalIPSubnet": False,
     }
+    pq = _post_quantum_methods(config)
+    if pq:
+        ikev2["IKESecurityAssociationParameters"]["PostQuantumKeyExchangeMethods"] = pq
+        if pfs_group is not None:  # an additional exchange rides on the PFS group
+            ikev2["ChildSecurityAssociationParameters"]["PostQuantumKeyExchangeMethods"] = pq
+        ikev2["AllowPostQuantumKeyExchangeFallback"] = config.post_quantum != "required"
     if config.auth_mode == "psk":
         if not config.psk:
             raise ProfileError("auth_mode psk: no pre-shared key (psk) is set")
@@ -78,6 +90,15 @@ def _ikev2_dict(config: ServerConfig, user: str | None, *, cert_uuid: str | None
         ikev2["AuthenticationMethod"] = "Certificate"
         ikev2["PayloadCertificateUUID"] = cert_uuid
     return ikev2
+
+
+def _post_quantum_methods(config: ServerConfig) -> list[int]:
+    """[ML-KEM method] for the profile: our first that Apple's schema has (36, 37), or []."""
+    if config.post_quantum == "off":
+        return []
+    from ikev2d.crypto.mlkem import available_methods
+
+    return [int(m) for m in available_methods() if int(m) in _APPLE_PQ_METHODS][:1]
 
 
 def _on_demand(ikev2: dict) -> None:

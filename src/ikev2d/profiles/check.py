@@ -5,6 +5,9 @@ docs/profiles.md for sources). An offer is a set of keywords per transform type,
 proposal; the server admits it when one of its own proposals takes each transform from the
 offer. KE groups count too when not the client's first guess: the responder answers
 INVALID_KE_PAYLOAD with its group and the client retries.
+
+Post-quantum key exchange (post_quantum, RFC 9370 ML-KEM) needs a cryptography with ML-KEM on
+the router; of the built-in clients only iOS/macOS 26 use it, and only when the profile asks.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from ikev2d.policy.proposals import Proposal
 
 from .identities import identity_summary, platform_identity
 
-__all__ = ["CLIENTS", "check_main", "check_report", "format_report"]
+__all__ = ["CLIENTS", "PQ_PLATFORMS", "check_main", "check_report", "format_report",
+           "post_quantum_report"]  # fmt: skip
+
+#: platforms whose client runs ML-KEM when set up by our profile (iOS/macOS 26 and later)
+PQ_PLATFORMS = frozenset({"ios", "macos"})
 
 
 def _offer(encr, integ, prf, ke=()) -> dict[str, set[str]]:
@@ -98,10 +105,34 @@ def _platform(config: ServerConfig, platform: str, certificate: dict | None) -> 
     identity = platform_identity(config, platform, certificate)
     if identity["fix"]:
         fixes.append(identity["fix"])
+    pq = platform in PQ_PLATFORMS and post_quantum_report(config)["offered"]
+    pq_ok = pq or config.post_quantum != "required"
+    if not pq_ok:
+        fixes.append(f"post_quantum required refuses {label}, which runs no ML-KEM: set "
+                     "post_quantum preferred")  # fmt: skip
     return {"platform": platform, "label": label,
-            "ok": bool(ike and esp and auth_ok and identity["ok"]),
+            "ok": bool(ike and esp and auth_ok and identity["ok"] and pq_ok),
             "proposals_ok": bool(ike and esp), "auth_ok": auth_ok, "ike": ike, "esp": esp,
-            "identity": identity, "profile": profile, "fixes": fixes}  # fmt: skip
+            "identity": identity, "profile": profile, "post_quantum": pq,
+            "fixes": fixes}  # fmt: skip
+
+
+def post_quantum_report(config: ServerConfig) -> dict:
+    """post_quantum as this router can run it: the ML-KEM methods it offers, and a warning when
+    the mode asks for ML-KEM that this cryptography does not have."""
+    from ikev2d.crypto.mlkem import available_methods, unavailable_reason
+    from ikev2d.crypto.transforms import lookup
+    from ikev2d.wire.enums import TransformType
+
+    mode = config.post_quantum
+    methods = [lookup(TransformType.KE, m).keyword for m in available_methods()]
+    warning = None
+    if mode != "off" and not methods:
+        effect = "every client is refused" if mode == "required" else "no client gets it"
+        warning = (f"server.post_quantum: {mode}, but {unavailable_reason()}: {effect} "
+                   "(cryptography 47 or newer with OpenSSL 3.5 has it)")  # fmt: skip
+    return {"mode": mode, "methods": methods, "offered": mode != "off" and bool(methods),
+            "warning": warning}  # fmt: skip
 
 
 def check_report(config: ServerConfig, certificate: dict | None = None) -> dict:
@@ -109,6 +140,7 @@ def check_report(config: ServerConfig, certificate: dict | None = None) -> dict:
     server identity it asks for? `certificate`: `identities.certificate_state()`."""
     return {"auth_mode": config.auth_mode,
             "identities": identity_summary(config, certificate),
+            "post_quantum": post_quantum_report(config),
             "platforms": [_platform(config, p, certificate) for p in CLIENTS]}  # fmt: skip
 
 
@@ -120,6 +152,16 @@ def format_report(report: dict) -> str:
         ids = f"{p['identity']['asks']} -> {p['identity']['answered']}"
         rows.append(f"{p['label']:<26} {'OK' if p['ok'] else 'CHANGE':<7} {suites:<48} "
                     f"{ids:<40} " + ("; ".join(p["fixes"]) or "-"))  # fmt: skip
+    pq = report["post_quantum"]
+    if pq["warning"]:
+        rows.append(f"post-quantum: {pq['warning']}")
+    elif pq["offered"]:
+        users = ", ".join(p["label"] for p in report["platforms"] if p["post_quantum"])
+        rows.append(f"post-quantum: {pq['mode']}, ML-KEM ({', '.join(pq['methods'])}) next to "
+                    f"the classic group for clients that offer it ({users} 26 with the "
+                    "profile; strongSwan 6)")  # fmt: skip
+    else:
+        rows.append("post-quantum: off")
     ids = report["identities"]
     rows.append("server identities (a client asking for one gets it, any other the first): "
                 + ", ".join(ids["answers"]))  # fmt: skip

@@ -309,3 +309,11 @@ def test_a_refused_followup_fails_our_rekey_and_keeps_the_child():
     (failed,) = events(r)
     assert isinstance(failed, ev.NegotiationFailed) and "IKE_FOLLOWUP_KE" in failed.reason
     assert child in sa.children and not child.rekeying
+
+
+def test_reload_to_required_keeps_a_client_that_ran_mlkem():
+    from test_ike_responder import make_config
+
+    r, _client, sa = established()
+    assert r.update_config(make_config(post_quantum="required"), now=5.0) == []
+    assert sa.state == SaState.ESTABLISHED

@@ -388,6 +388,8 @@ def test_repeated_authentication_failures_slow_the_address_down():
         ({"esp_proposal": ["aes256gcm16"]}, True),
         ({"local_subnet": ["192.168.2.0/24"]}, True),
         ({"remote_id_type": "fqdn", "remote_id": "other.example.test"}, True),
+        ({"post_quantum": "off"}, False),
+        ({"post_quantum": "required"}, True),  # this client ran no ML-KEM
     ],
 )
 def test_reload_keeps_unaffected_tunnels(change, dropped):

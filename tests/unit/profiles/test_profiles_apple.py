@@ -8,7 +8,12 @@ import pytest
 from cryptography import x509
 from profiles_support import PSK, make_config
 
+from ikev2d.crypto.mlkem import available_methods
 from ikev2d.profiles import ProfileError, render_profile
+
+HAVE_MLKEM = bool(available_methods())
+# post_quantum defaults to preferred: with ML-KEM on this machine the IKE SA asks for it
+PQ = {"PostQuantumKeyExchangeMethods": [36]} if HAVE_MLKEM else {}
 
 
 def _vpn(profile):
@@ -36,6 +41,7 @@ def test_psk_profile_fields(psk_config):
         "IntegrityAlgorithm": "SHA2-256",
         "DiffieHellmanGroup": 14,
         "LifeTimeInMinutes": 240,
+        **PQ,
     }
     child = ike["ChildSecurityAssociationParameters"]
     assert (child["EncryptionAlgorithm"], child["IntegrityAlgorithm"]) == ("AES-256", "SHA2-256")
@@ -150,3 +156,29 @@ def test_ipv4_server_identity():
     cfg = make_config(server_address="203.0.113.7")
     ike = _vpn(render_profile(cfg, "ios"))[1]["IKEv2"]
     assert ike["RemoteAddress"] == ike["RemoteIdentifier"] == "203.0.113.7"
+
+
+# --- post-quantum (iOS/macOS 26) ---------------------------------------------------------------
+@pytest.mark.skipif(not HAVE_MLKEM, reason="this cryptography has no ML-KEM (tested below)")
+@pytest.mark.parametrize(("mode", "fallback"), [("preferred", True), ("required", False)])
+def test_post_quantum_asks_for_mlkem768_once(mode, fallback):
+    ike = _vpn(render_profile(make_config(post_quantum=mode), "ios"))[1]["IKEv2"]
+    # one entry: each is one additional key exchange (ADDKE1..7), not a list of alternatives
+    assert ike["IKESecurityAssociationParameters"]["PostQuantumKeyExchangeMethods"] == [36]
+    assert "PostQuantumKeyExchangeMethods" not in ike["ChildSecurityAssociationParameters"]
+    assert ike["AllowPostQuantumKeyExchangeFallback"] is fallback
+
+
+@pytest.mark.skipif(not HAVE_MLKEM, reason="this cryptography has no ML-KEM (tested below)")
+def test_post_quantum_on_child_rekeys_with_pfs():
+    cfg = make_config(esp_proposal=["aes256-sha256-curve25519"])
+    ike = _vpn(render_profile(cfg, "macos"))[1]["IKEv2"]
+    assert ike["EnablePFS"] is True
+    assert ike["ChildSecurityAssociationParameters"]["PostQuantumKeyExchangeMethods"] == [36]
+
+
+def test_post_quantum_off_or_unavailable_asks_for_nothing():
+    for cfg in [make_config(post_quantum="off")] + ([] if HAVE_MLKEM else [make_config()]):
+        ike = _vpn(render_profile(cfg, "ios"))[1]["IKEv2"]
+        assert "PostQuantumKeyExchangeMethods" not in ike["IKESecurityAssociationParameters"]
+        assert "AllowPostQuantumKeyExchangeFallback" not in ike

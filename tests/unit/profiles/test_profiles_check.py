@@ -157,3 +157,43 @@ def test_a_key_id_answer_cannot_be_certified():
     ios = _by(check_report(cfg))["ios"]
     assert ios["identity"]["answered"] == "router one" and not ios["ok"]
     assert "no certificate can name" in ios["identity"]["fix"]
+
+
+# --- post_quantum --------------------------------------------------------------------------------
+def test_post_quantum_in_the_report():
+    from ikev2d.crypto.mlkem import available_methods
+
+    have = bool(available_methods())
+    report = check_report(make_config())
+    pq = report["post_quantum"]
+    assert pq["mode"] == "preferred" and pq["offered"] is have
+    assert pq["methods"] == (["mlkem768", "mlkem1024"] if have else [])
+    assert (pq["warning"] is None) is have
+    by = _by(report)
+    assert by["ios"]["post_quantum"] is have and by["windows"]["post_quantum"] is False
+    assert by["ios"]["ok"]  # preferred refuses nobody
+    off = check_report(make_config(post_quantum="off"))["post_quantum"]
+    assert off == {"mode": "off", "methods": off["methods"], "offered": False, "warning": None}
+
+
+def test_post_quantum_required_refuses_clients_without_mlkem():
+    from ikev2d.crypto.mlkem import available_methods
+
+    by = _by(check_report(make_config(post_quantum="required")))
+    assert not by["android"]["ok"]
+    assert any("post_quantum required refuses" in f for f in by["android"]["fixes"])
+    assert by["ios"]["ok"] is bool(available_methods())
+
+
+def test_without_mlkem_the_report_and_the_check_say_why():
+    from ikev2d.cli import _runtime_warnings
+    from ikev2d.crypto.mlkem import available_methods
+
+    for mode, effect in (("preferred", "no client gets it"), ("required", "every client")):
+        config = make_config(post_quantum=mode)
+        warning = check_report(config)["post_quantum"]["warning"]
+        if available_methods():
+            assert warning is None and _runtime_warnings(config) == []
+        else:
+            assert "ML-KEM" in warning and effect in warning and "cryptography" in warning
+            assert _runtime_warnings(config) == [warning]
