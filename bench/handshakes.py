@@ -47,8 +47,10 @@ def _pool(n: int) -> str:
     return "10.10.10.0/24" if n <= 250 else "10.10.0.0/16"
 
 
-def _generator(topo, workdir: pathlib.Path, concurrency: int, *, vip: bool) -> Charon:
-    gen = Charon(topo.phone, workdir, topo.netns, max_runtime=1200)
+def _generator(
+    topo, workdir: pathlib.Path, concurrency: int, *, vip: bool, root: pathlib.Path | None = None
+) -> Charon:
+    gen = Charon(topo.phone, workdir, topo.netns, max_runtime=1200, root=root)
     # the generator neither adds 1000 addresses nor routes for the load runs (its CPU is
     # shared with the responder under test); the throughput run needs both
     flags = "yes" if vip else "no"
@@ -62,8 +64,13 @@ def _generator(topo, workdir: pathlib.Path, concurrency: int, *, vip: bool) -> C
     return gen
 
 
-def handshake_run(topo, workdir, responder: str, proposal: str, n: int, c: int, wrap=None):
-    """N handshakes with C in flight against a fresh `responder`; one result dict."""
+def handshake_run(
+    topo, workdir, responder: str, proposal: str, n: int, c: int, wrap=None, *,
+    gen_proposal: str | None = None, root: pathlib.Path | None = None,
+):  # fmt: skip
+    """N handshakes with C in flight against a fresh `responder`; one result dict.
+    `gen_proposal`: what the generator offers, when not `proposal` (ML-KEM: ke1_mlkem768);
+    `root`: the generator's strongSwan from that root (strongSwan 6)."""
     shutil.rmtree(workdir, ignore_errors=True)
     kind = RESPONDERS[responder]
     extra = {"argv_wrap": wrap} if wrap else {}
@@ -71,14 +78,15 @@ def handshake_run(topo, workdir, responder: str, proposal: str, n: int, c: int, 
     gen = None
     try:
         resp.start(proposal, _pool(n))
-        gen = _generator(topo, workdir / "gen", c, vip=False)
+        gen = _generator(topo, workdir / "gen", c, vip=False, root=root)
         # N measured clients plus one warm-up client (the first), which connects alone before
         # the baseline sample: ikev2d imports cryptography and its exchange code with its
         # first client, and OpenSSL loads its algorithms on first use (~9 MB, ~0.1 s, once).
         # That is start-up cost, reported on its own ("first client"), not per-client cost;
         # both responders get the same warm-up.
-        conns = client_conns(n + 1, proposal=proposal, esp=ESP, local=topo.phone_addrs[0],
-                             remote=ROUTER_WAN, remote_id=SERVER_ID, remote_ts=LAN_NET)  # fmt: skip
+        conns = client_conns(n + 1, proposal=gen_proposal or proposal, esp=ESP,
+                             local=topo.phone_addrs[0], remote=ROUTER_WAN, remote_id=SERVER_ID,
+                             remote_ts=LAN_NET)  # fmt: skip
         names = list(conns)
         t_load = time.monotonic()
         load(str(gen.vici_path), conns, PSK)
@@ -97,7 +105,7 @@ def handshake_run(topo, workdir, responder: str, proposal: str, n: int, c: int, 
         measured = max(1, est - len(warm.latencies))  # established during the measured drive
         ok = len(res.latencies)
         return {
-            "responder": responder, "proposal": proposal, "n": n, "c": c,
+            "responder": responder, "proposal": gen_proposal or proposal, "n": n, "c": c,
             "ok": ok, "failed": len(res.errors) + len(warm.errors),
             "errors": (warm.errors + res.errors)[:3], "warmup_ok": len(warm.latencies),
             "responder_established": est, "wall_s": round(res.wall, 3),
@@ -188,7 +196,7 @@ def _esp_in_bytes(topo) -> int:
 def main(argv: list[str]) -> int:
     out_path, spec = pathlib.Path(argv[0]), json.loads(argv[1])
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-", dir=spec.get("workdir")))
-    results: dict = {"handshakes": [], "throughput": [], "profile": []}
+    results: dict = {"handshakes": [], "throughput": [], "profile": [], "pq": []}
     netns = NetnsSet()
     try:
         topo = build_road_warrior(netns, phones=1, nat=False)
@@ -205,6 +213,18 @@ def main(argv: list[str]) -> int:
                         r = handshake_run(topo, work / "hs", responder, proposal, n, spec["c"])
                         r["rep"] = rep
                         results["handshakes"].append(r)
+                        _say(r)
+                        out_path.write_text(json.dumps(results, indent=1))
+        pq = spec.get("pq")
+        if pq:  # ML-KEM cost: strongSwan 6 offers x25519 with and without it, to ikev2d
+            for n in pq["n"]:
+                for rep in range(spec["reps"]):
+                    for gen_proposal in pq["proposals"]:
+                        r = handshake_run(topo, work / "pq", "ikev2d", pq["responder_proposal"],
+                                          n, spec["c"], gen_proposal=gen_proposal,
+                                          root=pathlib.Path(pq["root"]))  # fmt: skip
+                        r["rep"] = rep
+                        results["pq"].append(r)
                         _say(r)
                         out_path.write_text(json.dumps(results, indent=1))
         if spec.get("throughput_s"):

@@ -92,6 +92,7 @@ def write_markdown(path: pathlib.Path, data: dict) -> None:
             cells = [_fmt(_ratio(i[m], r[m])) for m in METRICS]
             out.append(f"| {r['ke']} | {r['n']} | **ratio** | " + " | ".join(cells[:4])
                        + f" | {cells[4]} | {cells[5]} | {cells[6]} | {cells[7]} | |")  # fmt: skip
+    out += _pq_lines(data.get("pq") or [])
     out += [
         "",
         "## Idle and start (this machine's kernel, 2 vCPUs)",
@@ -115,6 +116,33 @@ def write_markdown(path: pathlib.Path, data: dict) -> None:
                        f"{_fmt(t.get('router_esp_in_bytes'))} |")  # fmt: skip
     out += ["", "## Goals (shown, never asserted)", "", *_goal_lines(data), ""]
     path.write_text("\n".join(out))
+
+
+def _pq_lines(rows: list[dict]) -> list[str]:
+    """The ML-KEM table: the same ikev2d against strongSwan 6 offering x25519 with and
+    without ke1_mlkem768 (one IKE_INTERMEDIATE exchange more, 1.2 kB each way)."""
+    if not rows:
+        return []
+    out = ["", "## Post-quantum: x25519 + ML-KEM-768 (RFC 9370) against x25519 alone", "",
+           "Generator: strongSwan 6 (scripts/strongswan6-root.sh), same N, C and ESP as above; "
+           "responder ikev2d with `aes256-sha256-curve25519` and post_quantum preferred.", "",
+           "| client proposal | N | CPU ms/hs | hs/s | p50 ms | p95 ms | kB/client | failed |",
+           "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        out.append(f"| {r['proposal']} | {r['n']} | {_fmt(r['cpu_ms_per_handshake'])} | "
+                   f"{_fmt(r['handshakes_per_s'])} | {_fmt(r['latency_ms_p50'])} | "
+                   f"{_fmt(r['latency_ms_p95'])} | {_fmt(r['rss_kb_per_client'])} | "
+                   f"{r['failed']} |")  # fmt: skip
+    by_n: dict[int, dict[bool, dict]] = {}
+    for r in rows:
+        by_n.setdefault(r["n"], {})["mlkem" in r["proposal"]] = r
+    for n, pair in by_n.items():
+        if len(pair) == 2:
+            cpu = _ratio(pair[True]["cpu_ms_per_handshake"], pair[False]["cpu_ms_per_handshake"])
+            p50 = _ratio(pair[True]["latency_ms_p50"], pair[False]["latency_ms_p50"])
+            out.append(f"| **ratio ML-KEM / x25519** | {n} | {_fmt(cpu)} | | {_fmt(p50)} | "
+                       "| | |")  # fmt: skip
+    return out
 
 
 def _goal_lines(data: dict) -> list[str]:

@@ -70,7 +70,7 @@ def charon_conf(charon: Charon, *, threads: int, extra: str = "", log_default: i
   {extra}
   filelog {{
     log {{
-      path = {charon.log_path}
+      path = {charon.seen(charon.log_path)}
       time_format = %T
       default = {log_default}
       flush_line = yes

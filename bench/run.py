@@ -46,13 +46,24 @@ def _spec(quick: bool, profile: bool, work: pathlib.Path) -> dict:
         "throughput_s": 3 if quick else 5,
         "workdir": str(work),
         "profile": [],
-    }
+        # the ML-KEM handshake cost, with strongSwan 6 (built here: the ESP kernel has no
+        # network) offering x25519 alone and x25519 + ML-KEM-768 to ikev2d
+        "pq": {"root": _strongswan6_root(), "n": [50] if quick else [200],
+               "responder_proposal": "aes256-sha256-curve25519",
+               "proposals": ["aes256-sha256-x25519", "aes256-sha256-x25519-ke1_mlkem768"]},
+    }  # fmt: skip
     if profile:
         spec["profile"] = [
             {"n": 50, "proposal": p, "out": str(work / f"ikev2d-{p.rsplit('-', 1)[-1]}.prof")}
             for p in ("aes256-sha256-modp2048", "aes256-sha256-curve25519")
         ]
     return spec
+
+
+def _strongswan6_root() -> str:
+    out = subprocess.run([str(ROOT / "scripts/strongswan6-root.sh")], capture_output=True,
+                         text=True, check=True, timeout=900)  # fmt: skip
+    return out.stdout.strip().splitlines()[-1]
 
 
 def _in_esp_kernel(spec: dict, work: pathlib.Path) -> dict:
@@ -117,6 +128,7 @@ def main() -> int:
             "commit": _commit(),
         },
         "summary": summarise(vm["handshakes"]),
+        "pq": summarise(vm.get("pq", [])),
         "handshake_runs": vm["handshakes"],
         "throughput": vm["throughput"],
         "idle": idle,

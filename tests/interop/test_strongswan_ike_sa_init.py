@@ -1,4 +1,6 @@
-"""Debian's strongSwan as initiator: its real IKE_SA_INIT request, decoded by our codec.
+"""strongSwan as initiator: its real IKE_SA_INIT request, decoded by our codec. Debian 12's
+5.9.8 and strongSwan 6 (scripts/strongswan6-root.sh, chrooted), which also proposes ML-KEM as
+an RFC 9370 additional key exchange.
 
 charon + swanctl run in one namespace; the "responder" is a plain UDP socket this test holds
 on 192.0.2.1:500 in another. Nothing answers, so no ESP is needed (host kernel). The plugin
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.strongswan import KERNEL_NETLINK
+from harness.strongswan import KERNEL_NETLINK, strongswan6_root
 from ikev2d.wire.enums import (
     DhId,
     EncrId,
@@ -101,20 +103,36 @@ AES_GCM_PRFSHA384_CURVE25519 = Expected(
 )
 
 
+AES_CBC_SHA256_X25519_MLKEM768 = Expected(
+    "aes256-sha256-x25519-ke1_mlkem768",
+    (
+        (TransformType.ENCR, EncrId.AES_CBC, 256),
+        (TransformType.INTEG, IntegId.HMAC_SHA2_256_128, None),
+        (TransformType.PRF, PrfId.HMAC_SHA2_256, None),
+        (TransformType.DH, DhId.CURVE25519, None),
+        (TransformType.ADDKE1, DhId.ML_KEM_768, None),
+    ),
+    DhId.CURVE25519,
+    32,
+)
+PEERS = {"strongswan5": None, "strongswan6": strongswan6_root}
+
+
 def natd_hash(spi_i: bytes, spi_r: bytes, addr: str, port: int) -> bytes:
     """RFC 7296 §2.23: SHA-1(SPIi | SPIr | IP | port)."""
     packed = ipaddress.ip_address(addr).packed
     return hashlib.sha1(spi_i + spi_r + packed + struct.pack("!H", port)).digest()  # noqa: S324
 
 
-def capture_ike_sa_init(netns_set, make_charon, proposals: str) -> tuple[bytes, tuple]:
+def capture_ike_sa_init(netns_set, make_charon, proposals: str, peer=None) -> tuple:
     """Start a strongSwan initiator and return its first datagram and source address."""
     ini, resp = netns_set.add("ini"), netns_set.add("resp")
     netns_set.veth(ini, "e0", resp, "e0")
     ini.addr_add("e0", f"{INITIATOR}/24")
     resp.addr_add("e0", f"{RESPONDER}/24")
     responder = resp.udp_socket(RESPONDER, IKE_PORT)
-    charon = make_charon(ini, "initiator", plugins=KERNEL_NETLINK)
+    root = peer() if peer is not None else None
+    charon = make_charon(ini, "initiator", plugins=KERNEL_NETLINK, root=root)
     charon.write_swanctl_conf(
         SWANCTL_CONF % {"initiator": INITIATOR, "responder": RESPONDER, "proposals": proposals}
     )
@@ -146,12 +164,14 @@ def check_ike_sa_init(msg: Message, expected: Expected, src: tuple[str, int]) ->
     assert len(msg.get(NoncePayload).data) == 32  # strongSwan's nonce size
 
     notifies = [p.notify_type for p in msg.all(NotifyPayload)]
+    additional = any(t[0] >= TransformType.ADDKE1 for t in expected.transforms)
     assert notifies == [
         NotifyType.NAT_DETECTION_SOURCE_IP,
         NotifyType.NAT_DETECTION_DESTINATION_IP,
         NotifyType.IKEV2_FRAGMENTATION_SUPPORTED,
         NotifyType.SIGNATURE_HASH_ALGORITHMS,
         NotifyType.REDIRECT_SUPPORTED,
+        *([NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED] if additional else []),  # RFC 9242
     ]
     hashes = msg.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS).data
     assert struct.unpack(f"!{len(hashes) // 2}H", hashes) == (
@@ -168,12 +188,13 @@ def check_ike_sa_init(msg: Message, expected: Expected, src: tuple[str, int]) ->
 
 
 @pytest.mark.parametrize(
-    "expected",
-    [AES_CBC_SHA256_MODP2048, AES_GCM_PRFSHA384_CURVE25519],
-    ids=lambda e: e.proposals,
+    ("peer", "expected"),
+    [(peer, e) for peer in PEERS for e in (AES_CBC_SHA256_MODP2048, AES_GCM_PRFSHA384_CURVE25519)]
+    + [("strongswan6", AES_CBC_SHA256_X25519_MLKEM768)],
+    ids=lambda v: v if isinstance(v, str) else v.proposals,
 )
-def test_strongswan_ike_sa_init_decodes(netns_set, make_charon, expected):
-    data, src = capture_ike_sa_init(netns_set, make_charon, expected.proposals)
+def test_strongswan_ike_sa_init_decodes(netns_set, make_charon, peer, expected):
+    data, src = capture_ike_sa_init(netns_set, make_charon, expected.proposals, PEERS[peer])
 
     msg = decode_message(data)
 
