@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test test-unit test-oldest lint generate ipk bench clean
+.PHONY: help setup demo test test-unit test-oldest lint generate ipk bench fuzz clean
 
 help:
 	@echo "make demo    set up, then bring up a live demo tunnel (strongSwan phone -> ikev2d -> LAN host)"
@@ -11,6 +11,7 @@ help:
 	@echo "make generate  rewrite the files made from the code (LuCI schema.js and .pot, docs/configuration.md)"
 	@echo "make ipk     build the OpenWrt packages"
 	@echo "make bench   benchmarks against strongSwan (prints figures, never fails on time)"
+	@echo "make fuzz    1,000,000 mutated inputs against the responder (FUZZ_ARGS=--inputs N ...)"
 
 setup:
 	@scripts/setup.sh
@@ -28,7 +29,7 @@ test-unit: setup
 # pyroute2 0.7.9): what OpenWrt 24.10 ships.
 test-oldest:
 	@scripts/setup.sh --oldest
-	.venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/unit
+	.venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/fuzz
 
 LINT_DIRS := $(wildcard src tests bench scripts files)
 
@@ -45,6 +46,11 @@ ipk: setup
 
 bench: setup
 	@scripts/bench.sh
+
+# The fuzzing campaign (tests/fuzz): escapes are kept in tests/fuzz/crashers/, figures in
+# build/fuzz/report.json. A short fixed-seed run is part of `make test`.
+fuzz: setup
+	PYTHONPATH=tests $(PY) -m fuzz.campaign --json build/fuzz/report.json $(FUZZ_ARGS)
 
 clean:
 	rm -rf .venv .venv-oldest build dist .pytest_cache .ruff_cache .hypothesis
