@@ -129,6 +129,7 @@ class SeedClient:
         self.rekey_request: tuple | None = None  # our IKE rekey in flight: (nonce, group)
         self.server_rekey: tuple | None = None  # the server's: (its SPI, nonce, KE)
         self.last_sent: list[bytes] = []
+        self.next_mid: dict[int, int] = {}  # IKE SA index -> our next request's message ID
         self._parts: dict[tuple, dict[int, bytes]] = {}
 
     # -- building what a step sends ------------------------------------------------------------
@@ -170,9 +171,16 @@ class SeedClient:
     def sa_for(self, step: Step) -> ClientSa | None:
         return self.sas[step.sa] if step.sa < len(self.sas) else None
 
+    def message_id(self, step: Step) -> int:
+        """The step's message ID now: a request comes after every request the responder
+        answered (fuzz inputs take message IDs too), a response answers the recorded one."""
+        if step.response:
+            return step.message_id
+        return max(step.message_id, self.next_mid.get(step.sa, 0))
+
     def header(self, step: Step, **change) -> bytes:
         sa = self.sa_for(step)
-        fields = dict(exchange=step.exchange, message_id=step.message_id,
+        fields = dict(exchange=step.exchange, message_id=self.message_id(step),
                       initiator=step.initiator, response=step.response)  # fmt: skip
         fields.update(change)
         ex, mid = fields["exchange"], fields["message_id"]
@@ -348,6 +356,9 @@ class SeedClient:
         sa = next((s for s in self.sas if (s.spi_i, s.spi_r) == (h.spi_i, h.spi_r)), None)
         if sa is None or len(msg.payloads) != 1:
             return
+        if h.response:
+            index = self.sas.index(sa)
+            self.next_mid[index] = max(self.next_mid.get(index, 0), h.message_id + 1)
         inner = self._open(sa, h, msg.payloads[0], data)
         if inner is None:
             return

@@ -17,9 +17,10 @@ import dataclasses
 import random
 import struct
 
+from ikev2d.wire.enums import NotifyType
 from ikev2d.wire.errors import ParseError
 from ikev2d.wire.message import decode_message, decode_payloads, encode_payloads
-from ikev2d.wire.payloads import Payload, UnknownPayload
+from ikev2d.wire.payloads import DeletePayload, NotifyPayload, Payload, UnknownPayload
 
 from .client import SeedClient
 from .seeds import PLAIN, SEALED, Seed, Step
@@ -33,6 +34,23 @@ EXCHANGES = (34, 35, 36, 37, 43, 44, 0, 33, 38, 255)
 MAX_DATAGRAM = 65507  # the largest UDP payload over IPv4
 MAX_PLAINTEXT = 65535 - 28 - 8 - 16 - 16 - 16  # what still fits one sealed message
 _MAX_FRAGMENTS = 40
+
+
+def _vocabulary() -> list[Payload]:
+    """Payloads no seed carries but peers send: every notify (errors with plausible data,
+    SA-bound ones with an SPI), and Deletes of every shape."""
+    extra: list[Payload] = []
+    for t in NotifyType:
+        extra.append(NotifyPayload.of(t))
+        extra.append(NotifyPayload.of(t, bytes((0, 31)) if t == 17 else b"\x00" * 20))
+        extra.append(NotifyPayload(t, b"", 3, b"\xc0\x00\x01\x01"))
+    extra += [
+        DeletePayload.ike(),
+        DeletePayload(3, 4, (b"\xc0\x00\x01\x01",)),
+        DeletePayload(2, 4, (b"\x00\x00\x00\x00",)),
+        DeletePayload(1, 8, (bytes(8),)),
+    ]
+    return extra
 
 
 def mutate_bytes(data: bytes, rnd: random.Random, donors: list[bytes]) -> bytes:
@@ -115,7 +133,7 @@ class Mutator:
 
     def __init__(self, seeds: list[Seed], rnd: random.Random) -> None:
         self.rnd = rnd
-        self.payloads: list[Payload] = []  # every payload of every seed, to borrow
+        self.payloads: list[Payload] = _vocabulary()  # every payload seen anywhere, to borrow
         self.donors: list[bytes] = []  # raw messages and plaintexts, to splice
         for seed in seeds:
             for step in seed.steps:
@@ -190,7 +208,7 @@ class Mutator:
         if change == "exchange":
             op["header"] = {"exchange": rnd.choice((*EXCHANGES, rnd.randrange(256)))}
         elif change == "message_id":
-            mid = step.message_id
+            mid = client.message_id(step)
             op["header"] = {"message_id": rnd.choice((mid + 1, mid - 1, mid + 2, 0, 0xFFFFFFFF,
                                                       0x7FFFFFFF)) & 0xFFFFFFFF}  # fmt: skip
         elif change in ("initiator", "response"):
@@ -254,7 +272,7 @@ class Mutator:
     def _sequence(self, client: SeedClient, seed: Seed, k: int) -> list[dict]:
         rnd = self.rnd
         n = len(seed.steps)
-        choice = rnd.randrange(7)
+        choice = rnd.choice((0, 1, 2, 3, 3, 4, 4, 5, 5, 6))
         if choice == 0:  # the same message again (a retransmission) right after it
             return [{"op": "step", "index": k}, {"op": "resend"}]
         if choice == 1:  # an earlier or later message now
@@ -267,11 +285,13 @@ class Mutator:
             name = rnd.choice(sorted(COMMANDS))
             return [{"op": "command", "name": name}, {"op": "step", "index": k}]
         if choice == 4:  # a kernel expire of any SPI
-            return [{"op": "expire", "spi": rnd.choice((0, 1, 0xC0000101, rnd.getrandbits(32))),
-                     "hard": rnd.random() < 0.5}, {"op": "step", "index": k}]  # fmt: skip
-        if choice == 5:  # time passes (retransmissions, DPD, lifetimes, half-open expiry)
-            return [{"op": "advance", "by": rnd.choice((0.5, 2.0, 31.0, 61.0, 3600.0, 86400.0))},
+            spi = rnd.choice(("newest", "newest", 0, 0xC0000101, rnd.getrandbits(32)))
+            return [{"op": "expire", "spi": spi, "hard": rnd.random() < 0.5},
                     {"op": "step", "index": k}]  # fmt: skip
+        if choice == 5:  # time passes (retransmissions, DPD, lifetimes, half-open expiry)
+            by = rnd.choice((0.5, 2.0, 31.0, 61.0, 3600.0, 86400.0))
+            times = rnd.choice((1, 1, 3, 8))  # one jump, or a clock ticking past each deadline
+            return [{"op": "advance", "by": by, "times": times}, {"op": "step", "index": k}]
         return [{"op": "step", "index": k}, {"op": "step", "index": k}]
 
     # -- helpers -----------------------------------------------------------------------------

@@ -204,9 +204,10 @@ SCENARIOS = [
     ),
     Scenario(
         "eap-mschapv2",
-        "EAP-MSCHAPv2 client against a server certificate (EAP rounds), Child rekey with PFS "
-        "(KE in CREATE_CHILD_SA), Delete",
-        {"auth_mode": "eap", "esp_proposal": ["aes256-sha256-modp2048", "aes256-sha256"]},
+        "EAP-MSCHAPv2 client against a server certificate (EAP rounds; our IKE_AUTH answer "
+        "in fragments), Child rekey with PFS (KE in CREATE_CHILD_SA), Delete",
+        {"auth_mode": "eap", "esp_proposal": ["aes256-sha256-modp2048", "aes256-sha256"],
+         "fragment_size": 576},
         f"      auth = eap-mschapv2\n      id = {USER}\n      eap_id = {USER}",
         "aes256-sha256-modp2048", "aes256-sha256-modp2048", eap_pfs,
         users=[{"name": USER, "password": PASSWORD}],
@@ -214,9 +215,10 @@ SCENARIOS = [
     Scenario(
         "cert-fragments",
         "certificate client (RSA, AES-GCM, curve25519) whose IKE_AUTH comes in SKF fragments "
-        "(fragment_size 576), IKE rekey, Delete",
-        {"auth_mode": "cert"}, f"      auth = pubkey\n      id = {CLIENT_ID}\n"
-        "      certs = client.pem", "aes256gcm16-prfsha384-curve25519", "aes256gcm16",
+        "(fragment_size 576, ours too), IKE rekey, Delete",
+        {"auth_mode": "cert", "fragment_size": 576},
+        f"      auth = pubkey\n      id = {CLIENT_ID}\n      certs = client.pem",
+        "aes256gcm16-prfsha384-curve25519", "aes256gcm16",
         cert_fragments, charon_conf="fragment_size = 576",
     ),
     Scenario(

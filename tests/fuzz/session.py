@@ -117,7 +117,11 @@ class Session:
         self._took(self.target.command(op["name"], self.now))
 
     def _op_expire(self, op: dict) -> None:
-        self._took(self.target.expire(op["spi"], op["hard"], self.now))
+        spi = op["spi"]
+        if spi == "newest":  # the Child SA installed last, whatever its SPI this time
+            spi = max((s for spis in self.target.children.values() for s in spis), default=0)
+        self._took(self.target.expire(spi, op["hard"], self.now))
 
     def _op_advance(self, op: dict) -> None:
-        self.advance(self.now + op["by"])
+        for _ in range(op.get("times", 1)):
+            self.advance(self.now + op["by"])

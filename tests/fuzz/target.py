@@ -9,7 +9,9 @@ decode, or it sends to an address nobody sent it anything from.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import ipaddress
 import json
 import math
 import random
@@ -21,7 +23,6 @@ from ikev2d.ike.responder import Responder
 from ikev2d.policy.config import ServerConfig, from_mapping
 from ikev2d.wire.errors import ParseError
 from ikev2d.wire.message import decode_message
-from ikev2d.wire.nat_t import NON_ESP_MARKER
 
 from .seeds import Seed
 
@@ -45,6 +46,9 @@ class Escape(Exception):
 
 class InvariantBroken(Escape):
     """The responder did something it must never do (not an exception it raised)."""
+
+
+_ENDINGS = (ev.IkeSaTerminated, ev.IkeSaRekeyed, ev.AuthenticationFailed)
 
 
 class SpiCounter:
@@ -111,6 +115,8 @@ class Target:
         self.sent: list[Datagram] = []  # of the last call
         self.activity = 0  # datagrams sent and events emitted so far: "did anything change"
         self.bytes_in = self.bytes_out = 0  # reset by whoever measures amplification
+        self.endings = 0  # IKE SAs ended, rekeyed or refused so far
+        self.strict = True  # check every datagram it sends (off while replaying known steps)
 
     # -- inputs ------------------------------------------------------------------------------
     def deliver(self, data: bytes, src: Address, dst: Address, now: float) -> list[Datagram]:
@@ -140,8 +146,11 @@ class Target:
         while (event := _guard(self.r.next_event)) is not None:
             self.events.append(event)
             self._follow(event)
-        for data, _local, remote in self.sent:
-            self._check_datagram(data, remote)
+            if isinstance(event, _ENDINGS):
+                self.endings += 1
+        if self.strict:
+            for data, _local, remote in self.sent:
+                self._check_datagram(data, remote)
         self.activity += len(self.sent) + len(self.events)
         self.bytes_out += sum(len(d) for d, _, _ in self.sent)
         when = _guard(self.r.get_timer)
@@ -155,8 +164,6 @@ class Target:
     def _check_datagram(self, data: bytes, remote: Address) -> None:
         if remote not in self.heard:
             raise InvariantBroken(f"sent to {remote}, which never sent anything")
-        if data.startswith(NON_ESP_MARKER):
-            raise InvariantBroken("the responder added the non-ESP marker itself")
         try:
             decode_message(data)
         except ParseError as e:
@@ -241,8 +248,13 @@ def _disconnect(t: Target, now: float) -> None:
         t.r.disconnect(sa, now)
 
 
-def _reload(t: Target, now: float) -> None:
-    t.r.update_config(t.r.config, now)
+def _reload(**change):
+    """Reload with the configuration changed as an owner could (the same if no change)."""
+
+    def run(t: Target, now: float) -> None:
+        t.r.update_config(dataclasses.replace(t.r.config, **change), now)
+
+    return run
 
 
 def _traffic(t: Target, now: float) -> None:
@@ -254,7 +266,13 @@ COMMANDS: dict[str, Callable[[Target, float], None]] = {
     "expire-soft": _expire(False),
     "expire-hard": _expire(True),
     "disconnect": _disconnect,
-    "reload": _reload,
+    "reload": _reload(),
+    "reload-new-psk": _reload(psk="a-new-psk-after-a-leak-0042"),
+    "reload-no-users": _reload(users=()),
+    "reload-other-pool": _reload(pool=ipaddress.IPv4Network("10.99.0.0/28")),
+    "reload-features-off": _reload(
+        mobike=False, fragmentation=False, dpd_delay=0, cookie_threshold=0
+    ),
     "traffic": _traffic,
     "shutdown": lambda t, now: t.r.shutdown(now),
 }
