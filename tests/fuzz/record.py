@@ -10,6 +10,7 @@ detection, so every seed is a client "behind NAT" that floats to port 4500.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import pathlib
@@ -56,14 +57,14 @@ class Scenario:
     local: str  # swanctl "local { }" body
     proposals: str
     esp: str
-    actions: Callable[[Session], None]
+    actions: Callable[[Recording], None]
     charon_conf: str = ""
     extra_conn: str = ""
     users: list = field(default_factory=list)
 
 
 @dataclass
-class Session:
+class Recording:
     """One scenario being recorded: the client, the pump, the phone namespace."""
 
     swan: Charon
@@ -142,7 +143,7 @@ secrets {{
 
 
 # -- the scenarios ---------------------------------------------------------------------------
-def psk_lifecycle(s: Session) -> None:
+def psk_lifecycle(s: Recording) -> None:
     s.swanctl("--initiate", "--child", "fuzz", "--timeout", "15")
     s.wait_for(ExchangeType.INFORMATIONAL, response=False)  # the client's DPD
     s.swanctl("--rekey", "--child", "fuzz")
@@ -163,7 +164,7 @@ def psk_lifecycle(s: Session) -> None:
     s.settle()
 
 
-def eap_pfs(s: Session) -> None:
+def eap_pfs(s: Recording) -> None:
     s.swanctl("--initiate", "--child", "fuzz", "--timeout", "15")
     s.swanctl("--rekey", "--child", "fuzz")
     s.wait_for(ExchangeType.INFORMATIONAL, response=False)
@@ -171,7 +172,7 @@ def eap_pfs(s: Session) -> None:
     s.settle()
 
 
-def cert_fragments(s: Session) -> None:
+def cert_fragments(s: Recording) -> None:
     s.swanctl("--initiate", "--child", "fuzz", "--timeout", "15")
     s.swanctl("--rekey", "--ike", "fuzz")
     s.wait_for(ExchangeType.INFORMATIONAL, response=False)
@@ -179,7 +180,7 @@ def cert_fragments(s: Session) -> None:
     s.settle()
 
 
-def server_initiated(s: Session) -> None:
+def server_initiated(s: Recording) -> None:
     s.swanctl("--initiate", "--child", "fuzz", "--timeout", "15")
     s.mark = len(s.pump.records)
     s.pump.jump(61)  # past child_lifetime: we rekey the Child SA
@@ -236,7 +237,7 @@ SCENARIOS = [
 
 
 # -- running one ---------------------------------------------------------------------------
-def _pki(workdir: pathlib.Path) -> dict:
+def make_pki() -> dict:
     now = dt.datetime.now(dt.UTC)
     rng = os.urandom
     ca = pki.make_ca("ikev2d fuzz CA", now, rng, key_type="ecdsa-p256")
@@ -273,7 +274,7 @@ def record(sc: Scenario, workdir: pathlib.Path, pem: dict) -> Seed:
         try:
             swan.start()
             swan.load_all()
-            sc.actions(Session(swan, pump, phone))
+            sc.actions(Recording(swan, pump, phone))
         except BaseException:
             print("\n".join(pump.log[-30:]), file=sys.stderr)
             print(swan.log_tail(60), file=sys.stderr)
@@ -284,9 +285,7 @@ def record(sc: Scenario, workdir: pathlib.Path, pem: dict) -> Seed:
             for s in socks.values():
                 s.close()
     steps, spis = to_steps(pump.records, pump.keys)
-    from dataclasses import replace
-
-    return replace(seed, steps=tuple(steps), spis=tuple(spis))
+    return dataclasses.replace(seed, steps=tuple(steps), spis=tuple(spis))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios]
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fuzz-record-") as tmp:
-        pem = _pki(pathlib.Path(tmp))
+        pem = make_pki()
         for sc in chosen:
             seed = record(sc, pathlib.Path(tmp), pem)
             path = args.out / f"{sc.name}.json"
