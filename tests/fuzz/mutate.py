@@ -272,7 +272,7 @@ class Mutator:
     def _sequence(self, client: SeedClient, seed: Seed, k: int) -> list[dict]:
         rnd = self.rnd
         n = len(seed.steps)
-        choice = rnd.choice((0, 1, 2, 3, 3, 4, 4, 5, 5, 6))
+        choice = rnd.choice((0, 1, 2, 3, 3, 4, 4, 5, 5, 6, 7, 7))
         if choice == 0:  # the same message again (a retransmission) right after it
             return [{"op": "step", "index": k}, {"op": "resend"}]
         if choice == 1:  # an earlier or later message now
@@ -292,6 +292,9 @@ class Mutator:
             by = rnd.choice((0.5, 2.0, 31.0, 61.0, 3600.0, 86400.0))
             times = rnd.choice((1, 1, 3, 8))  # one jump, or a clock ticking past each deadline
             return [{"op": "advance", "by": by, "times": times}, {"op": "step", "index": k}]
+        if choice == 7:  # a second phone with the same credentials connects meanwhile
+            upto = rnd.randint(1, n)
+            return [{"op": "second", "ip": "192.0.2.77", "upto": upto}, {"op": "step", "index": k}]
         return [{"op": "step", "index": k}, {"op": "step", "index": k}]
 
     # -- helpers -----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ class Session:
         self.client = SeedClient(seed, seeded_rng(rng_seed + 1))
         self.now = 0.0
         self.last: Step | None = None  # the step last sent (where a resend comes from)
+        self.second: SeedClient | None = None  # another phone with the same credentials
         self.events: list[str] = []  # names of the events of the last play/send/command
         self.answered = False
 
@@ -43,8 +44,9 @@ class Session:
             return
         self.send(self.client.datagrams(step), step)
 
-    def send(self, datagrams: list[bytes], step: Step) -> None:
+    def send(self, datagrams: list[bytes], step: Step, client: SeedClient | None = None) -> None:
         """Deliver `datagrams` as if the client sent them in `step`."""
+        client = client or self.client
         self.now = max(self.now, step.t)
         self.last = step
         self.events, self.answered = [], False
@@ -52,7 +54,7 @@ class Session:
             out = self.target.deliver(data, step.src, step.dst, self.now)
             self.events += [type(e).__name__ for e in self.target.events]
             self.answered |= bool(out)
-            self.client.observe(out)
+            client.observe(out)
 
     def _took(self, out) -> None:
         self.events = [type(e).__name__ for e in self.target.events]
@@ -112,6 +114,17 @@ class Session:
                                     numbers=numbers, flags=op["flags"],
                                     length_delta=op["length_delta"])  # fmt: skip
         self.send(datagrams, step)
+
+    def _op_second(self, op: dict) -> None:
+        """Another client of the same seed, from another address, plays steps [:upto]."""
+        if self.second is None:
+            self.second = SeedClient(self.seed, seeded_rng(77))
+        for step in self.seed.steps[: op["upto"]]:
+            if step.kind == COMMAND:
+                continue
+            moved = dataclasses.replace(step, src=(op["ip"], step.src[1]))
+            self.advance(step.t)
+            self.send(self.second.datagrams(moved), moved, self.second)
 
     def _op_command(self, op: dict) -> None:
         self._took(self.target.command(op["name"], self.now))
