@@ -92,7 +92,7 @@ def write_markdown(path: pathlib.Path, data: dict) -> None:
             cells = [_fmt(_ratio(i[m], r[m])) for m in METRICS]
             out.append(f"| {r['ke']} | {r['n']} | **ratio** | " + " | ".join(cells[:4])
                        + f" | {cells[4]} | {cells[5]} | {cells[6]} | {cells[7]} | |")  # fmt: skip
-    out += _pq_lines(data.get("pq") or [])
+    out += _pq_lines(data.get("pq") or [], data.get("pq_in_process"))
     out += [
         "",
         "## Idle and start (this machine's kernel, 2 vCPUs)",
@@ -118,12 +118,24 @@ def write_markdown(path: pathlib.Path, data: dict) -> None:
     path.write_text("\n".join(out))
 
 
-def _pq_lines(rows: list[dict]) -> list[str]:
+def _pq_lines(rows: list[dict], in_process: dict | None) -> list[str]:
     """The ML-KEM table: the same ikev2d against strongSwan 6 offering x25519 with and
-    without ke1_mlkem768 (one IKE_INTERMEDIATE exchange more, 1.2 kB each way)."""
-    if not rows:
+    without ke1_mlkem768 (one IKE_INTERMEDIATE exchange more, 1.2 kB each way), and the
+    server's own cost measured in-process (bench.pq_cost)."""
+    if not rows and not in_process:
         return []
-    out = ["", "## Post-quantum: x25519 + ML-KEM-768 (RFC 9370) against x25519 alone", "",
+    out = ["", "## Post-quantum: x25519 + ML-KEM-768 (RFC 9370) against x25519 alone", ""]
+    if in_process:
+        a, b, d = in_process["x25519"], in_process["x25519+mlkem768"], in_process["added"]
+        out += ["In-process (bench.pq_cost, the responder's CPU only, median of 5 rounds): "
+                f"x25519 {a['cpu_ms_per_handshake']} ms, x25519 + ML-KEM-768 "
+                f"{b['cpu_ms_per_handshake']} ms per handshake (+{d['cpu_ms']} ms, x"
+                f"{d['cpu_ratio']}); {a['bytes_per_handshake']} → {b['bytes_per_handshake']} "
+                f"bytes in {a['datagrams_per_handshake']} → {b['datagrams_per_handshake']} "
+                "datagrams (IKE_SA_INIT to IKE_AUTH, both ways).", ""]  # fmt: skip
+    if not rows:
+        return out
+    out += [
            "Generator: strongSwan 6 (scripts/strongswan6-root.sh), same N, C and ESP as above; "
            "responder ikev2d with `aes256-sha256-curve25519` and post_quantum preferred.", "",
            "| client proposal | N | CPU ms/hs | hs/s | p50 ms | p95 ms | kB/client | failed |",

@@ -19,6 +19,7 @@ import sys
 import tempfile
 
 from .idle import idle_figures, import_times
+from .pq_cost import measure as pq_cost
 from .report import summarise, write_chart, write_markdown
 
 __all__ = ["main"]
@@ -111,6 +112,9 @@ def main() -> int:
         idle = idle_figures(3)
         imports = import_times()
         print(json.dumps(idle), flush=True)
+        print("== the server's CPU and bytes per handshake with ML-KEM (in-process)", flush=True)
+        pq_in_process = pq_cost(50 if quick else 300)
+        print(json.dumps(pq_in_process["added"]), flush=True)
         spec = _spec(quick, profile, work)
         print(f"== handshakes and throughput in the ESP kernel: {json.dumps(spec)}", flush=True)
         vm = _in_esp_kernel(spec, work)
@@ -129,6 +133,7 @@ def main() -> int:
         },
         "summary": summarise(vm["handshakes"]),
         "pq": summarise(vm.get("pq", [])),
+        "pq_in_process": pq_in_process,
         "handshake_runs": vm["handshakes"],
         "throughput": vm["throughput"],
         "idle": idle,
