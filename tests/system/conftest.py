@@ -7,6 +7,7 @@ import os
 import pytest
 
 from harness import NetnsSet
+from harness.strongswan import strongswan6_root
 from harness.topology import RoadWarrior, build_road_warrior
 
 _PROBE_SA = [
@@ -41,3 +42,10 @@ def road_warrior(netns_set):
         return build_road_warrior(netns_set, phones=phones, nat=nat)
 
     return factory
+
+
+@pytest.fixture(scope="module", params=["strongswan5", "strongswan6"])
+def peer_root(request):
+    """The phones' strongSwan, for modules run against both: this machine's (Debian 12,
+    5.9.8) or strongSwan 6 from its Debian root (the root to pass to Charon / World.build)."""
+    return None if request.param == "strongswan5" else strongswan6_root()

@@ -159,15 +159,17 @@ class EapWorld:
     config: dict
 
     @classmethod
-    def build(cls, workdir: pathlib.Path) -> EapWorld:
+    def build(cls, workdir: pathlib.Path, root: pathlib.Path | None = None) -> EapWorld:
+        """`root`: phone2's and phone3's strongSwan from that root (strongSwan 6); phone1's
+        charon-cmd is always this machine's."""
         from tunnel_world import ClientConn
 
         netns = NetnsSet()
         try:
             topo = build_road_warrior(netns, phones=3)
             topo.router.ip("route", "replace", "default", "via", NAT_OUTSIDE)
-            swan = Charon(topo.phones[1], workdir / "phone2", netns)
-            psk_phone = Charon(topo.phones[2], workdir / "phone3", netns)
+            swan = Charon(topo.phones[1], workdir / "phone2", netns, root=root)
+            psk_phone = Charon(topo.phones[2], workdir / "phone3", netns, root=root)
             swan.launch()
             psk_phone.write_swanctl_conf(swanctl_conf([ClientConn("psk", PSK_ID)]))
             psk_phone.launch()

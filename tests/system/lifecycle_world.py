@@ -73,15 +73,18 @@ class SaveKeysIkev2d(Ikev2d):
             h.daemon_argv = original
 
 
-def build_world(workdir: pathlib.Path, conns: list[list[ClientConn]], *, nat=False) -> World:
-    """World.build with fast-retransmitting charons and a SaveKeysIkev2d."""
+def build_world(
+    workdir: pathlib.Path, conns: list[list[ClientConn]], *, nat=False, root=None
+) -> World:
+    """World.build with fast-retransmitting charons and a SaveKeysIkev2d; `root`: the
+    phones' strongSwan from that root (strongSwan 6)."""
     netns = NetnsSet()
     try:
         topo = build_road_warrior(netns, phones=len(conns), nat=nat)
         topo.router.ip("route", "replace", "default", "via", NAT_OUTSIDE)
         phones = []
         for i, (ns, phone_conns) in enumerate(zip(topo.phones, conns, strict=True), 1):
-            charon = Charon(ns, workdir / f"phone{i}", netns, extra_conf=FAST_CHARON)
+            charon = Charon(ns, workdir / f"phone{i}", netns, extra_conf=FAST_CHARON, root=root)
             charon.write_swanctl_conf(swanctl_conf(phone_conns))
             charon.launch()
             phones.append(charon)

@@ -41,8 +41,8 @@ ESTABLISHED_CMD = r"CHILD_SA cmd\{\d+\} established"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    w = EapWorld.build(tmp_path_factory.mktemp("eapcert"))
+def world(tmp_path_factory, peer_root):
+    w = EapWorld.build(tmp_path_factory.mktemp("eapcert"), root=peer_root)
     yield w
     w.teardown()
 

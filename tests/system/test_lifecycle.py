@@ -26,8 +26,8 @@ PHONE1 = [
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    w = build_world(tmp_path_factory.mktemp("life"), [PHONE1])
+def world(tmp_path_factory, peer_root):
+    w = build_world(tmp_path_factory.mktemp("life"), [PHONE1], root=peer_root)
     try:
         yield w
     finally:
