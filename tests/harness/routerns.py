@@ -38,7 +38,7 @@ API (all paths are paths inside the namespace unless called ``host``)::
         router.ubus_session(sid, "ikev2d", "status")  # JSON-RPC via uhttpd's /ubus, as LuCI
         router.start_uhttpd("-x", "/cgi-bin", ...)    # explicitly, with more arguments
         router.spawn(["uhttpd", "-f", ...], "uhttpd")  # another daemon, output in /tmp/uhttpd.log
-        router.log()                                  # syslog: LogLine(facility, level, tag, text)
+        router.log()                                  # LogLine(facility, level, tag, pid, text)
         router.wait_log(lambda line: ..., timeout=10)
 
 :meth:`close` (or leaving the ``with``) kills the namespace's PID 1, which ends every process
@@ -207,7 +207,7 @@ conn.publish("network.interface", {
 uloop.run();
 """
 
-_LOG_RE = re.compile(r"^\S+\s+\d+\s+\S+\s+\S+\s+(\w+)\.(\w+)\s+([^:\[\s]+)(?:\[\d+\])?:\s?(.*)$")
+_LOG_RE = re.compile(r"^\S+\s+\d+\s+\S+\s+\S+\s+(\w+)\.(\w+)\s+([^:\[\s]+)(?:\[(\d+)\])?:\s?(.*)$")
 
 
 def _uci_quote(value: str) -> str:
@@ -222,6 +222,7 @@ class LogLine:
     facility: str
     level: str
     tag: str
+    pid: int | None
     text: str
 
     @property
@@ -527,7 +528,8 @@ class RouterNamespace:
         for raw in text.splitlines():
             match = _LOG_RE.match(raw)
             if match:
-                lines.append(LogLine(*match.groups()))
+                facility, level, tag, pid, text = match.groups()
+                lines.append(LogLine(facility, level, tag, int(pid) if pid else None, text))
         return lines
 
     def log_text(self) -> str:
