@@ -205,6 +205,10 @@ install_scripts() {
 	install -D -m 0644 "$S/rpcd/unauthenticated.json" "$T/usr/share/rpcd/acl.d/unauthenticated.json"
 	install -D -m 0644 "$of/system/rpcd/files/rpcd.config" "$T/etc/config/rpcd"
 	install -D -m 0644 "$of/network/services/dnsmasq/files/dhcp.conf" "$T/etc/config/dhcp"
+	# dnsmasq's init script and files, not installed: a test that runs a dnsmasq (Debian's
+	# binary) under OpenWrt's init script puts them in place
+	mkdir -p "$T/usr/share/openwrt-files"
+	cp -a "$of/network/services/dnsmasq/files" "$T/usr/share/openwrt-files/dnsmasq"
 	# Reference files, not installed on a router: how the build system packs and installs.
 	mkdir -p "$T/usr/share/openwrt-build"
 	cp "$S/openwrt-files/include/package-pack.mk" "$S/openwrt-files/include/rootfs.mk" \

@@ -28,6 +28,8 @@ SYSTEM_PACKAGES=(
   # git clones the pinned sources when ../shared/openwrt-src is absent; openssl for rpcd logins
   build-essential cmake pkg-config libjson-c-dev libssl-dev zlib1g-dev meson ninja-build git
   openssl
+  # dnsmasq run by OpenWrt's own init script in tests/router (DNS for the VPN pool)
+  dnsmasq-base
 )
 
 install_system_packages() {

@@ -29,6 +29,7 @@ API (all paths are paths inside the namespace unless called ``host``)::
         router.boot()                            # syslogd, ubusd, procd -S, rpcd; waits for each
         router.network()                         # br-lan 192.168.1.1/24, wan 203.0.113.2/24,
                                                  # /etc/config/network, netifd stand-in
+        router.move_link("wan-p", "phone")       # the WAN peer into host netns "phone"
         router.run(["uci", "show", "dhcp"]).stdout   # CompletedProcess; CommandFailed if check
         router.sh("/etc/init.d/ikev2d enable")       # a script for /bin/sh (busybox ash)
         router.write("/etc/config/ikev2d", text)     # file access through router.host(path)
@@ -446,6 +447,13 @@ class RouterNamespace:
         self.write("/tmp/netifd-standin.uc", _NETIFD_STANDIN)
         self.spawn(["ucode", "/tmp/netifd-standin.uc", "/tmp/netifd-interfaces.json"], "netifd")
         self.wait_object("network.interface")
+
+    def move_link(self, device: str, netns: str) -> None:
+        """Move a link of the router (e.g. the WAN peer "wan-p") into a named network
+        namespace of the host (`ip netns add NAME`), where a test puts a client or LAN host."""
+        argv = ["nsenter", "-t", str(self.pid), "--net", "--", "ip", "link", "set", device,
+                "netns", netns]  # fmt: skip
+        subprocess.run(argv, check=True, capture_output=True, timeout=30)
 
     def start_uhttpd(self, *args: str, listen: str = "127.0.0.1:80") -> None:
         """uhttpd in front with its ubus endpoint /ubus (how LuCI reaches rpcd); extra args

@@ -136,12 +136,6 @@ def test_maintainer_scripts_follow_package_pack_mk(built, builder):
             assert "opkg" not in scripts.get(name, "")
 
 
-def test_postrm_reverts_dnsmasq_only_on_removal(ikev2d_ipk):
-    postrm = ikev2d_ipk.control["./postrm"][1].decode()
-    assert '[ "${PKG_UPGRADE}" = "1" ] && exit 0' in postrm
-    assert "ikev2d_localservice" in postrm and "localservice=$previous" in postrm
-
-
 def test_makefile_installs_what_the_ipk_holds(ikev2d_ipk):
     """The feed Makefile (SDK build) and build_ipk.py (no SDK) ship the same files."""
     makefile = (ROOT / "package/ikev2d/Makefile").read_text()
