@@ -3,7 +3,7 @@ warnings as daemon.warn, errors as daemon.err (procd alone would log all of stde
 
 from __future__ import annotations
 
-from ikev2d_router import enable, rpcd_call
+from ikev2d_router import rpcd_call, uci_commit, wait_serving
 
 
 def _daemon_lines(router, pid):
@@ -12,7 +12,11 @@ def _daemon_lines(router, pid):
 
 def test_each_line_keeps_its_level(installed):
     # a weak key accepted on purpose: the daemon warns about it when it starts
-    pid = enable(installed, psk="Tr0ub4dor-x", allow_weak_psk="1")
+    installed.run(["uci", "set", "ikev2d_secrets.server=ikev2d"])
+    installed.run(["uci", "set", "ikev2d_secrets.server.psk=Tr0ub4dor-x"])
+    installed.run(["uci", "commit", "ikev2d_secrets"])
+    uci_commit(installed, {"enabled": "1", "allow_weak_psk": "1"})
+    pid = wait_serving(installed)
     started = installed.wait_log(lambda line: line.pid == pid and "started" in line.text)
     assert started.priority == "daemon.info"
     warning = next(line for line in _daemon_lines(installed, pid) if "allow_weak_psk" in line.text)
