@@ -81,18 +81,20 @@ def install_apk(router: RouterNamespace, packages: Packages) -> None:
 
 def rpcd_call(router: RouterNamespace, obj: str, method: str, args: dict | None = None):
     """`ubus call` to an object rpcd serves. Package scripts make rpcd re-execute itself
-    (SIGHUP): while it does, its objects are briefly gone (ubus exit 4, "Not found"), and
-    the call is repeated until they are back."""
+    (SIGHUP): while it does, its objects are briefly gone (ubus exit 4, "Not found") or a
+    request it had taken is dropped unanswered (exit 249, timed out: -7). Then the call,
+    which is idempotent, is made again, until rpcd is back."""
 
     def attempt():
-        proc = router.run(["ubus", "call", obj, method, json.dumps(args or {})], check=False)
-        if proc.returncode == 4:
+        argv = ["ubus", "-t", "5", "call", obj, method, json.dumps(args or {})]
+        proc = router.run(argv, check=False)
+        if proc.returncode in (4, 249):
             return None
         if proc.returncode != 0:
             raise AssertionError(f"ubus call {obj} {method}: exit {proc.returncode} {proc.stderr}")
         return [json_out(proc.stdout)]
 
-    return wait_until(attempt, 10, interval=0.1, what=f"rpcd object {obj}")[0]
+    return wait_until(attempt, 30, interval=0.1, what=f"rpcd object {obj}")[0]
 
 
 def uci_commit(router: RouterNamespace, values: dict[str, str], section: str = "server") -> None:
