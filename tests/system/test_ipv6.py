@@ -11,23 +11,45 @@ Run with:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import pytest
 from lifecycle_world import spis
-from tunnel_world import MAIN_CONFIG, ClientConn, World, phone_id, wait_for
+from tunnel_world import MAIN_CONFIG, ClientConn, World, phone_id, sa_packets, wait_for
 
-from harness.topology import LAN_HOST, NAT_INSIDE, NAT_OUTSIDE, ROUTER_WAN6, phone_addr6
+from harness.topology import (
+    LAN_HOST,
+    LAN_HOST6,
+    LAN_NET,
+    LAN_NET6,
+    NAT_INSIDE,
+    NAT_OUTSIDE,
+    ROUTER_LAN,
+    ROUTER_WAN6,
+    phone_addr6,
+)
 
 pytestmark = pytest.mark.espvm
 
 OUTSIDE6 = ClientConn("outside6", phone_id(1), remote_addrs=ROUTER_WAN6)
 ROAMING = ClientConn("roaming", phone_id(1))  # starts over IPv4
+DUAL = ClientConn("dual", phone_id(1), vips="0.0.0.0, ::", remote_ts=f"{LAN_NET}, {LAN_NET6}")
+FULL = ClientConn("full", phone_id(1), vips="0.0.0.0, ::", remote_ts="0.0.0.0/0, ::/0")
+# as Android's built-in client: all of IPv6 as its own side, whatever address it gets
+PHONE_LIKE = ClientConn("phonelike", phone_id(1), vips="0.0.0.0, ::",
+                        remote_ts="0.0.0.0/0, ::/0", local_ts="dynamic, ::/0")  # fmt: skip
+POOL6 = "fd00:99::/64"
+INSIDE6 = {**MAIN_CONFIG, "pool6": POOL6, "local_subnet": [LAN_NET, LAN_NET6]}
+FULL_TUNNEL = {**MAIN_CONFIG, "local_subnet": ["0.0.0.0/0"], "dns": [ROUTER_LAN],
+               "masquerade": True}  # fmt: skip
+INTERNET6 = "2001:db8:ffff::1"  # an address beyond the router, through the tunnel or not
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    w = World.build(tmp_path_factory.mktemp("ipv6"), [[OUTSIDE6, ROAMING]], ipv6=True)
+    conns = [OUTSIDE6, ROAMING, DUAL, FULL, PHONE_LIKE]
+    w = World.build(tmp_path_factory.mktemp("ipv6"), [conns], ipv6=True)
     try:
         yield w
     finally:
@@ -86,3 +108,62 @@ def test_mobike_moves_the_tunnel_from_ipv4_to_ipv6(w):
     finally:
         phone.batch([f"addr add {w.topo.phone_addrs[0]}/24 dev wan0",
                      f"route replace default via {NAT_INSIDE}"])  # fmt: skip
+
+
+def connect(w, conn: str) -> str:
+    out = w.phones[0].initiate(conn)
+    assert re.search(rf"CHILD_SA {conn}\{{\d+\}} established", out), out + w.logs()
+    return out
+
+
+def test_dual_stack_client_gets_both_addresses_and_reaches_the_ipv6_lan(w):
+    d = w.use(INSIDE6)
+    out = connect(w, "dual")
+    vips = re.findall(r"installing new virtual IP (\S+)", out)
+    (client,) = d.status()["clients"]
+    assert vips == [client["virtual_ip"], client["virtual_ip6"]], (vips, client)
+    assert ipaddress.ip_address(client["virtual_ip6"]) in ipaddress.ip_network(POOL6)
+    before = sa_packets(w.topo.router.ip("-s", "xfrm", "state").stdout)
+    ping = w.topo.phone.ping(LAN_HOST6, count=3, check=False)
+    assert "3 received" in ping.stdout, ping.stdout + w.logs()
+    after = sa_packets(w.topo.router.ip("-s", "xfrm", "state").stdout)
+    assert sum(p for _, p in after.values()) >= sum(p for _, p in before.values()) + 6, after
+    policies = w.topo.router.ip("xfrm", "policy").stdout
+    assert f"src {LAN_NET6} dst {client['virtual_ip6']}/128" in policies, policies
+
+
+def test_full_tunnel_takes_the_phones_ipv6_default_route(w):
+    d = w.use({**FULL_TUNNEL, "pool6": POOL6})
+    connect(w, "full")
+    (client,) = d.status()["clients"]
+    route = w.topo.phone.ip("-6", "route", "get", INTERNET6).stdout
+    assert "table 220" in route and f"src {client['virtual_ip6']}" in route, route
+    ping = w.topo.phone.ping(LAN_HOST6, count=2, check=False)
+    assert "2 received" in ping.stdout, ping.stdout + w.logs()
+
+
+def test_full_tunnel_without_pool6_refuses_ipv6_instead_of_leaking_it(w):
+    """No IPv6 address for the phone, but ::/0 on both sides of the tunnel: a phone that
+    keeps ::/0 as its own side (Android builds its routes from our TSr) sends its IPv6 into
+    the tunnel, none in the clear, and the router drops it."""
+    d = w.use(FULL_TUNNEL)
+    connect(w, "phonelike")
+    (client,) = d.status()["clients"]
+    assert client["virtual_ip6"] is None
+    policies = w.topo.phone.ip("-6", "xfrm", "policy").stdout
+    assert re.search(r"src ::/0 dst ::/0\s+dir out", policies), policies
+    dropped = in_no_policy(w)
+    ping = w.topo.phone.ping(LAN_HOST6, count=2, check=False)
+    # a leaked ping would reach the LAN host around the tunnel, and be answered
+    assert "0 received" in ping.stdout, ping.stdout + w.logs()
+    assert in_no_policy(w) >= dropped + 2  # decrypted by the router, dropped for no policy
+    policies = w.topo.router.ip("xfrm", "policy").stdout  # the IKE sockets' bypass aside
+    assert not re.search(r"src \S*:\S* dst \S+\s+dir ", policies), policies
+
+
+def in_no_policy(w) -> int:
+    """The router's XfrmInNoPols: packets that came out of ESP and matched no policy."""
+    stats = w.topo.router.run(["cat", "/proc/net/xfrm_stat"]).stdout
+    found = re.search(r"^XfrmInNoPols\s+(\d+)", stats, re.M)
+    assert found, stats
+    return int(found.group(1))

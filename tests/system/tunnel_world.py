@@ -89,6 +89,7 @@ class ClientConn:
     remote_addrs: str = ROUTER_WAN
     vips: str = "0.0.0.0"  # "0.0.0.0, ::" asks for both families
     remote_ts: str = LAN_NET
+    local_ts: str = ""  # "": strongSwan's default (dynamic: its virtual IPs)
 
     def swanctl(self) -> str:
         return f"""  {self.name} {{
@@ -106,12 +107,16 @@ class ClientConn:
     }}
     children {{
       {self.name} {{
-        remote_ts = {self.remote_ts}
+        remote_ts = {self.remote_ts}{self._local_ts_line}
         esp_proposals = {self.esp}
       }}
     }}
   }}
 """
+
+    @property
+    def _local_ts_line(self) -> str:
+        return f"\n        local_ts = {self.local_ts}" if self.local_ts else ""
 
 
 def swanctl_conf(conns: list[ClientConn]) -> str:

@@ -48,6 +48,7 @@ class Client:
     tunnels: list[int] = field(default_factory=list)  # inbound SPIs of its Child SAs
     routed: bool = False  # a route to its virtual IP is installed
     counters: tuple[int, int, int, int] | None = None  # as last read (status.COUNTER_NAMES)
+    virtual_ip6: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +88,8 @@ def tunnel_from_spec(spec: ev.ChildSaSpec, reqid: int):
         inbound=SaKeys(spec.inbound_spi, spec.encr_key_in, spec.integ_key_in),
         outbound=SaKeys(spec.outbound_spi, spec.encr_key_out, spec.integ_key_out),
         transform=transform,
-        local_ts=spec.local_ts,
-        remote_ts=spec.remote_ts,
+        local_ts=tuple(n for n in spec.local_ts if n not in spec.refused_ts),
+        remote_ts=tuple(n for n in spec.remote_ts if n not in spec.refused_ts),
         reqid=reqid,
         encap=UdpEncap(*spec.encap) if spec.encap else None,
         lifetimes=_lifetimes(spec, Lifetimes),
@@ -114,6 +115,10 @@ def _lifetimes(spec: ev.ChildSaSpec, lifetimes_type):
 def address_text(addr: tuple[str, int]) -> str:
     host, port = addr[0], addr[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _addresses(client: Client) -> list[str]:
+    return [a for a in (client.virtual_ip, client.virtual_ip6) if a is not None]
 
 
 class Actions:
@@ -154,12 +159,13 @@ class Actions:
     def _established(self, e: ev.IkeSaEstablished) -> None:
         client = Client(
             f"{e.ike_sa:016x}", e.ike_sa, e.identity, e.remote, e.virtual_ip, e.nat,
-            e.algorithms, self._wall(),
+            e.algorithms, self._wall(), virtual_ip6=e.virtual_ip6,
         )  # fmt: skip
         self.clients[e.ike_sa] = client
         self.changed = True
         nat = ", NAT" if e.nat else ""
         address = f", address {e.virtual_ip}" if e.virtual_ip else ", no address"
+        address += f" and {e.virtual_ip6}" if e.virtual_ip6 else ""
         self.log.info(
             f"client {e.identity} ({address_text(e.remote)}{nat}) connected{address}, "
             f"{e.algorithms}"
@@ -180,23 +186,26 @@ class Actions:
                 self.log.error(f"--save-keys: {exc}")
 
     def _route(self, client: Client, spec: ev.ChildSaSpec) -> None:
-        """(Re-)route the client's virtual IP towards its outer address (kernel.routes)."""
+        """(Re-)route the client's virtual IPs towards its outer address (kernel.routes)."""
         add = getattr(self.datapath, "add_client_route", None)
-        if add is None or client.virtual_ip is None:
+        if add is None:
             return
-        try:
-            add(client.virtual_ip, spec.remote[0], spec.local_ts)
-            client.routed = True
-        except Exception as exc:  # a missing route costs reachability, not the tunnel
-            self.log.warning(f"no route to {client.virtual_ip} installed: {exc}")
+        for address in _addresses(client):
+            try:
+                add(address, spec.remote[0], spec.local_ts)
+                client.routed = True
+            except Exception as exc:  # a missing route costs reachability, not the tunnel
+                self.log.warning(f"no route to {address} installed: {exc}")
 
     def _unroute(self, client: Client) -> None:
-        if client.routed and client.virtual_ip is not None:
-            client.routed = False
+        if not client.routed:
+            return
+        client.routed = False
+        for address in _addresses(client):
             try:
-                self.datapath.remove_client_route(client.virtual_ip)
+                self.datapath.remove_client_route(address)
             except Exception as exc:
-                self.log.warning(f"cannot remove the route to {client.virtual_ip}: {exc}")
+                self.log.warning(f"cannot remove the route to {address}: {exc}")
 
     def _terminated(self, e: ev.IkeSaTerminated) -> None:
         client = self.clients.pop(e.ike_sa, None)

@@ -46,6 +46,7 @@ def client_view(client: Client, counters: tuple[int, ...] | None) -> dict:
         "id": client.id,
         "identity": client.identity,
         "virtual_ip": client.virtual_ip,
+        "virtual_ip6": client.virtual_ip6,
         "remote": address_text(client.remote),
         "remote_ip": client.remote[0],
         "remote_port": client.remote[1],

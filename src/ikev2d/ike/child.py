@@ -33,7 +33,7 @@ from .negotiate import (
     rekey_key_exchanges,
 )
 from .sa import ChildSa, IkeSa
-from .ts import narrow_local, narrow_remote
+from .ts import intersect, narrow_local, narrow_remote, passed_through
 
 __all__ = ["FirstChild", "create_first_child", "make_child", "narrow_for", "pool_key"]
 
@@ -47,6 +47,7 @@ class FirstChild:
     payloads: list[Payload]
     child: ChildSa
     virtual_ip: ipaddress.IPv4Address
+    virtual_ip6: ipaddress.IPv6Address | None = None
 
 
 def pool_key(sa: IkeSa) -> str:
@@ -54,14 +55,32 @@ def pool_key(sa: IkeSa) -> str:
     return sa.user if sa.user is not None else str(sa.identity)
 
 
-def _requested_address(cp: CpPayload | None) -> ipaddress.IPv4Address | None:
+def _requested_address(cp: CpPayload | None) -> tuple[ipaddress.IPv4Address | None, bool]:
+    """(the IPv4 address the client would like, if any; whether it asks for IPv6 too)."""
     if cp is None or cp.cfg_type != CfgType.REQUEST:
         raise FailedCpRequired("the client asked for no configuration (CP request)")
-    if CfgAttr.INTERNAL_IP4_ADDRESS not in cp.requested():
+    asked = cp.requested()
+    if CfgAttr.INTERNAL_IP4_ADDRESS not in asked:
         raise FailedCpRequired("the client asked for no IPv4 address")
     values = cp.values(CfgAttr.INTERNAL_IP4_ADDRESS)
     wanted = values[0] if values else None
-    return wanted if wanted and int(wanted) != 0 else None
+    return (wanted if wanted and int(wanted) != 0 else None), (
+        CfgAttr.INTERNAL_IP6_ADDRESS in asked
+    )
+
+
+def client_selectors(config: ServerConfig, tsi, tsr, vip, vip6):
+    """(our selectors, the client's selectors, its IPv6 address if it takes one). Each
+    family on its own; with IPv6 refused the client's IPv6 selectors pass into the tunnel."""
+    addresses = (vip,) if vip6 is None else (vip, vip6)
+    remote = narrow_remote(tsi, addresses)
+    vip6 = vip6 if len(remote) > 1 else None  # its TSi asked for no IPv6
+    offered = config.subnets(4) + (config.subnets(6) if vip6 is not None else ())
+    local = narrow_local(tsr, offered)
+    if config.ipv6_refused:
+        remote += passed_through(tsi, 6)
+        local += intersect(tsr, config.subnets(6))
+    return local, remote, vip6
 
 
 def make_child(
@@ -100,6 +119,7 @@ def make_child(
         esn=c.esn.id == EsnId.ESN,
         local_ts=_shared_cidrs(local_ts),
         remote_ts=_cidrs(remote_ts),
+        refused_ts=_refused(config, local_ts, remote_ts),
         lifetime=hard_lifetime(config.child_lifetime),
         algorithms=_algorithms(chosen),
         soft_lifetime=rekey,
@@ -120,6 +140,14 @@ def _algorithms(chosen: Chosen) -> str:
     return f"{text}+ke{chosen.ke_group}{extra}"
 
 
+def _refused(config: ServerConfig, *sides: tuple[TrafficSelector, ...]) -> tuple[str, ...]:
+    """With IPv6 refused (full tunnel, no pool6) every IPv6 selector: in the tunnel, not in
+    the kernel's policies, so the router drops what the client sends there."""
+    if not config.ipv6_refused:
+        return ()
+    return tuple(c for side in sides for c in _cidrs(side) if ":" in c)
+
+
 def _cidrs(selectors: tuple[TrafficSelector, ...]) -> tuple[str, ...]:
     return tuple(str(n) for t in selectors for n in t.networks())
 
@@ -132,8 +160,11 @@ def narrow_for(sa: IkeSa, tsi: TsiPayload, tsr: TsrPayload, config: ServerConfig
     """(our selectors, the client's selectors) for a Child SA of an established IKE SA."""
     if sa.virtual_ip is None:
         raise TsUnacceptable("the client has no virtual address")
-    remote = narrow_remote(tsi.selectors, ipaddress.IPv4Address(sa.virtual_ip))
-    return narrow_local(tsr.selectors, config.local_subnet), remote
+    vip6 = None if sa.virtual_ip6 is None else ipaddress.IPv6Address(sa.virtual_ip6)
+    local, remote, _ = client_selectors(
+        config, tsi.selectors, tsr.selectors, ipaddress.IPv4Address(sa.virtual_ip), vip6
+    )
+    return local, remote
 
 
 def create_first_child(
@@ -152,15 +183,17 @@ def create_first_child(
     if sa_payload is None or tsi is None or tsr is None:
         return None
     cp = next((p for p in inner if isinstance(p, CpPayload)), None)
-    requested = _requested_address(cp)
+    requested, wants6 = _requested_address(cp)
     chosen = choose_child_proposal(config.esp_proposal, sa_payload)
     try:
         vip = pool.lease(pool_key(sa), requested)
     except PoolError as e:
         raise InternalAddressFailure(str(e)) from None
     try:
-        remote_ts = narrow_remote(tsi.selectors, vip)
-        local_ts = narrow_local(tsr.selectors, config.local_subnet)
+        local_ts, remote_ts, vip6 = client_selectors(
+            config, tsi.selectors, tsr.selectors, vip,
+            config.address6_for(vip) if wants6 else None,
+        )  # fmt: skip
         inbound_spi = allocate_spi(sa.local[0], sa.remote[0])
     except BaseException:
         pool.release(vip)
@@ -177,10 +210,13 @@ def create_first_child(
     )  # fmt: skip
     attrs = [CfgAttribute.ip4_address(vip)]
     attrs += [CfgAttribute.ip4_dns(d) for d in config.dns if d.version == 4]
+    if vip6 is not None:  # the /64 strongSwan announces too: the client's link, its tunnel
+        attrs.append(CfgAttribute.ip6_address(ipaddress.IPv6Interface((vip6, 64))))
+        attrs += [CfgAttribute.ip6_dns(d) for d in config.dns if d.version == 6]
     payloads: list[Payload] = [
         CpPayload(CfgType.REPLY, tuple(attrs)),
         SaPayload((chosen.reply_proposal(inbound_spi.to_bytes(4, "big")),)),
         TsiPayload(remote_ts),
         TsrPayload(local_ts),
     ]
-    return FirstChild(payloads, child, vip)
+    return FirstChild(payloads, child, vip, vip6)

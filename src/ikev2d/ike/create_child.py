@@ -161,6 +161,7 @@ def rekeyed_ike_sa(
         next_request_id=0,
     )  # fmt: skip
     new.identity, new.virtual_ip, new.mobike = old.identity, old.virtual_ip, old.mobike
+    new.virtual_ip6 = old.virtual_ip6
     new.local_identity = old.local_identity
     new.children, old.children = old.children, []
     new.established, new.last_inbound = old.established, now

@@ -52,11 +52,14 @@ class ChildSaSpec:
     integ_key_out: bytes = field(repr=False)
     esn: bool
     local_ts: tuple[str, ...]  # CIDR networks on the router side
-    remote_ts: tuple[str, ...]  # the client's virtual address(es), as /32 networks
+    remote_ts: tuple[str, ...]  # the client's virtual address(es), as /32 (/128) networks
     lifetime: int  # hard lifetime in seconds: the kernel deletes the SA then
     algorithms: str  # for status, e.g. "aes256-sha256"
     soft_lifetime: int = 0  # seconds until a rekey is due (0: none)
     lifetime_bytes: int = 0  # bytes until a rekey is due (0: no limit)
+    # negotiated, not installed: the client's IPv6 taken into the tunnel to be dropped there
+    # (a full tunnel without pool6), so the kernel has no policy for it
+    refused_ts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,7 @@ class IkeSaEstablished(Event):
     virtual_ip: str | None
     nat: bool
     algorithms: str
+    virtual_ip6: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ def affected_by(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str | None:
         return "ESP proposal"
     if tuple(old.local_subnet) != tuple(new.local_subnet) or tuple(old.dns) != tuple(new.dns):
         return "subnets or DNS given to clients"
-    if old.pool != new.pool:
+    if old.pool != new.pool or old.pool6 != new.pool6:
         return "address pool"
     if old.child_lifetime != new.child_lifetime or old.ike_lifetime != new.ike_lifetime:
         return None  # new lifetimes apply from the next rekey

@@ -295,7 +295,7 @@ class Responder:
             self.remove_child(sa, child)
         if sa.virtual_ip is not None:
             self.pool.release(sa.virtual_ip)
-            sa.virtual_ip = None
+            sa.virtual_ip = sa.virtual_ip6 = None
         if sa.state == SaState.ESTABLISHED:
             self.emit(ev.IkeSaTerminated(sa.handle, _who(sa), reason))
             sa.move_to(SaState.DELETING)
@@ -458,12 +458,15 @@ class Responder:
         sa.int_auth, sa.codec_in_prev = b"", None
         if result.child is not None:
             sa.virtual_ip = str(result.child.virtual_ip)
+            if result.child.virtual_ip6 is not None:
+                sa.virtual_ip6 = str(result.child.virtual_ip6)
             sa.children.append(result.child.child)
         self.emit(
             ev.IkeSaEstablished(
-                sa.handle, _who(sa), sa.remote, sa.virtual_ip, sa.nat, sa.algorithms
+                sa.handle, _who(sa), sa.remote, sa.virtual_ip, sa.nat, sa.algorithms,
+                sa.virtual_ip6,
             )
-        )
+        )  # fmt: skip
         if self.export_keys:
             self.emit(keys_event(sa))
         # from here on only SK_d is needed (new Child SAs, IKE rekey); the rest sits in the

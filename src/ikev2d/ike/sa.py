@@ -111,6 +111,7 @@ class IkeSa:
     identity: Identity | None = None
     local_identity: Identity | None = None  # the IDr we answered with
     virtual_ip: str | None = None
+    virtual_ip6: str | None = None  # from pool6, the same host number as virtual_ip
     established: float | None = None
     children: list[ChildSa] = field(default_factory=list)
     mobike: bool = False

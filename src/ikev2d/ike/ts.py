@@ -1,8 +1,9 @@
-"""Traffic-selector narrowing for a remote-access client (RFC 7296 §2.9).
+"""Traffic-selector narrowing for a remote-access client (RFC 7296 §2.9), IPv4 and IPv6.
 
-The client's side (TSi) becomes its virtual address; our side (TSr) becomes the part of what
-the client asked for that lies within the subnets we offer. IPv4 only for now: IPv6 selectors
-from the client are dropped rather than refused, as long as something IPv4 remains.
+The client's side (TSi) becomes its virtual address(es); our side (TSr) becomes the part of
+what the client asked for that lies within the networks we offer. Each family is narrowed on
+its own: a client that asks for no IPv6 gets none, and what it asks for outside our networks
+is dropped rather than refused, as long as something remains.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ from ikev2d.wire.ts import TrafficSelector
 
 from .errors import TsUnacceptable
 
-__all__ = ["narrow_local", "narrow_remote"]
+__all__ = ["intersect", "narrow_local", "narrow_remote", "passed_through"]
 
-Net4 = ipaddress.IPv4Network
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_TYPE = {4: TsType.IPV4_ADDR_RANGE, 6: TsType.IPV6_ADDR_RANGE}
 
 
-def _ranges4(selectors) -> list[tuple[int, int]]:
-    """IPv4 address ranges; protocol and port restrictions are not kept (we offer subnets)."""
+def _ranges(selectors, version: int) -> list[tuple[int, int]]:
+    """Address ranges of one family; protocol and port restrictions are not kept (we offer
+    whole networks)."""
     out = []
     for ts in selectors:
-        if getattr(ts, "ts_type", None) != TsType.IPV4_ADDR_RANGE:
+        if getattr(ts, "ts_type", None) != _TYPE[version]:
             continue
         lo, hi = int(ts.start), int(ts.end)
         if lo <= hi:
@@ -31,25 +35,45 @@ def _ranges4(selectors) -> list[tuple[int, int]]:
     return out
 
 
-def narrow_local(requested, offered: tuple[Net4, ...]) -> tuple[TrafficSelector, ...]:
-    """Our side: the intersection of the client's TSr with the subnets we offer."""
-    result: list[TrafficSelector] = []
-    for lo, hi in _ranges4(requested):
-        for net in offered:
-            a = max(lo, int(net.network_address))
-            b = min(hi, int(net.broadcast_address))
-            if a <= b:
-                sel = TrafficSelector.from_range(ipaddress.IPv4Address(a), ipaddress.IPv4Address(b))
-                if sel not in result:
-                    result.append(sel)
+def _selector(version: int, lo: int, hi: int) -> TrafficSelector:
+    make = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+    return TrafficSelector.from_range(make(lo), make(hi))
+
+
+def narrow_local(requested, offered: tuple[IPNetwork, ...]) -> tuple[TrafficSelector, ...]:
+    """Our side: the intersection of the client's TSr with the networks we offer."""
+    result = intersect(requested, offered)
     if not result:
         raise TsUnacceptable("the client's TSr holds none of the subnets offered")
+    return result
+
+
+def intersect(requested, offered: tuple[IPNetwork, ...]) -> tuple[TrafficSelector, ...]:
+    """The parts of the selectors `requested` inside the networks `offered` (maybe none)."""
+    result: list[TrafficSelector] = []
+    for net in offered:
+        for lo, hi in _ranges(requested, net.version):
+            a = max(lo, int(net.network_address))
+            b = min(hi, int(net.broadcast_address))
+            if a <= b and (sel := _selector(net.version, a, b)) not in result:
+                result.append(sel)
     return tuple(result)
 
 
-def narrow_remote(requested, virtual_ip: ipaddress.IPv4Address) -> tuple[TrafficSelector, ...]:
-    """The client's side: its virtual address, which its TSi must contain."""
-    v = int(virtual_ip)
-    if not any(lo <= v <= hi for lo, hi in _ranges4(requested)):
-        raise TsUnacceptable(f"the client's TSi does not contain its address {virtual_ip}")
-    return (TrafficSelector.from_range(virtual_ip, virtual_ip),)
+def narrow_remote(requested, addresses: tuple[IPAddress, ...]) -> tuple[TrafficSelector, ...]:
+    """The client's side: its virtual addresses. Its TSi must contain the first (IPv4);
+    a further one (IPv6) counts only when the TSi asks for that family."""
+    result = []
+    for n, address in enumerate(addresses):
+        v = int(address)
+        if any(lo <= v <= hi for lo, hi in _ranges(requested, address.version)):
+            result.append(TrafficSelector.from_range(address, address))
+        elif n == 0:
+            raise TsUnacceptable(f"the client's TSi does not contain its address {address}")
+    return tuple(result)
+
+
+def passed_through(requested, version: int) -> tuple[TrafficSelector, ...]:
+    """The client's own selectors of one family, unchanged: with IPv6 refused (a full tunnel
+    without pool6) its IPv6 goes into the tunnel, where the router drops it."""
+    return tuple(_selector(version, lo, hi) for lo, hi in _ranges(requested, version))

@@ -72,8 +72,9 @@ class ServerConfig:
     remote_id_type: str
     remote_id: Identity | None  # None: any identity
     pool: ipaddress.IPv4Network
+    pool6: ipaddress.IPv6Network | None  # None: no IPv6 inside the tunnel
     dns: tuple[IPAddress, ...]
-    local_subnet: tuple[ipaddress.IPv4Network, ...]
+    local_subnet: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     masquerade: bool
     ike_proposal: tuple[Proposal, ...]
     esp_proposal: tuple[Proposal, ...]
@@ -101,6 +102,26 @@ class ServerConfig:
     @property
     def full_tunnel(self) -> bool:
         return any(net.prefixlen == 0 for net in self.local_subnet)
+
+    def subnets(self, version: int) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The networks of one family clients reach; a full tunnel claims both families whole
+        (a dual-stack phone must not send IPv6 around an IPv4 tunnel)."""
+        if self.full_tunnel:
+            return (ipaddress.ip_network("0.0.0.0/0" if version == 4 else "::/0"),)
+        return tuple(n for n in self.local_subnet if n.version == version)
+
+    @property
+    def ipv6_refused(self) -> bool:
+        """Full tunnel without pool6: clients' IPv6 is taken into the tunnel and dropped
+        there, so it neither leaks around the tunnel nor goes anywhere (docs/configuration)."""
+        return self.pool6 is None and self.full_tunnel
+
+    def address6_for(self, address: ipaddress.IPv4Address) -> ipaddress.IPv6Address | None:
+        """A client's IPv6 address: pool6 with the host number of its IPv4 address."""
+        if self.pool6 is None:
+            return None
+        host = int(address) - int(self.pool.network_address)
+        return self.pool6.network_address + host
 
     @property
     def psk_bytes(self) -> bytes | None:
@@ -244,7 +265,39 @@ def load_toml(path: str, *, lan: LanInfo | None = None) -> ServerConfig:
 
 
 def lan_from_uci(pkg: UciPackage) -> LanInfo | None:
-    """The static IPv4 address and subnet of ``config interface 'lan'``, if there is one."""
+    """The static IPv4 address and subnet of ``config interface 'lan'``, if there is one,
+    with the router's ULA prefix and the LAN's /64 of it."""
+    found = _lan4_from_uci(pkg)
+    if found is None:
+        return None
+    ula, network6 = _ula_from_uci(pkg)
+    return LanInfo(found.address, found.network, ula, network6)
+
+
+def _ula_from_uci(pkg: UciPackage):
+    """(ula_prefix of ``config globals``, the LAN's /64 of it): netifd gives an interface
+    with ``ip6assign N`` the /N numbered ``ip6hint`` (its low bits cleared; 0 by default) of
+    the ULA prefix, and the LAN's hosts the first /64 of that. A guess when several
+    interfaces compete for the prefix: local_subnet can say otherwise."""
+    globals_ = pkg.get("globals")
+    raw = globals_.options.get("ula_prefix") if globals_ is not None else None
+    try:
+        ula = ipaddress.IPv6Network(raw, strict=False) if isinstance(raw, str) else None
+    except ValueError:
+        ula = None
+    lan = pkg.get("lan")
+    if ula is None or ula.prefixlen > 64 or lan is None or not lan.options.get("ip6assign"):
+        return ula, None
+    try:
+        hint = int(str(lan.options.get("ip6hint", "0")), 16)
+        assign = min(max(int(str(lan.options["ip6assign"])), ula.prefixlen), 64)
+    except ValueError:
+        hint, assign = 0, 64
+    hint = hint % (1 << (64 - ula.prefixlen)) >> (64 - assign) << (64 - assign)
+    return ula, ipaddress.IPv6Network((int(ula.network_address) + (hint << 64), 64))
+
+
+def _lan4_from_uci(pkg: UciPackage) -> LanInfo | None:
     sec = pkg.get("lan")
     if sec is None or sec.type != "interface":
         return None

@@ -71,13 +71,28 @@ def _ip4addr(o: Option, where: str, v: str):
 
 
 def _cidr4(o: Option, where: str, v: str):
+    return _network(o, where, v, ipaddress.IPv4Network, "an IPv4 network")
+
+
+def _cidr(o: Option, where: str, v: str):
+    kind = ipaddress.IPv6Network if ":" in v else ipaddress.IPv4Network
+    return _network(o, where, v, kind, "an IPv4 or IPv6 network")
+
+
+def _pool6(o: Option, where: str, v: str):
+    if v.strip() == "off":
+        return "off"
+    return _network(o, where, v, ipaddress.IPv6Network, "an IPv6 network (or off)")
+
+
+def _network(o: Option, where: str, v: str, kind, what: str):
     try:
-        net = ipaddress.IPv4Network(v.strip(), strict=False)
+        net = kind(v.strip(), strict=False)
     except ValueError:
-        raise ConfigError(where, v, o.allowed, "is not an IPv4 network") from None
+        raise ConfigError(where, v, o.allowed, f"is not {what}") from None
     if "/" not in v:
         raise ConfigError(where, v, o.allowed, "has no prefix length (like /24)")
-    if str(net.network_address) != v.strip().split("/")[0]:
+    if net.network_address != ipaddress.ip_address(v.strip().split("/")[0]):
         raise ConfigError(where, v, o.allowed, f"has host bits set (the network is {net})")
     if (o.min is not None and net.prefixlen < o.min) or (
         o.max is not None and net.prefixlen > o.max
@@ -132,6 +147,8 @@ _SCALAR = {
     "ipaddr": _ipaddr,
     "ip4addr": _ip4addr,
     "cidr4": _cidr4,
+    "cidr": _cidr,
+    "pool6": _pool6,
     "host": _host,
     "name": _name,
     "path": _path,

@@ -67,7 +67,7 @@ class Option:
 
     name: str
     section: str
-    type: str  # bool int enum ipaddr cidr4 host name path secret string identity proposal
+    type: str  # bool int enum ipaddr cidr4 cidr pool6 host name path secret string identity ...
     default: object
     help: str
     allowed: str  # shown in error messages: "(allowed: ...)"
@@ -196,17 +196,29 @@ OPTIONS: tuple[Option, ...] = (
         max=30, datatype="cidr4",
     ),
     Option(
+        "pool6", "server", "pool6", None,
+        "IPv6 network clients get an IPv6 address from (each client's ends in the same host "
+        "number as its IPv4 address), or off. Clients then reach the IPv6 local_subnet "
+        "networks, and in a full tunnel the IPv6 internet.",
+        "off, or an IPv6 network like fd12:3456:789a:ffff::/64 (prefix 48..120, at least as "
+        "many addresses as pool)", min=48, max=120,
+        default_doc="the last /64 of the router's ULA prefix (UCI: ula_prefix in "
+        "/etc/config/network); off in TOML and on a router without one",
+    ),
+    Option(
         "dns", "server", "ipaddr", None, "DNS servers given to clients.",
         "IPv4 or IPv6 addresses", is_list=True,
         default_doc="the router's LAN address (UCI); in TOML the first host of the first "
         "local_subnet", datatype="ipaddr",
     ),
     Option(
-        "local_subnet", "server", "cidr4", None,
-        "Networks clients reach through the tunnel; 0.0.0.0/0 sends all their traffic "
-        "through the router (full tunnel).", "IPv4 networks like 192.168.1.0/24, or 0.0.0.0/0",
-        is_list=True, default_doc="the router's LAN subnet (UCI); required in TOML",
-        datatype="cidr4",
+        "local_subnet", "server", "cidr", None,
+        "Networks clients reach through the tunnel; 0.0.0.0/0 (or ::/0) sends all their "
+        "traffic through the router (full tunnel), IPv6 included, so a dual-stack phone "
+        "sends nothing around the tunnel.",
+        "IPv4 or IPv6 networks like 192.168.1.0/24 or fd00:1::/64, or 0.0.0.0/0",
+        is_list=True, default_doc="the router's LAN subnet and, unless pool6 is off, the "
+        "LAN's ULA /64 (UCI); required in TOML", datatype="cidr",
     ),
     _bool("masquerade", False, "Full tunnel: NAT client traffic to the wan interface."),
     Option(
@@ -431,6 +443,37 @@ built-in CA names `server_address`, every DNS-name or address `local_id` and the
 addresses in its subjectAltName, and the daemon reissues a certificate of its own CA that lacks
 one of them when it starts or reloads; an imported certificate is never replaced (`ikev2ctl
 check` names the identities it lacks).
+
+## IPv6
+
+**Outside.** With the default `listen` (`0.0.0.0` and `::`) clients reach the server over IPv4
+and IPv6 alike: IKE on UDP 500/4500 of the router's IPv6 address, ESP between IPv6 addresses.
+The firewall openings (IKE, NAT-T, ESP) are for both families. A MOBIKE client learns the
+router's other addresses (ADDITIONAL_IP4/6_ADDRESS, those of the interface it reached) and
+moves between IPv4 and IPv6 with its tunnel, from Wi-Fi to an IPv6-only mobile network, say.
+
+**Inside.** With `pool6` on, a client that asks for an IPv6 address (phones do) gets the one of
+`pool6` with the host number of its IPv4 address (10.10.10.7 → `<pool6>::7`), the IPv6 `dns`
+servers, and the IPv6 `local_subnet` networks in its tunnel. On OpenWrt `pool6` defaults to the
+last /64 of the router's ULA prefix (`ula_prefix` of `/etc/config/network`) and `local_subnet`
+to the LAN's IPv4 subnet and the LAN's /64 of that prefix (the one netifd gives an interface
+with `ip6assign`, numbered by `ip6hint`); set `local_subnet` when the LAN's IPv6 network is
+another one. LAN hosts reach the clients through the router (odhcpd announces the ULA prefix
+as a route); the daemon routes each client's /128 into its tunnel, as it routes its /32.
+
+**Full tunnel.** `0.0.0.0/0` (or `::/0`) in `local_subnet` claims all of IPv6 as well, so a
+dual-stack phone sends no IPv6 around the tunnel:
+- with `pool6` (the default on OpenWrt) IPv6 goes through the tunnel; with `masquerade` and a
+  ULA `pool6` the firewall masquerades it to the router's WAN address, as it does IPv4
+  (a ULA address is not routed on the internet);
+- with `pool6 off` IPv6 is refused: the server still answers `::/0` on both sides of the
+  tunnel but gives no IPv6 address and installs no IPv6 policy. A phone building its routes
+  from the tunnel (Android) sends its IPv6 into the tunnel, or fails at once for lack of an
+  address there, and the router drops what arrives; either way nothing leaks and apps fall
+  back to IPv4 at once. (strongSwan's Linux client narrows its side to its virtual addresses
+  and would send IPv6 around the tunnel: give it `pool6`.)
+
+A split tunnel without `pool6` leaves IPv6 alone: it goes where the client's network sends it.
 
 ## Clients that vanish
 

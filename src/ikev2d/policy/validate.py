@@ -21,7 +21,7 @@ from ikev2d.policy.schema import (
     option,
 )
 
-__all__ = ["LanInfo", "finish_server", "finish_users"]
+__all__ = ["LanInfo", "finish_server", "finish_users", "last_64"]
 
 _ID_ALLOWED = {
     "auto": "an IP address, a DNS name or user@host.name (key IDs need local_id_type key-id)",
@@ -36,10 +36,13 @@ _MIN_LEASABLE = 2
 
 @dataclass(frozen=True, slots=True)
 class LanInfo:
-    """The router's LAN: its address, and its subnet when known."""
+    """The router's LAN: its address, and its subnet when known; the router's ULA prefix and
+    the LAN's /64 of it, when it has them."""
 
     address: ipaddress.IPv4Address
     network: ipaddress.IPv4Network | None = None
+    ula: ipaddress.IPv6Network | None = None
+    network6: ipaddress.IPv6Network | None = None
 
 
 def _with_defaults(server: dict) -> dict:
@@ -110,12 +113,13 @@ def _subnets_and_dns(v: dict, lan: LanInfo | None, lan_source: str) -> None:
                 option("server", "local_subnet").allowed,
                 f"is required: no default from {lan_source}",
             )
-        v["local_subnet"] = (lan.network,)
+        ipv6 = lan.network6 is not None and v["pool6"] != "off"
+        v["local_subnet"] = (lan.network, lan.network6) if ipv6 else (lan.network,)
     if v["dns"] is None:
         if lan is not None:
             v["dns"] = (lan.address,)
         else:
-            routed = [n for n in v["local_subnet"] if n.prefixlen < 31 and n.prefixlen > 0]
+            routed = [n for n in v["local_subnet"] if n.version == 4 and 0 < n.prefixlen < 31]
             if not routed:
                 raise ConfigError(
                     "server.dns",
@@ -130,7 +134,7 @@ def _pool(v: dict, lan: LanInfo | None) -> None:
     pool, where = v["pool"], "server.pool"
     allowed = "a network that overlaps neither local_subnet nor the LAN"
     for net in v["local_subnet"]:
-        if net.prefixlen > 0 and pool.overlaps(net):
+        if net.version == 4 and net.prefixlen > 0 and pool.overlaps(net):
             raise ConfigError(where, str(pool), allowed, f"overlaps local_subnet {net}")
     if lan is not None and lan.network is not None and pool.overlaps(lan.network):
         raise ConfigError(where, str(pool), allowed, f"overlaps the LAN {lan.network}")
@@ -144,6 +148,34 @@ def _pool(v: dict, lan: LanInfo | None) -> None:
             f"at least {_MIN_LEASABLE} leasable addresses",
             "leaves too few addresses (DNS addresses inside it are not leased)",
         )
+
+
+def _pool6(v: dict, lan: LanInfo | None) -> None:
+    """pool6: off, as given, or (unset) the last /64 of the router's ULA prefix."""
+    pool6, where, o = v["pool6"], "server.pool6", option("server", "pool6")
+    if pool6 == "off" or (pool6 is None and (lan is None or lan.ula is None)):
+        v["pool6"] = None
+        return
+    if pool6 is None:
+        pool6 = v["pool6"] = last_64(lan.ula)
+        if pool6 is None:  # a /64 ULA prefix: no room for a second network
+            return
+    if pool6.num_addresses < v["pool"].num_addresses:
+        raise ConfigError(where, str(pool6), o.allowed, f"has fewer addresses than {v['pool']}")
+    lan6 = lan.network6 if lan is not None else None
+    for net in (*v["local_subnet"], lan6):
+        if net is not None and net.version == 6 and net.prefixlen > 0 and pool6.overlaps(net):
+            what = "the LAN" if net == lan6 else "local_subnet"
+            raise ConfigError(where, str(pool6), "a network of its own", f"overlaps {what} {net}")
+
+
+def last_64(prefix: ipaddress.IPv6Network) -> ipaddress.IPv6Network | None:
+    """The highest /64 of a prefix (netifd hands the LAN and others /64s from the bottom);
+    None when the prefix has no second /64."""
+    if prefix.prefixlen >= 64:
+        return None
+    last = int(prefix.broadcast_address) >> 64 << 64
+    return ipaddress.IPv6Network((last, 64))
 
 
 def _proposals(v: dict, kind: str, warnings: list[str]) -> None:
@@ -187,6 +219,7 @@ def finish_server(
     v["remote_id"] = _remote_id(v)
     _subnets_and_dns(v, lan, lan_source)
     _pool(v, lan)
+    _pool6(v, lan)
     _proposals(v, "ike", warnings)
     _proposals(v, "esp", warnings)
     if v["legacy_proposals"]:

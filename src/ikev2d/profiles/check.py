@@ -12,6 +12,7 @@ the router; of the built-in clients only iOS/macOS 26 use it, and only when the 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from ikev2d.policy.config import ServerConfig
@@ -141,7 +142,33 @@ def check_report(config: ServerConfig, certificate: dict | None = None) -> dict:
     return {"auth_mode": config.auth_mode,
             "identities": identity_summary(config, certificate),
             "post_quantum": post_quantum_report(config),
+            "ipv6": ipv6_summary(config),
             "platforms": [_platform(config, p, certificate) for p in CLIENTS]}  # fmt: skip
+
+
+_ULA = ipaddress.IPv6Network("fc00::/7")
+
+
+def ipv6_summary(config: ServerConfig) -> dict:
+    """IPv6 inside the tunnel: routed (pool6 on), refused (a full tunnel without pool6: the
+    clients' IPv6 enters the tunnel and is dropped, so it cannot leak around it) or off."""
+    pool6 = config.pool6
+    if pool6 is None:
+        mode = "refused" if config.full_tunnel else "off"
+        return {"mode": mode, "pool6": None, "subnets": [], "masquerade": False}
+    masquerade = config.full_tunnel and config.masquerade and pool6.subnet_of(_ULA)
+    return {"mode": "routed", "pool6": str(pool6),
+            "subnets": [str(n) for n in config.subnets(6)], "masquerade": masquerade}  # fmt: skip
+
+
+def _ipv6_line(v6: dict) -> str:
+    if v6["mode"] == "off":
+        return "IPv6 inside: off (pool6): clients' IPv6 does not use the tunnel"
+    if v6["mode"] == "refused":
+        return ("IPv6 inside: refused: the full tunnel takes clients' IPv6 in and drops it "
+                "(nothing leaks around it); set pool6 to carry it")  # fmt: skip
+    masq = ", masqueraded to the WAN (a ULA pool)" if v6["masquerade"] else ""
+    return f"IPv6 inside: addresses from {v6['pool6']}, reaching {', '.join(v6['subnets'])}{masq}"
 
 
 def format_report(report: dict) -> str:
@@ -162,6 +189,7 @@ def format_report(report: dict) -> str:
                     "profile; strongSwan 6)")  # fmt: skip
     else:
         rows.append("post-quantum: off")
+    rows.append(_ipv6_line(report["ipv6"]))
     ids = report["identities"]
     rows.append("server identities (a client asking for one gets it, any other the first): "
                 + ", ".join(ids["answers"]))  # fmt: skip

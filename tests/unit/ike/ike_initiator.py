@@ -153,9 +153,12 @@ class Initiator:
 
     # IKE_AUTH { IDi, AUTH, CP(CFG_REQUEST), SAi2, TSi, TSr } -->
     def auth_request(
-        self, *, psk: bytes | None = None, cp: bool = True, extra=(), idr=None
-    ) -> bytes:
-        """``idr``: (type, data) of the server identity to ask for (RFC 7296 §2.15 IDr)."""
+        self, *, psk: bytes | None = None, cp: bool = True, extra=(), idr=None,
+        cp_attrs=(CfgAttr.INTERNAL_IP4_ADDRESS, CfgAttr.INTERNAL_IP4_DNS),
+        ts=("0.0.0.0/0",),
+    ) -> bytes:  # fmt: skip
+        """``idr``: (type, data) of the server identity to ask for (RFC 7296 §2.15 IDr);
+        ``cp_attrs`` the attributes asked for, ``ts`` the networks of TSi and TSr."""
         idi = IdiPayload(*self.identity)
         octets = initiator_signed_octets(
             self.prf, self.message1, self.nonce_r, self.keys.sk_pi, idi.body(), self.int_auth
@@ -163,20 +166,13 @@ class Initiator:
         auth = AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(self.prf, psk or self.psk, octets))
         payloads = [idi, *([IdrPayload(*idr)] if idr else []), auth]
         if cp:
-            payloads.append(
-                CpPayload(
-                    CfgType.REQUEST,
-                    (
-                        CfgAttribute(CfgAttr.INTERNAL_IP4_ADDRESS),
-                        CfgAttribute(CfgAttr.INTERNAL_IP4_DNS),
-                    ),
-                )
-            )
+            payloads.append(CpPayload(CfgType.REQUEST, tuple(CfgAttribute(a) for a in cp_attrs)))
         spi = self.child_spi.to_bytes(4, "big")
+        selectors = tuple(TrafficSelector.from_network(n) for n in ts)
         payloads += [
             SaPayload(tuple(wire_proposal(t, "esp", i + 1, spi) for i, t in enumerate(self.esp))),
-            TsiPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
-            TsrPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
+            TsiPayload(selectors),
+            TsrPayload(selectors),
             *extra,
         ]
         self.auth_payloads = payloads
@@ -228,7 +224,9 @@ class RekeyingInitiator(Initiator):
         return SaPayload((prop,))
 
     # CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, [KEi], TSi, TSr } -->
-    def rekey_child_request(self, old_spi: int, ke_group: int | None = None) -> bytes:
+    def rekey_child_request(
+        self, old_spi: int, ke_group: int | None = None, ts=(("0.0.0.0/0",), ("0.0.0.0/0",))
+    ) -> bytes:
         self.mid += 1
         self.new_child_spi = int.from_bytes(os.urandom(4), "big") | 0x100
         self.rekey_nonce = os.urandom(32)
@@ -242,8 +240,8 @@ class RekeyingInitiator(Initiator):
             self.rekey_kex = new_key_exchange(ke_group)
             payloads.append(KePayload(ke_group, self.rekey_kex.public_bytes()))
         payloads += [
-            TsiPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
-            TsrPayload((TrafficSelector.from_network("0.0.0.0/0"),)),
+            TsiPayload(tuple(TrafficSelector.from_network(n) for n in ts[0])),
+            TsrPayload(tuple(TrafficSelector.from_network(n) for n in ts[1])),
         ]
         return self._protect(ExchangeType.CREATE_CHILD_SA, payloads)
 

@@ -532,7 +532,7 @@ ERRORS = [
         server(pol="10.0.0.0/24"),
         "server.pol: is not a known option, did you mean 'pool'? (allowed: enabled, listen, "
         "port, natt_port, wan_interface, server_address, auth_mode, psk, allow_weak_psk, "
-        "local_id_type, local_id, remote_id_type, remote_id, pool, dns, local_subnet, "
+        "local_id_type, local_id, remote_id_type, remote_id, pool, pool6, dns, local_subnet, "
         "masquerade, ike_proposal, esp_proposal, legacy_proposals, post_quantum, ike_lifetime, "
         "child_lifetime, child_lifetime_bytes, dpd_delay, retransmit_timeout, "
         "retransmit_tries, cookie_threshold, max_half_open, max_half_open_per_ip, mobike, "
@@ -644,3 +644,73 @@ def test_toml_syntax_error(files):
         load_toml(files("bad.toml", "[server\n"))
     assert str(exc.value).startswith(f"{exc.value.path}: not valid TOML")
     assert "\n" not in str(exc.value)
+
+
+NETWORK_ULA = """
+config globals 'globals'
+    option ula_prefix 'fd12:3456:789a::/48'
+
+config interface 'lan'
+    option device 'br-lan'
+    option proto 'static'
+    option ipaddr '192.168.8.1'
+    option netmask '255.255.255.0'
+    option ip6assign '60'
+    option ip6hint '23'
+"""
+
+
+def test_ipv6_inside_defaults_from_the_ula_prefix(files):
+    ikev2d = files("ikev2d", f"config ikev2d 'server'\n option psk '{PSK}'\n")
+    cfg = load_uci(ikev2d, network_path=files("network", NETWORK_ULA))
+    assert cfg.pool6 == ipaddress.IPv6Network("fd12:3456:789a:ffff::/64")  # the last /64
+    assert cfg.local_subnet == (ipaddress.ip_network("192.168.8.0/24"),
+                                ipaddress.ip_network("fd12:3456:789a:20::/64"))  # fmt: skip
+    assert cfg.address6_for(ipaddress.IPv4Address("10.10.10.7")) == ipaddress.IPv6Address(
+        "fd12:3456:789a:ffff::7"
+    )
+    assert cfg.subnets(6) == (ipaddress.ip_network("fd12:3456:789a:20::/64"),)
+    off = files("ikev2d", f"config ikev2d 'server'\n option psk '{PSK}'\n option pool6 'off'\n")
+    cfg = load_uci(off, network_path=files("network", NETWORK_ULA))
+    assert cfg.pool6 is None and cfg.local_subnet == (ipaddress.ip_network("192.168.8.0/24"),)
+    assert load_uci(ikev2d, network_path=files("network", NETWORK)).pool6 is None  # no ULA
+    assert from_mapping(server()).pool6 is None  # TOML reads nothing from the system
+
+
+def test_full_tunnel_claims_ipv6_too_and_refuses_it_without_pool6():
+    full = from_mapping(server(local_subnet=["0.0.0.0/0"], dns=["192.168.1.1"], masquerade=True))
+    assert full.subnets(6) == (ipaddress.ip_network("::/0"),) and full.ipv6_refused
+    with6 = from_mapping(
+        server(local_subnet=["0.0.0.0/0"], dns=["192.168.1.1"], pool6="fd00:99::/64")
+    )
+    assert with6.subnets(6) == (ipaddress.ip_network("::/0"),) and not with6.ipv6_refused
+    split = from_mapping(server(local_subnet=["192.168.1.0/24", "fd00:1::/64"]))
+    assert split.subnets(4) == (ipaddress.ip_network("192.168.1.0/24"),)
+    assert split.subnets(6) == (ipaddress.ip_network("fd00:1::/64"),) and not split.ipv6_refused
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"pool6": "fd00:1:0:ff::/64", "local_subnet": ["192.168.1.0/24", "fd00:1::/48"]},
+         "server.pool6: 'fd00:1:0:ff::/64' overlaps local_subnet fd00:1::/48 (allowed: a "
+         "network of its own)"),
+        ({"pool6": "fd00:1::/121"},
+         "server.pool6: 'fd00:1::/121' has a prefix length out of range (allowed: off, or an "
+         "IPv6 network like fd12:3456:789a:ffff::/64 (prefix 48..120, at least as many "
+         "addresses as pool))"),
+        ({"pool6": "fd00:1::/120", "pool": "10.10.0.0/22"},
+         "server.pool6: 'fd00:1::/120' has fewer addresses than 10.10.0.0/22 (allowed: off, or "
+         "an IPv6 network like fd12:3456:789a:ffff::/64 (prefix 48..120, at least as many "
+         "addresses as pool))"),
+        ({"pool6": "10.0.0.0/24"},
+         "server.pool6: '10.0.0.0/24' is not an IPv6 network (or off) (allowed: off, or an "
+         "IPv6 network like fd12:3456:789a:ffff::/64 (prefix 48..120, at least as many "
+         "addresses as pool))"),
+        ({"local_subnet": ["fd00:1::1/64"]},
+         "server.local_subnet: 'fd00:1::1/64' has host bits set (the network is fd00:1::/64) "
+         "(allowed: IPv4 or IPv6 networks like 192.168.1.0/24 or fd00:1::/64, or 0.0.0.0/0)"),
+    ],
+)  # fmt: skip
+def test_ipv6_option_errors(options, message):
+    assert str(error_of(server(**options))) == message

@@ -197,3 +197,21 @@ def test_without_mlkem_the_report_and_the_check_say_why():
         else:
             assert "ML-KEM" in warning and effect in warning and "cryptography" in warning
             assert _runtime_warnings(config) == [warning]
+
+
+def test_ipv6_inside_is_routed_refused_or_off():
+    routed = check_report(make_config(pool6="fd00:99::/64",
+                                      local_subnet=["192.168.1.0/24", "fd00:1::/64"]))  # fmt: skip
+    assert routed["ipv6"] == {"mode": "routed", "pool6": "fd00:99::/64",
+                              "subnets": ["fd00:1::/64"], "masquerade": False}  # fmt: skip
+    full = make_config(pool6="fd00:99::/64", local_subnet=["0.0.0.0/0"], dns=["192.168.1.1"],
+                       masquerade=True)  # fmt: skip
+    assert check_report(full)["ipv6"]["masquerade"] is True
+    assert check_report(full)["ipv6"]["subnets"] == ["::/0"]
+    refused = make_config(local_subnet=["0.0.0.0/0"], dns=["192.168.1.1"], masquerade=True)
+    assert check_report(refused)["ipv6"]["mode"] == "refused"
+    assert check_report(make_config())["ipv6"]["mode"] == "off"
+    out = io.StringIO()
+    with redirect_stdout(out):
+        check_main([], refused)
+    assert "IPv6 inside: refused" in out.getvalue()

@@ -288,6 +288,23 @@ return baseclass.extend({
 				"help": "Network clients get their virtual addresses from (network and broadcast addresses are never leased)."
 			},
 			{
+				"name": "pool6",
+				"section": "server",
+				"type": "pool6",
+				"default": null,
+				"uci_default": null,
+				"default_doc": "the last /64 of the router's ULA prefix (UCI: ula_prefix in /etc/config/network); off in TOML and on a router without one",
+				"list": false,
+				"secret": false,
+				"required": false,
+				"choices": [],
+				"min": 48,
+				"max": 120,
+				"datatype": "",
+				"allowed": "off, or an IPv6 network like fd12:3456:789a:ffff::/64 (prefix 48..120, at least as many addresses as pool)",
+				"help": "IPv6 network clients get an IPv6 address from (each client's ends in the same host number as its IPv4 address), or off. Clients then reach the IPv6 local_subnet networks, and in a full tunnel the IPv6 internet."
+			},
+			{
 				"name": "dns",
 				"section": "server",
 				"type": "ipaddr",
@@ -307,19 +324,19 @@ return baseclass.extend({
 			{
 				"name": "local_subnet",
 				"section": "server",
-				"type": "cidr4",
+				"type": "cidr",
 				"default": null,
 				"uci_default": null,
-				"default_doc": "the router's LAN subnet (UCI); required in TOML",
+				"default_doc": "the router's LAN subnet and, unless pool6 is off, the LAN's ULA /64 (UCI); required in TOML",
 				"list": true,
 				"secret": false,
 				"required": false,
 				"choices": [],
 				"min": null,
 				"max": null,
-				"datatype": "cidr4",
-				"allowed": "IPv4 networks like 192.168.1.0/24, or 0.0.0.0/0",
-				"help": "Networks clients reach through the tunnel; 0.0.0.0/0 sends all their traffic through the router (full tunnel)."
+				"datatype": "cidr",
+				"allowed": "IPv4 or IPv6 networks like 192.168.1.0/24 or fd00:1::/64, or 0.0.0.0/0",
+				"help": "Networks clients reach through the tunnel; 0.0.0.0/0 (or ::/0) sends all their traffic through the router (full tunnel), IPv6 included, so a dual-stack phone sends nothing around the tunnel."
 			},
 			{
 				"name": "masquerade",
