@@ -14,22 +14,27 @@ client did (SK, or SKF in as many fragments).
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
-import ipaddress
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from harness.mschapv2_peer import MschapV2Peer
 from ikev2d.auth.signatures import ALGORITHM_IDENTIFIERS, SigScheme, sign_auth
-from ikev2d.crypto.auth import initiator_signed_octets, psk_auth
-from ikev2d.crypto.dh import new_key_exchange
+from ikev2d.crypto import mlkem
+from ikev2d.crypto.auth import (
+    initiator_signed_octets,
+    intermediate_auth,
+    psk_auth,
+    unprotected_octets,
+)
 from ikev2d.crypto.encr import new_cipher
-from ikev2d.crypto.keys import IkeKeys, derive_ike_keys, derive_rekeyed_ike_keys
+from ikev2d.crypto.keys import (
+    derive_ike_keys,
+    derive_intermediate_ike_keys,
+    derive_rekeyed_ike_keys,
+)
+from ikev2d.crypto.mlkem import MlKemInitiator
 from ikev2d.crypto.prf import Prf, shared_integ
 from ikev2d.crypto.sk import SkCodec
-from ikev2d.crypto.transforms import lookup
 from ikev2d.wire.eap import EapPayload
 from ikev2d.wire.enums import AuthMethod, EapType, ExchangeType, NotifyType, ProtocolId
 from ikev2d.wire.errors import ParseError
@@ -53,65 +58,16 @@ from ikev2d.wire.payloads import (
 )
 from ikev2d.wire.sa import SaPayload
 
+from .client_sa import ClientSa, natd_hash, new_sa, our_kex, private_key, transforms_of
 from .seeds import PLAIN, RETRANSMIT, SEALED, Seed, Step
 
-__all__ = ["ClientSa", "SeedClient"]
+__all__ = ["SeedClient"]
 
 Rng = Callable[[int], bytes]
 _SIGNATURE_METHODS = (AuthMethod.RSA_SIG, AuthMethod.ECDSA_256, AuthMethod.ECDSA_384,
                       AuthMethod.ECDSA_521, AuthMethod.DIGITAL_SIGNATURE)  # fmt: skip
 _NATD = (NotifyType.NAT_DETECTION_SOURCE_IP, NotifyType.NAT_DETECTION_DESTINATION_IP)
-_KEX_CACHE: dict[int, object] = {}  # our key exchange per group: one private value per process
-
-
-def _our_kex(group: int):
-    """A fixed key pair per group (fast, and keeps replays identical)."""
-    if group not in _KEX_CACHE:
-        import random
-
-        _KEX_CACHE[group] = new_key_exchange(group, rng=random.Random(group).randbytes)
-    return _KEX_CACHE[group]
-
-
-@functools.cache
-def _private_key(pem: str):
-    """Loading checks an RSA key (~20 ms): once per process."""
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    return load_pem_private_key(pem.encode(), None)
-
-
-def natd_hash(spi_i: bytes, spi_r: bytes, address: tuple[str, int]) -> bytes:
-    packed = ipaddress.ip_address(address[0]).packed
-    return hashlib.sha1(spi_i + spi_r + packed + struct.pack("!H", address[1])).digest()  # noqa: S324
-
-
-@dataclass
-class ClientSa:
-    """One IKE SA as the client sees it."""
-
-    spi_i: bytes
-    spi_r: bytes
-    prf: Prf
-    keys: IkeKeys
-    out: SkCodec
-    inp: SkCodec
-    initiator: bool  # we are its original initiator
-    encr: object = None  # transforms and our direction's keys, for hand-made envelopes
-    integ: object = None
-    out_keys: object = None
-
-
-def _transforms(proposal) -> tuple:
-    found = {t.transform_type: lookup(t.transform_type, t.transform_id, t.key_length)
-             for t in proposal.transforms}  # fmt: skip
-    return found[1], found.get(3), found[2], found.get(4)
-
-
-def _new_sa(prf_t, encr, integ, keys: IkeKeys, spi_i, spi_r, initiator: bool) -> ClientSa:
-    mine, theirs = (keys.i_to_r, keys.r_to_i) if initiator else (keys.r_to_i, keys.i_to_r)
-    return ClientSa(spi_i, spi_r, Prf(prf_t), keys, SkCodec(encr, integ, mine),
-                    SkCodec(encr, integ, theirs), initiator, encr, integ, mine)  # fmt: skip
+_LINK = NotifyType.ADDITIONAL_KEY_EXCHANGE
 
 
 class SeedClient:
@@ -130,6 +86,13 @@ class SeedClient:
         self.server_rekey: tuple | None = None  # the server's: (its SPI, nonce, KE)
         self.last_sent: list[bytes] = []
         self.next_mid: dict[int, int] = {}  # IKE SA index -> our next request's message ID
+        # RFC 9370/9242: our last ML-KEM key pair, the server's last link, IntAuth so far,
+        # the IKE_INTERMEDIATE request in flight, an IKE rekey waiting for its follow-ups
+        self.kem = None
+        self.link: bytes | None = None
+        self.int_auth = b""
+        self.intermediate_request = b""
+        self.pending_ike: tuple | None = None
         self._parts: dict[tuple, dict[int, bytes]] = {}
 
     # -- building what a step sends ------------------------------------------------------------
@@ -203,6 +166,8 @@ class SeedClient:
             out = [sa.out.seal(header, first if k == 1 else 0, piece, self.rng, fragment=(k, n))
                    for k, piece in enumerate(pieces, 1)]  # fmt: skip
         self.last_sent = out
+        if step.exchange == ExchangeType.IKE_INTERMEDIATE and not step.response:
+            self.intermediate_request = unprotected_octets(header, first, body)
         with contextlib.suppress(Exception):  # following the keys is best effort, as observe
             self._after_sending(step, first, body)
         return out
@@ -246,16 +211,20 @@ class SeedClient:
             return NotifyPayload.cookie(self.cookie)
         return p
 
-    @staticmethod
-    def _fix_ke(p: KePayload) -> KePayload:
+    def _fix_ke(self, p: KePayload, response: bool = False) -> KePayload:
         try:
-            return KePayload(p.group, _our_kex(p.group).public_bytes())
+            if p.group in mlkem.available_methods():
+                if response:  # we would have to encapsulate to the server's key: not needed
+                    return p
+                self.kem = MlKemInitiator(p.group, rng=self.rng)
+                return KePayload(p.group, self.kem.public_bytes())
+            return KePayload(p.group, our_kex(p.group).public_bytes())
         except Exception:  # a group we do not implement: leave the value as recorded
             return p
 
     def _fix(self, p: Payload, step: Step) -> Payload:
         if isinstance(p, KePayload):
-            return self._fix_ke(p)
+            return self._fix_ke(p, step.response)
         if isinstance(p, IdiPayload):
             self.idi_body = p.body()
         elif isinstance(p, AuthPayload):
@@ -264,6 +233,8 @@ class SeedClient:
             return self._fix_eap(p)
         elif isinstance(p, NotifyPayload) and p.notify_type in _NATD:
             return self._fix_natd(p, step)
+        elif isinstance(p, NotifyPayload) and p.notify_type == _LINK and self.link is not None:
+            return NotifyPayload.of(_LINK, self.link)
         return p
 
     def _fix_auth(self, p: AuthPayload) -> AuthPayload:
@@ -271,7 +242,7 @@ class SeedClient:
         if sa is None:
             return p
         octets = initiator_signed_octets(sa.prf, self.message1, self.nonce_r, sa.keys.sk_pi,
-                                         self.idi_body)  # fmt: skip
+                                         self.idi_body, self.int_auth)  # fmt: skip
         if p.method == AuthMethod.SHARED_KEY_MIC:
             key = self.msk if self.msk is not None else self.seed.psk.encode()
             return AuthPayload(p.method, psk_auth(sa.prf, key, octets))
@@ -286,7 +257,7 @@ class SeedClient:
         return p
 
     def client_key(self):
-        return _private_key(self.seed.pem["client_key"])
+        return private_key(self.seed.pem["client_key"])
 
     def _fix_eap(self, p: EapPayload) -> EapPayload:
         req = self.eap_request
@@ -360,18 +331,28 @@ class SeedClient:
         if h.response:
             index = self.sas.index(sa)
             self.next_mid[index] = max(self.next_mid.get(index, 0), h.message_id + 1)
-        inner = self._open(sa, h, msg.payloads[0], data)
-        if inner is None:
+        opened = self._open(sa, h, msg.payloads[0], data)
+        if opened is None:
             return
-        if h.exchange == ExchangeType.IKE_AUTH:
+        first, plain = opened
+        inner = decode_payloads(first, plain)
+        link = next((p for p in inner if isinstance(p, NotifyPayload) and p.notify_type == _LINK),
+                    None)  # fmt: skip
+        self.link = link.data if link is not None else self.link
+        if h.exchange == ExchangeType.IKE_INTERMEDIATE and h.response:
+            self._intermediate(sa, data[:28], first, plain, inner)
+        elif h.exchange == ExchangeType.IKE_FOLLOWUP_KE and h.response:
+            self._followup(inner, link is not None)
+        elif h.exchange == ExchangeType.IKE_AUTH:
             self.eap_request = next((p for p in inner if isinstance(p, EapPayload)),
                                     self.eap_request)  # fmt: skip
         elif h.exchange == ExchangeType.CREATE_CHILD_SA:
             self._create_child(sa, h, inner)
 
-    def _open(self, sa: ClientSa, h: Header, sk, data: bytes):
+    def _open(self, sa: ClientSa, h: Header, sk, data: bytes) -> tuple[int, bytes] | None:
+        """(first inner payload type, plaintext) of a message, its fragments joined."""
         if isinstance(sk, EncryptedPayload):
-            return decode_payloads(sk.first_inner_type, sa.inp.open(data, len(data) - len(sk.data)))
+            return sk.first_inner_type, sa.inp.open(data, len(data) - len(sk.data))
         if not isinstance(sk, EncryptedFragmentPayload):
             return None
         parts = self._parts.setdefault((sa.spi_r, h.message_id, h.response), {})
@@ -381,7 +362,7 @@ class SeedClient:
         first = parts[1][0]
         whole = b"".join(parts[n][1] for n in range(1, sk.total + 1))
         del self._parts[(sa.spi_r, h.message_id, h.response)]
-        return decode_payloads(first, whole)
+        return first, whole
 
     def _init_response(self, msg: Message) -> None:
         cookie = msg.notify(NotifyType.COOKIE)
@@ -391,14 +372,14 @@ class SeedClient:
         sa_payload, ke = msg.get(SaPayload), msg.get(KePayload)
         if sa_payload is None or ke is None or self.sas:
             return
-        encr, integ, prf_t, _ = _transforms(sa_payload.proposals[0])
+        encr, integ, prf_t, _ = transforms_of(sa_payload.proposals[0])
         self.nonce_r = msg.get(NoncePayload).data
-        shared = _our_kex(ke.group).shared_secret(ke.data)
+        shared = our_kex(ke.group).shared_secret(ke.data)
         h = msg.header
         prf = Prf(prf_t)
         keys = derive_ike_keys(prf, encr, integ, self.nonce_i, self.nonce_r, h.spi_i, h.spi_r,
                                shared)  # fmt: skip
-        self.sas.append(_new_sa(prf_t, encr, integ, keys, h.spi_i, h.spi_r, initiator=True))
+        self.sas.append(new_sa(prf_t, encr, integ, keys, h.spi_i, h.spi_r, initiator=True))
 
     def _create_child(self, sa: ClientSa, h: Header, inner) -> None:
         sa_payload = next((p for p in inner if isinstance(p, SaPayload)), None)
@@ -416,15 +397,48 @@ class SeedClient:
             return
         our_spi, our_nonce, group = self.rekey_request
         self.rekey_request = None
-        self._rekeyed(sa, proposal, our_spi, proposal.spi, our_nonce, nonce.data, group, ke.data,
-                      initiator=True)  # fmt: skip
+        args = (sa, proposal, our_spi, proposal.spi, our_nonce, nonce.data, group, ke.data)
+        if any(isinstance(p, NotifyPayload) and p.notify_type == _LINK for p in inner):
+            self.pending_ike = (args, [])  # the new SA's keys wait for the follow-ups
+            return
+        self._rekeyed(*args, initiator=True)
+
+    def _followup(self, inner, more: bool) -> None:
+        """An IKE_FOLLOWUP_KE answered: its secret counts for a pending IKE rekey."""
+        if self.pending_ike is None or self.kem is None:
+            return
+        ke = next((p for p in inner if isinstance(p, KePayload)), None)
+        args, secrets = self.pending_ike
+        secrets.append(self.kem.shared_secret(ke.data))
+        if not more:
+            self.pending_ike = None
+            self._rekeyed(*args, initiator=True, additional=b"".join(secrets))
+
+    def _intermediate(self, sa: ClientSa, header: bytes, first: int, plain: bytes, inner) -> None:
+        """<-- IKE_INTERMEDIATE { KEr(n) }: IntAuth over both messages, then the new keys."""
+        ke = next((p for p in inner if isinstance(p, KePayload)), None)
+        if ke is None or self.kem is None:
+            return
+        shared = self.kem.shared_secret(ke.data)
+        n = sa.prf.output_len
+        before_i, before_r = self.int_auth[:n], self.int_auth[n : 2 * n]
+        auth_i = intermediate_auth(sa.prf, sa.keys.sk_pi, before_i, self.intermediate_request)
+        ours = unprotected_octets(header, first, plain)
+        auth_r = intermediate_auth(sa.prf, sa.keys.sk_pr, before_r, ours)
+        mid = int.from_bytes(header[20:24], "big")
+        self.int_auth = auth_i + auth_r + (mid + 1).to_bytes(4, "big")
+        keys = derive_intermediate_ike_keys(sa.prf, sa.keys, sa.encr, sa.integ, self.nonce_i,
+                                            self.nonce_r, sa.spi_i, sa.spi_r, shared)  # fmt: skip
+        sa.keys, sa.out_keys = keys, keys.i_to_r
+        sa.out = SkCodec(sa.encr, sa.integ, keys.i_to_r)
+        sa.inp = SkCodec(sa.encr, sa.integ, keys.r_to_i)
 
     def _rekeyed(self, old: ClientSa | None, proposal, spi_i, spi_r, nonce_i, nonce_r, group,
-                 peer_ke, *, initiator: bool) -> None:  # fmt: skip
+                 peer_ke, *, initiator: bool, additional: bytes = b"") -> None:  # fmt: skip
         if old is None:
             return
-        encr, integ, prf_t, _ = _transforms(proposal)
-        shared = _our_kex(group).shared_secret(peer_ke)
-        keys = derive_rekeyed_ike_keys(old.prf, old.keys.sk_d, Prf(prf_t), encr, integ,
-                                       nonce_i, nonce_r, spi_i, spi_r, shared)  # fmt: skip
-        self.sas.append(_new_sa(prf_t, encr, integ, keys, spi_i, spi_r, initiator))
+        encr, integ, prf_t, _ = transforms_of(proposal)
+        shared = our_kex(group).shared_secret(peer_ke)
+        keys = derive_rekeyed_ike_keys(old.prf, old.keys.sk_d, Prf(prf_t), encr, integ, nonce_i,
+                                       nonce_r, spi_i, spi_r, shared, additional)  # fmt: skip
+        self.sas.append(new_sa(prf_t, encr, integ, keys, spi_i, spi_r, initiator))

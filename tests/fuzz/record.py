@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from harness import NetnsSet
 from harness.proc import wait_until
-from harness.strongswan import KERNEL_LIBIPSEC, Charon
+from harness.strongswan import KERNEL_LIBIPSEC, Charon, strongswan6_root
 from ikev2d.auth import ca as pki
 from ikev2d.wire.enums import ExchangeType
 
@@ -61,6 +61,7 @@ class Scenario:
     charon_conf: str = ""
     extra_conn: str = ""
     users: list = field(default_factory=list)
+    strongswan6: bool = False  # the chrooted strongSwan 6 (ML-KEM) instead of this machine's
 
 
 @dataclass
@@ -194,6 +195,16 @@ def server_initiated(s: Recording) -> None:
     s.settle()
 
 
+def mlkem(s: Recording) -> None:
+    s.swanctl("--initiate", "--child", "fuzz", "--timeout", "15")
+    s.swanctl("--rekey", "--child", "fuzz")
+    s.wait_for(ExchangeType.INFORMATIONAL, response=False)
+    s.swanctl("--rekey", "--ike", "fuzz")
+    s.wait_for(ExchangeType.INFORMATIONAL, response=False)
+    s.swanctl("--terminate", "--ike", "fuzz", "--timeout", "15")
+    s.settle()
+
+
 SCENARIOS = [
     Scenario(
         "psk-lifecycle",
@@ -233,6 +244,16 @@ SCENARIOS = [
         "chacha20poly1305-prfsha256-ecp256,chacha20poly1305-prfsha256-curve25519",
         "chacha20poly1305", server_initiated,
     ),
+    Scenario(
+        "mlkem-intermediate",
+        "strongSwan 6 client with ML-KEM-768 next to x25519 (RFC 9370): IKE_SA_INIT with "
+        "ADDKE1, an IKE_INTERMEDIATE round in fragments, IKE_AUTH covering IntAuth, Child and "
+        "IKE rekeys each followed by IKE_FOLLOWUP_KE, Delete",
+        {"ike_proposal": ["aes256-sha256-curve25519"],
+         "esp_proposal": ["aes256gcm16-curve25519", "aes256gcm16"]},
+        f"      auth = psk\n      id = {CLIENT_ID}", "aes256-sha256-x25519-ke1_mlkem768",
+        "aes256gcm16-x25519-ke1_mlkem768", mlkem, strongswan6=True,
+    ),
 ]  # fmt: skip
 
 
@@ -265,7 +286,8 @@ def record(sc: Scenario, workdir: pathlib.Path, pem: dict) -> Seed:
         responder = make_responder(seed, random.Random(1).randbytes, time.time, export_keys=True)
         pump = Pump(Target(responder), socks, 4500)
         swan = Charon(phone, workdir / sc.name, nss, plugins=KERNEL_LIBIPSEC,
-                      extra_conf=f"{CHARON_FAST}\n  {sc.charon_conf}")  # fmt: skip
+                      extra_conf=f"{CHARON_FAST}\n  {sc.charon_conf}",
+                      root=strongswan6_root() if sc.strongswan6 else None)  # fmt: skip
         (swan.swanctl_dir / "x509ca" / "ca.pem").write_text(pem["ca"])
         (swan.swanctl_dir / "x509" / "client.pem").write_text(pem["client_cert"])
         (swan.swanctl_dir / "private" / "client.pem").write_text(pem["client_key"])

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ikev2d.crypto.errors import IntegrityError
 from ikev2d.crypto.keys import DirectionKeys
 from ikev2d.crypto.sk import SkCodec
 from ikev2d.crypto.transforms import ALL_TRANSFORMS, by_keyword
@@ -115,6 +116,7 @@ class Pump(threading.Thread):
                 self.records.append(rec)
                 self.target.deliver(data, rec.src, rec.dst, rec.t)
                 self._flush(rec)
+                self._note_keys()
             self.target.tick(self.now())
             self._flush(None)
 
@@ -129,6 +131,20 @@ class Pump(threading.Thread):
             self._flush(rec)
             done.set()
 
+    def _note_keys(self) -> None:
+        """The keys of SAs not established yet (IKE_AUTH, and the IKE_INTERMEDIATE rounds
+        whose keys change before IKE_AUTH): IkeKeysDerived comes only with establishment, so
+        the recorder reads them from the responder's own state (a recording tool's liberty)."""
+        for sa in getattr(self.target.r, "_sas", {}).values():
+            k, p = sa.keys, sa.proposal
+            if k is None or not k.sk_ei or p is None:
+                continue
+            integ = p.integ.iana_name if p.integ is not None else "NONE"
+            found = ev.IkeKeysDerived(sa.spi_i, sa.spi_r, p.encr.keyword, k.sk_ei, k.sk_er,
+                                      integ, k.sk_ai, k.sk_ar)  # fmt: skip
+            if found not in self.keys:
+                self.keys.append(found)
+
     def _flush(self, cause: Record | None) -> None:
         """Send what the target's last call produced; note its events against `cause`."""
         t = self.target
@@ -140,7 +156,8 @@ class Pump(threading.Thread):
         for event in t.events:
             self.log.append(f"{self.now():8.3f} {event!r}")
             if isinstance(event, ev.IkeKeysDerived):
-                self.keys.append(event)  # only with export_keys, which replays do not ask for
+                if event not in self.keys:  # only with export_keys, which replays do not use
+                    self.keys.append(event)
             elif cause is not None:
                 cause.events.append(type(event).__name__)
         t.sent, t.events = [], []
@@ -151,16 +168,26 @@ def _integ(name: str):
     return next((t for t in ALL_TRANSFORMS if t.iana_name == name), None)
 
 
-def _codecs(keys: list[ev.IkeKeysDerived]) -> dict[tuple[bytes, bytes], tuple[SkCodec, SkCodec]]:
-    """(SPIi, SPIr) -> (codec of the original initiator's messages, of the responder's)."""
-    found = {}
+def _codecs(keys: list[ev.IkeKeysDerived]) -> dict[tuple[bytes, bytes], list[tuple]]:
+    """(SPIi, SPIr) -> [(codec of the original initiator's messages, of the responder's)],
+    one pair per set of keys the SA had (IKE_INTERMEDIATE changes them)."""
+    found: dict[tuple[bytes, bytes], list[tuple]] = {}
     for k in keys:
         encr, integ = by_keyword(k.encr), _integ(k.integ)
-        found[(k.spi_i, k.spi_r)] = (
+        found.setdefault((k.spi_i, k.spi_r), []).append((
             SkCodec(encr, integ, DirectionKeys(k.sk_ei, k.sk_ai)),
             SkCodec(encr, integ, DirectionKeys(k.sk_er, k.sk_ar)),
-        )
+        ))  # fmt: skip
     return found
+
+
+def _open(candidates: list[tuple], initiator: bool, data: bytes, sk) -> bytes:
+    for pair in candidates:
+        try:
+            return pair[0 if initiator else 1].open(data, len(data) - len(sk.data))
+        except IntegrityError:
+            continue
+    raise IntegrityError("no keys of this IKE SA open the message")
 
 
 def to_steps(records: list[Record], keys: list[ev.IkeKeysDerived]) -> tuple[list[Step], list]:
@@ -190,10 +217,9 @@ def to_steps(records: list[Record], keys: list[ev.IkeKeysDerived]) -> tuple[list
             raise ValueError(f"no keys for a message of IKE SA {spis[0].hex()}/{spis[1].hex()}")
         if spis not in sa_order:
             sa_order.append(spis)
-        codec = codecs[spis][0 if h.initiator else 1]
         msg = decode_message(rec.data)
         sk = msg.payloads[0]
-        plain = codec.open(rec.data, len(rec.data) - len(sk.data))
+        plain = _open(codecs[spis], h.initiator, rec.data, sk)
         base = dict(t=rec.t, kind=SEALED, src=rec.src, dst=rec.dst, sa=sa_order.index(spis),
                     exchange=h.exchange, message_id=h.message_id, initiator=h.initiator,
                     response=h.response)  # fmt: skip
