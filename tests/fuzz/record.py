@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import pathlib
 import random
+import socket
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ from .seeds import SEEDS, Seed, save_seed
 from .target import Target, make_responder
 
 PHONE, ROUTER, MOVED = "192.0.2.2", "192.0.2.1", "192.0.2.42"
+PHONE6, ROUTER6 = "2001:db8:1::2", "2001:db8:1::1"
 SERVER_ID = "vpn.example.test"
 PSK = "fuzz-Seed-Psk-4711-Qx9"
 USER, PASSWORD = "dave", "d4ve-Secret-77"
@@ -62,6 +64,12 @@ class Scenario:
     extra_conn: str = ""
     users: list = field(default_factory=list)
     strongswan6: bool = False  # the chrooted strongSwan 6 (ML-KEM) instead of this machine's
+    ipv6: bool = False  # IKE over IPv6, and an IPv6 address inside the tunnel too
+
+    @property
+    def addresses(self) -> tuple[str, str, str]:
+        """(phone, router, prefix length) of the link between them."""
+        return (PHONE6, ROUTER6, "64") if self.ipv6 else (PHONE, ROUTER, "24")
 
 
 @dataclass
@@ -106,8 +114,8 @@ def _conn(sc: Scenario) -> str:
     return f"""connections {{
   fuzz {{
     version = 2
-    remote_addrs = {ROUTER}
-    vips = 0.0.0.0
+    remote_addrs = {sc.addresses[1]}
+    vips = {"0.0.0.0,::" if sc.ipv6 else "0.0.0.0"}
     proposals = {sc.proposals}
     fragmentation = yes
     mobike = yes
@@ -121,7 +129,7 @@ def _conn(sc: Scenario) -> str:
     }}
     children {{
       fuzz {{
-        remote_ts = 192.168.1.0/25
+        remote_ts = 192.168.1.0/25{",fd00:1::/64" if sc.ipv6 else ""}
         esp_proposals = {sc.esp}
       }}
       extra {{
@@ -195,6 +203,15 @@ def server_initiated(s: Recording) -> None:
     s.settle()
 
 
+def ipv6(s: Recording) -> None:
+    s.swanctl("--initiate", "--child", "fuzz", "--timeout", "15")
+    s.swanctl("--rekey", "--child", "fuzz")
+    s.wait_for(ExchangeType.INFORMATIONAL, response=False)
+    s.swanctl("--initiate", "--child", "extra", "--timeout", "15")
+    s.swanctl("--terminate", "--ike", "fuzz", "--timeout", "15")
+    s.settle()
+
+
 def mlkem(s: Recording) -> None:
     s.swanctl("--initiate", "--child", "fuzz", "--timeout", "15")
     s.swanctl("--rekey", "--child", "fuzz")
@@ -254,6 +271,16 @@ SCENARIOS = [
         f"      auth = psk\n      id = {CLIENT_ID}", "aes256-sha256-x25519-ke1_mlkem768",
         "aes256gcm16-x25519-ke1_mlkem768", mlkem, strongswan6=True,
     ),
+    Scenario(
+        "ipv6-dual-stack",
+        "PSK client over IPv6 asking for an IPv4 and an IPv6 address (CP), IPv4 and IPv6 "
+        "traffic selectors, Child rekey, a second Child SA, Delete",
+        {"pool6": "fd00:99::/64", "local_subnet": ["192.168.1.0/24", "fd00:1::/64"],
+         "ike_proposal": ["aes256gcm16-prfsha256-ecp256"],
+         "dns": ["192.168.1.1", "fd00:1::1"]},
+        f"      auth = psk\n      id = {CLIENT_ID}", "aes256gcm16-prfsha256-ecp256",
+        "aes256gcm16", ipv6, ipv6=True,
+    ),
 ]  # fmt: skip
 
 
@@ -280,9 +307,11 @@ def record(sc: Scenario, workdir: pathlib.Path, pem: dict) -> Seed:
     with NetnsSet() as nss:
         phone, router = nss.add("ph"), nss.add("rt")
         nss.veth(phone, "wan0", router, "wan0")
-        phone.addr_add("wan0", f"{PHONE}/24")
-        router.addr_add("wan0", f"{ROUTER}/24")
-        socks = {(ROUTER, p): router.udp_socket(ROUTER, p) for p in (500, 4500)}
+        phone_ip, router_ip, plen = sc.addresses
+        for ns, ip in ((phone, phone_ip), (router, router_ip)):
+            ns.ip("addr", "add", f"{ip}/{plen}", "dev", "wan0", "nodad")
+        family = socket.AF_INET6 if sc.ipv6 else socket.AF_INET
+        socks = {(router_ip, p): router.udp_socket(router_ip, p, family) for p in (500, 4500)}
         responder = make_responder(seed, random.Random(1).randbytes, time.time, export_keys=True)
         pump = Pump(Target(responder), socks, 4500)
         swan = Charon(phone, workdir / sc.name, nss, plugins=KERNEL_LIBIPSEC,

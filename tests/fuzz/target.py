@@ -203,8 +203,10 @@ class Target:
                 f"established IKE SAs {sorted(handles)} but events say {sorted(self.children)}"
             )
         vips = [sa.virtual_ip for sa in sas if sa.virtual_ip is not None]
-        if len(vips) != len(set(vips)):
-            raise InvariantBroken(f"one virtual IP leased to two IKE SAs: {vips}")
+        vips6 = [v for sa in sas if (v := getattr(sa, "virtual_ip6", None)) is not None]
+        for leased in (vips, vips6):
+            if len(leased) != len(set(leased)):
+                raise InvariantBroken(f"one virtual IP leased to two IKE SAs: {leased}")
         if len(self.r.pool) < len(vips):
             raise InvariantBroken(
                 f"{len(vips)} SAs hold virtual IPs, the pool lent {len(self.r.pool)}"

@@ -58,6 +58,7 @@ def test_seeds_hold_every_kind_of_exchange():
     for seed in SEEDS:
         kinds |= {"IKE_SA_INIT"} if any(s.kind == PLAIN for s in seed.steps) else set()
         kinds |= {f"command {s.command}" for s in seed.steps if s.kind == COMMAND}
+        kinds |= {"over IPv6"} if ":" in seed.steps[0].src[0] else set()
         for step, inner in _inner(seed):
             types = {type(p) for p in inner}
             notes = {p.notify_type for p in inner if isinstance(p, NotifyPayload)}
@@ -86,7 +87,7 @@ def test_seeds_hold_every_kind_of_exchange():
         "IKE_SA_INIT", "AUTH psk or MSK", "AUTH none", "AUTH signature", "EAP", "SKF fragments",
         "Child SA", "IKE rekey", "Child SA answered", "IKE rekey answered", "Delete",
         "empty INFORMATIONAL (DPD)", "MOBIKE", "command expire-soft", "command disconnect",
-        "IKE_INTERMEDIATE", "IKE_FOLLOWUP_KE",
+        "IKE_INTERMEDIATE", "IKE_FOLLOWUP_KE", "over IPv6",
     }  # fmt: skip
 
 
