@@ -124,7 +124,8 @@ def open_ike_sockets(listen, port: int, natt_port: int, prepare, log) -> list[Ik
                         s.close()
                         opened.remove(s)
                     continue
-                raise OSError(exc.errno, f"cannot listen on {ip}: {exc.strerror}") from None
+                where = f"[{ip}]:{p}" if ":" in ip else f"{ip}:{p}"  # the port too: which one
+                raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from None
     except BaseException:
         for s in opened:
             s.close()
