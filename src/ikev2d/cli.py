@@ -86,6 +86,13 @@ def _daemon_parser() -> argparse.ArgumentParser:
         help="with --check: write to FILE why the server does not run (the status LuCI shows) "
         "when the configuration is refused, remove FILE when it is valid (the init script)",
     )
+    p.add_argument(
+        "--firewall",
+        action="store_true",
+        help="with --check: also print 'firewall: NAME VALUE' lines of the networks the "
+        "firewall opens for clients (pool, pool6, masquerade6), defaults applied (the init "
+        "script)",
+    )
     p.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
     p.add_argument(
         "--foreground",
@@ -149,11 +156,22 @@ def daemon_main(argv: list[str] | None = None) -> int:
     if args.check:
         for warning in (*config.warnings, *_runtime_warnings(config)):
             print(f"warning: {warning}")
+        if args.firewall:
+            for name, value in firewall_networks(config):
+                print(f"firewall: {name} {value}")
         print(f"configuration OK: {path}", file=sys.stderr)
         if args.refused_status:
             _record_refusal(args.refused_status, None)
         return EXIT_OK
     return _serve(config, load, path, args)
+
+
+def firewall_networks(config) -> list[tuple[str, str]]:
+    """What the init script's firewall data needs of the validated model, defaults applied:
+    the pools (pool6 'off' without IPv6 inside) and whether client IPv6 is masqueraded."""
+    pool6 = config.pool6
+    return [("pool", str(config.pool)), ("pool6", str(pool6) if pool6 else "off"),
+            ("masquerade6", "1" if config.masquerade6 else "0")]  # fmt: skip
 
 
 def _runtime_warnings(config) -> list[str]:

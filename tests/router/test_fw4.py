@@ -93,3 +93,22 @@ def test_a_listen_change_rebinds_the_daemon(installed):
         what="daemon bound to the new listen address only",
     )
     wait_rules(installed, RULES)
+
+
+def test_ipv6_pool_gets_its_rules_from_the_ula_prefix_and_is_masqueraded(installed):
+    """pool6 left unset on a router with a ULA prefix: the daemon's check derives it (the last
+    /64) and the init script opens DNS and the LAN for it; with masquerade its IPv6 is
+    masqueraded too (a ULA pool), and with pool6 off all of that goes."""
+    ula = "\nconfig globals 'globals'\n\toption ula_prefix 'fd12:3456:789a::/48'\n"
+    installed.write("/etc/config/network", installed.read("/etc/config/network") + ula)
+    enable(installed)
+    rules = wait_rules(installed, RULES + 4)  # DNS (tcp + udp), pool6 -> lan, no masquerade
+    pool6 = "fd12:3456:789a:ffff::/64"
+    assert sum(f"ip6 saddr {pool6}" in r for r in rules) == 3, rules
+    assert any(f"ip6 daddr {pool6}" in r for r in rules), rules
+    uci_commit(installed, {"masquerade": "1"})
+    rules = wait_rules(installed, RULES + 4 + 2 + 2)
+    assert any(f"ip6 saddr {pool6}" in r and "masquerade" in r for r in rules), rules
+    uci_commit(installed, {"pool6": "off"})
+    rules = wait_rules(installed, RULES + 2)
+    assert not any("ip6" in r for r in rules), rules

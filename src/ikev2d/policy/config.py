@@ -44,6 +44,7 @@ DEFAULT_NETWORK_PATH = "/etc/config/network"
 SUPPORTED_AUTH_MODES = frozenset({"psk", "eap", "cert"})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_ULA = ipaddress.IPv6Network("fc00::/7")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,12 @@ class ServerConfig:
         """Full tunnel without pool6: clients' IPv6 is taken into the tunnel and dropped
         there, so it neither leaks around the tunnel nor goes anywhere (docs/configuration)."""
         return self.pool6 is None and self.full_tunnel
+
+    @property
+    def masquerade6(self) -> bool:
+        """Client IPv6 masqueraded to the WAN: masquerade asked for and a ULA pool6, which
+        the internet does not route (an owner's global pool6 is routed as it is)."""
+        return self.masquerade and self.pool6 is not None and self.pool6.subnet_of(_ULA)
 
     def address6_for(self, address: ipaddress.IPv4Address) -> ipaddress.IPv6Address | None:
         """A client's IPv6 address: pool6 with the host number of its IPv4 address."""

@@ -12,7 +12,6 @@ the router; of the built-in clients only iOS/macOS 26 use it, and only when the 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 
 from ikev2d.policy.config import ServerConfig
@@ -146,9 +145,6 @@ def check_report(config: ServerConfig, certificate: dict | None = None) -> dict:
             "platforms": [_platform(config, p, certificate) for p in CLIENTS]}  # fmt: skip
 
 
-_ULA = ipaddress.IPv6Network("fc00::/7")
-
-
 def ipv6_summary(config: ServerConfig) -> dict:
     """IPv6 inside the tunnel: routed (pool6 on), refused (a full tunnel without pool6: the
     clients' IPv6 enters the tunnel and is dropped, so it cannot leak around it) or off."""
@@ -156,7 +152,7 @@ def ipv6_summary(config: ServerConfig) -> dict:
     if pool6 is None:
         mode = "refused" if config.full_tunnel else "off"
         return {"mode": mode, "pool6": None, "subnets": [], "masquerade": False}
-    masquerade = config.full_tunnel and config.masquerade and pool6.subnet_of(_ULA)
+    masquerade = config.full_tunnel and config.masquerade6
     return {"mode": "routed", "pool6": str(pool6),
             "subnets": [str(n) for n in config.subnets(6)], "masquerade": masquerade}  # fmt: skip
 

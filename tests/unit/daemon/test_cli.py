@@ -76,6 +76,19 @@ def test_check_of_a_good_config_prints_warnings_only(tmp_path, capsys):
     assert out.startswith("warning: server.psk") and "Xyzzy42" not in out
 
 
+def test_check_prints_the_networks_the_firewall_opens(tmp_path, capsys):
+    assert daemon_main(["--config", config_file(tmp_path), "--check", "--firewall"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == "firewall: pool 10.10.10.0/24\nfirewall: pool6 off\nfirewall: masquerade6 0\n"
+    ula = config_file(tmp_path, pool6="fd00:99::/64", masquerade=True)
+    assert daemon_main(["--config", ula, "--check", "--firewall"]) == 0
+    out, _ = capsys.readouterr()
+    assert "firewall: pool6 fd00:99::/64\nfirewall: masquerade6 1\n" in out
+    routed = config_file(tmp_path, pool6="2001:db8:99::/64", masquerade=True)
+    assert daemon_main(["--config", routed, "--check", "--firewall"]) == 0
+    assert "firewall: masquerade6 0" in capsys.readouterr()[0]  # the internet routes it
+
+
 def test_uci_config_is_read(tmp_path, capsys):
     uci = tmp_path / "ikev2d"
     uci.write_text(
