@@ -78,6 +78,7 @@ def build_image_opkg(router: RouterNamespace, root: str, ipks: Sequence[str]) ->
     """Install into an offline image root as the 24.10 image builder does (rootfs.mk): opkg
     with IPKG_NO_SCRIPT, then each postinst with IPKG_INSTROOT, then every procd init script
     enabled through rc.common. Services start and uci-defaults run at the image's first boot."""
+    router.host(f"{root}/etc/rc.d").mkdir(parents=True, exist_ok=True)
     env = {"IPKG_NO_SCRIPT": "1", "IPKG_INSTROOT": root, "TMPDIR": f"{root}/tmp"}
     router.run(
         ["opkg", "--offline-root", root, "--conf", f"{root}/etc/opkg.conf",

@@ -25,11 +25,13 @@ fresh tmpfs where OpenWrt's hard-coded paths are real:
 API (all paths are paths inside the namespace unless called ``host``)::
 
     tree = userland_tree()                       # builds once per cache key (~1 min)
-    with RouterNamespace(tmp_path, tree, layers=[tree / "luci-root"]) as router:
+    with RouterNamespace(tmp_path, tree, layers=[tree / "luci-root"],
+                         binds={"/image": host_dir}) as router:
         router.boot()                            # syslogd, ubusd, procd -S, rpcd; waits for each
         router.network()                         # br-lan 192.168.1.1/24, wan 203.0.113.2/24,
                                                  # /etc/config/network, netifd stand-in
         router.move_link("wan-p", "phone")       # the WAN peer into host netns "phone"
+        router.first_boot()                      # uci-defaults, then /etc/rc.d/S* boot
         router.run(["uci", "show", "dhcp"]).stdout   # CompletedProcess; CommandFailed if check
         router.sh("/etc/init.d/ikev2d enable")       # a script for /bin/sh (busybox ash)
         router.write("/etc/config/ikev2d", text)     # file access through router.host(path)
@@ -154,11 +156,23 @@ ln -s /proc/self/fd "$new/dev/fd"
 ln -s fd/0 "$new/dev/stdin"; ln -s fd/1 "$new/dev/stdout"; ln -s fd/2 "$new/dev/stderr"
 mkdir -p "$new/dev/shm" "$new/dev/pts"
 
+# everything written to /usr, /etc ... inside, as on a router's /overlay/upper
+mkdir -p "$new/overlay/upper"
+mount --bind "$state/up" "$new/overlay/upper"
+
+# host folders bound in at chosen paths (BINDS: one "INSIDE=HOST" per line)
+while IFS='=' read -r inside host; do
+    [ -n "$inside" ] || continue
+    mkdir -p "$new/$inside"
+    mount --bind "$host" "$new/$inside"
+done <<< "${BINDS:-}"
+
 # the router's init scripts only
 rm -rf "$new/etc/init.d" "$new/etc/rc.d"
 mkdir -p "$new/etc/init.d" "$new/etc/rc.d"
 for layer in "${layers[@]}" "$tree"; do
     [ -d "$layer/etc/init.d" ] && cp -an "$layer/etc/init.d/." "$new/etc/init.d/"
+    [ -d "$layer/etc/rc.d" ] && cp -an "$layer/etc/rc.d/." "$new/etc/rc.d/"
 done
 printf '#!/bin/sh\nexec %s "$@"\n' "$python" > "$new/usr/bin/python3"
 chmod 0755 "$new/usr/bin/python3"
@@ -240,12 +254,14 @@ class RouterNamespace:
         tree: Path | None = None,
         *,
         layers: Sequence[Path] = (),
+        binds: dict[str, Path] | None = None,
         python: str = sys.executable,
         hostname: str = "OpenWrt",
     ) -> None:
         self.workdir = Path(workdir)
         self.tree = Path(tree) if tree is not None else userland_tree()
         self.layers = [Path(layer) for layer in layers]
+        self.binds = {inside: Path(host) for inside, host in (binds or {}).items()}
         self.python = python
         self.hostname = hostname
         self._unshare: subprocess.Popen | None = None
@@ -276,7 +292,12 @@ class RouterNamespace:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={"PATH": PATH, "REAPER": _REAPER, "KEEP": self._host_paths_to_keep()},
+            env={
+                "PATH": PATH,
+                "REAPER": _REAPER,
+                "KEEP": self._host_paths_to_keep(),
+                "BINDS": self._binds_text(),
+            },
             start_new_session=True,
         )
         line = self._unshare.stdout.readline().strip()
@@ -289,6 +310,9 @@ class RouterNamespace:
         """The python's venv and the project checkout, which the namespace must still see."""
         venv = Path(self.python).parent.parent
         return ":".join(str(p.resolve()) for p in (venv, Path(__file__).resolve().parents[2]))
+
+    def _binds_text(self) -> str:
+        return "".join(f"{inside.strip('/')}={host}\n" for inside, host in self.binds.items())
 
     def _init_pid(self) -> int:
         pid = self._unshare.pid
@@ -454,6 +478,16 @@ class RouterNamespace:
         argv = ["nsenter", "-t", str(self.pid), "--net", "--", "ip", "link", "set", device,
                 "netns", netns]  # fmt: skip
         subprocess.run(argv, check=True, capture_output=True, timeout=30)
+
+    def first_boot(self) -> None:
+        """What a freshly flashed image does once at its first boot, after its daemons run:
+        every /etc/uci-defaults script sourced from that folder and deleted when it succeeds,
+        `uci commit`, then each enabled init script's `boot` in /etc/rc.d order."""
+        self.sh(
+            'cd /etc/uci-defaults 2>/dev/null && for f in *; do [ -f "$f" ] || continue; '
+            '( . "./$f" ) && rm -f "$f"; done; uci commit; '
+            'for s in /etc/rc.d/S*; do [ -x "$s" ] && "$s" boot; done; true'
+        )
 
     def start_uhttpd(self, *args: str, listen: str = "127.0.0.1:80") -> None:
         """uhttpd in front with its ubus endpoint /ubus (how LuCI reaches rpcd); extra args
