@@ -149,10 +149,14 @@ function makeForm(log) {
       this.sections.push(s);
       return s;
     }
-    lookupOption(name, sid) {
+    // as LuCI's: by cbid.<config>.<section>.<option>, the config being this map's unless
+    // given (or the name is "config.section.option"); an option kept in another config
+    // (uciconfig) is found only under that config
+    lookupOption(name, sid, config) {
+      const [conf, sec, opt] = name.includes('.') ? name.split('.') : [config || this.config, sid, name];
       const all = (sections) => sections.flatMap((s) => [...s.children, ...all(s.children.filter((o) => o.subsection).map((o) => o.subsection))]);
-      const o = all(this.sections).find((c) => c.option === name);
-      return o ? [o, sid] : null;
+      const o = all(this.sections).find((c) => c.option === opt && (c.uciconfig || this.config) === conf);
+      return o ? [o, sec] : null;
     }
     render() { return Promise.resolve(E('div', { 'class': 'cbi-map' }, [])); }
   }

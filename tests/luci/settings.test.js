@@ -100,6 +100,10 @@ test('titles, help, choices and placeholders speak to a router owner, not in opt
   for (const text of words.filter((w) => typeof w === 'string'))
     for (const name of optionNames)
       assert.ok(!new RegExp(`\\b${name}\\b`).test(text), `"${text}" names the option ${name}`);
+  // every choice of a list in words: a new value in the schema needs its label here
+  for (const c of [...s.children, ...users.children].filter((w) => w.cls === 'ListValue' && !w.option.startsWith('_')))
+    for (const [key, label] of c.choices)
+      assert.notEqual(label, key, `${c.option}: the choice ${key} has no label`);
   const address = s.children.find((c) => c.option === 'server_address');
   assert.match(address.description, /Every device profile needs it/);
   assert.notEqual(address.placeholder, 'unset');
@@ -117,7 +121,7 @@ test('options are declared in the order they show: no reordering of internals', 
 test('"Allow a weak key" really relaxes the key check, and the page refuses what the daemon refuses', () => {
   const { opt, env } = renderSettings({ enabled: '1' });
   const psk = opt('psk');
-  eq(psk.deps, [{ auth_mode: 'psk' }]);
+  eq(psk.deps, [{ 'ikev2d.server.auth_mode': 'psk' }]);
   const keys = ['short7key', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'abcdefg1abcdefg1abcdefg1', 'k8#Lm2$pQ9zR4vW7nX1yAAbbCC'];
   const pageAccepts = () => keys.map((k) => psk.validate('server', k) === true);
   eq(pageAccepts(), [false, false, true, true]);
@@ -184,6 +188,9 @@ test('the device pool: the page refuses exactly the pools the daemon refuses', (
   const { users } = renderSettings({ pool: '10.10.10.0/24' });
   const ip = users.children.find((c) => c.option === 'ip');
   eq(['10.10.10.20', '10.10.10.0', '10.10.10.255', '10.10.11.2'].map((a) => ip.validate('u1', a) === true), [true, false, false, false]);
+  // in the edit dialog LuCI gives the option a map of its own, whose parent is the page's
+  const dialog = { ...ip, map: { lookupOption: () => null, parent: ip.map } };
+  assert.match(String(ip.validate.call(dialog, 'u1', '10.10.11.2')), /pool 10\.10\.10\.0\/24/);
 });
 
 test('Save & Apply asks the daemon first and applies only what it accepts', async () => {
@@ -250,6 +257,12 @@ test('secrets live in their own config, under their section\'s name: a read-only
     const w = all.find((c) => c.option === o.name && (o.section === 'user') === users.children.includes(c));
     if (w) assert.equal(w.uciconfig, o.secret ? 'ikev2d_secrets' : undefined, o.name);
   }
+  // LuCI's form looks a dependency "name" up as cbid.<the option's config>.<section>.name: an
+  // option kept in another config must name its dependencies fully (config.section.option)
+  for (const c of all.filter((w) => w.uciconfig))
+    for (const dep of c.deps)
+      for (const key of Object.keys(dep).filter((k) => !k.startsWith('!')))
+        assert.match(key, /^ikev2d\.[\w]+\.\w+$/, `${c.option} depends on ${key}, looked up in ${c.uciconfig}`);
   const psk = s.children.find((c) => c.option === 'psk');
   const password = users.children.find((c) => c.option === 'password');
   const secrets = env.log.configs.ikev2d_secrets;

@@ -80,8 +80,10 @@ var USER_WORDS = {  // table columns: the titles say enough
 };
 var CHOICES = {
 	auth_mode: { psk: _('A pre-shared key'), eap: _('User names and passwords'), cert: _('Certificates') },
-	local_id_type: { fqdn: _('DNS name'), ipv4: _('IPv4 address'), 'user-fqdn': _('E-mail style name'), 'key-id': _('Free text') },
-	remote_id_type: { any: _('Any'), fqdn: _('DNS name'), ipv4: _('IPv4 address'), 'user-fqdn': _('E-mail style name'), 'key-id': _('Free text') },
+	local_id_type: { auto: _('Automatic (from the value)'), fqdn: _('DNS name'), ipv4: _('IPv4 address'),
+		ipv6: _('IPv6 address'), 'user-fqdn': _('E-mail style name'), 'key-id': _('Free text') },
+	remote_id_type: { any: _('Any'), fqdn: _('DNS name'), ipv4: _('IPv4 address'), ipv6: _('IPv6 address'),
+		'user-fqdn': _('E-mail style name'), 'key-id': _('Free text') },
 	post_quantum: { off: _('Off'), preferred: _('When the device supports it'), required: _('Required (refuse devices without it)') },
 	log_level: { debug: _('Everything (debugging)'), info: _('Normal'), warning: _('Warnings and errors'), error: _('Errors only') }
 };
@@ -151,7 +153,9 @@ var CHECKS = {
 		return !value || checks.poolProblem(value, subnets, lanNetwork()) || true;
 	},
 	ip: function(section_id, value) {
-		var pool = this.map.lookupOption('pool', 'server')[0].formvalue('server');
+		// in the user's edit dialog, this.map is the dialog's own map; the page is its parent
+		var found = (this.map.parent || this.map).lookupOption('pool', 'server');
+		var pool = found ? found[0].formvalue('server') : uci.get('ikev2d', 'server', 'pool');
 		return !value || checks.fixedIpProblem(value, pool || checks.schemaOption('server', 'pool').uci_default) || true;
 	}
 };
@@ -222,7 +226,8 @@ return view.extend({
 	// The key, its generator and strength hint (the weak-key toggle relaxes its check)
 	psk: function(s) {
 		var psk = addOption(s, 'auth', 'server', 'psk');
-		psk.depends('auth_mode', 'psk');
+		// LuCI looks a plain dependency up in the option's own config (SECRETS): name it fully
+		psk.depends('ikev2d.server.auth_mode', 'psk');
 		return psk;
 	},
 
@@ -232,7 +237,7 @@ return view.extend({
 		gen.inputstyle = 'action';
 		gen.depends('auth_mode', 'psk');
 		gen.onclick = function(ev, section_id) {
-			var el = this.map.lookupOption('psk', section_id)[0].getUIElement(section_id);
+			var el = this.map.lookupOption('psk', section_id, SECRETS)[0].getUIElement(section_id);
 			el.setValue(generatePsk(32));
 			el.triggerValidation();
 		};
@@ -308,7 +313,7 @@ return view.extend({
 			var opt = helpers[name] ? helpers[name].call(self, s) : addOption(s, tab, 'server', name);
 			if (name == 'allow_weak_psk' || name == 'enabled')
 				opt.onchange = function(ev, section_id) {  // the key's check depends on them
-					var key = this.map.lookupOption('psk', section_id)[0].getUIElement(section_id);
+					var key = this.map.lookupOption('psk', section_id, SECRETS)[0].getUIElement(section_id);
 					key && key.triggerValidation();
 				};
 			if (name == 'allow_weak_psk')
