@@ -208,6 +208,7 @@ class Responder:
     def update_config(self, config: ServerConfig, now: float) -> list[IkeSa]:
         """Apply a new configuration; IKE SAs it does not admit any more are deleted and
         returned, the others keep running (their leases carried into the new pool)."""
+        from .child import pool_key
         from .reload import affected_by
 
         old, self.config = self.config, config
@@ -216,12 +217,13 @@ class Responder:
         for sa in list(self.ike_sas()):
             reason = affected_by(sa, old, config)
             if reason is None and sa.virtual_ip is not None:
+                key = pool_key(sa)  # the key it leased under: its user name, if any
                 try:
-                    self.pool.lease(str(sa.identity), sa.virtual_ip)
+                    self.pool.lease(key, sa.virtual_ip)
                 except Exception as e:
                     reason = f"address {sa.virtual_ip} not available: {e}"
                 else:
-                    if self.pool.owner(sa.virtual_ip) != str(sa.identity):
+                    if self.pool.owner(sa.virtual_ip) != key:
                         reason = "address changed"
             if reason is not None:
                 self.disconnect(sa, now, f"configuration changed: {reason}")

@@ -354,3 +354,29 @@ def test_an_eap_attempt_that_stalls_after_a_wrong_password_is_reported(authority
     r.handle_timer(100.0)
     failed = [e for e in events(r) if isinstance(e, ev.AuthenticationFailed)]
     assert len(failed) == 1 and "wrong password" in failed[0].reason and r._sas == {}
+
+
+def test_reload_keeps_a_named_client_with_its_fixed_address(authority):
+    """Leases of EAP and certificate clients are under their user name (a user's fixed ip
+    too): a reload re-leases them under the same key, not under their IKE identity."""
+    ca, srv = authority
+    creds = Credentials((srv.certificate,), srv.private_key, ca.certificate, frozenset())
+    from ikev2d.policy.config import from_mapping
+
+    users = [*USERS, {"name": "laptop.example.test", "password": "pw", "ip": "10.10.10.77"}]
+    data = {"server": {"enabled": True, "auth_mode": "eap", "local_id": "vpn.example.test",
+                       "local_subnet": ["192.168.1.0/24"], "dns": ["192.168.1.1"]},
+            "user": users}  # fmt: skip
+    config = from_mapping(data)
+    r = Responder(config, rng=os.urandom, allocate_spi=Spis(), credentials=creds,
+                  wall_clock=lambda: NOW.timestamp())  # fmt: skip
+    laptop = pki.issue_client_cert(ca, "laptop.example.test", NOW - dt.timedelta(days=1),
+                                   os.urandom)  # fmt: skip
+    # IDi: the certificate's subject DN, as strongSwan sends it; the user is its CN
+    client = Initiator(identity=(IdType.DER_ASN1_DN, laptop.certificate.subject.public_bytes()))
+    start(r, client)
+    (resp,) = roundtrip(r, cert_auth_request(client, laptop))
+    assert str(vip(client.open(resp)[1])) == "10.10.10.77"
+    events(r)
+    assert r.update_config(from_mapping(data), now=5.0) == []
+    assert r.pool.owner("10.10.10.77") == "laptop.example.test"
