@@ -49,3 +49,15 @@ def peer_root(request):
     """The phones' strongSwan, for modules run against both: this machine's (Debian 12,
     5.9.8) or strongSwan 6 from its Debian root (the root to pass to Charon / World.build)."""
     return None if request.param == "strongswan5" else strongswan6_root()
+
+
+@pytest.fixture
+def clean(world, request):
+    """The module's `world` with no client before the test; on failure, print every log and
+    make the next test restart the daemon."""
+    yield world
+    rep = getattr(request.node, "rep_call", None)
+    if rep is None or rep.failed:
+        print(world.logs())
+        world.config = None
+    world.reset()

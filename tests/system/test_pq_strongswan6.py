@@ -56,16 +56,6 @@ def world(tmp_path_factory):
     w.teardown()
 
 
-@pytest.fixture
-def clean(world, request):
-    yield world
-    rep = getattr(request.node, "rep_call", None)
-    if rep is None or rep.failed:
-        print(world.logs())
-        world.config = None
-    world.reset()
-
-
 def connect(w: World, conn: str) -> None:
     out = w.phones[0].initiate(conn)
     (ike,) = [s for s in ike_sas(w.phones[0]) if s["name"] == conn]

@@ -102,18 +102,6 @@ def world(tmp_path_factory, peer_root):
     w.teardown()
 
 
-@pytest.fixture
-def clean(world, request):
-    """The world with no client before the test; on failure, print every log and make the
-    next test restart the daemon."""
-    yield world
-    rep = getattr(request.node, "rep_call", None)
-    if rep is None or rep.failed:
-        print(world.logs())
-        world.config = None
-    world.reset()
-
-
 def connect(w: World, phone: int, conn: str) -> str:
     """swanctl --initiate on phone `phone` (1-based); returns the virtual IP it installed."""
     out = w.phones[phone - 1].initiate(conn)

@@ -188,8 +188,9 @@ def derive_intermediate_ike_keys(
     """The IKE SA's keys after its n-th additional key exchange in IKE_INTERMEDIATE (RFC 9370
     §2.2.2): SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr), then prf+ as in §2.14 with the
     IKE_SA_INIT nonces and SPIs."""
-    seed = rekey_skeyseed(prf, keys.sk_d, shared_secret, nonce_i, nonce_r)
-    return ike_keys_from_skeyseed(prf, encr, integ, seed, nonce_i, nonce_r, spi_i, spi_r)
+    return derive_rekeyed_ike_keys(
+        prf, keys.sk_d, prf, encr, integ, nonce_i, nonce_r, spi_i, spi_r, shared_secret
+    )
 
 
 def derive_child_keys(
