@@ -118,21 +118,21 @@ def _platform(config: ServerConfig, platform: str, certificate: dict | None) -> 
 
 
 def post_quantum_report(config: ServerConfig) -> dict:
-    """post_quantum as this router can run it: the ML-KEM methods it offers, and a warning when
-    the mode asks for ML-KEM that this cryptography does not have."""
+    """post_quantum as this router can run it: the ML-KEM methods it offers; `why_not` when
+    the mode asks for ML-KEM that this cryptography lacks, and a `warning` when that refuses
+    every client (required)."""
     from ikev2d.crypto.mlkem import available_methods, unavailable_reason
     from ikev2d.crypto.transforms import lookup
     from ikev2d.wire.enums import TransformType
 
     mode = config.post_quantum
     methods = [lookup(TransformType.KE, m).keyword for m in available_methods()]
+    why_not = unavailable_reason() if mode != "off" and not methods else None
     warning = None
-    if mode != "off" and not methods:
-        effect = "every client is refused" if mode == "required" else "no client gets it"
-        warning = (f"server.post_quantum: {mode}, but {unavailable_reason()}: {effect} "
-                   "(cryptography 47 or newer with OpenSSL 3.5 has it)")  # fmt: skip
+    if why_not and mode == "required":
+        warning = f"server.post_quantum: required, but {why_not}: every client is refused"
     return {"mode": mode, "methods": methods, "offered": mode != "off" and bool(methods),
-            "warning": warning}  # fmt: skip
+            "why_not": why_not, "warning": warning}  # fmt: skip
 
 
 def check_report(config: ServerConfig, certificate: dict | None = None) -> dict:
@@ -176,8 +176,9 @@ def format_report(report: dict) -> str:
         rows.append(f"{p['label']:<26} {'OK' if p['ok'] else 'CHANGE':<7} {suites:<48} "
                     f"{ids:<40} " + ("; ".join(p["fixes"]) or "-"))  # fmt: skip
     pq = report["post_quantum"]
-    if pq["warning"]:
-        rows.append(f"post-quantum: {pq['warning']}")
+    if pq["why_not"]:
+        effect = "every client is refused" if pq["warning"] else "offered to no client"
+        rows.append(f"post-quantum: {pq['mode']}, but ML-KEM is {effect}: {pq['why_not']}")
     elif pq["offered"]:
         users = ", ".join(p["label"] for p in report["platforms"] if p["post_quantum"])
         rows.append(f"post-quantum: {pq['mode']}, ML-KEM ({', '.join(pq['methods'])}) next to "

@@ -10,7 +10,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 from profiles_support import make_config
 
-from ikev2d.profiles import check_main, check_report, profile_main
+from ikev2d.profiles import check_main, check_report, format_report, profile_main
 
 
 def _by(report):
@@ -168,12 +168,14 @@ def test_post_quantum_in_the_report():
     pq = report["post_quantum"]
     assert pq["mode"] == "preferred" and pq["offered"] is have
     assert pq["methods"] == (["mlkem768", "mlkem1024"] if have else [])
-    assert (pq["warning"] is None) is have
+    assert pq["warning"] is None  # preferred: a router without ML-KEM still serves everyone
+    assert (pq["why_not"] is None) is have
     by = _by(report)
     assert by["ios"]["post_quantum"] is have and by["windows"]["post_quantum"] is False
     assert by["ios"]["ok"]  # preferred refuses nobody
     off = check_report(make_config(post_quantum="off"))["post_quantum"]
-    assert off == {"mode": "off", "methods": off["methods"], "offered": False, "warning": None}
+    assert off == {"mode": "off", "methods": off["methods"], "offered": False, "why_not": None,
+                   "warning": None}  # fmt: skip
 
 
 def test_post_quantum_required_refuses_clients_without_mlkem():
@@ -189,14 +191,20 @@ def test_without_mlkem_the_report_and_the_check_say_why():
     from ikev2d.cli import _runtime_warnings
     from ikev2d.crypto.mlkem import available_methods
 
-    for mode, effect in (("preferred", "no client gets it"), ("required", "every client")):
-        config = make_config(post_quantum=mode)
-        warning = check_report(config)["post_quantum"]["warning"]
-        if available_methods():
-            assert warning is None and _runtime_warnings(config) == []
-        else:
-            assert "ML-KEM" in warning and effect in warning and "cryptography" in warning
-            assert _runtime_warnings(config) == [warning]
+    have = bool(available_methods())
+    preferred = check_report(make_config(post_quantum="preferred"))
+    required = make_config(post_quantum="required")
+    warning = check_report(required)["post_quantum"]["warning"]
+    if have:
+        assert warning is None and _runtime_warnings(required) == []
+        return
+    # ikev2ctl check says why; ikev2d --check (LuCI's Save & Apply) warns only for required
+    why = preferred["post_quantum"]["why_not"]
+    assert "cryptography" in why and "ML-KEM" in why
+    assert "offered to no client" in format_report(preferred)
+    assert preferred["post_quantum"]["warning"] is None
+    assert _runtime_warnings(make_config(post_quantum="preferred")) == []
+    assert "every client is refused" in warning and _runtime_warnings(required) == [warning]
 
 
 def test_ipv6_inside_is_routed_refused_or_off():
