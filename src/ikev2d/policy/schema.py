@@ -516,8 +516,8 @@ accepts the others as before; `required` refuses a new IKE SA without it (failur
 `ike_proposal_pq`); rekeys take it whenever offered, since their keys derive from the first
 exchange's. The server's own rekeys repeat what an SA was made with. It needs a `cryptography`
 with ML-KEM on the router (47 or newer with OpenSSL 3.5); without it nothing is offered,
-`ikev2ctl check` says why, and `ikev2d --check` warns when `required` would refuse everyone. Clients: iOS/macOS 26 with the profile, strongSwan 6
-(`…-x25519-ke1_mlkem768`).
+`ikev2ctl check` says why, and `ikev2d --check` warns when `required` would refuse everyone.
+Clients: iOS/macOS 26 with the profile, strongSwan 6 (`…-x25519-ke1_mlkem768`).
 
 ## Enabled
 
