@@ -2,14 +2,15 @@
 PY := .venv/bin/python
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test test-unit test-oldest lint generate ipk bench fuzz clean
+.PHONY: help setup demo test test-unit test-oldest lint generate ipk apk bench fuzz clean
 
 help:
 	@echo "make demo    set up, then bring up a live demo tunnel (strongSwan phone -> ikev2d -> LAN host)"
 	@echo "make test    set up, then run every test tier (unit, interop, packaging, LuCI views, system in an ESP kernel)"
 	@echo "make lint    ruff over the Python code, shellcheck over shipped shell scripts"
 	@echo "make generate  rewrite the files made from the code (LuCI schema.js and .pot, docs/configuration.md)"
-	@echo "make ipk     build the OpenWrt packages"
+	@echo "make ipk     build the OpenWrt 24.10 packages (.ipk, opkg)"
+	@echo "make apk     build the OpenWrt 25.12 packages (.apk, apk-tools)"
 	@echo "make bench   benchmarks against strongSwan (prints figures, never fails on time)"
 	@echo "make fuzz    1,000,000 mutated inputs against the responder (FUZZ_ARGS=--inputs N ...)"
 
@@ -43,6 +44,10 @@ generate: setup
 
 ipk: setup
 	$(PY) scripts/build_ipk.py
+
+# OpenWrt 25.12's packages, made by the pinned apk-tools (built once by scripts/openwrt-userland.sh)
+apk: setup
+	$(PY) scripts/build_apk.py
 
 bench: setup
 	@scripts/bench.sh

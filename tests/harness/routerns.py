@@ -95,8 +95,11 @@ state=$1 tree=$2 python=$3 name=$4
 shift 4
 new=$state/root
 mount -t tmpfs -o mode=0755 tmpfs "$state"
-mkdir -p "$new" "$state/up" "$state/wk"
-mount -t tmpfs -o mode=0755 tmpfs "$new"
+mkdir -p "$new" "$state/up" "$state/wk" "$state/root.lower" "$state/root.up" "$state/root.wk"
+# / is an overlay, as on a router (apk treats a tmpfs root as diskless and refuses local files)
+mount -t overlay overlay \
+    -o "lowerdir=$state/root.lower,upperdir=$state/root.up,workdir=$state/root.wk" "$new"
+chmod 0755 "$new"
 
 # overlay DIR: the layers', the tree's and the host's DIR, writable on a tmpfs upper.
 overlay() {
@@ -174,6 +177,7 @@ for layer in "${layers[@]}" "$tree"; do
     [ -d "$layer/etc/init.d" ] && cp -an "$layer/etc/init.d/." "$new/etc/init.d/"
     [ -d "$layer/etc/rc.d" ] && cp -an "$layer/etc/rc.d/." "$new/etc/rc.d/"
 done
+rm -f "$new/usr/bin/python3"  # the host's is a link: replace it, not what it points to
 printf '#!/bin/sh\nexec %s "$@"\n' "$python" > "$new/usr/bin/python3"
 chmod 0755 "$new/usr/bin/python3"
 echo "$name" > "$new/etc/hostname"

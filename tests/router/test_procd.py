@@ -124,3 +124,15 @@ def test_start_with_a_broken_config_logs_each_problem_and_runs_nothing(installed
     assert problems and {p.priority for p in problems} == {"daemon.err"}
     assert "server.port" in problems[0].text  # the option and the value, as the daemon says
     assert instance(installed) == {}
+
+
+def test_shell_owner_commits_and_reloads(installed):
+    """docs/packaging.md without LuCI: uci commit from the shell tells procd nothing, the
+    init script's reload then starts the daemon."""
+    installed.sh(
+        f"uci set ikev2d_secrets.server.psk='{PSK}'; uci set ikev2d.server.enabled=1;"
+        " uci commit ikev2d_secrets; uci commit ikev2d"
+    )
+    assert daemon_pid(installed) == 0
+    installed.run(["/etc/init.d/ikev2d", "reload"])
+    assert wait_serving(installed)
