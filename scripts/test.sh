@@ -13,8 +13,8 @@ echo "==> a Debian root with strongSwan 6 for the ML-KEM interop tests (built on
 IKEV2D_STRONGSWAN6_ROOT=$(scripts/strongswan6-root.sh)
 export IKEV2D_STRONGSWAN6_ROOT  # the ESP kernel has no network: built here, used there
 
-echo "==> unit, fuzz (short run), interop, packaging, LuCI view and router tests"
-$PY -m pytest tests/unit tests/fuzz tests/interop tests/packaging tests/luci tests/router "$@"
+echo "==> unit, attack (issue 13), fuzz (short run), interop, packaging, LuCI view and router tests"
+$PY -m pytest tests/unit tests/attack tests/fuzz tests/interop tests/packaging tests/luci tests/router "$@"
 
 if compgen -G 'tests/system/test_*.py' >/dev/null; then
   echo "==> system tests (kernel ESP)"

@@ -1,7 +1,9 @@
 """Shared set-up of the EAP and certificate system tests (issue 5).
 
 One road-warrior topology with three phones and ONE ikev2d serving all of them (auth_mode
-eap, a PSK too, users, its PKI in a temp dir that the daemon creates on its first start):
+eap, a PSK too, users, its PKI in a temp dir that the daemon creates on its first start;
+`use_mode("cert")` reloads it with auth_mode cert for the certificate clients: the server
+accepts only the method of auth_mode):
 
     phone1  charon-cmd --profile ikev2-eap (dave), trusting only our CA (--cert ca.pem),
             connecting to the server by name (vpn.example.test, from its own /etc/hosts)
@@ -65,7 +67,7 @@ CONFIG_BASE: dict[str, object] = {
     "local_id_type": "fqdn",
     "local_id": SERVER_NAME,
     "remote_id_type": "any",
-    "psk": PSK,  # PSK clients too, on the same listener
+    "psk": PSK,  # left in the configuration: PSK clients must still be refused
     "pool": "10.10.10.0/24",
     "local_subnet": [LAN_NET],
     "ike_proposal": SERVER_IKE,
@@ -209,6 +211,14 @@ class EapWorld:
                 continue
             self.pki("issue", identity, "--password", P12_PASSWORD)
             shutil.copy(self.pki_dir / "clients" / f"{identity}.p12", target / f"{user}.p12")
+
+    def use_mode(self, mode: str) -> None:
+        """Have the daemon accept `mode` (eap or cert): rewrite its config and reload it."""
+        if self.config["auth_mode"] == mode:
+            return
+        self.config = {**self.config, "auth_mode": mode}
+        self.daemon.configure(users=USERS, **self.config)
+        self.daemon.ctl("reload")
 
     def pki(self, *args: str) -> str:
         """The real `ikev2ctl pki --dir <ours> ARGS...` (offline: no daemon involved)."""

@@ -1,8 +1,9 @@
 """EAP-MSCHAPv2, certificates and IKE fragmentation against real strongSwan (issue 5).
 
-One ikev2d (auth_mode eap, a PSK as well, users, the PKI it creates itself on first start)
-serves charon-cmd, charon+swanctl EAP and certificate clients, and a PSK client, all with
-kernel ESP; see eap_world.py for who is who.
+One ikev2d (auth_mode eap, a PSK as well, users, the PKI it creates itself on first start;
+reloaded with auth_mode cert for the certificate clients) serves charon-cmd, charon+swanctl
+EAP and certificate clients, and refuses a PSK client, all with kernel ESP; see eap_world.py
+for who is who.
 
 Run with: tests/espvm/run-in-esp-kernel .venv/bin/python -m pytest tests/system/test_eap_cert.py
 """
@@ -131,26 +132,28 @@ def test_daemon_created_pki_for_the_server_name(world):
     assert [p.name for p in (world.swan.swanctl_dir / "x509ca").iterdir()] == ["ca.pem"]
 
 
-# --- EAP: charon-cmd + swanctl + a PSK client, all at once --------------------------------------
-def test_eap_and_psk_clients_connect_at_once_and_reach_the_lan(clean):
+# --- EAP: charon-cmd + swanctl at once; the PSK left in the configuration lets nobody in ------
+def test_eap_clients_connect_at_once_and_a_psk_client_is_refused(clean):
     w = clean
+    w.use_mode("eap")
     # phone1: charon-cmd, phone2: swanctl EAP (carol), phone3: swanctl PSK, started together
     charon_cmd_eap(w)
     carol = w.swan.initiate_background("eap-carol", timeout=40)
-    psk = w.psk_phone.initiate("psk", timeout=40)
-    assert re.search(r"CHILD_SA psk\{\d+\} established", psk), psk + w.logs()
+    psk = w.psk_phone.swanctl("--initiate", "--child", "psk", "--timeout", "30",
+                              check=False, timeout=40)  # fmt: skip
+    assert not psk.ok and "received AUTHENTICATION_FAILED notify error" in psk.out, psk.out
+    assert "not accepted (auth_mode eap)" in last_failure(w, PSK_ID)["reason"]
     assert carol.wait(timeout=50) == 0, w.logs()
     w.cmd.wait_log(ESTABLISHED_CMD, timeout=50)
 
     vips = {
         "dave": installed_vip(w.cmd.log_text()),
         "carol": installed_vip(w.swan.log_text()),
-        PSK_ID: installed_vip(psk),
     }
-    assert len(set(vips.values())) == 3, vips
+    assert len(set(vips.values())) == 2, vips
     clients = {c["identity"]: c["virtual_ip"] for c in w.clients()}
     assert clients == vips, dumps(w.clients()) + w.logs()
-    for phone in (1, 2, 3):
+    for phone in (1, 2):
         assert_pings_lan(w, phone)
 
     # both EAP clients validated our certificate chain with our CA only, then did MSCHAPv2
@@ -173,6 +176,7 @@ def test_certificate_response_is_fragmented_and_reassembled(clean):
     1280, so the first IKE_AUTH response goes out as several SKF datagrams (RFC 7383), each
     within 1280 bytes, which strongSwan reassembles."""
     w = clean
+    w.use_mode("eap")
     with w.topo.phones[1].raw_socket(17) as udp:
         drain(udp)
         out = w.swan.initiate("eap-carol", timeout=30)
@@ -198,6 +202,7 @@ def test_client_trusting_another_ca_refuses_our_server(clean):
     """Control for the chain checks above: with a different CA as its only trust anchor,
     charon-cmd does not accept our server (so it really validates the chain)."""
     w = clean
+    w.use_mode("eap")
     decoy = pki.make_ca("decoy CA", dt.datetime.now(dt.UTC), os.urandom)
     (w.cmd.workdir / "decoy.pem").write_bytes(pki.cert_pem(decoy.certificate))
     charon_cmd_eap(w, ca="decoy.pem")
@@ -214,6 +219,7 @@ def test_client_trusting_another_ca_refuses_our_server(clean):
 # --- wrong password ----------------------------------------------------------------------------
 def test_wrong_password_is_refused_and_leaves_nothing(clean):
     w = clean
+    w.use_mode("eap")
     out = w.swan.swanctl("--initiate", "--child", "eap-erin", "--timeout", "30",
                          check=False, timeout=40)  # fmt: skip
 
@@ -239,6 +245,7 @@ def test_wrong_password_is_refused_and_leaves_nothing(clean):
 
 # --- certificate clients -----------------------------------------------------------------------
 def connect_cert(w: EapWorld, identity: str) -> str:
+    w.use_mode("cert")
     out = w.swan.initiate(cert_conn_name(identity), timeout=30)
     conn = cert_conn_name(identity)
     assert re.search(rf"CHILD_SA {conn}\{{\d+\}} established", out), out + w.logs()
@@ -246,6 +253,7 @@ def connect_cert(w: EapWorld, identity: str) -> str:
 
 
 def refused_cert(w: EapWorld, identity: str) -> str:
+    w.use_mode("cert")
     conn = cert_conn_name(identity)
     out = w.swan.swanctl("--initiate", "--child", conn, "--timeout", "30",
                          check=False, timeout=40)  # fmt: skip

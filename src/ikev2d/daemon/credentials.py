@@ -4,14 +4,12 @@ With auth_mode eap or cert and no CA yet, the CA and a server certificate naming
 identities (server_address, local_id, listen addresses) are created on the spot (the router
 owner never runs a command); a certificate of that CA that lacks one of them (made by an older
 version, or before the configuration changed) is reissued, an imported one only reported. With
-auth_mode psk an existing CA is still loaded, so EAP and certificate clients can connect next
-to PSK clients; none is created.
+auth_mode psk nothing is loaded: only PSK clients are accepted then.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from ikev2d.ike.credentials import Credentials
 from ikev2d.policy.config import ServerConfig
@@ -20,9 +18,8 @@ __all__ = ["load_credentials"]
 
 
 def load_credentials(config: ServerConfig, log, now: float) -> Credentials | None:
-    wants = config.auth_mode in ("eap", "cert")
-    if not wants and not os.path.isdir(config.pki_dir):
-        return None  # PSK and no PKI directory: no CA to load, and x509/pki_files stay unloaded
+    if config.auth_mode not in ("eap", "cert"):
+        return None  # PSK only: x509 and pki_files stay unloaded
 
     from ikev2d.pki_files import PkiError, PkiStore  # lazy: ~1 MB and ~80 ms of imports
 
@@ -31,8 +28,6 @@ def load_credentials(config: ServerConfig, log, now: float) -> Credentials | Non
     when = dt.datetime.fromtimestamp(now, dt.UTC)
     try:
         if not store.exists():
-            if not wants:
-                return None
             if not names:
                 log.error(
                     f"auth_mode {config.auth_mode} needs server_address (the name or address "

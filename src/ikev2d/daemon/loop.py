@@ -533,7 +533,7 @@ class Daemon:
         if changed:
             message += f"; {', '.join(changed)} changed: restart ikev2d to apply"
         result = self._reloaded(True, message)
-        result["disconnected"] = [str(sa.identity) for sa in dropped]
+        result["disconnected"] = [sa.user or str(sa.identity) for sa in dropped]
         result["restart_needed"] = changed
         return result
 

@@ -9,8 +9,9 @@ N(ADDITIONAL_KEY_EXCHANGE) and the new SA is made only after the IKE_FOLLOWUP_KE
 (followup.py), from the secrets of all of them.
 
 A rekeyed Child SA is installed next to the old one (make before break); the client deletes
-the old one. A rekeyed IKE SA takes over the identity, address and Child SAs; the old one only
-waits for the client's Delete.
+the old one. A rekeyed IKE SA takes over the client (who it is, how it authenticated, its
+address: `sa.carry_client_state`) and the Child SAs; the old one only waits for the client's
+Delete.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from .negotiate import (
     choose_rekey_child_proposal,
 )
 from .rules import check_request
-from .sa import ChildSa, IkeSa, SaState
+from .sa import ChildSa, IkeSa, SaState, carry_client_state
 
 __all__ = ["ChildCreated", "IkeRekeyed", "handle_create_child_sa", "rekeyed_ike_sa"]
 
@@ -160,16 +161,13 @@ def rekeyed_ike_sa(
         nat_remote=old.nat_remote, nat_local=old.nat_local, state=SaState.ESTABLISHED,
         next_request_id=0,
     )  # fmt: skip
-    new.identity, new.virtual_ip, new.mobike = old.identity, old.virtual_ip, old.mobike
-    new.virtual_ip6 = old.virtual_ip6
-    new.local_identity = old.local_identity
+    carry_client_state(old, new)
     new.children, old.children = old.children, []
-    new.established, new.last_inbound = old.established, now
+    new.last_inbound = now
     new.rekey_at = now + rekey_delay(config.ike_lifetime, rng)
     new.hard_expiry = now + hard_lifetime(config.ike_lifetime)
     new.rekey_nonces = (nonce_i, nonce_r)
     new.additional_ke = additional_ke
-    old.virtual_ip = None
     return new
 
 

@@ -24,6 +24,7 @@ from ikev2d.wire.payloads import (
 
 from .auth_octets import initiator_octets, responder_octets
 from .errors import AuthenticationFailed, InvalidSyntax
+from .informational import refusal_reason
 from .rules import EAP_ROUND_RULES, check_request
 
 if TYPE_CHECKING:
@@ -151,9 +152,5 @@ def abandoned_failure(sa: IkeSa, inner: list[Payload]) -> AuthenticationFailed |
             code="password_wrong",
         )
     if refused:
-        return AuthenticationFailed(
-            "the client refused the server's authentication (AUTHENTICATION_FAILED): "
-            "does it trust our CA and use the server name in our certificate?",
-            code="server_refused",
-        )
+        return AuthenticationFailed(refusal_reason(sa.auth_method), code="server_refused")
     return AuthenticationFailed("the client abandoned the authentication", code="abandoned")

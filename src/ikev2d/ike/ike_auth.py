@@ -8,9 +8,9 @@ EAP:   { IDi, [IDr], CP, SAi2, TSi, TSr } -->  <-- { IDr, CERT, AUTH(sig), EAP(I
        { EAP } -->                               <-- { EAP(MSCHAPv2 …) }     (a few rounds)
        { AUTH(msk) } -->                         <-- { AUTH(msk), CP, SAr2, TSi, TSr }
 
-One listener serves all three: the client's first message decides (AUTH method, or no AUTH
-for EAP). A method is available when the server has what it needs: a PSK, users, a
-certificate and CA. Authentication failure answers AUTHENTICATION_FAILED and keeps nothing.
+The client's first message says which method it uses (AUTH method, or no AUTH for EAP); the
+server accepts only the one the owner chose (auth_mode), so moving away from a leaked PSK
+closes it. Authentication failure answers AUTHENTICATION_FAILED and keeps nothing.
 A Child SA that cannot be made leaves the IKE SA up and answers the Child error notify in
 place of SAr2/TSi/TSr (§1.2).
 """
@@ -196,6 +196,12 @@ def handle_ike_auth(r: Responder, sa: IkeSa, inner: list[Payload], now: float) -
         raise AuthenticationFailed(f"bad IDi: {e}", code="identity_invalid") from None
     if not r.config.remote_id_accepted(sa.identity):
         raise AuthenticationFailed("identity not accepted by remote_id", code="identity_refused")
+    sa.auth_method = _method_of(auth)
+    if sa.auth_method != r.config.auth_mode:
+        raise AuthenticationFailed(
+            f"{_METHOD_NAMES[sa.auth_method]} is not accepted (auth_mode {r.config.auth_mode})",
+            code="method_refused",
+        )
     idr = _idr(r, sa, inner)
     if auth is None:
         if r.credentials is None or not r.credentials.can_sign:
@@ -204,12 +210,24 @@ def handle_ike_auth(r: Responder, sa: IkeSa, inner: list[Payload], now: float) -
             )
         payloads = [idr, *_signed_by_us(r, sa, idr)]
         return AuthResult(start_eap(r, sa, inner, idi, idr, payloads), done=False)
-    if auth.method == AuthMethod.SHARED_KEY_MIC:
+    if sa.auth_method == "psk":
         payloads = [idr, *_psk(r, sa, idi, auth, idr)]
-    elif auth.method in _SIGNATURE_METHODS:
-        payloads = [idr, *_certificate(r, sa, inner, idi, auth, idr)]
     else:
-        raise AuthenticationFailed(
-            f"authentication method {auth.method} is not supported", code="method_unsupported"
-        )
+        payloads = [idr, *_certificate(r, sa, inner, idi, auth, idr)]
     return _finish(r, sa, inner, now, payloads)
+
+
+_METHOD_NAMES = {"psk": "a pre-shared key", "eap": "EAP", "cert": "a certificate"}
+
+
+def _method_of(auth: AuthPayload | None) -> str:
+    """The auth_mode value of what the client uses: no AUTH asks for EAP (§2.16)."""
+    if auth is None:
+        return "eap"
+    if auth.method == AuthMethod.SHARED_KEY_MIC:
+        return "psk"
+    if auth.method in _SIGNATURE_METHODS:
+        return "cert"
+    raise AuthenticationFailed(
+        f"authentication method {auth.method} is not supported", code="method_unsupported"
+    )

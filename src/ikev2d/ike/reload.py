@@ -1,10 +1,14 @@
-"""Which established IKE SAs a new configuration no longer admits (reload keeps the rest)."""
+"""Which established IKE SAs a new configuration no longer admits (reload keeps the rest).
+
+A session ends exactly when what let it in no longer would: its method is no longer the one
+accepted, its PSK changed, its EAP user is gone, disabled or has a new password or address,
+or the tunnel it was given (proposals, subnets, DNS, pool, server identity) changed.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 
-from ikev2d.crypto.auth import KEY_PAD  # noqa: F401 - documents that the PSK keys AUTH
 from ikev2d.policy.config import ServerConfig
 
 from .sa import IkeSa
@@ -14,10 +18,9 @@ __all__ = ["affected_by"]
 
 def affected_by(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str | None:
     """Why `sa` must end under `new` (a short phrase), or None if it may stay."""
-    if old.auth_mode != new.auth_mode:
-        return "authentication mode"
-    if old.auth_mode == "psk" and old.psk != new.psk:
-        return "pre-shared key"
+    reason = _credentials_changed(sa, old, new)
+    if reason is not None:
+        return reason
     if sa.identity is not None and not new.remote_id_accepted(sa.identity):
         return "remote identity"
     if sa.local_identity is not None and sa.local_identity not in new.server_identities(
@@ -35,6 +38,25 @@ def affected_by(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str | None:
         return "subnets or DNS given to clients"
     if old.pool != new.pool or old.pool6 != new.pool6:
         return "address pool"
-    if old.child_lifetime != new.child_lifetime or old.ike_lifetime != new.ike_lifetime:
-        return None  # new lifetimes apply from the next rekey
+    return None  # new lifetimes, DPD and limits apply from the next rekey or check
+
+
+def _credentials_changed(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str | None:
+    """Why the client's authentication would not succeed under `new` (certificates are
+    checked against the new credentials by Responder.update_credentials)."""
+    method = sa.auth_method
+    if method != new.auth_mode:
+        return f"authentication by {method} no longer accepted (auth_mode {new.auth_mode})"
+    if method == "psk" and old.psk != new.psk:
+        return "pre-shared key changed"
+    if method == "eap":
+        before, after = old.find_user(sa.user or ""), new.find_user(sa.user or "")
+        if after is None:
+            return f"user {sa.user} removed"
+        if not after.enabled:
+            return f"user {sa.user} disabled"
+        if before is None or before.password != after.password:
+            return f"password of {sa.user} changed"
+        if before.ip != after.ip:
+            return f"fixed address of {sa.user} changed"
     return None

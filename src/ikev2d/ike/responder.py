@@ -182,6 +182,8 @@ class Responder:
     def note_traffic(self, handle: int, now: float) -> None:
         """ESP arrived for this IKE SA's children (kernel counters rose): the peer is alive."""
         sa = self._sas.get(handle.to_bytes(8, "big"))
+        if sa is not None:
+            sa.settled = True  # the client sends on its tunnel: it accepted us
         if sa is not None and now > sa.last_inbound:
             sa.last_inbound = now
             self.schedule(sa)
@@ -217,30 +219,40 @@ class Responder:
         for sa in list(self.ike_sas()):
             reason = affected_by(sa, old, config)
             if reason is None and sa.virtual_ip is not None:
-                key = pool_key(sa)  # the key it leased under: its user name, if any
-                try:
-                    self.pool.lease(key, sa.virtual_ip)
-                except Exception as e:
-                    reason = f"address {sa.virtual_ip} not available: {e}"
-                else:
-                    if self.pool.owner(sa.virtual_ip) != key:
-                        reason = "address changed"
+                reason = self._carry_lease(sa, pool_key(sa))
             if reason is not None:
                 self.disconnect(sa, now, f"configuration changed: {reason}")
                 dropped.append(sa)
         return dropped
 
+    def _carry_lease(self, sa: IkeSa, key) -> str | None:
+        """Lease the SA's address again in the new pool under the key it was leased with at
+        connect; why it cannot keep it, or None."""
+        from ikev2d.policy.pool import PoolError
+
+        try:
+            address = str(self.pool.lease(key, sa.virtual_ip))
+        except (PoolError, ValueError) as e:
+            return f"address {sa.virtual_ip} not available: {e}"
+        if address != sa.virtual_ip:  # e.g. a fixed address changed: the new one stays free
+            self.pool.release(address)
+            return "address changed"
+        return None
+
     def update_credentials(self, credentials: Credentials | None, now: float) -> list[IkeSa]:
         """New certificates (renewed, imported, a revocation): certificate clients whose
-        certificate is now revoked are deleted and returned."""
+        certificate no longer validates (revoked, or another CA) are deleted and returned."""
+        old_ca = self.credentials.ca if self.credentials is not None else None
         self.credentials = credentials
+        ca = credentials.ca if credentials is not None else None
         revoked = credentials.revoked if credentials is not None else frozenset()
         dropped = [
             sa for sa in self.ike_sas()
-            if sa.cert_serial is not None and (credentials is None or sa.cert_serial in revoked)
+            if sa.cert_serial is not None
+            and (ca is None or ca != old_ca or sa.cert_serial in revoked)
         ]  # fmt: skip
         for sa in dropped:
-            self.disconnect(sa, now, "certificate revoked")
+            self.disconnect(sa, now, "certificate revoked or no longer trusted")
         return dropped
 
     # -- machinery used by the exchange modules ------------------------------------------------
@@ -421,6 +433,7 @@ class Responder:
                 self._on_create_child_sa(sa, inner, mid, src, dst, now)
             elif exchange == ExchangeType.IKE_FOLLOWUP_KE and sa.state == SaState.ESTABLISHED:
                 self._on_followup_ke(sa, inner, mid, src, dst, now)
+            sa.settled = True
         except IkeError as e:
             reply = [*e.extra, NotifyPayload.of(e.notify, e.data)]
             self._respond(sa, exchange, mid, reply, src, dst, now)
@@ -512,10 +525,17 @@ class Responder:
             self._fail_auth(sa, src, failure, now, throttle=False)
 
     def _on_informational(self, sa: IkeSa, inner, mid: int, src, dst, now) -> None:
-        from .informational import handle_informational
+        from .informational import handle_informational, refusal_reason
         from .mobike import follow_client
 
         result = handle_informational(sa, inner)
+        if result.refused_us and not sa.settled:  # §2.21.2: right after our IKE_AUTH answer
+            self._respond(sa, ExchangeType.INFORMATIONAL, mid, [], src, dst)
+            reason = refusal_reason(sa.auth_method)
+            self.emit(ev.AuthenticationFailed(src, _who(sa), reason, "server_refused"))
+            self.terminate(sa, "the client refused the server's authentication")
+            self.forget(sa)
+            return
         payloads = result.payloads
         if result.update_addresses and sa.mobike:
             payloads = payloads + follow_client(self, sa, src, dst, inner)
@@ -582,6 +602,7 @@ class Responder:
         if inner is None:
             return
         sa.pending = None
+        sa.settled = True
         if isinstance(inner, ParseError):
             inner = [NotifyPayload.of(NotifyType.INVALID_SYNTAX)]
         if pending.on_response is not None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # built by the exchanges, which load with the first client
     from ikev2d.crypto.prf import Prf
     from ikev2d.crypto.sk import SkCodec
 
-__all__ = ["ChildSa", "IkeSa", "PendingRequest", "SaState"]
+__all__ = ["ChildSa", "IkeSa", "PendingRequest", "SaState", "carry_client_state"]
 
 
 class SaState(enum.Enum):
@@ -110,6 +110,7 @@ class IkeSa:
     queued: list[Callable] = field(default_factory=list, repr=False)
     identity: Identity | None = None
     local_identity: Identity | None = None  # the IDr we answered with
+    auth_method: str | None = None  # how the client authenticated: an auth_mode value
     virtual_ip: str | None = None
     virtual_ip6: str | None = None  # from pool6, the same host number as virtual_ip
     established: float | None = None
@@ -120,6 +121,7 @@ class IkeSa:
     hard_expiry: float | None = None
     rekeying: bool = False
     rekey_nonces: tuple[bytes, bytes] = (b"", b"")
+    settled: bool = False  # an exchange after IKE_AUTH completed: the client accepted us
     eap: object = None  # the EAP conversation while IKE_AUTH runs
     user: str | None = None  # the EAP user or certificate name (leases and status)
     cert_serial: int | None = None  # a certificate client's serial (revocation on reload)
@@ -172,3 +174,18 @@ class IkeSa:
             if spi in (c.spec.inbound_spi, c.spec.outbound_spi):
                 return c
         return None
+
+
+# Everything that says who the client is or constrains it: a rekeyed IKE SA takes it over, so
+# reload, revocation, `disconnect NAME` and status keep working after the routine rekey.
+_CLIENT_STATE = ("identity", "local_identity", "auth_method", "user", "cert_serial",
+                 "virtual_ip", "virtual_ip6", "mobike", "fragmentation", "peer_hashes",
+                 "established")  # fmt: skip
+
+
+def carry_client_state(old: IkeSa, new: IkeSa) -> None:
+    """Move the client's identity, credentials, lease and negotiated extensions to `new`."""
+    for name in _CLIENT_STATE:
+        setattr(new, name, getattr(old, name))
+    new.settled = True
+    old.virtual_ip = old.virtual_ip6 = None  # the lease moved: ending the old SA keeps it

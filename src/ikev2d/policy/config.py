@@ -36,6 +36,7 @@ __all__ = [
     "check_supported",
     "from_mapping",
     "lan_from_uci",
+    "lease_key",
     "load_toml",
     "load_uci",
 ]
@@ -171,14 +172,23 @@ class ServerConfig:
         return None
 
     def new_pool(self, *, sticky_limit: int | None = None) -> AddressPool:
-        """An AddressPool for this configuration.
-
-        Keys are user names (EAP) or str(IDi) (PSK): an enabled user's fixed ``ip`` goes to the
-        key equal to its name; DNS addresses inside the pool are reserved.
+        """An AddressPool for this configuration, keyed by `lease_key`: an enabled user's
+        fixed ``ip`` goes to that user logged in by EAP only; DNS addresses inside the pool
+        are reserved.
         """
         reserved = [a for a in self.dns if a.version == 4 and a in self.pool]
-        fixed = {u.name: u.ip for u in self.users if u.ip is not None and u.enabled}
+        fixed = {
+            lease_key("eap", u.name): u.ip for u in self.users if u.ip is not None and u.enabled
+        }
         return AddressPool(self.pool, reserved, fixed, sticky_limit=sticky_limit)
+
+
+def lease_key(method: str, name: str) -> tuple[str, str]:
+    """A client's key in the address pool: how it authenticated (an auth_mode value) and its
+    name under that method (EAP user name, certificate name, or the IDi text of a PSK
+    client). Names of different methods never meet: a PSK client calling itself "alice"
+    is not the EAP user alice."""
+    return (method, name)
 
 
 def check_supported(config: ServerConfig) -> None:

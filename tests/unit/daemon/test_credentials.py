@@ -28,14 +28,18 @@ def test_psk_without_pki_dir_loads_nothing(tmp_path):
     assert not (tmp_path / "absent").exists() and log.text == ""
 
 
-def test_psk_loads_an_existing_ca_and_eap_creates_one(tmp_path):
+def test_cert_creates_a_ca_eap_loads_it_and_psk_ignores_it(tmp_path):
     pki = tmp_path / "pki"
     log = Logger("debug", stream=LogCapture())
-    eap = _config(tmp_path, pki_dir=str(pki), auth_mode="cert", server_address="vpn.example.test")
-    created = load_credentials(eap, log, 1.7e9)
+    cert = _config(tmp_path, pki_dir=str(pki), auth_mode="cert", server_address="vpn.example.test")
+    created = load_credentials(cert, log, 1.7e9)
     assert created is not None and (pki / "ca.pem").exists()
-    loaded = load_credentials(_config(tmp_path, pki_dir=str(pki)), log, 1.7e9)
+    users = [{"name": "alice", "password": "pw"}]
+    eap = from_mapping({"server": server_table(tmp_path, pki_dir=str(pki), auth_mode="eap"),
+                        "user": users})  # fmt: skip
+    loaded = load_credentials(eap, log, 1.7e9)
     assert loaded is not None and loaded.ca == created.ca and loaded.can_sign
+    assert load_credentials(_config(tmp_path, pki_dir=str(pki)), log, 1.7e9) is None
 
 
 def test_psk_start_path_does_not_import_the_pki_code(tmp_path):

@@ -234,11 +234,11 @@ def test_certificate_client_connects_and_revoked_or_expired_do_not(authority):
         (resp,) = roundtrip(r, cert_auth_request(client, issued, auth_method))
         return client.open(resp)[1]
 
-    inner = attempt(responder(authority), laptop)
+    inner = attempt(responder(authority, auth_mode="cert"), laptop)
     assert any(isinstance(p, AuthPayload) for p in inner) and vip(inner) is not None
-    inner = attempt(responder(authority), laptop, AuthMethod.RSA_SIG)
+    inner = attempt(responder(authority, auth_mode="cert"), laptop, AuthMethod.RSA_SIG)
     assert any(isinstance(p, AuthPayload) for p in inner)
-    revoked = responder(authority)
+    revoked = responder(authority, auth_mode="cert")
     revoked.credentials = Credentials(
         revoked.credentials.chain,
         revoked.credentials.key,
@@ -249,7 +249,7 @@ def test_certificate_client_connects_and_revoked_or_expired_do_not(authority):
     assert [p.notify_type for p in inner] == [NotifyType.AUTHENTICATION_FAILED]
     expired = pki.issue_client_cert(ca, "laptop.example.test", NOW - dt.timedelta(days=3000),
                                     os.urandom)  # fmt: skip
-    inner = attempt(responder(authority), expired)
+    inner = attempt(responder(authority, auth_mode="cert"), expired)
     assert [p.notify_type for p in inner] == [NotifyType.AUTHENTICATION_FAILED]
 
 
@@ -287,8 +287,13 @@ def test_large_responses_are_fragmented_and_fragmented_requests_reassembled(auth
     assert r.datagrams_to_send() == []
 
 
-def test_psk_clients_still_work_next_to_eap(authority):
-    r = responder(authority)
+def test_psk_clients_are_refused_when_auth_mode_is_eap(authority):
+    r = responder(authority)  # a PSK is still configured
+    client = Initiator()
+    start(r, client)
+    (resp,) = roundtrip(r, client.auth_request())
+    assert [p.notify_type for p in client.open(resp)[1]] == [NotifyType.AUTHENTICATION_FAILED]
+    r = responder(authority, auth_mode="psk")
     client = Initiator()
     start(r, client)
     (resp,) = roundtrip(r, client.auth_request())
@@ -299,7 +304,7 @@ def test_new_credentials_with_a_revocation_delete_that_certificate_client(author
     ca, _ = authority
     laptop = pki.issue_client_cert(ca, "laptop.example.test", NOW - dt.timedelta(days=1),
                                    os.urandom)  # fmt: skip
-    r = responder(authority)
+    r = responder(authority, auth_mode="cert")
     client = Initiator(identity=(IdType.FQDN, b"laptop.example.test"))
     start(r, client)
     roundtrip(r, cert_auth_request(client, laptop, AuthMethod.RSA_SIG))

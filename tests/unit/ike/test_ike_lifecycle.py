@@ -402,7 +402,7 @@ def test_reload_keeps_unaffected_tunnels(change, dropped):
         assert kinds == [ev.ChildSaRemoved, ev.IkeSaTerminated]
         assert len(r.datagrams_to_send()) == 1  # the Delete
     else:
-        assert events(r) == [] and r.pool.owner(address) == "phone@example.test"
+        assert events(r) == [] and r.pool.owner(address) == ("psk", "phone@example.test")
 
 
 def test_kernel_soft_expire_rekeys_and_hard_expire_removes():

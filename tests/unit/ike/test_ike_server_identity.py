@@ -135,7 +135,7 @@ def test_certificate_client_gets_the_asked_identity(authority):
     from ikev2d.auth import ca as pki
 
     laptop = pki.issue_client_cert(ca, "laptop.example.test", NOW, os.urandom)
-    r = cert_responder(authority, server_address="203.0.113.7")
+    r = cert_responder(authority, server_address="203.0.113.7", auth_mode="cert")
     client = Initiator(identity=(IdType.FQDN, b"laptop.example.test"))
     start(r, client)
     (resp,) = roundtrip(r, cert_auth_request(client, laptop, idr=PUBLIC_IP))

@@ -9,6 +9,7 @@ from ikev2d.policy.config import (
     ServerConfig,
     check_supported,
     from_mapping,
+    lease_key,
     load_toml,
     load_uci,
 )
@@ -381,8 +382,9 @@ def test_new_pool_reserves_dns_and_fixed_addresses():
         {"name": "off", "ip": "10.10.10.3", "enabled": False},
     ]
     pool = from_mapping(data).new_pool()
-    assert pool.lease("alice") == ipaddress.IPv4Address("10.10.10.2")
-    assert pool.lease("carol") == ipaddress.IPv4Address("10.10.10.3")  # disabled user's ip
+    assert pool.lease(lease_key("eap", "carol")) == ipaddress.IPv4Address("10.10.10.3")  # off
+    assert pool.lease(lease_key("psk", "alice")) != ipaddress.IPv4Address("10.10.10.2")
+    assert pool.lease(lease_key("eap", "alice")) == ipaddress.IPv4Address("10.10.10.2")
 
 
 # -- errors: one line naming option, value and what is allowed ---------------------------------

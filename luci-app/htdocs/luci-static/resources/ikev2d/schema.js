@@ -152,7 +152,7 @@ return baseclass.extend({
 				"max": null,
 				"datatype": "",
 				"allowed": "psk, eap or cert",
-				"help": "How clients mainly authenticate: psk (pre-shared key), eap (user name and password against a server certificate), cert (client certificates from the built-in CA). eap and cert create the CA and server certificate. Whatever the mode, the server accepts every method it has material for: a PSK when one is set, users when any exist, certificates issued by its CA."
+				"help": "How clients authenticate: psk (pre-shared key), eap (user name and password against a server certificate), cert (client certificates from the built-in CA). eap and cert create the CA and server certificate. Only this method is accepted: a PSK left in the configuration does not let anyone in under eap or cert, and changing the mode ends the sessions of the old one."
 			},
 			{
 				"name": "psk",
