@@ -98,6 +98,7 @@ class Bench:
             "esp_proposal": ["aes256-sha256"],
             "dpd_delay": 0,
             "cookie_threshold": 100000,
+            "cookie_threshold_per_ip": 1000000,
             "max_half_open": 1000000,
             "max_half_open_per_ip": 1000000,
             "listen": ["127.0.0.1"],

@@ -106,6 +106,7 @@ class IkeResponder:
             esp_proposal=[ESP],
             dpd_delay=0,
             cookie_threshold=100000,
+            cookie_threshold_per_ip=1000000,
             max_half_open=1000000,
             max_half_open_per_ip=1000000,
             log_level="info",

@@ -81,6 +81,10 @@ class Client(RekeyingInitiator):
             self.message1 = message = encode_message(Message(msg.header, payloads))
         return message
 
+    def auth_request_payloads(self) -> list:
+        """CP, SAi2, TSi, TSr of a first IKE_AUTH (what a Child SA needs)."""
+        return _child_request(self)
+
 
 # what iOS and strongSwan announce in IKE_SA_INIT: fragmentation and RFC 7427 hashes
 IOS_LIKE_INIT = (
@@ -118,11 +122,12 @@ def credentials(revoked=frozenset()):
     return Credentials((server.certificate,), server.private_key, ca.certificate, revoked)
 
 
-def responder(users=USERS, **server) -> Responder:
+def responder(users=USERS, memory_bytes=None, **server) -> Responder:
     spis = iter(range(0xC0000100, 0xC1000000))
+    memory = {} if memory_bytes is None else {"memory_bytes": memory_bytes}
     return Responder(
         config(users, **server), rng=os.urandom, allocate_spi=lambda local, remote: next(spis),
-        credentials=credentials(), wall_clock=lambda: NOW.timestamp(),
+        credentials=credentials(), wall_clock=lambda: NOW.timestamp(), **memory,
     )  # fmt: skip
 
 

@@ -34,7 +34,14 @@ from .randomness import RandomPool
 from .status import COUNTER_NAMES, client_view, failure_view, write_snapshot
 from .udp import IkeSocket, listens_on, open_ike_sockets
 
-__all__ = ["RESTART_OPTIONS", "SAVE_KEYS_WARNING", "SNAPSHOT_REFRESH", "Daemon", "snapshot_gap"]
+__all__ = [
+    "RESTART_OPTIONS",
+    "SAVE_KEYS_WARNING",
+    "SNAPSHOT_REFRESH",
+    "Daemon",
+    "router_memory",
+    "snapshot_gap",
+]
 
 SAVE_KEYS_WARNING = (
     "WARNING: --save-keys is ON: IKE and ESP keys of every tunnel are written to {} "
@@ -50,6 +57,19 @@ _PACKETS_IN = COUNTER_NAMES.index("packets_in")
 _MAX_BURST = 64  # datagrams read from one socket per turn, so no socket starves the others
 # Options that a running daemon cannot change without rebinding: a restart applies them.
 RESTART_OPTIONS = ("listen", "port", "natt_port", "control_socket", "state_dir")
+
+
+def router_memory(path: str = "/proc/meminfo") -> int | None:
+    """The machine's RAM in bytes (MemTotal), or None when it cannot be read. The responder
+    derives the half-open limits nobody configured from it (ike.dos.HalfOpenLimits)."""
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                if line.startswith(b"MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def snapshot_gap(clients: int) -> float:
@@ -114,6 +134,7 @@ class Daemon:
             credentials=load_credentials(config, self.log, self._wall()),
             wall_clock=self._wall,
             other_addresses=self._other_addresses,
+            memory_bytes=router_memory(),
         )
 
     def _other_addresses(self, contacted: str) -> list[str]:
@@ -147,6 +168,11 @@ class Daemon:
         self._snapshot()
         where = ", ".join(address_text(s.bound) for s in self.sockets)
         self.log.info(f"ikev2d started, listening on {where}")
+        limits = self.responder.limits
+        self.log.debug(
+            f"half-open IKE SAs: at most {limits.total} ({limits.per_ip} per address), "
+            f"cookies from {limits.cookie_threshold} ({limits.cookie_threshold_per_ip} per address)"
+        )
         if self.save_keys is not None:
             self.log.warning(SAVE_KEYS_WARNING.format(self.save_keys))
 

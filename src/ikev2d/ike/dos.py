@@ -1,17 +1,69 @@
 """Staying up under floods (RFC 7296 §2.6, RFC 8019 ideas): cookies, half-open limits and
-slowing down repeated authentication failures. All state here is bounded."""
+slowing down repeated authentication failures. All state here is bounded.
+
+Unauthenticated input must cost little, in this order: an IKE_SA_INIT above MAX_IKE_SA_INIT
+bytes is dropped unread; the half-open limits are checked before the message is decoded; a
+cookie is demanded when half-open SAs pile up in all (cookie_threshold) or from the sender's
+address (cookie_threshold_per_ip: by default any, so a spoofed address gets one answer and then
+only 21-byte COOKIE notifies); a retransmitted IKE_SA_INIT is answered at most MAX_RESENDS
+times, RESEND_GAP apart. Unset limits are derived from the router's memory (HalfOpenLimits).
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ikev2d.crypto.digests import constant_time_equal, digest
 
-__all__ = ["AuthThrottle", "CookieJar", "HalfOpenCounter"]
+__all__ = [
+    "MAX_IKE_SA_INIT",
+    "MAX_RESENDS",
+    "RESEND_GAP",
+    "WORST_HALF_OPEN_BYTES",
+    "AuthThrottle",
+    "CookieJar",
+    "HalfOpenCounter",
+    "HalfOpenLimits",
+]
 
 COOKIE_SECRET_LIFETIME = 300.0  # seconds a secret signs new cookies (the previous one verifies)
 _COOKIE_LEN = 1 + 16  # version octet + truncated SHA-256
+# Real clients' IKE_SA_INIT: 0.3-1.5 kB (MODP8192's KE is 1 kB, ML-KEM-1024's 1.6 kB).
+MAX_IKE_SA_INIT = 4096
+RESEND_GAP = 1.0  # seconds between two answers to the same IKE_SA_INIT
+MAX_RESENDS = 4  # answers to retransmissions of one IKE_SA_INIT (clients give up after ~5)
+# What one half-open IKE SA can hold at most (a MAX_IKE_SA_INIT request kept for AUTH, our
+# response, keys and codecs, a full MAX_REASSEMBLED_UNAUTHENTICATED reassembly), rounded up;
+# tests/attack/test_06_half_open_memory.py measures it.
+WORST_HALF_OPEN_BYTES = 32 * 1024
+_BUDGET_SHARE = 128  # at most 1/128 of the router's memory for half-open SAs ...
+_MIN_BUDGET, _MAX_BUDGET = 1 << 20, 4 << 20  # ... between 1 and 4 MiB
+_UNKNOWN_MEMORY = 64 << 20  # when the daemon could not tell: assume a small router
+
+
+@dataclass(frozen=True, slots=True)
+class HalfOpenLimits:
+    """The limits in force: configured values, or derived from the router's memory."""
+
+    total: int
+    per_ip: int
+    cookie_threshold: int
+    cookie_threshold_per_ip: int
+
+    @classmethod
+    def of(cls, config, memory_bytes: int | None) -> HalfOpenLimits:
+        """`config`'s max_half_open, max_half_open_per_ip and cookie_threshold, or when
+        unset, what keeps the worst case within 1/128 of `memory_bytes` (1..4 MiB)."""
+        memory = memory_bytes or _UNKNOWN_MEMORY
+        budget = min(max(memory // _BUDGET_SHARE, _MIN_BUDGET), _MAX_BUDGET)
+        total = config.max_half_open or budget // WORST_HALF_OPEN_BYTES
+        per_ip = config.max_half_open_per_ip or max(2, total // 8)
+        cookie = config.cookie_threshold
+        if cookie is None:
+            cookie = max(1, total // 4)
+        return cls(total, per_ip, cookie, config.cookie_threshold_per_ip)
 
 
 class CookieJar:

@@ -1,8 +1,10 @@
 """The EAP rounds of IKE_AUTH (RFC 7296 §2.16): EAP-Identity, then EAP-MSCHAPv2, then AUTH
 computed from the EAP MSK on both sides.
 
-The first IKE_AUTH message (its SA, TSi, TSr, CP) is kept until EAP succeeds, because the
-Child SA it asked for is only answered in the last round.
+What the first IKE_AUTH message asks for (its SA, TSi, TSr, CP and a few status notifies) is
+kept until EAP succeeds, because the Child SA it asked for is only answered in the last round;
+nothing else of it (certificate requests, vendor IDs, unknown payloads) stays with a client
+that has not authenticated yet.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ikev2d.crypto.auth import psk_auth, verify_psk_auth
+from ikev2d.wire.cp import CpPayload
 from ikev2d.wire.eap import EapPayload
 from ikev2d.wire.enums import AuthMethod, EapCode, ExchangeType, NotifyType, ProtocolId
 from ikev2d.wire.payloads import (
@@ -21,6 +24,8 @@ from ikev2d.wire.payloads import (
     NotifyPayload,
     Payload,
 )
+from ikev2d.wire.sa import SaPayload
+from ikev2d.wire.ts import TsiPayload, TsrPayload
 
 from .auth_octets import initiator_octets, responder_octets
 from .errors import AuthenticationFailed, InvalidSyntax
@@ -79,8 +84,20 @@ def start_eap(r: Responder, sa: IkeSa, inner, idi, idr, payloads: list[Payload])
             "EAP was asked for but no user is configured", code="eap_not_set"
         )
     identifier = r.rng(1)[0]
-    sa.eap = EapSession(list(inner), idi, idr, identifier)
+    sa.eap = EapSession(_kept_for_the_child(inner), idi, idr, identifier)
     return [*payloads, _eap_payload(identity_request(identifier))]
+
+
+# Notifies of the first message that the last round still needs (MOBIKE; the first Child SA).
+KEPT_NOTIFIES = frozenset({NotifyType.MOBIKE_SUPPORTED, NotifyType.INITIAL_CONTACT})
+
+
+def _kept_for_the_child(inner: list[Payload]) -> list[Payload]:
+    return [
+        p for p in inner
+        if isinstance(p, SaPayload | TsiPayload | TsrPayload | CpPayload)
+        or (isinstance(p, NotifyPayload) and p.notify_type in KEPT_NOTIFIES)
+    ]  # fmt: skip
 
 
 def _msk_auth(r: Responder, sa: IkeSa, session: EapSession, inner) -> EapOutcome:

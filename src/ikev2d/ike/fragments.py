@@ -2,7 +2,9 @@
 
 Each fragment is a whole IKE message with an Encrypted Fragment (SKF) payload, protected on
 its own, so a forged fragment is dropped before it costs memory. Reassembly is bounded in
-fragments, bytes and time; a newer message ID discards an older incomplete one (§2.6.2).
+fragments, bytes and time; a newer message ID discards an older incomplete one (§2.6.2). A
+client that has not authenticated yet gets a smaller bound: its first IKE_AUTH (certificates,
+CERTREQ, proposals) fits in a few kB, and half-open SAs are what an attacker can multiply.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ikev2d.wire.payloads import EncryptedFragmentPayload
 __all__ = [
     "MAX_FRAGMENTS",
     "MAX_REASSEMBLED",
+    "MAX_REASSEMBLED_UNAUTHENTICATED",
     "REASSEMBLY_TIMEOUT",
     "Reassembly",
     "ike_message_limit",
@@ -25,6 +28,7 @@ __all__ = [
 
 MAX_FRAGMENTS = 32  # more than any client uses (Windows: ~626-byte fragments, a few KB)
 MAX_REASSEMBLED = 64 * 1024
+MAX_REASSEMBLED_UNAUTHENTICATED = 16 * 1024  # 4 certificates, CERTREQ and the rest fit
 REASSEMBLY_TIMEOUT = 30.0
 _IPV4_UDP, _IPV6_UDP, _NON_ESP_MARKER = 28, 48, 4
 
@@ -76,6 +80,7 @@ class Reassembly:
     parts: dict[int, bytes] = field(default_factory=dict, repr=False)
     size: int = 0
     key: tuple = ()  # (is a response, message ID)
+    limit: int = MAX_REASSEMBLED  # bytes of plaintext at most
 
     def add(self, frag: EncryptedFragmentPayload, plaintext: bytes) -> bytes | None:
         """Store one authentic fragment; the whole plaintext once complete, else None.
@@ -84,7 +89,7 @@ class Reassembly:
             raise ValueError("fragment total changed")
         if frag.number in self.parts:
             return None  # a retransmitted fragment
-        if self.size + len(plaintext) > MAX_REASSEMBLED:
+        if self.size + len(plaintext) > self.limit:
             raise ValueError("reassembled message too large")
         if frag.number == 1:
             self.first_inner_type = frag.first_inner_type

@@ -10,13 +10,15 @@ from ikev2d.wire.payloads import EncryptedFragmentPayload, EncryptedPayload, Pay
 
 from .fragments import (
     MAX_FRAGMENTS,
+    MAX_REASSEMBLED,
+    MAX_REASSEMBLED_UNAUTHENTICATED,
     REASSEMBLY_TIMEOUT,
     Reassembly,
     ike_message_limit,
     open_fragment,
     seal_fragments,
 )
-from .sa import IkeSa
+from .sa import IkeSa, SaState
 
 __all__ = ["decode_inner", "is_retransmission", "open_message", "open_plain", "seal"]
 
@@ -69,7 +71,9 @@ def _reassemble(sa: IkeSa, header: Header, data: bytes, frag, now: float):
     key = (header.response, header.message_id)
     re = sa.reassembly
     if re is None or re.key != key or now - re.started > REASSEMBLY_TIMEOUT:
-        re = sa.reassembly = Reassembly(header.message_id, frag.total, started=now)
+        unauthenticated = sa.state == SaState.HALF_OPEN
+        limit = MAX_REASSEMBLED_UNAUTHENTICATED if unauthenticated else MAX_REASSEMBLED
+        re = sa.reassembly = Reassembly(header.message_id, frag.total, started=now, limit=limit)
         re.key = key
     try:
         whole = re.add(frag, plain)

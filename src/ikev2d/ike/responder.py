@@ -36,7 +36,15 @@ from ikev2d.wire.payloads import (
 )
 
 from . import events as ev
-from .dos import AuthThrottle, CookieJar, HalfOpenCounter
+from .dos import (
+    MAX_IKE_SA_INIT,
+    MAX_RESENDS,
+    RESEND_GAP,
+    AuthThrottle,
+    CookieJar,
+    HalfOpenCounter,
+    HalfOpenLimits,
+)
 from .errors import AuthenticationFailed, IkeError, KernelRefused, NoProposalChosen
 from .events import Address
 from .sa import ChildSa, IkeSa, PendingRequest, SaState
@@ -67,8 +75,11 @@ class Responder:
         credentials: Credentials | None = None,
         wall_clock: Callable[[], float] | None = None,
         other_addresses: Callable[[str], Sequence[str]] | None = None,
+        memory_bytes: int | None = None,
     ) -> None:
         self.config = config
+        self.memory_bytes = memory_bytes  # the router's RAM: unset half-open limits follow it
+        self.limits = HalfOpenLimits.of(config, memory_bytes)
         # our other addresses beside the one a client contacted, announced to MOBIKE clients
         # so they can move there (another family, say); asked of the daemon, which knows them
         self.other_addresses = other_addresses or (lambda address: ())
@@ -214,6 +225,7 @@ class Responder:
         from .reload import affected_by
 
         old, self.config = self.config, config
+        self.limits = HalfOpenLimits.of(config, self.memory_bytes)
         self.pool = config.new_pool()
         dropped = []
         for sa in list(self.ike_sas()):
@@ -332,18 +344,24 @@ class Responder:
 
     # -- IKE_SA_INIT -----------------------------------------------------------------------
     def _on_init(self, data: bytes, header: Header, src: Address, dst: Address, now) -> None:
+        """Cheap checks first (size, header, retransmission, throttle, limits), then the
+        bounded decode, the cookie and the key exchange."""
         from .ike_sa_init import handle_ike_sa_init
 
+        if len(data) > MAX_IKE_SA_INIT:
+            return
         if header.major_version != 2:
             self._reply_plain(header, NotifyType.INVALID_MAJOR_VERSION, b"", src, dst)
             return
         key = (header.spi_i, src)
         known = self._sas.get(self._by_init.get(key, b""))
         if known is not None:
-            if known.state == SaState.HALF_OPEN and known.init_request == data:
-                self._outbox.append((known.init_response, dst, src))
+            self._resend_init(known, data, src, dst, now)
             return
+        limits = self.limits
         if header.message_id != 0 or self._throttle.blocked(src[0], now):
+            return
+        if self._half_open.total >= limits.total or len(self._sas) >= _MAX_IKE_SAS:
             return
         try:
             msg = decode_message(data)
@@ -360,19 +378,33 @@ class Responder:
                 self.emit(ev.NegotiationFailed(src, e.reason, e.code))
             self._reply_plain(header, e.notify, e.data, src, dst)
             return
-        sa.last_inbound, sa.init_ip, sa.init_from = now, src[0], src
+        sa.last_inbound, sa.init_ip, sa.init_from, sa.init_resent_at = now, src[0], src, now
         self._sas[sa.spi_r] = sa
         self._by_init[key] = sa.spi_r
         self._half_open.add(src[0])
         self._outbox.append((response, dst, src))
         self.schedule(sa)
 
+    def _resend_init(self, sa: IkeSa, data: bytes, src: Address, dst: Address, now) -> None:
+        """Our IKE_SA_INIT response again for an identical retransmission, at most MAX_RESENDS
+        times RESEND_GAP apart: replays from a spoofed address are not a reflector."""
+        if sa.state != SaState.HALF_OPEN or sa.init_request != data:
+            return
+        if sa.init_resends >= MAX_RESENDS or now < sa.init_resent_at + RESEND_GAP:
+            return
+        sa.init_resends += 1
+        sa.init_resent_at = now
+        self._outbox.append((sa.init_response, dst, src))
+
     def _admit(self, msg: Message, header: Header, src: Address, dst: Address, now) -> bool:
-        """Half-open limits and cookies (§2.6): False to drop, or after answering COOKIE."""
-        cfg = self.config
-        if self._half_open.total >= cfg.max_half_open or len(self._sas) >= _MAX_IKE_SAS:
-            return False
-        if self._half_open.total >= cfg.cookie_threshold:
+        """Cookies (§2.6) and the per-address limit: False to drop, or after answering
+        COOKIE."""
+        limits, ip = self.limits, src[0]
+        from_ip = self._half_open.of(ip)
+        if (
+            self._half_open.total >= limits.cookie_threshold
+            or from_ip >= limits.cookie_threshold_per_ip
+        ):
             nonce = msg.get(NoncePayload)
             if nonce is None:
                 return False
@@ -388,7 +420,7 @@ class Responder:
                 value = self._cookies.make(nonce.data, src[0], header.spi_i, now)
                 self._reply_plain(header, NotifyType.COOKIE, value, src, dst)
                 return False
-        return self._half_open.of(src[0]) < cfg.max_half_open_per_ip
+        return from_ip < limits.per_ip
 
     def _reply_plain(self, header: Header, notify: int, data: bytes, src, dst) -> None:
         reply = Header(header.spi_i, _ZERO_SPI, header.exchange, header.message_id, response=True)

@@ -96,6 +96,8 @@ class IkeSa:
     expires: float | None  # half-open deadline
     init_ip: str = ""  # the address IKE_SA_INIT came from (half-open accounting)
     init_from: Address | None = None  # ... with its port (the retransmission index)
+    init_resends: int = 0  # answers to retransmissions of IKE_SA_INIT (rate-limited)
+    init_resent_at: float = 0.0
     initiator: bool = False  # we are the original initiator (after our own IKE rekey)
     nat_remote: bool = False  # the client is behind a NAT
     nat_local: bool = False  # we are behind a NAT

@@ -88,9 +88,10 @@ class ServerConfig:
     dpd_delay: int
     retransmit_timeout: int
     retransmit_tries: int
-    cookie_threshold: int
-    max_half_open: int
-    max_half_open_per_ip: int
+    cookie_threshold: int | None  # None: derived from the router's memory (ike.dos)
+    cookie_threshold_per_ip: int
+    max_half_open: int | None  # None: derived from the router's memory
+    max_half_open_per_ip: int | None
     mobike: bool
     fragmentation: bool
     fragment_size: int

@@ -116,10 +116,10 @@ def _bool(name, default, help_, section="server"):
     return Option(name, section, "bool", default, help_, "0 or 1 (true or false)", datatype="bool")
 
 
-def _int(name, default, lo, hi, help_, datatype=""):
+def _int(name, default, lo, hi, help_, datatype="", default_doc=""):
     return Option(
         name, "server", "int", default, help_, f"an integer {lo}..{hi}", min=lo, max=hi,
-        datatype=datatype or f"range({lo},{hi})",
+        datatype=datatype or f"range({lo},{hi})", default_doc=default_doc,
     )  # fmt: skip
 
 
@@ -263,17 +263,26 @@ OPTIONS: tuple[Option, ...] = (
         "Sends of a request before a silent client is given up and its tunnel deleted.",
     ),
     _int(
-        "cookie_threshold", 30, 0, 100000,
+        "cookie_threshold", None, 0, 100000,
         "Half-open IKE SAs above which new clients must return a cookie first (RFC 7296 "
-        "2.6); 0 = always.",
+        "2.6); 0 = always.", default_doc="a quarter of max_half_open",
     ),
     _int(
-        "max_half_open", 2048, 1, 1000000,
+        "cookie_threshold_per_ip", 1, 0, 1000000,
+        "Half-open IKE SAs from one address above which its new attempts must return a "
+        "cookie first: a forged sender address gets one answer, then only small COOKIE "
+        "notifies (no reflection).",
+    ),
+    _int(
+        "max_half_open", None, 1, 1000000,
         "Half-open IKE SAs kept at most; new attempts beyond it are dropped.",
+        default_doc="from the router's memory: what keeps the worst case within 1/128 of "
+        "its RAM, 1..4 MiB (32 half-open SAs on a 128 MB router, 128 from 512 MB)",
     ),
     _int(
-        "max_half_open_per_ip", 32, 1, 1000000,
+        "max_half_open_per_ip", None, 1, 1000000,
         "Half-open IKE SAs kept at most per client address.",
+        default_doc="an eighth of max_half_open, at least 2",
     ),
     _bool("mobike", True, "Let clients move between networks (Wi-Fi, mobile) and keep the tunnel."),
     _bool("fragmentation", True, "IKE fragmentation (RFC 7383), needed for large messages."),

@@ -2,6 +2,8 @@
 
 Decoding is strict: the header length must equal the datagram length, each payload's length
 must lie within the message, the chain must end exactly at the end, and SK/SKF must be last.
+A chain of more than MAX_PAYLOADS payloads is refused before the rest is read: no client sends
+a quarter of that, and a 64 KB datagram of empty payloads would otherwise cost 16,000 objects.
 Any malformed input raises `ParseError`; nothing else escapes.
 """
 
@@ -36,6 +38,7 @@ from .ts import TsiPayload, TsrPayload
 __all__ = [
     "HEADER_SIZE",
     "IKE_MAJOR_VERSION",
+    "MAX_PAYLOADS",
     "Header",
     "Message",
     "decode_message",
@@ -47,6 +50,7 @@ __all__ = [
 
 HEADER_SIZE = 28
 IKE_MAJOR_VERSION = 2
+MAX_PAYLOADS = 64  # per chain (the message, or the inside of SK); real clients send < 20
 _HEADER = struct.Struct("!8s8sBBBBLL")
 _GENERIC = struct.Struct("!BBH")
 _FLAG_INITIATOR, _FLAG_VERSION, _FLAG_RESPONSE = 0x08, 0x10, 0x20
@@ -175,6 +179,8 @@ def _decode_chain(
     payloads: list[Payload] = []
     parsers = _PARSERS
     while next_type:
+        if len(payloads) == MAX_PAYLOADS:
+            raise ParseError(f"more than {MAX_PAYLOADS} payloads")
         if end - pos < 4:
             raise ParseError(f"truncated generic payload header of payload type {next_type}")
         nxt, flags, length = _GENERIC.unpack_from(data, pos)

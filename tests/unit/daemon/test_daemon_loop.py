@@ -10,6 +10,7 @@ import time
 from daemon_fakes import FakeDatapath
 from ike_initiator import Initiator, vip
 
+from ikev2d.daemon.loop import router_memory
 from ikev2d.kernel.tunnel import Counters, EspTransform, UdpEncap
 from ikev2d.wire.enums import IdType, NotifyType, ProtocolId
 from ikev2d.wire.message import decode_message
@@ -262,3 +263,14 @@ def test_two_clients_get_different_addresses(start_daemon, datapath):
 def test_ike_sockets_are_prepared_for_the_kernel(start_daemon, datapath: FakeDatapath):
     start_daemon()
     assert sorted(datapath.prepared) == [(socket.AF_INET, False), (socket.AF_INET, True)]
+
+
+def test_router_memory_reads_memtotal_and_the_responder_gets_it(tmp_path, start_daemon):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:         125432 kB\nMemFree:           60000 kB\n")
+    assert router_memory(str(meminfo)) == 125432 * 1024
+    assert router_memory(str(tmp_path / "absent")) is None
+    meminfo.write_text("MemFree: 1 kB\n")
+    assert router_memory(str(meminfo)) is None
+    running = start_daemon()
+    assert running.daemon.responder.memory_bytes == router_memory() > 0

@@ -200,7 +200,7 @@ def test_state_stays_bounded_under_many_half_open_attempts():
         client = RekeyingInitiator(address=(f"192.0.2.{i % 250 + 1}", 500))
         r.receive_datagram(client.init_request(), client.address, SERVER, i * 0.01)
         r.datagrams_to_send()
-    assert len(r._sas) <= r.config.max_half_open
+    assert len(r._sas) <= r.limits.total
     r.handle_timer(100.0)
     assert r._sas == {} and r._half_open.total == 0
 

@@ -325,10 +325,11 @@ def test_cookie_threshold_zero_demands_a_cookie_and_the_client_still_connects():
 
 def test_half_open_limits_per_address_and_in_all():
     r = Responder(
-        make_config(max_half_open_per_ip=2, max_half_open=5, cookie_threshold=1000),
+        make_config(max_half_open_per_ip=2, max_half_open=5, cookie_threshold=1000,
+                    cookie_threshold_per_ip=1000),
         rng=os.urandom,
         allocate_spi=Spis(),
-    )
+    )  # fmt: skip
     for _ in range(3):
         roundtrip(r, RekeyingInitiator().init_request(), src=("192.0.2.20", 500))
     assert len(r._sas) == 2

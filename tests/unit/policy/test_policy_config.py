@@ -537,7 +537,8 @@ ERRORS = [
         "local_id_type, local_id, remote_id_type, remote_id, pool, pool6, dns, local_subnet, "
         "masquerade, ike_proposal, esp_proposal, legacy_proposals, post_quantum, ike_lifetime, "
         "child_lifetime, child_lifetime_bytes, dpd_delay, retransmit_timeout, "
-        "retransmit_tries, cookie_threshold, max_half_open, max_half_open_per_ip, mobike, "
+        "retransmit_tries, cookie_threshold, cookie_threshold_per_ip, max_half_open, "
+        "max_half_open_per_ip, mobike, "
         "fragmentation, fragment_size, log_level, control_socket, pki_dir, state_dir)",
     ),
     (
