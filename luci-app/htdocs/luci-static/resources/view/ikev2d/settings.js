@@ -29,8 +29,8 @@ var TABS = {
 	proposals: [ '_preset', 'ike_proposal', 'esp_proposal', 'legacy_proposals', 'post_quantum' ],
 	advanced: [ 'listen', 'port', 'natt_port', 'ike_lifetime', 'child_lifetime',
 		'child_lifetime_bytes', 'dpd_delay', 'retransmit_timeout', 'retransmit_tries',
-		'cookie_threshold', 'max_half_open', 'max_half_open_per_ip', 'mobike',
-		'fragmentation', 'fragment_size', 'log_level' ]
+		'cookie_threshold', 'cookie_threshold_per_ip', 'max_half_open', 'max_half_open_per_ip',
+		'mobike', 'fragmentation', 'fragment_size', 'log_level' ]
 };
 var HIDDEN = [ 'control_socket', 'pki_dir', 'state_dir' ];
 var USER_COLUMNS = [ 'name', 'password', 'ip', 'enabled' ];
@@ -67,6 +67,7 @@ var WORDS = {
 	retransmit_timeout: [ _('First repeat after (seconds)'), _('An unanswered message is sent again after this long, then after twice as long, and so on.') ],
 	retransmit_tries: [ _('Sends before giving up'), _('A device that answers none of them is disconnected.') ],
 	cookie_threshold: [ _('Flood protection from'), _('Above this many unfinished logins, devices must first prove their address; 0: always.') ],
+	cookie_threshold_per_ip: [ _('Flood protection per address from'), _('Above this many unfinished logins from one address, its devices must first prove their address; 0: always.') ],
 	max_half_open: [ _('Unfinished logins at most'), _('Further attempts are dropped.') ],
 	max_half_open_per_ip: [ _('Unfinished logins per address at most'), _('Further attempts from that address are dropped.') ],
 	mobike: [ _('Keep the connection when a device changes network'), _('From Wi-Fi to mobile data and back (MOBIKE).') ],

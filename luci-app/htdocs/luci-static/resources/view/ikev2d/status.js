@@ -53,6 +53,7 @@ var FAILED = {
 	identity_invalid: _('The device sent an unreadable identity.'),
 	identity_refused: _('The device\'s identity is not the one the server requires (Settings → Authentication).'),
 	method_unsupported: _('The device uses a login method this server does not support.'),
+	method_refused: _('The device logs in another way than the one chosen under Authentication on the Settings page.'),
 	server_refused: _('The device did not accept the server: it may not trust the server\'s certificate, or its profile names another server address.'),
 	abandoned: _('The device gave up before the login finished.'),
 	ike_proposal: _('The device offered encryption the server does not accept. Install a profile from below on it, or choose another preset under Settings → Algorithms.'),
