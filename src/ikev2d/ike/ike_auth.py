@@ -111,8 +111,7 @@ def _psk(r: Responder, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPa
 
 
 def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayload, idr):
-    from ikev2d.auth.certs import CertificateRejected, identity_matches_cert, validate_client_cert
-    from ikev2d.auth.signatures import verify_auth
+    from ikev2d.auth.certs import UNPARSABLE, CertificateRejected
 
     creds = r.credentials
     if creds is None or creds.ca is None or not creds.can_sign:
@@ -124,13 +123,25 @@ def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayl
         raise AuthenticationFailed(
             "signature authentication without an X.509 certificate", code="cert_missing"
         )
-    now = dt.datetime.fromtimestamp(r.wall_clock(), dt.UTC)
     try:
-        cert, name = validate_client_cert(certs[0].data, creds.ca, now, creds.revoked)
+        _check_certificate(r, sa, certs[0].data, idi, auth)
     except CertificateRejected as e:
         raise AuthenticationFailed(
             f"client certificate refused: {e.reason}", code="cert_refused"
         ) from None
+    except UNPARSABLE as e:  # a part of the certificate parsed only when first read
+        reason = f"client certificate does not parse ({type(e).__name__})"
+        raise AuthenticationFailed(reason, code="cert_refused") from None
+    return _signed_by_us(r, sa, idr)
+
+
+def _check_certificate(r: Responder, sa: IkeSa, der: bytes, idi: IdiPayload, auth: AuthPayload):
+    from ikev2d.auth.certs import identity_matches_cert, validate_client_cert
+    from ikev2d.auth.signatures import verify_auth
+
+    creds = r.credentials
+    now = dt.datetime.fromtimestamp(r.wall_clock(), dt.UTC)
+    cert, name = validate_client_cert(der, creds.ca, now, creds.revoked)
     if not identity_matches_cert(cert, idi.id_type, idi.data):
         raise AuthenticationFailed(
             "the client's identity is not in its certificate", code="cert_identity"
@@ -139,7 +150,6 @@ def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayl
     if not verify_auth(cert, octets, auth.method, auth.data):
         raise AuthenticationFailed("the client's signature does not verify", code="signature_wrong")
     sa.user, sa.cert_serial = name.common_name or None, cert.serial_number
-    return _signed_by_us(r, sa, idr)
 
 
 def _finish(r: Responder, sa: IkeSa, inner, now, payloads: list[Payload]) -> AuthResult:
