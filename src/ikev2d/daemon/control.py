@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 from collections.abc import Callable
 
 __all__ = [
@@ -55,11 +56,18 @@ def dispatch(line: bytes, commands: dict[str, Callable[[dict], object]], log) ->
 
 
 def open_control_socket(path: str) -> socket.socket:
-    """Listen on ``path`` (stale socket replaced; a live daemon there raises OSError)."""
+    """Listen on ``path`` (stale socket replaced; a live daemon there raises OSError; anything
+    that is not a socket, a symlink included, is left alone and raises OSError)."""
     directory = os.path.dirname(path) or "."
     # Created 0700 when missing; an existing directory keeps its mode (it may be /tmp).
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    if os.path.exists(path):
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        found = None
+    if found is not None and not stat.S_ISSOCK(found.st_mode):
+        raise OSError(f"{path} exists and is not a socket: not removing it (control_socket)")
+    if found is not None:
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             probe.connect(path)
@@ -182,5 +190,6 @@ class ControlServer:
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(self.listener)
         self.listener.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.lstat(self.path).st_mode):  # ours, unless replaced meanwhile
+                os.unlink(self.path)

@@ -115,6 +115,7 @@ class Daemon:
         self.control: ControlServer | None = None
         self.started: float | None = None
         self._stopping = False
+        self._signals = False  # install_signal_handlers() ran: the wake-up fd is ours
         self._reload_wanted = False
         self._next_refresh: float | None = None
         self._last_snapshot = float("-inf")
@@ -178,6 +179,7 @@ class Daemon:
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT: clean stop; SIGHUP: reload. Only from the main thread."""
+        self._signals = True
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         signal.signal(signal.SIGTERM, lambda signo, frame: self.request_stop())
         signal.signal(signal.SIGINT, lambda signo, frame: self.request_stop())
@@ -218,6 +220,11 @@ class Daemon:
         self._snapshot(running=False)
 
     def close(self) -> None:
+        if self._signals:
+            # a SIGTERM after this (procd repeats it) must not write to the closed wake-up
+            # socket, or to whatever file gets its number next
+            signal.set_wakeup_fd(-1)
+            self._signals = False
         if self.control is not None:
             self.control.close()
             self.control = None

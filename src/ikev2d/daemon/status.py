@@ -95,6 +95,19 @@ def _json_chunks(status: dict) -> Iterator[str]:
     yield "}\n"
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+
+
+def _create(tmp: str) -> int:
+    """A new file at ``tmp``, created here and now: whatever was left at that name (a crash's
+    leftover, or a symlink someone planted) is removed, never written through."""
+    try:
+        return os.open(tmp, _NEW_FILE, 0o644)
+    except FileExistsError:
+        os.unlink(tmp)  # removes a symlink itself, not its target
+        return os.open(tmp, _NEW_FILE, 0o644)
+
+
 def write_snapshot(directory: str, status: dict) -> str:
     """Write ``status`` to ``directory/status.json`` atomically; returns the path."""
     return write_status(os.path.join(directory, SNAPSHOT_NAME), status)
@@ -104,7 +117,7 @@ def write_status(path: str, status: dict) -> str:
     """Write ``status`` to ``path`` atomically (its directory is created 0755)."""
     os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = _create(tmp)
     try:
         with os.fdopen(fd, "w", encoding="ascii") as f:  # json.dumps escapes non-ASCII
             f.writelines(_json_chunks(status))

@@ -293,7 +293,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "control_socket", "server", "path", "/var/run/ikev2d/control.sock",
-        "UNIX socket for ikev2ctl, LuCI and ubus.", "an absolute path (at most 107 bytes)",
+        "UNIX socket for ikev2ctl, LuCI and ubus.",
+        "an absolute path inside state_dir (at most 107 bytes)",
         max=107,
     ),
     Option(

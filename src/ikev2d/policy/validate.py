@@ -6,6 +6,7 @@ ServerConfig. Each failure is a ConfigError naming one option; warnings are coll
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 from dataclasses import dataclass
 
 from ikev2d.crypto.transforms import by_keyword
@@ -205,6 +206,18 @@ def _proposals(v: dict, kind: str, warnings: list[str]) -> None:
     v[name] = tuple(parsed)
 
 
+def _control_socket(v: dict) -> None:
+    """The control socket lives inside state_dir: start-up replaces a stale socket there, so
+    the path must not reach any file an owner cares about (/etc/config/firewall ...)."""
+    sock, state = posixpath.normpath(v["control_socket"]), posixpath.normpath(v["state_dir"])
+    if not sock.startswith(state.rstrip("/") + "/"):
+        raise ConfigError(
+            "server.control_socket", v["control_socket"], f"a path inside state_dir ({state})",
+            "is not inside state_dir",
+        )  # fmt: skip
+    v["control_socket"] = sock
+
+
 def finish_server(
     server: dict, *, lan: LanInfo | None, lan_source: str, warnings: list[str]
 ) -> dict:
@@ -215,6 +228,7 @@ def finish_server(
             "server.natt_port", v["natt_port"], "a port other than port", "is the same as port"
         )
     _psk(v, warnings)
+    _control_socket(v)
     v["local_id"] = _local_ids(v)
     v["remote_id"] = _remote_id(v)
     _subnets_and_dns(v, lan, lan_source)

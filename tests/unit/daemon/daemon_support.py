@@ -46,7 +46,7 @@ def server_table(tmp_path: Path, **overrides) -> dict:
         "port": port,
         "natt_port": natt_port,
         "control_socket": str(tmp_path / "run" / "control.sock"),
-        "state_dir": str(tmp_path / "state"),
+        "state_dir": str(tmp_path / "run"),
     }
     server.update(overrides)
     return server

@@ -30,7 +30,7 @@ def test_burst_of_many_clients_is_written_once_per_gap(tmp_path):
     config = from_mapping({"server": server_table(tmp_path)})
     daemon = Daemon(config, datapath=FakeDatapath(), clock=lambda: clock[0],
                     log=Logger("error", stream=LogCapture()))  # fmt: skip
-    path = tmp_path / "state" / "status.json"
+    path = tmp_path / "run" / "status.json"
 
     def written() -> int:
         return len(json.loads(path.read_text())["clients"])

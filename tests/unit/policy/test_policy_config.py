@@ -65,7 +65,7 @@ config ikev2d 'server'
     option fragmentation 'yes'
     option fragment_size '1400'
     option log_level 'debug'
-    option control_socket '/tmp/ikev2d.sock'
+    option control_socket '/tmp/ikev2d/control.sock'
     option state_dir '/tmp/ikev2d'
 
 config user 'user_alice'
@@ -115,7 +115,7 @@ mobike = false
 fragmentation = true
 fragment_size = 1400
 log_level = "debug"
-control_socket = "/tmp/ikev2d.sock"
+control_socket = "/tmp/ikev2d/control.sock"
 state_dir = "/tmp/ikev2d"
 
 [[user]]
@@ -491,7 +491,7 @@ ERRORS = [
     (
         server(control_socket="relative.sock"),
         "server.control_socket: 'relative.sock' is not an absolute path "
-        "(allowed: an absolute path (at most 107 bytes))",
+        "(allowed: an absolute path inside state_dir (at most 107 bytes))",
     ),
     (
         {**server(), "user": [{"name": "a", "ip": "10.10.11.5"}]},

@@ -700,7 +700,7 @@ return baseclass.extend({
 				"min": null,
 				"max": 107,
 				"datatype": "",
-				"allowed": "an absolute path (at most 107 bytes)",
+				"allowed": "an absolute path inside state_dir (at most 107 bytes)",
 				"help": "UNIX socket for ikev2ctl, LuCI and ubus."
 			},
 			{
