@@ -77,7 +77,14 @@ class PkiStore:
     revoked_txt = property(lambda self: self.dir / "revoked.txt")
 
     def exists(self) -> bool:
+        """Our own CA is here (certificate and key: it can issue)."""
         return self.ca_pem.exists() and self.ca_key.exists()
+
+    def placed(self) -> list[str]:
+        """The CA and server files present: any of them means the owner (or an earlier run)
+        set this directory up, and none of them is ever replaced without --force."""
+        paths = (self.ca_pem, self.ca_key, self.server_pem, self.server_key)
+        return [p.name for p in paths if p.exists() or p.is_symlink()]
 
     # -- loading -----------------------------------------------------------------------------
     def load_ca(self) -> pki.IssuedCert:
@@ -86,6 +93,13 @@ class PkiStore:
         cert = x509.load_pem_x509_certificate(self.ca_pem.read_bytes())
         key = serialization.load_pem_private_key(self.ca_key.read_bytes(), None)
         return pki.IssuedCert(cert, key)
+
+    def load_ca_certificate(self) -> x509.Certificate | None:
+        """The CA whose client certificates are accepted (ca.pem; its key is not needed, and
+        an outside CA has none here), or None without ca.pem."""
+        if not self.ca_pem.exists():
+            return None
+        return x509.load_pem_x509_certificate(self.ca_pem.read_bytes())
 
     def load_server(self) -> tuple[list[x509.Certificate], object]:
         """(certificate chain, leaf first; private key) for the responder's CERT/AUTH."""
@@ -107,8 +121,11 @@ class PkiStore:
 
     # -- changes -----------------------------------------------------------------------------
     def init(self, names: list[str], key_type: str, now: dt.datetime, force: bool = False) -> None:
-        if self.exists() and not force:
-            raise PkiError(f"a CA already exists in {self.dir} (use --force to replace it)")
+        placed = self.placed()
+        if placed and not force:
+            raise PkiError(
+                f"{', '.join(placed)} already exists in {self.dir} (use --force to replace)"
+            )
         _check_names(names)
         authority = pki.make_ca(f"ikev2d CA {names[0]}", now, os.urandom, key_type)
         server = pki.issue_server_cert(authority, names, now, os.urandom, key_type)
@@ -139,7 +156,8 @@ class PkiStore:
         Returns (reissued, the names the certificate still lacks)."""
         chain, _key = self.load_server()
         missing = [n for n in names if not server_cert_names(chain[0], n)]
-        if not missing or chain[0].issuer != self.load_ca().certificate.subject:
+        ours = self.exists() and chain[0].issuer == self.load_ca().certificate.subject
+        if not missing or not ours:
             return False, missing
         self.renew([*server_names(chain[0]), *missing], now)
         return True, []
@@ -327,9 +345,13 @@ def _run(store: PkiStore, args: argparse.Namespace, now: dt.datetime) -> int:
 
 
 def _show(store: PkiStore) -> None:
-    authority = store.load_ca()
-    print(f"CA ({store.ca_pem}):")
-    print("\n".join(describe(authority.certificate)))
+    ca = store.load_ca_certificate()
+    if ca is None and not store.server_pem.exists():
+        raise PkiError(f"no CA in {store.dir}: run 'ikev2ctl pki init' first")
+    if ca is not None:
+        own = "" if store.ca_key.exists() else ", without its key: not ours"
+        print(f"CA ({store.ca_pem}{own}):")
+        print("\n".join(describe(ca)))
     if store.server_pem.exists():
         chain, _key = store.load_server()
         print(f"server ({store.server_pem}):")
