@@ -26,11 +26,11 @@ test: setup
 test-unit: setup
 	$(PY) -m pytest -q tests/unit
 
-# The unit tests once more on the oldest supported set (Python 3.11, cryptography 41.0.7,
-# pyroute2 0.7.9): what OpenWrt 24.10 ships.
+# The unit, attack and fuzz tests once more on the oldest supported set (Python 3.11,
+# cryptography 41.0.7, pyroute2 0.7.9): what OpenWrt 24.10 ships.
 test-oldest:
 	@scripts/setup.sh --oldest
-	.venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/fuzz
+	.venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/attack tests/fuzz
 
 LINT_DIRS := $(wildcard src tests bench scripts files)
 

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from .certs import not_after
+from .pkcs12_mac import MAC_ITERATIONS, strengthen_mac
 
 __all__ = [
     "CA_VALIDITY",
@@ -240,20 +241,23 @@ def key_pem(key) -> bytes:
 def client_pkcs12(issued: IssuedCert, ca_cert: x509.Certificate, password: bytes) -> bytes:
     """PKCS#12 with key, certificate and CA, encrypted the legacy way every client imports:
     PBE-SHA1-3DES for key and certificates and a SHA-1 MAC. iOS/macOS and Android's keystore
-    reject AES-256/PBES2 PKCS#12 files in several releases; Windows accepts both."""
+    reject AES-256/PBES2 PKCS#12 files in several releases; Windows accepts both. Both the
+    PBE and the MAC take MAC_ITERATIONS rounds on every cryptography version (41 writes a MAC
+    of one iteration: pkcs12_mac)."""
     if not password:
         raise ValueError("a PKCS#12 password is required")
     encryption = (
         serialization.PrivateFormat.PKCS12.encryption_builder()
-        .kdf_rounds(20000)
+        .kdf_rounds(MAC_ITERATIONS)
         .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
         .hmac_hash(hashes.SHA1())  # noqa: S303 - the MAC iOS and Android can read
         .build(password)
     )
     friendly = issued.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-    return pkcs12.serialize_key_and_certificates(
+    p12 = pkcs12.serialize_key_and_certificates(
         str(friendly).encode("utf-8"), issued.private_key, issued.certificate, [ca_cert], encryption
     )
+    return strengthen_mac(p12, password)
 
 
 def check_key_matches(cert: x509.Certificate, key) -> bool:
