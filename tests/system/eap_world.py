@@ -26,7 +26,7 @@ import shutil
 import struct
 from dataclasses import dataclass
 
-from tunnel_world import PSK, SERVER_ESP, SERVER_IKE, swanctl_conf, wait_for
+from tunnel_world import PSK, SERVER_ESP, SERVER_IKE, client_xfrm, swanctl_conf, wait_for
 
 from harness import NetnsSet
 from harness.charon_cmd import CharonCmd
@@ -237,7 +237,7 @@ class EapWorld:
         return self.daemon.status()["clients"]
 
     def router_xfrm(self) -> str:
-        return self.topo.router.batch(["xfrm state", "xfrm policy"]).stdout.strip()
+        return client_xfrm(self.topo.router)
 
     def reset(self) -> None:
         """No client left: charon-cmd stopped, every swanctl IKE SA terminated (forced)."""

@@ -5,7 +5,8 @@ certificates.
 
 The PKI is an older install's: made before the start by `ikev2ctl pki init` for the name only.
 The configuration lists the name and the address as local_id, so the daemon reissues the
-server certificate (same CA) to name both before any client comes.
+server certificate (same CA) to name both before any client comes. The server accepts only
+the method of auth_mode: each method's clients are served after a reload into that mode.
 
 Run with:
     tests/espvm/run-in-esp-kernel .venv/bin/python -m pytest tests/system/test_server_identity.py
@@ -88,6 +89,14 @@ class IdentityWorld:
     daemon: Ikev2d
     phone: Charon
     pki_dir: object
+    mode: str = "eap"
+
+    def use_mode(self, mode: str) -> None:
+        """Have the daemon accept `mode` (auth_mode): rewrite its config and reload it."""
+        if mode != self.mode:
+            self.daemon.configure(**_server(self.pki_dir, mode))
+            self.daemon.ctl("reload")
+            self.mode = mode
 
     def logs(self) -> str:
         return (f"--- ikev2d.log ---\n{self.daemon.log_tail(60)}\n"
@@ -96,6 +105,15 @@ class IdentityWorld:
 
 def _pki(daemon: Ikev2d, pki_dir, *args: str) -> None:
     run(ctl_argv(daemon.control_socket, "pki", "--dir", str(pki_dir), *args), timeout=120)
+
+
+def _server(pki_dir, mode: str) -> dict:
+    return dict(
+        users=[{"name": USER, "password": PASSWORD}], auth_mode=mode, psk=PSK,
+        server_address=NAME, local_id_type="auto", local_id=[NAME, ROUTER_WAN],
+        pki_dir=str(pki_dir), local_subnet=[LAN_NET], ike_proposal=SERVER_IKE,
+        esp_proposal=SERVER_ESP,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +135,7 @@ def world(tmp_path_factory):
         shutil.copy(
             pki_dir / "clients" / f"{CLIENT}.p12", phone.swanctl_dir / "pkcs12" / "laptop.p12"
         )
-        daemon.configure(
-            users=[{"name": USER, "password": PASSWORD}], auth_mode="eap", psk=PSK,
-            server_address=NAME, local_id_type="auto", local_id=[NAME, ROUTER_WAN],
-            pki_dir=str(pki_dir), local_subnet=[LAN_NET], ike_proposal=SERVER_IKE,
-            esp_proposal=SERVER_ESP,
-        )  # fmt: skip
+        daemon.configure(**_server(pki_dir, "eap"))
         daemon.start()
         phone.write_swanctl_conf(swanctl_conf())
         phone.wait_ready()
@@ -149,6 +162,7 @@ def test_the_older_certificate_was_reissued_to_name_the_address_too(world):
 @pytest.mark.parametrize("method", METHODS)
 def test_client_is_answered_with_the_identity_it_asks_for(world, method, form):
     name = f"{method}-{form}"
+    world.use_mode(method)
     try:
         out = world.phone.initiate(name, timeout=30)
         assert re.search(rf"CHILD_SA {name}\{{\d+\}} established", out), out + world.logs()

@@ -31,6 +31,7 @@ __all__ = [
     "WRONG_PSK",
     "ClientConn",
     "World",
+    "client_xfrm",
     "drain",
     "dumps",
     "esp_packets",
@@ -194,8 +195,8 @@ class World:
         return self.daemon.status()["clients"]
 
     def router_xfrm(self) -> str:
-        """`ip xfrm state` and `ip xfrm policy` of the router (one process): "" when clean."""
-        return self.topo.router.batch(["xfrm state", "xfrm policy"]).stdout.strip()
+        """The router's XFRM state and policies of clients: "" when clean."""
+        return client_xfrm(self.topo.router)
 
     def reset(self) -> None:
         """Back to no client: every phone's IKE SAs terminated (forced, no waiting)."""
@@ -209,6 +210,14 @@ class World:
         for i, charon in enumerate(self.phones, 1):
             parts.append(f"--- charon.log phone{i} ---\n{charon.log_tail(40)}")
         return "\n".join(parts)
+
+
+def client_xfrm(router) -> str:
+    """`ip xfrm state` and `ip xfrm policy` of `router` (one process) without the pool's
+    block policies, which stay while the daemon runs: "" when no client is left."""
+    text = router.batch(["xfrm state", "xfrm policy"]).stdout
+    entries = re.split(r"^(?=src )", text, flags=re.MULTILINE)
+    return "".join(e for e in entries if "action block" not in e).strip()
 
 
 def sa_packets(state_text: str) -> dict[int, tuple[int, int]]:

@@ -155,6 +155,7 @@ class Daemon:
         if stale:
             self.log.info(f"removed {stale} kernel SAs/policies left by an earlier run")
         cfg = self.config
+        self._block_pool(cfg.pool)
         self.sockets = open_ike_sockets(
             cfg.listen, cfg.port, cfg.natt_port, self.datapath.prepare_ike_socket, self.log
         )
@@ -176,6 +177,17 @@ class Daemon:
         )
         if self.save_keys is not None:
             self.log.warning(SAVE_KEYS_WARNING.format(self.save_keys))
+
+    def _block_pool(self, pool) -> None:
+        """Clear packets from pool addresses are dropped by the kernel; only a client's ESP
+        SA may bring them in (kernel.xfrm.XfrmDatapath.block_pool)."""
+        block = getattr(self.datapath, "block_pool", None)
+        if block is None:
+            return
+        try:
+            block(str(pool))
+        except OSError as exc:
+            self.log.error(f"cannot block clear packets from the pool {pool}: {exc}")
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT: clean stop; SIGHUP: reload. Only from the main thread."""
@@ -556,6 +568,8 @@ class Daemon:
         if changed:  # the sockets stay as bound; everything else applies now
             new = dataclasses.replace(new, **{n: getattr(self.config, n) for n in changed})
         dropped = self.responder.update_config(new, self._clock())
+        if new.pool != self.config.pool:
+            self._block_pool(new.pool)
         self.config = new
         self.log.set_level(new.log_level)
         self._pump()

@@ -8,6 +8,7 @@ Public surface (called by the daemon only)::
     dp.counters(tunnel) -> Counters           # curlft of both SAs (GETSA)
     dp.remove_child(tunnel)                   # DELSA both, DELPOLICY when no tunnel uses it
     dp.flush_owned() -> int                   # leftovers of an earlier run, ours only
+    dp.block_pool("10.10.10.0/24")            # clear packets from the pool: dropped
     dp.fileno(); dp.read_events()             # expire multicasts, never blocks
     dp.close()
 
@@ -116,6 +117,7 @@ class XfrmDatapath:
         self._next_reqid = REQID_LARVAL + 1
         self._migrate_works = True  # until the kernel says it has no XFRM_MSG_MIGRATE
         self._deferred: set[tuple] = set()  # tunnels whose outbound SA is not added yet
+        self._pool_block: list[b.PolicySpec] = []  # the in/fwd block policies of the pool
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -196,6 +198,26 @@ class XfrmDatapath:
             self._undo(done_sas, done_policies)
             raise
         self._installed[_tunnel_key(tunnel)] = tunnel.reqid
+
+    def block_pool(self, pool: str | None) -> None:
+        """Only traffic that came out of a client's ESP SA may come from the address pool:
+        in/fwd block policies for the whole pool sit below every client's policy (replacing
+        those of an earlier pool; None removes them). A clear packet from an unleased pool
+        address, or spoofing a leased one, is dropped before routing or delivery."""
+        for spec in self._pool_block:
+            self._delete_policy(spec)
+        self._pool_block = []
+        if pool is None:
+            return
+        specs = b.pool_block_specs(ipaddress.ip_network(pool))
+        batch = []
+        for spec in specs:
+            seq = self._nl.next_seq()
+            batch.append((b.build_block_policy(spec, REQID_LARVAL, seq), seq, "UPDPOLICY"))
+        failed = next((e for e in self._nl.request_batch(batch) if e is not None), None)
+        self._pool_block = specs
+        if failed is not None:
+            raise failed
 
     def install_outbound(self, tunnel: ChildTunnel) -> None:
         """Add the outbound SA of a tunnel installed with ``outbound=False``."""
@@ -286,6 +308,10 @@ class XfrmDatapath:
         if self._policy_refs[spec.key] > 0:
             return
         del self._policy_refs[spec.key]
+        self._delete_policy(spec)
+
+    def _delete_policy(self, spec: b.PolicySpec) -> None:
+        """DELPOLICY by selector; one already gone is fine."""
         seq = self._nl.next_seq()
         try:
             self._nl.request(b.build_delpolicy(spec.direction, seq, spec=spec), seq, "DELPOLICY")
@@ -358,6 +384,7 @@ class XfrmDatapath:
                 removed += self._delete_quietly(b.build_delsa, "DELSA", dst, sa[1])
         self._policy_refs.clear()
         self._installed.clear()
+        self._pool_block = []
         return removed
 
     # -- events -----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ __all__ = [
     "SaRuntime",
     "address_from",
     "build_allocspi",
+    "build_block_policy",
     "build_delpolicy",
     "build_delsa",
     "build_dump",
@@ -40,6 +41,7 @@ __all__ = [
     "parse_event",
     "policy_priority",
     "policy_specs",
+    "pool_block_specs",
     "sa_runtime",
     "xaddr",
 ]
@@ -50,6 +52,11 @@ _DUMP = 0x300
 _ALL_ALGOS = 0xFFFF_FFFF  # template accepts any algorithm the SA uses (as ip-xfrm/strongSwan)
 _XFRM_STATE_AF_UNSPEC = 32
 _PRIO_BASE = 0x10000  # lower value wins in the kernel; below strongSwan's routed base
+# Below every per-client policy (those count the prefix lengths off _PRIO_BASE): a pool-wide
+# block policy only catches what no client's policy matches.
+_BLOCK_PRIORITY = (_PRIO_BASE << 2) + 3
+_ANY4 = ipaddress.ip_network("0.0.0.0/0")
+_NO_ADDRESS = ipaddress.ip_address("0.0.0.0")  # noqa: S104 - the unused template of a block
 
 
 def xaddr(addr: IPAddress) -> bytes:
@@ -304,14 +311,37 @@ def _selector(src: IPNetwork, dst: IPNetwork) -> dict[str, object]:
     }
 
 
+def pool_block_specs(pool: IPNetwork) -> list[PolicySpec]:
+    """in and fwd from the whole pool to anywhere: packets with a pool source that did not
+    come out of a client's ESP SA (no client policy matched them) are dropped."""
+    return [
+        PolicySpec(direction, pool, _ANY4, _NO_ADDRESS, _NO_ADDRESS)
+        for direction in (m.XFRM_POLICY_IN, m.XFRM_POLICY_FWD)
+    ]
+
+
+def build_block_policy(spec: PolicySpec, reqid: int, seq: int) -> bytes:
+    """UPDPOLICY: block, at the lowest priority of ours. Its template is never used (a block
+    policy drops before templates are looked at); it carries our reqid, so the policy is
+    recognised as ours (flush_owned) like every other."""
+    return _policy(spec, reqid, m.XFRM_MSG.UPDPOLICY, seq, m.XFRM_POLICY_BLOCK, _BLOCK_PRIORITY)
+
+
 def build_policy(spec: PolicySpec, reqid: int, msg_type: int, seq: int) -> bytes:
     """NEWPOLICY/UPDPOLICY: allow + one ESP tunnel template with our reqid."""
+    priority = policy_priority(spec.src, spec.dst)
+    return _policy(spec, reqid, msg_type, seq, m.XFRM_POLICY_ALLOW, priority)
+
+
+def _policy(
+    spec: PolicySpec, reqid: int, msg_type: int, seq: int, action: int, priority: int
+) -> bytes:
     fields = {
         **_selector(spec.src, spec.dst),
         **_lifetime_cfg(None),
-        "priority": policy_priority(spec.src, spec.dst),
+        "priority": priority,
         "dir": spec.direction,
-        "action": m.XFRM_POLICY_ALLOW,
+        "action": action,
     }
     tmpl = m.user_tmpl(
         id_daddr=xaddr(spec.tmpl_dst),

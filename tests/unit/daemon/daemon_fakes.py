@@ -81,6 +81,9 @@ class FakeDatapath:
         self.flushes += 1
         return 0
 
+    def block_pool(self, pool: str | None) -> None:
+        self.blocked_pools = [*getattr(self, "blocked_pools", []), pool]
+
     def fileno(self) -> int:
         return self._r
 

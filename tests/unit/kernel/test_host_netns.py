@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import socket
 
 import pytest
 from kernel_netns import in_netns as _in_netns
 from kernel_netns import ip as _ip
 
+from ikev2d.kernel import xfrm_build as b
 from ikev2d.kernel.errors import XfrmError
 from ikev2d.kernel.sockets import bypass_ike_socket, enable_udp_encap
 from ikev2d.kernel.xfrm import ChildTunnel, EspTransform, SaKeys, XfrmDatapath
@@ -90,3 +93,26 @@ def test_batched_requests_report_each_ack_and_keep_going(netns):
     assert [r is None for r in results] == [True, False, True]
     assert isinstance(results[1], XfrmError) and results[1].operation == "UPDPOLICY"
     assert _ip(netns, "xfrm", "policy").count("dir ") == 2
+
+
+def test_pool_block_policies_sit_below_client_policies_and_are_ours(netns):
+    with _in_netns(netns):
+        dp = XfrmDatapath(listen=False)
+    with dp:
+        dp.block_pool("10.10.10.0/24")
+        policy = _ip(netns, "xfrm", "policy")
+        blocks = [b for b in policy.split("src ")[1:] if "action block" in b]
+        assert len(blocks) == 2 and all(b.startswith("10.10.10.0/24 dst 0.0.0.0/0") for b in blocks)
+        assert {"dir in" in b for b in blocks} == {True, False}  # one in, one fwd
+        # a client's policy (as install_child makes it) wins over the pool's block
+        client = b.policy_priority(ipaddress.ip_network("10.10.10.5/32"),
+                                   ipaddress.ip_network("0.0.0.0/0"))  # fmt: skip
+        assert all(int(re.search(r"priority (\d+)", p).group(1)) > client for p in blocks)
+        dp.block_pool("10.20.0.0/16")  # a new pool replaces the old block
+        policy = _ip(netns, "xfrm", "policy")
+        assert "10.10.10.0/24" not in policy and policy.count("action block") == 2
+        assert dp.flush_owned() == 2  # ours: removed at start and stop like the rest
+        assert "action block" not in _ip(netns, "xfrm", "policy")
+        dp.block_pool("10.10.10.0/24")
+        dp.block_pool(None)
+        assert "dir " not in _ip(netns, "xfrm", "policy")

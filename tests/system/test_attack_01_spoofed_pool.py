@@ -1,0 +1,84 @@
+"""Item 1 of issue 13 (attack tier, kernel ESP): spoofed pool sources must not reach the LAN.
+
+The firewall forwards from wan whatever has a pool source, and IPsec policies existed only for
+leased addresses: a clear packet from an unleased pool address (10.10.10.99) arriving on wan
+was forwarded to the LAN. The daemon now installs in/fwd block policies for the whole pool
+below every client's policy: only what came out of a client's ESP SA gets through.
+
+phone1 holds a tunnel (10.10.10.1); phone2 has none and forges pool sources in clear.
+
+Run with (tests/system/test_attack_*.py: the attack tier's kernel part):
+    tests/espvm/run-in-esp-kernel .venv/bin/python -m pytest -m attack tests/system
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+from tunnel_world import MAIN_CONFIG, ClientConn, World, phone_id, wait_for
+
+from harness.topology import LAN_HOST, ROUTER_LAN
+
+pytestmark = [pytest.mark.espvm, pytest.mark.attack]
+
+UNLEASED = "10.10.10.99"
+PORT = 5555
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = World.build(tmp_path_factory.mktemp("spoof"), [[ClientConn("home", phone_id(1))], []])
+    yield w
+    w.teardown()
+
+
+def _blocked_in_router(w: World) -> int:
+    """The router's XfrmInPolBlock counter: packets a block policy dropped."""
+    stat = w.topo.router.run(["cat", "/proc/net/xfrm_stat"]).stdout
+    return int(re.search(r"XfrmInPolBlock\s+(\d+)", stat).group(1))
+
+
+def _send(ns, source: str, payload: bytes, to: tuple[str, int], count: int = 1) -> None:
+    with ns.udp_socket(source, 0) as s:
+        for _ in range(count):
+            s.sendto(payload, to)
+
+
+def _received(sock: socket.socket, until: bytes, timeout: float = 10.0) -> list[bytes]:
+    """Datagrams on `sock` up to and including `until` (bounded in time)."""
+    sock.settimeout(timeout)
+    got = []
+    while until not in got:
+        got.append(sock.recv(2048))
+    return got
+
+
+def test_item01_clear_packets_from_the_pool(world):
+    w = world
+    w.use(MAIN_CONFIG)
+    out = w.phones[0].initiate("home")
+    vip = re.search(r"installing new virtual IP (\S+)", out).group(1)
+    assert vip != UNLEASED
+    spoofer = w.topo.phones[1]
+    spoofer.batch([f"addr add {UNLEASED}/32 dev wan0", f"addr add {vip}/32 dev wan0"])
+    before = _blocked_in_router(w)
+    with w.topo.lan.udp_socket("0.0.0.0", PORT) as lan, \
+            w.topo.router.udp_socket(ROUTER_LAN, PORT) as router:  # fmt: skip
+        # forged in clear: an unleased pool address to the LAN host and to the router itself
+        _send(spoofer, UNLEASED, b"spoofed", (LAN_HOST, PORT), count=5)
+        _send(spoofer, UNLEASED, b"spoofed", (ROUTER_LAN, PORT), count=5)
+        # ... and the leased address of phone1, in clear
+        _send(spoofer, vip, b"spoofed", (LAN_HOST, PORT), count=5)
+        # the same through phone1's tunnel
+        _send(w.topo.phones[0], vip, b"tunnelled", (LAN_HOST, PORT))
+        _send(w.topo.phones[0], vip, b"tunnelled", (ROUTER_LAN, PORT))
+        at_lan = _received(lan, b"tunnelled")
+        at_router = _received(router, b"tunnelled")
+    assert at_lan == [b"tunnelled"], at_lan
+    assert at_router == [b"tunnelled"], at_router
+    # the block policies dropped the unleased source (the client's policy the leased one)
+    wait_for(lambda: _blocked_in_router(w) - before >= 10, 5, "10 blocked packets", w.logs)
+    policies = w.topo.router.ip("xfrm", "policy").stdout
+    assert policies.count("src 10.10.10.0/24 dst 0.0.0.0/0") == 2, policies
