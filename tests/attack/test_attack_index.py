@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from conftest import ITEMS_ELSEWHERE, ITEMS_HERE
+from attack_items import ITEMS_ELSEWHERE, ITEMS_HERE
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -706,8 +706,10 @@ class Responder:
 
 
 def _authenticated(sa: IkeSa) -> object:
-    """Who authenticated: the EAP or certificate user, else the IKE identity."""
-    return sa.user if sa.user is not None else sa.identity
+    """Who authenticated: by which method, as which user (or IKE identity); the lease key."""
+    from .child import pool_key
+
+    return pool_key(sa)
 
 
 def _who(sa: IkeSa) -> str:

@@ -292,10 +292,10 @@ OPTIONS: tuple[Option, ...] = (
         "debug, info, warning or error", choices=("debug", "info", "warning", "error"),
     ),
     Option(
-        "control_socket", "server", "path", "/var/run/ikev2d/control.sock",
+        "control_socket", "server", "path", None,
         "UNIX socket for ikev2ctl, LuCI and ubus.",
         "an absolute path inside state_dir (at most 107 bytes)",
-        max=107,
+        max=107, default_doc="control.sock in state_dir (/var/run/ikev2d/control.sock)",
     ),
     Option(
         "pki_dir", "server", "path", "/etc/ikev2d/pki",

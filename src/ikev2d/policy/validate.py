@@ -206,10 +206,23 @@ def _proposals(v: dict, kind: str, warnings: list[str]) -> None:
     v[name] = tuple(parsed)
 
 
+_SOCKET_NAME = "control.sock"
+_SUN_PATH_MAX = 107  # bytes of a UNIX socket path (sun_path)
+
+
 def _control_socket(v: dict) -> None:
     """The control socket lives inside state_dir: start-up replaces a stale socket there, so
     the path must not reach any file an owner cares about (/etc/config/firewall ...)."""
-    sock, state = posixpath.normpath(v["control_socket"]), posixpath.normpath(v["state_dir"])
+    state = posixpath.normpath(v["state_dir"])
+    if v["control_socket"] is None:
+        v["control_socket"] = posixpath.join(state, _SOCKET_NAME)
+        if len(v["control_socket"].encode()) > _SUN_PATH_MAX:
+            raise ConfigError(
+                "server.state_dir", v["state_dir"], f"a path of at most "
+                f"{_SUN_PATH_MAX - len(_SOCKET_NAME) - 1} bytes, or set control_socket",
+                f"is too long for the control socket {_SOCKET_NAME} in it",
+            )  # fmt: skip
+    sock = posixpath.normpath(v["control_socket"])
     if not sock.startswith(state.rstrip("/") + "/"):
         raise ConfigError(
             "server.control_socket", v["control_socket"], f"a path inside state_dir ({state})",
