@@ -174,13 +174,18 @@ class ServerConfig:
 
     def new_pool(self, *, sticky_limit: int | None = None) -> AddressPool:
         """An AddressPool for this configuration, keyed by `lease_key`: an enabled user's
-        fixed ``ip`` goes to that user logged in by EAP only; DNS addresses inside the pool
-        are reserved.
+        fixed ``ip`` goes to that user authenticated by the server (an EAP login, or a
+        certificate of that name from our CA, as auth_mode says), never to a PSK client that
+        names itself so; DNS addresses inside the pool are reserved.
         """
         reserved = [a for a in self.dns if a.version == 4 and a in self.pool]
-        fixed = {
-            lease_key("eap", u.name): u.ip for u in self.users if u.ip is not None and u.enabled
-        }
+        fixed = {}
+        if self.auth_mode in ("eap", "cert"):
+            fixed = {
+                lease_key(self.auth_mode, u.name): u.ip
+                for u in self.users
+                if u.ip is not None and u.enabled
+            }
         return AddressPool(self.pool, reserved, fixed, sticky_limit=sticky_limit)
 
 

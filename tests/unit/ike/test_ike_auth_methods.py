@@ -369,7 +369,7 @@ def test_reload_keeps_a_named_client_with_its_fixed_address(authority):
     from ikev2d.policy.config import from_mapping
 
     users = [*USERS, {"name": "laptop.example.test", "password": "pw", "ip": "10.10.10.77"}]
-    data = {"server": {"enabled": True, "auth_mode": "eap", "local_id": "vpn.example.test",
+    data = {"server": {"enabled": True, "auth_mode": "cert", "local_id": "vpn.example.test",
                        "local_subnet": ["192.168.1.0/24"], "dns": ["192.168.1.1"]},
             "user": users}  # fmt: skip
     config = from_mapping(data)
@@ -384,4 +384,4 @@ def test_reload_keeps_a_named_client_with_its_fixed_address(authority):
     assert str(vip(client.open(resp)[1])) == "10.10.10.77"
     events(r)
     assert r.update_config(from_mapping(data), now=5.0) == []
-    assert r.pool.owner("10.10.10.77") == "laptop.example.test"
+    assert r.pool.owner("10.10.10.77") == ("cert", "laptop.example.test")

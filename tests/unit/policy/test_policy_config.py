@@ -376,15 +376,19 @@ def test_check_supported():
 
 
 def test_new_pool_reserves_dns_and_fixed_addresses():
-    data = server(dns=["10.10.10.1"])
+    data = server(dns=["10.10.10.1"], auth_mode="cert")
     data["user"] = [
         {"name": "alice", "ip": "10.10.10.2"},
         {"name": "off", "ip": "10.10.10.3", "enabled": False},
     ]
     pool = from_mapping(data).new_pool()
-    assert pool.lease(lease_key("eap", "carol")) == ipaddress.IPv4Address("10.10.10.3")  # off
+    assert pool.lease(lease_key("cert", "carol")) == ipaddress.IPv4Address("10.10.10.3")  # off
     assert pool.lease(lease_key("psk", "alice")) != ipaddress.IPv4Address("10.10.10.2")
-    assert pool.lease(lease_key("eap", "alice")) == ipaddress.IPv4Address("10.10.10.2")
+    assert pool.lease(lease_key("eap", "alice")) != ipaddress.IPv4Address("10.10.10.2")
+    assert pool.lease(lease_key("cert", "alice")) == ipaddress.IPv4Address("10.10.10.2")
+    # with a PSK nobody is authenticated as a user: no fixed addresses
+    psk = from_mapping({**data, "server": {**data["server"], "auth_mode": "psk"}}).new_pool()
+    assert psk.lease(lease_key("psk", "alice")) == ipaddress.IPv4Address("10.10.10.2")
 
 
 # -- errors: one line naming option, value and what is allowed ---------------------------------
