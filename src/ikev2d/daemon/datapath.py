@@ -39,9 +39,9 @@ class Datapath(Protocol):
 
     def flush_owned(self) -> int: ...
 
-    def block_pool(self, pool: str | None) -> None:
-        """Drop packets from `pool` addresses that no client's ESP SA brought in (optional:
-        a datapath without it is a test double)."""
+    def block_pool(self, pools: list[str]) -> None:
+        """Drop packets from the `pools` addresses that no client's ESP SA brought in
+        (optional: a datapath without it is a test double)."""
 
     def fileno(self) -> int | None:
         """An fd that becomes readable when ``read_events`` has something, or None."""

@@ -155,7 +155,7 @@ class Daemon:
         if stale:
             self.log.info(f"removed {stale} kernel SAs/policies left by an earlier run")
         cfg = self.config
-        self._block_pool(cfg.pool)
+        self._block_pools(cfg)
         self.sockets = open_ike_sockets(
             cfg.listen, cfg.port, cfg.natt_port, self.datapath.prepare_ike_socket, self.log
         )
@@ -178,16 +178,17 @@ class Daemon:
         if self.save_keys is not None:
             self.log.warning(SAVE_KEYS_WARNING.format(self.save_keys))
 
-    def _block_pool(self, pool) -> None:
+    def _block_pools(self, config: ServerConfig) -> None:
         """Clear packets from pool addresses are dropped by the kernel; only a client's ESP
         SA may bring them in (kernel.xfrm.XfrmDatapath.block_pool)."""
         block = getattr(self.datapath, "block_pool", None)
         if block is None:
             return
+        pools = [str(p) for p in (config.pool, config.pool6) if p is not None]
         try:
-            block(str(pool))
+            block(pools)
         except OSError as exc:
-            self.log.error(f"cannot block clear packets from the pool {pool}: {exc}")
+            self.log.error(f"cannot block clear packets from {', '.join(pools)}: {exc}")
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT: clean stop; SIGHUP: reload. Only from the main thread."""
@@ -568,8 +569,8 @@ class Daemon:
         if changed:  # the sockets stay as bound; everything else applies now
             new = dataclasses.replace(new, **{n: getattr(self.config, n) for n in changed})
         dropped = self.responder.update_config(new, self._clock())
-        if new.pool != self.config.pool:
-            self._block_pool(new.pool)
+        if (new.pool, new.pool6) != (self.config.pool, self.config.pool6):
+            self._block_pools(new)
         self.config = new
         self.log.set_level(new.log_level)
         self._pump()

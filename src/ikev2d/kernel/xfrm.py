@@ -8,7 +8,7 @@ Public surface (called by the daemon only)::
     dp.counters(tunnel) -> Counters           # curlft of both SAs (GETSA)
     dp.remove_child(tunnel)                   # DELSA both, DELPOLICY when no tunnel uses it
     dp.flush_owned() -> int                   # leftovers of an earlier run, ours only
-    dp.block_pool("10.10.10.0/24")            # clear packets from the pool: dropped
+    dp.block_pool(["10.10.10.0/24"])          # clear packets from the pools: dropped
     dp.fileno(); dp.read_events()             # expire multicasts, never blocks
     dp.close()
 
@@ -199,17 +199,18 @@ class XfrmDatapath:
             raise
         self._installed[_tunnel_key(tunnel)] = tunnel.reqid
 
-    def block_pool(self, pool: str | None) -> None:
-        """Only traffic that came out of a client's ESP SA may come from the address pool:
-        in/fwd block policies for the whole pool sit below every client's policy (replacing
-        those of an earlier pool; None removes them). A clear packet from an unleased pool
-        address, or spoofing a leased one, is dropped before routing or delivery."""
+    def block_pool(self, pools: list[str]) -> None:
+        """Only traffic that came out of a client's ESP SA may come from the address pools
+        (pool, pool6): in/fwd block policies for each whole pool sit below every client's
+        policy (replacing those of earlier pools; [] removes them). A clear packet from an
+        unleased pool address, or spoofing a leased one, is dropped before routing or
+        delivery."""
         for spec in self._pool_block:
             self._delete_policy(spec)
         self._pool_block = []
-        if pool is None:
+        if not pools:
             return
-        specs = b.pool_block_specs(ipaddress.ip_network(pool))
+        specs = [s for pool in pools for s in b.pool_block_specs(ipaddress.ip_network(pool))]
         batch = []
         for spec in specs:
             seq = self._nl.next_seq()

@@ -55,8 +55,8 @@ _PRIO_BASE = 0x10000  # lower value wins in the kernel; below strongSwan's route
 # Below every per-client policy (those count the prefix lengths off _PRIO_BASE): a pool-wide
 # block policy only catches what no client's policy matches.
 _BLOCK_PRIORITY = (_PRIO_BASE << 2) + 3
-_ANY4 = ipaddress.ip_network("0.0.0.0/0")
-_NO_ADDRESS = ipaddress.ip_address("0.0.0.0")  # noqa: S104 - the unused template of a block
+_ANYWHERE = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
+_NO_ADDRESS = {4: ipaddress.ip_address("0.0.0.0"), 6: ipaddress.ip_address("::")}  # noqa: S104
 
 
 def xaddr(addr: IPAddress) -> bytes:
@@ -314,8 +314,9 @@ def _selector(src: IPNetwork, dst: IPNetwork) -> dict[str, object]:
 def pool_block_specs(pool: IPNetwork) -> list[PolicySpec]:
     """in and fwd from the whole pool to anywhere: packets with a pool source that did not
     come out of a client's ESP SA (no client policy matched them) are dropped."""
+    nowhere = _NO_ADDRESS[pool.version]  # the template of a block policy is never used
     return [
-        PolicySpec(direction, pool, _ANY4, _NO_ADDRESS, _NO_ADDRESS)
+        PolicySpec(direction, pool, _ANYWHERE[pool.version], nowhere, nowhere)
         for direction in (m.XFRM_POLICY_IN, m.XFRM_POLICY_FWD)
     ]
 

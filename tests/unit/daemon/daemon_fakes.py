@@ -81,8 +81,8 @@ class FakeDatapath:
         self.flushes += 1
         return 0
 
-    def block_pool(self, pool: str | None) -> None:
-        self.blocked_pools = [*getattr(self, "blocked_pools", []), pool]
+    def block_pool(self, pools: list[str]) -> None:
+        self.blocked_pools = [*getattr(self, "blocked_pools", []), pools]
 
     def fileno(self) -> int:
         return self._r

@@ -155,7 +155,7 @@ def test_reload_and_check(daemon_with_file):
     }
     assert str(d.daemon.config.pool) == "10.20.30.0/24"
     # clear packets from the pool are dropped by the kernel: the new pool is blocked now
-    assert d.daemon.datapath.blocked_pools == ["10.10.10.0/24", "10.20.30.0/24"]
+    assert d.daemon.datapath.blocked_pools == [["10.10.10.0/24"], ["10.20.30.0/24"]]
 
     # a new port needs a restart: the rest applies, the sockets stay as bound
     write_toml(path, {**server, "pool": "10.20.30.0/24", "port": server["port"] + 1,
