@@ -15,7 +15,6 @@ Usage: build_apk.py [--out DIR]
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
@@ -26,7 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_ipk import ROOT, IpkSpec, ikev2d_spec, luci_spec, source_date_epoch
+from build_ipk import (
+    ROOT,
+    IpkSpec,
+    build_main,
+    ikev2d_spec,
+    luci_spec,
+    source_date_epoch,
+)
 
 __all__ = ["apk_scripts", "build_all", "description_line", "write_apk"]
 
@@ -157,12 +163,7 @@ def build_all(out_dir: Path, root: Path = ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "dist")
-    args = parser.parse_args(argv)
-    for path in build_all(args.out):
-        print(f"built {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
-    return 0
+    return build_main(argv, __doc__.splitlines()[0], build_all)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ __all__ = [
     "FeedMakefile",
     "IpkSpec",
     "build_all",
+    "build_main",
     "control_text",
     "ikev2d_spec",
     "luci_spec",
@@ -356,13 +357,18 @@ def build_all(out_dir: Path, root: Path = ROOT) -> list[Path]:
     return [write_ipk(spec, out_dir, mtime) for spec in (ikev2d_spec(root), luci_spec(root))]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_main(argv: list[str] | None, description: str, build) -> int:
+    """The command line of a package builder: `--out DIR` (default dist/), build(out)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
     args = parser.parse_args(argv)
-    for path in build_all(args.out):
+    for path in build(args.out):
         print(f"built {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return build_main(argv, __doc__.splitlines()[0], build_all)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .proc import CommandFailed, wait_until
+from .proc import CommandFailed, run, wait_until
 
 __all__ = ["LogLine", "RouterNamespace", "userland_tree"]
 
@@ -361,25 +361,7 @@ class RouterNamespace:
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run argv inside and wait (at most `timeout` s); CommandFailed on non-zero if check."""
-        full = self.command(argv)
-        try:
-            proc = subprocess.run(
-                full,
-                input=input,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=self.env(env),
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise CommandFailed(f"timed out after {timeout}s in the router: {list(argv)}") from exc
-        if check and proc.returncode != 0:
-            raise CommandFailed(
-                f"exit {proc.returncode} in the router: {list(argv)}\n"
-                f"stdout: {proc.stdout.strip()[-3000:]}\nstderr: {proc.stderr.strip()[-3000:]}"
-            )
-        return proc
+        return run(self.command(argv), input=input, check=check, timeout=timeout, env=self.env(env))
 
     def sh(self, script: str, **kw) -> subprocess.CompletedProcess[str]:
         """Run a script with the router's /bin/sh (busybox ash)."""
