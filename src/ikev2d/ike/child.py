@@ -76,8 +76,7 @@ def client_selectors(config: ServerConfig, tsi, tsr, vip, vip6):
     addresses = (vip,) if vip6 is None else (vip, vip6)
     remote = narrow_remote(tsi, addresses)
     vip6 = vip6 if len(remote) > 1 else None  # its TSi asked for no IPv6
-    offered = config.subnets(4) + (config.subnets(6) if vip6 is not None else ())
-    local = narrow_local(tsr, offered)
+    local = narrow_local(tsr, config.offered_subnets if vip6 is not None else config.subnets(4))
     if config.ipv6_refused:
         remote += passed_through(tsi, 6)
         local += intersect(tsr, config.subnets(6))

@@ -114,6 +114,12 @@ class ServerConfig:
         return tuple(n for n in self.local_subnet if n.version == version)
 
     @property
+    def offered_subnets(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """What a client reaches through the tunnel: the IPv6 networks only with pool6 (a
+        client without an IPv6 address there reaches none of them)."""
+        return self.subnets(4) + (self.subnets(6) if self.pool6 is not None else ())
+
+    @property
     def ipv6_refused(self) -> bool:
         """Full tunnel without pool6: clients' IPv6 is taken into the tunnel and dropped
         there, so it neither leaks around the tunnel nor goes anywhere (docs/configuration)."""

@@ -72,7 +72,7 @@ def render_sswan(
     }
     if config.dns:
         doc["dns-servers"] = " ".join(str(a) for a in config.dns)
-    if not config.full_tunnel and config.local_subnet:
-        doc["split-tunneling"] = {"subnets": " ".join(str(n) for n in config.local_subnet)}
+    if not config.full_tunnel and config.offered_subnets:
+        doc["split-tunneling"] = {"subnets": " ".join(str(n) for n in config.offered_subnets)}
     filename = f"{safe_filename(address)}-{safe_filename(user or 'android')}.sswan"
     return Profile(filename, MIME, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))

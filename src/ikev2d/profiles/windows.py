@@ -90,7 +90,7 @@ def render_powershell(
     if config.auth_mode == "cert":
         lines[9:9] = _import_p12(p12, p12_password)
     if split:
-        for net in config.local_subnet:
+        for net in config.offered_subnets:
             lines.append(
                 f"Add-VpnConnectionRoute -ConnectionName $Name -DestinationPrefix "
                 f"{ps_quote(str(net))} -PassThru"

@@ -122,3 +122,13 @@ def test_qr_too_long():
     with pytest.raises(QrError):
         qr_matrix("é" * 107)  # 214 bytes: "z" * 214 does not fit either
     assert qr_svg("a").count("<path") == 1
+
+
+def test_split_tunnel_routes_name_ipv6_networks_only_with_pool6(ca_pem):
+    subnets = ["192.168.1.0/24", "fd00:1::/64"]
+    with6 = make_config(auth_mode="eap", users=[{"name": "alice"}], pool6="fd00:99::/64",
+                        local_subnet=subnets)  # fmt: skip
+    without = make_config(auth_mode="eap", users=[{"name": "alice"}], local_subnet=subnets)
+    for cfg, expected in ((with6, "192.168.1.0/24 fd00:1::/64"), (without, "192.168.1.0/24")):
+        doc = json.loads(render_profile(cfg, "android-sswan", "alice", ca_pem=ca_pem).data)
+        assert doc["split-tunneling"]["subnets"] == expected
