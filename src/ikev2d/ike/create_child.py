@@ -41,6 +41,7 @@ from .negotiate import (
 )
 from .rules import check_request
 from .sa import ChildSa, IkeSa, SaState, carry_client_state
+from .window import MessageWindow
 
 __all__ = ["ChildCreated", "IkeRekeyed", "handle_create_child_sa", "rekeyed_ike_sa"]
 
@@ -159,7 +160,7 @@ def rekeyed_ike_sa(
         nonce_i=b"", nonce_r=b"", init_request=b"", init_response=b"",
         created=now, expires=None, initiator=initiator,
         nat_remote=old.nat_remote, nat_local=old.nat_local, state=SaState.ESTABLISHED,
-        next_request_id=0,
+        window=MessageWindow(next_request_id=0),
     )  # fmt: skip
     carry_client_state(old, new)
     new.children, old.children = old.children, []

@@ -128,8 +128,7 @@ def handle_ike_sa_init(
         nat_remote=nat_remote,
         nat_local=nat_local,
     )
-    sa.last_response_id = 0
-    sa.last_response = [response]
+    sa.window.answered(0, [response], dst, src, now)
     sa.fragmentation = fragmentation
     sa.peer_hashes = _hash_list(hashes)
     sa.additional_ke, sa.pending_ke = chosen.additional, chosen.additional_methods

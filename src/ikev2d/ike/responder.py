@@ -47,7 +47,8 @@ from .dos import (
 )
 from .errors import AuthenticationFailed, IkeError, KernelRefused, NoProposalChosen
 from .events import Address
-from .sa import ChildSa, IkeSa, PendingRequest, SaState
+from .sa import ChildSa, IkeSa, SaState
+from .window import OnResponse, QueuedRequest, RequestVerdict
 
 if TYPE_CHECKING:
     from .credentials import Credentials
@@ -168,9 +169,7 @@ class Responder:
         if sa.state != SaState.ESTABLISHED:
             return
         self.terminate(sa, reason)
-        sa.queued.clear()
-        if sa.pending is not None:  # our Delete goes out now, whatever was in flight
-            sa.pending = None
+        sa.window.drop_requests()  # our Delete goes out now, whatever was in flight
         delete_ike(self, sa, now)
 
     def replace_older_sessions(self, sa: IkeSa) -> None:
@@ -291,22 +290,22 @@ class Responder:
 
     def send_request(
         self, sa: IkeSa, exchange: int, payloads: list[Payload], now: float, kind: str,
-        on_response: Callable | None = None,
+        on_response: OnResponse | None = None,
     ) -> None:  # fmt: skip
         """Send now if nothing of ours is in flight, else queue (window size 1)."""
         from .protection import seal
 
-        if sa.pending is not None:
-            sa.queued.append(
-                lambda t: self.send_request(sa, exchange, payloads, t, kind, on_response)
-            )
+        window = sa.window
+        if window.pending is not None:
+            window.queued.append(QueuedRequest(exchange, payloads, kind, on_response))
             return
-        mid = sa.next_own_id
-        sa.next_own_id += 1
-        header = Header(sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator).encode()
-        datagrams = seal(sa, header, payloads, self.config, self.rng)
+
+        def build(mid: int) -> list[bytes]:
+            header = Header(sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator).encode()
+            return seal(sa, header, payloads, self.config, self.rng)
+
         timeout = float(self.config.retransmit_timeout)
-        sa.pending = PendingRequest(mid, datagrams, now + timeout, kind, on_response)
+        datagrams = window.start(build, now + timeout, kind, on_response)
         self._outbox.extend((d, sa.local, sa.remote) for d in datagrams)
         self.schedule(sa)
 
@@ -433,11 +432,13 @@ class Responder:
         from .protection import decode_inner, is_retransmission, open_plain
 
         mid = header.message_id
-        if mid == sa.last_response_id and mid + 1 == sa.next_request_id:
-            if sa.last_response and is_retransmission(sa, data):
-                self._outbox.extend((d, dst, src) for d in sa.last_response)
+        verdict = sa.window.verdict(mid)
+        if verdict == RequestVerdict.RETRANSMITTED:
+            last = sa.window.last_response
+            if last and is_retransmission(sa, data):
+                self._outbox.extend((d, dst, src) for d in last)
             return
-        if mid != sa.next_request_id:
+        if verdict == RequestVerdict.OUT_OF_WINDOW:
             return
         opened = open_plain(sa, data, now)
         if opened is None:
@@ -614,7 +615,7 @@ class Responder:
         elif isinstance(result, IkeRekeyed):
             new = result.new_sa
             sa.move_to(SaState.REKEYED)
-            sa.queued.clear()
+            sa.window.queued.clear()
             for child in new.children:  # what was queued on the old SA is redone on the new
                 child.rekeying = False
             self.adopt(new)
@@ -627,13 +628,13 @@ class Responder:
     def _on_response(self, sa: IkeSa, data: bytes, header: Header, src, dst, now) -> None:
         from .protection import open_message
 
-        pending = sa.pending
-        if pending is None or header.message_id != pending.message_id:
+        pending = sa.window.take_response(header.message_id)
+        if pending is None:
             return
         inner = open_message(sa, data, now)
         if inner is None:
             return
-        sa.pending = None
+        sa.window.pending = None
         sa.settled = True
         if isinstance(inner, ParseError):
             inner = [NotifyPayload.of(NotifyType.INVALID_SYNTAX)]
@@ -645,8 +646,10 @@ class Responder:
         self._next_queued(sa, now)
 
     def _next_queued(self, sa: IkeSa, now: float) -> None:
-        if sa.queued and sa.pending is None and sa.state != SaState.DEAD:
-            sa.queued.pop(0)(now)
+        window = sa.window
+        if window.queued and window.pending is None and sa.state != SaState.DEAD:
+            q = window.queued.pop(0)
+            self.send_request(sa, q.exchange, q.payloads, now, q.kind, q.on_response)
         self.schedule(sa)
 
     # -- timers ----------------------------------------------------------------------------
@@ -654,24 +657,22 @@ class Responder:
         from .eap_auth import EapSession
         from .tasks import on_timer
 
-        if sa.delayed is not None:
-            self._send_delayed(sa, now)
+        delayed = sa.window.release_delayed(now)
+        if delayed is not None:
+            self._outbox.extend((d, delayed.local, delayed.remote) for d in delayed.datagrams)
         if sa.expires is not None and sa.expires <= now:
             if isinstance(sa.eap, EapSession) and sa.eap.wrong_passwords:
                 reason = f"EAP-MSCHAPv2: wrong password ({sa.eap.wrong_passwords} tries), no retry"
                 self.emit(ev.AuthenticationFailed(sa.remote, _who(sa), reason, "password_wrong"))
             self.forget(sa)  # half-open too long: no IKE_AUTH came, or EAP stalled
             return
-        pending = sa.pending
-        if pending is not None and pending.next_send <= now:
-            if pending.tries >= self.config.retransmit_tries:
-                sa.pending = None
-                self.terminate(sa, "the client stopped answering")
-                self.forget(sa)
-                return
-            self._outbox.extend((d, sa.local, sa.remote) for d in pending.datagrams)
-            pending.next_send = now + self.config.retransmit_timeout * 2.0**pending.tries
-            pending.tries += 1
+        cfg = self.config
+        resend = sa.window.resend_due(now, cfg.retransmit_timeout, cfg.retransmit_tries)
+        if resend is None:
+            self.terminate(sa, "the client stopped answering")
+            self.forget(sa)
+            return
+        self._outbox.extend((d, sa.local, sa.remote) for d in resend)
         if sa.state == SaState.ESTABLISHED:
             on_timer(self, sa, now)
         self.schedule(sa)
@@ -687,22 +688,10 @@ class Responder:
             sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator, response=True
         ).encode()
         datagrams = seal(sa, header, payloads, self.config, self.rng)
-        sa.last_response_id = mid
-        sa.next_request_id = mid + 1
+        now_out = sa.window.answered(mid, datagrams, dst, src, now, delay)
+        self._outbox.extend((d, dst, src) for d in now_out)
         if delay > 0:
-            sa.last_response = []  # retransmissions wait for the held-back response
-            sa.delayed = (now + delay, datagrams, dst, src)
             self.schedule(sa)
-            return
-        sa.last_response = datagrams
-        self._outbox.extend((d, dst, src) for d in datagrams)
-
-    def _send_delayed(self, sa: IkeSa, now: float) -> None:
-        when, datagrams, dst, src = sa.delayed
-        if when <= now:
-            sa.delayed = None
-            sa.last_response = datagrams
-            self._outbox.extend((d, dst, src) for d in datagrams)
 
 
 def _authenticated(sa: IkeSa) -> object:
@@ -719,9 +708,7 @@ def _who(sa: IkeSa) -> str:
 
 def _deadline(sa: IkeSa, config: ServerConfig) -> float | None:
     """The earliest moment something is due for `sa` (see Responder._on_sa_timer)."""
-    times = [sa.expires, sa.pending.next_send if sa.pending else None]
-    if sa.delayed is not None:
-        times.append(sa.delayed[0])
+    times = [sa.expires, sa.window.next_due()]
     if sa.state == SaState.ESTABLISHED:
         from .tasks import due_times
 

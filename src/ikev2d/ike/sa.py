@@ -1,7 +1,7 @@
 """State of one IKE SA and its Child SAs, as the responder keeps it.
 
-The SA lifecycle (`SaState`) is separate from "a request of ours is in flight"
-(`PendingRequest`), which belongs to the exchange machinery, not to the SA state.
+The SA lifecycle (`SaState`) is separate from "a request is in flight", which belongs to the
+SA's message-ID window (`window.MessageWindow`), not to the SA state.
 
 An IKE SA the client created has us as "original responder". After *we* rekey it, the new
 IKE SA has us as original initiator (RFC 7296 §2.18): `initiator` says which, and decides
@@ -11,7 +11,6 @@ which SPI is ours, which keys protect which direction and the flags we send.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,13 +18,14 @@ from ikev2d.policy.identity import Identity
 from ikev2d.policy.proposals import Proposal
 
 from .events import Address, ChildSaSpec
+from .window import MessageWindow
 
 if TYPE_CHECKING:  # built by the exchanges, which load with the first client
     from ikev2d.crypto.keys import IkeKeys
     from ikev2d.crypto.prf import Prf
     from ikev2d.crypto.sk import SkCodec
 
-__all__ = ["ChildSa", "IkeSa", "PendingRequest", "SaState", "carry_client_state"]
+__all__ = ["ChildSa", "IkeSa", "SaState", "carry_client_state"]
 
 
 class SaState(enum.Enum):
@@ -62,21 +62,6 @@ class ChildSa:
     key_exchanges: tuple[tuple[int, int], ...] = ()
 
 
-@dataclass(slots=True)
-class PendingRequest:
-    """A request we sent and keep retransmitting until its response arrives.
-
-    `on_response(inner payloads, now)` finishes the exchange; `on_timeout(now)` runs when the
-    peer never answered (None: the IKE SA is deleted)."""
-
-    message_id: int
-    datagrams: list[bytes]
-    next_send: float
-    kind: str
-    on_response: Callable | None = None
-    tries: int = 1
-
-
 @dataclass(slots=True, eq=False)
 class IkeSa:
     spi_i: bytes
@@ -102,14 +87,7 @@ class IkeSa:
     nat_remote: bool = False  # the client is behind a NAT
     nat_local: bool = False  # we are behind a NAT
     state: SaState = SaState.HALF_OPEN
-    # message IDs of the peer's requests (window size 1, RFC 7296 §2.3)
-    next_request_id: int = 1
-    last_response_id: int = -1
-    last_response: list[bytes] = field(default_factory=list, repr=False)
-    # our own requests: one in flight, the rest queued
-    next_own_id: int = 0
-    pending: PendingRequest | None = None
-    queued: list[Callable] = field(default_factory=list, repr=False)
+    window: MessageWindow = field(default_factory=MessageWindow, repr=False)
     identity: Identity | None = None
     local_identity: Identity | None = None  # the IDr we answered with
     auth_method: str | None = None  # how the client authenticated: an auth_mode value
@@ -137,7 +115,6 @@ class IkeSa:
     int_auth: bytes = field(default=b"", repr=False)
     codec_in_prev: SkCodec | None = None  # the keys of the last IKE_INTERMEDIATE request
     followups: dict | None = None  # link -> followup.Followup: unfinished CREATE_CHILD_SAs
-    delayed: tuple | None = None  # (when, datagrams, dst, src): a response held back
 
     @property
     def our_spi(self) -> bytes:

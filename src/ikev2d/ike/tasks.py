@@ -75,7 +75,7 @@ def due_times(sa: IkeSa, config: ServerConfig) -> list[float | None]:
     times: list[float | None] = [sa.hard_expiry]
     if not sa.rekeying:
         times.append(sa.rekey_at)
-    if config.dpd_delay and sa.pending is None and not sa.queued:
+    if config.dpd_delay and not sa.window.busy:
         times.append(sa.last_inbound + config.dpd_delay)
     times += [c.rekey_at for c in sa.children if not (c.rekeying or c.replaced)]
     return times
@@ -91,7 +91,7 @@ def on_timer(r: Responder, sa: IkeSa, now: float) -> None:
         if not (child.rekeying or child.replaced) and child.rekey_at and child.rekey_at <= now:
             rekey_child(r, sa, child, now)
     dpd = r.config.dpd_delay
-    if dpd and sa.pending is None and not sa.queued and sa.last_inbound + dpd <= now:
+    if dpd and not sa.window.busy and sa.last_inbound + dpd <= now:
         liveness_check(r, sa, now)
 
 
@@ -326,7 +326,7 @@ def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> 
             r.emit(ev.IkeSaRekeyed(sa.handle, new.handle))
             if r.export_keys:
                 r.emit(keys_event(new))
-            sa.queued.clear()
+            sa.window.queued.clear()
             delete_ike(r, sa, t2)  # in the old SA; forgotten when answered or given up
 
         if chosen_additional:
