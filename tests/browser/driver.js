@@ -22,7 +22,7 @@
 const readline = require('readline');
 const { chromium } = require('playwright-core');
 
-const DEFAULT_TIMEOUT = +(process.env.BROWSER_TIMEOUT_MS || 60000);
+const DEFAULT_TIMEOUT = 60000;  // ms, when a request names none
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 
 // True once LuCI has booted and the view replaced its "Loading view…" spinner.

@@ -8,17 +8,22 @@
         browser.screenshot(path)
 
 The node driver and its one dependency (playwright-core, `npm ci` in tests/browser, done by
-scripts/setup.sh) never download a browser. Each method is one request line to the driver;
-a failed step raises BrowserError with the driver's message. Plain library code, no pytest.
+scripts/setup.sh) never download a browser. The driver runs here, or, with `endpoint`
+("HOST:PORT", default $BROWSER_ENDPOINT), wherever that TCP address starts one per connection:
+from a VM, tests/espvm/run-in-esp-kernel's ESPVM_GUESTCMD runs it on the machine outside, where
+Chromium runs natively. Each method is one request line to the driver; a failed step raises
+BrowserError with the driver's message. Plain library code, no pytest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
 import select
 import shutil
+import socket
 import subprocess
 import time
 
@@ -35,24 +40,20 @@ class BrowserError(AssertionError):
 class Browser:
     """One Chromium page. `timeout` (s) is the default of every step."""
 
-    def __init__(self, timeout: float = 60.0) -> None:
-        node = shutil.which("node")
-        if node is None:
-            raise BrowserError("node is missing (scripts/setup.sh installs nodejs)")
-        if not (DRIVER_DIR / "node_modules/playwright-core").is_dir():
-            raise BrowserError(f"playwright-core is missing: run `npm ci` in {DRIVER_DIR}")
+    def __init__(self, timeout: float = 60.0, endpoint: str | None = None) -> None:
         self.timeout = timeout
         self._next_id = 1
-        self._proc = subprocess.Popen(
-            [node, str(DRIVER_DIR / "driver.js")],
-            cwd=DRIVER_DIR,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(os.environ, BROWSER_TIMEOUT_MS=str(int(timeout * 1000))),
-            text=True,
-        )
         self._buffer = b""
+        self._proc: subprocess.Popen | None = None
+        self._sock: socket.socket | None = None
+        endpoint = endpoint or os.environ.get("BROWSER_ENDPOINT")
+        if endpoint:
+            host, port = endpoint.rsplit(":", 1)
+            self._sock = socket.create_connection((host, int(port)), timeout=timeout)
+            self._fd = self._sock.fileno()
+        else:
+            self._proc = _start_driver()
+            self._fd = self._proc.stdout.fileno()
         self.version = self._reply(0, timeout)
 
     # --- steps
@@ -102,10 +103,9 @@ class Browser:
         rid, self._next_id = self._next_id, self._next_id + 1
         request = {"id": rid, "cmd": cmd, "timeout": int(timeout * 1000), **args}
         try:
-            self._proc.stdin.write(json.dumps(request) + "\n")
-            self._proc.stdin.flush()
-        except BrokenPipeError:
-            raise BrowserError(f"{cmd}: the driver exited\n{self._stderr()}") from None
+            self._send(json.dumps(request) + "\n")
+        except OSError:
+            raise BrowserError(f"{cmd}: the driver is gone\n{self._stderr()}") from None
         try:
             return self._reply(rid, timeout + _MARGIN_S)
         except BrowserError as exc:
@@ -121,9 +121,16 @@ class Browser:
                 raise BrowserError(reply["error"])
             return reply["result"]
 
+    def _send(self, line: str) -> None:
+        if self._sock is not None:
+            self._sock.sendall(line.encode())
+        else:
+            self._proc.stdin.write(line.encode())
+            self._proc.stdin.flush()
+
     def _line(self, deadline: float, timeout: float) -> bytes:
         """The next line from the driver (unbuffered reads: select() sees every byte)."""
-        fd = self._proc.stdout.fileno()
+        fd = self._fd
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
@@ -136,22 +143,45 @@ class Browser:
         return line
 
     def _stderr(self) -> str:
-        if self._proc.poll() is None:
+        if self._proc is None or self._proc.poll() is None:
             return ""
-        return self._proc.stderr.read()[-3000:]
+        return self._proc.stderr.read().decode(errors="replace")[-3000:]
 
     def close(self) -> None:
-        if self._proc.poll() is None:
+        """Ask the driver to close Chromium and exit (a remote one also exits on EOF)."""
+        with contextlib.suppress(OSError):
+            self._send('{"cmd": "close"}\n')
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None:
+            self._proc.stdin.close()
             try:
-                self._proc.stdin.write('{"cmd": "close"}\n')
-                self._proc.stdin.close()
                 self._proc.wait(timeout=15)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
+            except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+            self._proc.stdout.close()
+            self._proc.stderr.close()
+            self._proc = None
 
     def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _start_driver() -> subprocess.Popen:
+    node = shutil.which("node")
+    if node is None:
+        raise BrowserError("node is missing (scripts/setup.sh installs nodejs)")
+    if not (DRIVER_DIR / "node_modules/playwright-core").is_dir():
+        raise BrowserError(f"playwright-core is missing: run `npm ci` in {DRIVER_DIR}")
+    return subprocess.Popen(
+        [node, str(DRIVER_DIR / "driver.js")],
+        cwd=DRIVER_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
