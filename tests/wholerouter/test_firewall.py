@@ -1,0 +1,126 @@
+"""The whole router in one kernel: a strongSwan phone reaches a LAN host through fw4's real
+ruleset and ikev2d under procd; after `/etc/init.d/ikev2d stop` the firewall refuses the
+phone's traffic and its new IKE attempts (issue 12).
+
+Run with: tests/wholerouter/run .venv/bin/python -m pytest tests/wholerouter/test_firewall.py
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from world import LAN_HOST, PHONE, ROUTER_WAN, SERVER_ID
+
+from harness import wait_until
+from router.ikev2d_router import (
+    PSK,
+    ikev2d_rules,
+    other_rules,
+    uci_commit,
+    wait_rules,
+    wait_serving,
+    wait_stopped,
+)
+
+# In the ISP box: counts what it forwards to the router's WAN address (so "nothing reached
+# the router's sockets" cannot mean "nothing was sent"), and, once switched on, loses what the
+# router sends from its IKE ports, as a flaky mobile network would.
+ISP_WATCH = f"""table ip watch {{
+  chain forward {{
+    type filter hook forward priority 0; policy accept;
+    ip daddr {ROUTER_WAN} udp dport {{ 500, 4500 }} counter comment "ike-to-router"
+    ip daddr {ROUTER_WAN} ip protocol esp counter comment "esp-to-router"
+  }}
+}}
+"""
+LOSE_IKE_FROM_ROUTER = (
+    f"add rule ip watch forward ip saddr {ROUTER_WAN} udp sport {{ 500, 4500 }} drop\n"
+)
+
+
+def test_phone_reaches_the_lan_and_stop_makes_the_firewall_refuse_it(world_factory):
+    w = world_factory(phone_conns={"home": "phone1@example.test", "again": "phone2@example.test"})
+    router = w.router
+    baseline = other_rules(router)
+    assert ikev2d_rules(router) == []  # installed, not enabled: nothing open
+    w.isp.run(["nft", "-f", "-"], input=ISP_WATCH)
+
+    uci_commit(router, {"psk": PSK, "local_id": SERVER_ID, "enabled": "1"})
+    wait_serving(router, timeout=120)
+    opened = wait_until(lambda: ikev2d_rules(router), 60, what="ikev2d's firewall rules")
+    assert any("udp dport 500 " in rule for rule in opened), opened
+
+    vip = w.connect("home")
+    ping = w.phone_ns.ping(LAN_HOST, count=2, check=False)
+    assert "2 received" in ping.stdout, ping.stdout + w.logs()
+    assert _esp_rule_packets(router) > 0, "the phone's ESP did not pass ikev2d's ESP rule"
+    assert vip.startswith("10.10.10.")
+
+    # The phone loses the router's Delete and keeps its SAs: it goes on sending ESP, and IKE.
+    w.isp.run(["nft", "-f", "-"], input=LOSE_IKE_FROM_ROUTER)
+    udp_in = w.router_net.raw_socket(17)  # copies of the UDP / ESP the router accepts locally
+    esp_in = w.router_net.raw_socket(50)
+    with udp_in, esp_in:
+        router.run(["/etc/init.d/ikev2d", "stop"])
+        wait_stopped(router, timeout=60)
+        wait_rules(router, 0, timeout=60)
+        assert other_rules(router) == baseline  # nothing else of the firewall changed
+        _drain(udp_in), _drain(esp_in)
+        sent_before, esp_before = _phone_out_packets(w), _isp_count(w, "esp-to-router")
+
+        ping = w.phone_ns.ping(LAN_HOST, count=2, check=False)
+        assert "0 received" in ping.stdout, ping.stdout
+        assert _phone_out_packets(w) >= sent_before + 2  # the phone did encrypt and send
+        assert _isp_count(w, "esp-to-router") >= esp_before + 2  # and they reached the router
+        assert _drain(esp_in) == [], "ESP from the phone passed the firewall after stop"
+
+        ike_before = _isp_count(w, "ike-to-router")
+        out = w.phone.swanctl("--initiate", "--child", "again", "--timeout", "10",
+                              check=False, timeout=20)  # fmt: skip
+        assert not out.ok and "initiating IKE_SA again" in out.out, out.out
+        assert _isp_count(w, "ike-to-router") > ike_before  # IKE_SA_INIT reached the router
+        from_phone = [p for p in _drain(udp_in) if _src_and_dport(p) == (PHONE, 500)]
+        assert from_phone == [], "the phone's IKE passed the firewall after stop"
+
+
+def _esp_rule_packets(router) -> int:
+    """Packet counter of ikev2d's ESP rule in fw4's ruleset."""
+    for rule in ikev2d_rules(router):
+        if "esp" in rule and (m := re.search(r"counter packets (\d+)", rule)):
+            return int(m.group(1))
+    raise AssertionError(f"no counted ESP rule of ikev2d in {ikev2d_rules(router)}")
+
+
+def _isp_count(w, comment: str) -> int:
+    ruleset = w.isp.run(["nft", "list", "table", "ip", "watch"]).stdout
+    m = re.search(rf'counter packets (\d+) bytes \d+ comment "{comment}"', ruleset)
+    assert m, ruleset
+    return int(m.group(1))
+
+
+def _phone_out_packets(w) -> int:
+    """Packets the phone's SA towards the router has encrypted."""
+    state = w.phone_ns.ip("-s", "xfrm", "state").stdout
+    for block in re.split(r"^src ", state, flags=re.MULTILINE)[1:]:
+        if block.startswith(f"{PHONE} dst {ROUTER_WAN}"):
+            return int(re.search(r"\d+\(bytes\), (\d+)\(packets\)", block).group(1))
+    raise AssertionError(f"the phone has no SA towards the router:\n{state}")
+
+
+def _drain(sock, limit: int = 1000) -> list[bytes]:
+    sock.setblocking(False)
+    packets = []
+    for _ in range(limit):
+        try:
+            packets.append(sock.recv(65535))
+        except BlockingIOError:
+            break
+    return packets
+
+
+def _src_and_dport(packet: bytes) -> tuple[str, int]:
+    """(source address, destination port) of a raw IPv4 UDP packet."""
+    ihl = (packet[0] & 0x0F) * 4
+    src = ".".join(str(b) for b in packet[12:16])
+    return src, struct.unpack_from("!H", packet, ihl + 2)[0]
