@@ -23,12 +23,13 @@ from harness.routerns import RouterNamespace
 from harness.strongswan import Charon
 from router.ikev2d_router import PSK, Packages, install_opkg
 
-__all__ = ["LAN_HOST", "PHONE", "PSK", "ROUTER_WAN", "SERVER_ID", "RouterWorld", "phone_conf"]
+__all__ = ["LAN_HOST", "PHONE", "PHONE_MOVED", "PSK", "ROUTER_WAN", "SERVER_ID", "RouterWorld", "phone_conf"]
 
 ROUTER_WAN = "203.0.113.2"
 ISP_ROUTER_SIDE = "203.0.113.1"
 ISP_PHONE_SIDE = "198.51.100.1"
 PHONE = "198.51.100.2"
+PHONE_MOVED = "198.51.100.3"  # the phone's second address, as after moving to another network
 ROUTER_LAN = "192.168.1.1"
 LAN_HOST = "192.168.1.2"
 LAN_NET = "192.168.1.0/24"
@@ -38,13 +39,17 @@ SERVER_ID = "vpn.example.test"
 PHONE_PLUGINS = "random nonce openssl kdf kernel-netlink socket-default vici"
 
 
-def phone_conf(conns: dict[str, str], secret: str = PSK) -> str:
+def phone_conf(conns: dict[str, str], local_addrs: dict[str, str] | None = None) -> str:
     """swanctl.conf of the phone: one connection (and CHILD_SA of the same name) per
-    {name: local identity}, all to the router with the PSK `secret`."""
-    blocks = [
-        f"""  {name} {{
+    {name: local identity}, all to the router with the PSK; `local_addrs` ({name: address})
+    pins a connection to one of the phone's addresses."""
+    blocks = []
+    for name, identity in conns.items():
+        local = (local_addrs or {}).get(name)
+        blocks.append(f"""  {name} {{
     version = 2
     remote_addrs = {ROUTER_WAN}
+    {f"local_addrs = {local}" if local else ""}
     vips = 0.0.0.0
     proposals = aes256-sha256-modp2048
     local {{
@@ -62,10 +67,9 @@ def phone_conf(conns: dict[str, str], secret: str = PSK) -> str:
       }}
     }}
   }}
-"""
-        for name, identity in conns.items()
-    ]
-    return f'connections {{\n{"".join(blocks)}}}\nsecrets {{\n  ike-any {{\n    secret = "{secret}"\n  }}\n}}\n'
+""")
+    secrets = f'secrets {{\n  ike-any {{\n    secret = "{PSK}"\n  }}\n}}\n'
+    return f"connections {{\n{''.join(blocks)}}}\n{secrets}"
 
 
 @dataclass
@@ -89,9 +93,10 @@ class RouterWorld:
         *,
         luci: bool = False,
         phone_conns: dict[str, str] | None = None,
+        phone_local_addrs: dict[str, str] | None = None,
     ) -> RouterWorld:
         """Boot it all; `luci` adds LuCI's runtime (luci-base, theme) as a layer of the root.
-        The phone's charon runs with `phone_conns` ({name: identity}) loaded."""
+        The phone's charon runs with phone_conf(phone_conns, phone_local_addrs) loaded."""
         netns = NetnsSet()
         layers = [tree / "luci-root"] if luci else []
         router = RouterNamespace(workdir / "router", tree, layers=layers)
@@ -105,7 +110,8 @@ class RouterWorld:
             router.run(["/etc/init.d/firewall", "enable"])
             router.run(["/etc/init.d/firewall", "start"], timeout=120)
             phone = Charon(phone_ns, workdir / "phone", netns, plugins=PHONE_PLUGINS)
-            phone.write_swanctl_conf(phone_conf(phone_conns or {"home": "phone1@example.test"}))
+            conns = phone_conns or {"home": "phone1@example.test"}
+            phone.write_swanctl_conf(phone_conf(conns, phone_local_addrs))
             phone.launch()
             install_opkg(router, packages)
             phone.wait_ready(timeout=60)
@@ -154,7 +160,8 @@ def _wire(router_net: Netns, netns: NetnsSet, isp: Netns, phone: Netns, lan: Net
     netns.veths([(isp, "ph0", phone, "wan0")])
     isp.batch(["link set lo up", f"addr add {ISP_ROUTER_SIDE}/24 dev wan-p", "link set wan-p up",
                f"addr add {ISP_PHONE_SIDE}/24 dev ph0", "link set ph0 up"])  # fmt: skip
-    phone.batch(["link set lo up", f"addr add {PHONE}/24 dev wan0", "link set wan0 up",
+    phone.batch(["link set lo up", f"addr add {PHONE}/24 dev wan0",
+                 f"addr add {PHONE_MOVED}/24 dev wan0", "link set wan0 up",
                  f"route add default via {ISP_PHONE_SIDE}"])  # fmt: skip
     lan.batch(["link set lo up", f"addr add {LAN_HOST}/24 dev br-lan-p", "link set br-lan-p up",
                f"route add default via {ROUTER_LAN}"])  # fmt: skip
