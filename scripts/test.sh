@@ -1,6 +1,7 @@
 #!/bin/bash
 # Every test tier. Unit and interop tests run on this machine; system tests need a
-# kernel with ESP, so they run inside user-mode-linux unless this kernel has ESP.
+# kernel with ESP, so they run inside user-mode-linux unless this kernel has ESP; the
+# whole-router tests need ESP and fw4's nftables in one kernel: Debian's, under qemu.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -20,3 +21,6 @@ if compgen -G 'tests/system/test_*.py' >/dev/null; then
   echo "==> system tests (kernel ESP)"
   tests/espvm/run-in-esp-kernel "$PY" -m pytest tests/system "$@"
 fi
+
+echo "==> the whole router in one kernel (qemu): fw4 + ESP + procd, real LuCI in Chromium"
+tests/wholerouter/run "$PY" -m pytest tests/wholerouter "$@"

@@ -12,7 +12,7 @@
 //   wait_text {text[, selector]}  the element's innerText contains text
 //   wait_gone {text[, selector]}  ... no longer contains it
 //   text {selector}               innerText of the first match
-//   rows {selector}               the cells' innerText of each table row under selector
+//   rows {selector}               the cells' innerText of each row (element) matching selector
 //   screenshot {path[, full_page]}
 //   problems {}                   console errors, page errors and HTTP >= 400 since the last call
 //   close {}
@@ -39,7 +39,7 @@ function innerTextOf(selector) {
 }
 
 function tableRows(selector) {
-	return Array.from(document.querySelectorAll(selector + ' tr')).map(row =>
+	return Array.from(document.querySelectorAll(selector)).map(row =>
 		Array.from(row.querySelectorAll('th, td')).map(cell => cell.innerText.trim()));
 }
 

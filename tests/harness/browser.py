@@ -74,6 +74,10 @@ class Browser:
     def select(self, selector: str, value: str, **kw) -> None:
         self._call("select", selector=selector, value=value, **kw)
 
+    def check(self, selector: str, **kw) -> None:
+        """Tick a checkbox (no-op when ticked)."""
+        self._call("check", selector=selector, **kw)
+
     def wait_for(self, selector: str, state: str = "visible", **kw) -> None:
         self._call("wait_for", selector=selector, state=state, **kw)
 
@@ -87,7 +91,7 @@ class Browser:
         return self._call("text", selector=selector)
 
     def rows(self, selector: str) -> list[list[str]]:
-        """The cells' text of every row of the table(s) under `selector`."""
+        """The cells' text of every row (element) matching `selector`."""
         return self._call("rows", selector=selector)
 
     def screenshot(self, path: pathlib.Path | str, full_page: bool = True) -> None:

@@ -23,7 +23,7 @@ from harness.routerns import RouterNamespace
 from harness.strongswan import Charon
 from router.ikev2d_router import PSK, Packages, install_opkg
 
-__all__ = ["LAN_HOST", "PHONE", "PHONE_MOVED", "PSK", "ROUTER_WAN", "SERVER_ID", "RouterWorld", "phone_conf"]
+__all__ = ["LAN_HOST", "PHONE", "PHONE_MOVED", "PSK", "ROUTER_WAN", "RouterWorld", "phone_conf"]
 
 ROUTER_WAN = "203.0.113.2"
 ISP_ROUTER_SIDE = "203.0.113.1"
@@ -34,15 +34,15 @@ ROUTER_LAN = "192.168.1.1"
 LAN_HOST = "192.168.1.2"
 LAN_NET = "192.168.1.0/24"
 POOL = "10.10.10.0/24"
-SERVER_ID = "vpn.example.test"
 # what a PSK phone needs under TCG, where each plugin costs start-up time
 PHONE_PLUGINS = "random nonce openssl kdf kernel-netlink socket-default vici"
 
 
 def phone_conf(conns: dict[str, str], local_addrs: dict[str, str] | None = None) -> str:
     """swanctl.conf of the phone: one connection (and CHILD_SA of the same name) per
-    {name: local identity}, all to the router with the PSK; `local_addrs` ({name: address})
-    pins a connection to one of the phone's addresses."""
+    {name: local identity}, all to the router with the PSK, expecting the router's address as
+    its identity (as Android's built-in client does); `local_addrs` ({name: address}) pins a
+    connection to one of the phone's addresses."""
     blocks = []
     for name, identity in conns.items():
         local = (local_addrs or {}).get(name)
@@ -58,7 +58,7 @@ def phone_conf(conns: dict[str, str], local_addrs: dict[str, str] | None = None)
     }}
     remote {{
       auth = psk
-      id = {SERVER_ID}
+      id = {ROUTER_WAN}
     }}
     children {{
       {name} {{
@@ -139,8 +139,9 @@ class RouterWorld:
         """Every log of the world, for failure messages."""
         parts = [f"--- router syslog ---\n{self.router.log_text()[-8000:]}"]
         for name in ("procd", "rpcd", "uhttpd"):
-            if self.router.exists(f"/tmp/{name}.log"):
-                parts.append(f"--- /tmp/{name}.log ---\n{self.router.read(f'/tmp/{name}.log')[-3000:]}")
+            path = f"/tmp/{name}.log"
+            if self.router.exists(path):
+                parts.append(f"--- {path} ---\n{self.router.read(path)[-3000:]}")
         parts.append(f"--- phone charon.log ---\n{self.phone.log_tail(60)}")
         return "\n".join(parts)
 
