@@ -92,7 +92,7 @@ async function main() {
 	page.on('console', m => {
 		if (m.type() === 'error') state.problems.push('console: ' + m.text());
 	});
-	page.on('pageerror', e => state.problems.push('page error: ' + e.message));
+	page.on('pageerror', e => state.problems.push('page error: ' + String(e.stack || e.message).split('\n').slice(0, 4).join(' / ')));
 	page.on('response', resp => {
 		if (resp.status() >= 400) state.problems.push(`HTTP ${resp.status()} ${resp.url()}`);
 	});

@@ -151,14 +151,14 @@ def _daemon_alive(router: RouterNamespace) -> bool:
     return bool(out.strip())
 
 
-def enable(router: RouterNamespace, **extra: str) -> int:
+def enable(router: RouterNamespace, timeout: float = 30, **extra: str) -> int:
     """A key set and the service enabled through uci (as LuCI does: the key in the secrets
-    file, policy.uci_secrets); the daemon's PID."""
+    file, policy.uci_secrets); the daemon's PID (waited for at most `timeout` s)."""
     rpcd_call(router, "uci", "set", {"config": "ikev2d_secrets", "section": "server",
                                      "values": {"psk": PSK}})  # fmt: skip
     rpcd_call(router, "uci", "commit", {"config": "ikev2d_secrets"})
     uci_commit(router, {"enabled": "1", **extra})
-    return wait_serving(router)
+    return wait_serving(router, timeout)
 
 
 def ruleset(router: RouterNamespace) -> str:

@@ -4,12 +4,15 @@ tests/wholerouter/run (Debian's distribution kernel under qemu)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
+from luci_ui import Luci, serve_luci
 from world import RouterWorld
 
 from harness import NetnsSet
+from harness.browser import Browser
 from harness.routerns import userland_tree
 from router.ikev2d_router import build_packages
 
@@ -67,3 +70,33 @@ def world_factory(tree, packages, tmp_path, request):
         if rep is None or rep.failed:
             print(world.logs())
         world.close()
+
+
+@pytest.fixture
+def luci_factory(request, tmp_path):
+    """luci_factory(world) -> Luci: LuCI served on the world's router and a Chromium page on
+    it. On failure the page's text and a screenshot (its path) are printed with the report."""
+    stack = contextlib.ExitStack()
+    made: list[Luci] = []
+
+    def factory(world: RouterWorld) -> Luci:
+        url = stack.enter_context(serve_luci(world))
+        browser = stack.enter_context(Browser(timeout=90))
+        made.append(Luci(browser, url))
+        return made[-1]
+
+    with stack:
+        yield factory
+        rep = getattr(request.node, "rep_call", None)
+        if rep is None or rep.failed:
+            for n, luci in enumerate(made):
+                _report_page(luci, tmp_path / f"failed-page{n}.png")
+
+
+def _report_page(luci: Luci, png) -> None:
+    with contextlib.suppress(Exception):
+        luci.browser.screenshot(png)
+        print(f"--- page at failure (screenshot: {png}) ---")
+        print(luci.browser.text("body"))
+        print("--- browser problems ---")
+        print("\n".join(luci.browser.problems()))

@@ -26,10 +26,11 @@ UHTTPD_LUCI = ("-h", "/www", "-x", "/cgi-bin", "-o", "/cgi-bin/luci",
                "-O", "/usr/share/ucode/luci/uhttpd.uc")  # fmt: skip
 
 
-def _widget(option: str, section: str = "server") -> str:
-    """The input of a form option (LuCI names a text input by id, a checkbox by data-widget-id)."""
-    name = f"widget.cbid.ikev2d.{section}.{option}"
-    return f'[id="{name}"], [data-widget-id="{name}"]'
+def _widget(option: str) -> str:
+    """The input of an option of the server section, whichever config holds it (the key is
+    in ikev2d_secrets); LuCI names a text input by id, a checkbox by data-widget-id."""
+    suffix = f".server.{option}"
+    return f'[id^="widget.cbid."][id$="{suffix}"], [data-widget-id$="{suffix}"]'
 
 
 @contextlib.contextmanager

@@ -14,12 +14,10 @@ from world import LAN_HOST, PHONE, PHONE_MOVED, ROUTER_WAN
 
 from harness import wait_until
 from router.ikev2d_router import (
-    PSK,
+    enable,
     ikev2d_rules,
     other_rules,
-    uci_commit,
     wait_rules,
-    wait_serving,
     wait_stopped,
 )
 
@@ -48,8 +46,7 @@ def test_phone_reaches_the_lan_and_stop_makes_the_firewall_refuse_it(world_facto
     assert ikev2d_rules(router) == []  # installed, not enabled: nothing open
     w.isp.run(["nft", "-f", "-"], input=ISP_WATCH)
 
-    uci_commit(router, {"psk": PSK, "enabled": "1"})
-    wait_serving(router, timeout=120)
+    enable(router, timeout=120)
     opened = wait_until(lambda: ikev2d_rules(router), 60, what="ikev2d's firewall rules")
     assert any("udp dport 500 " in rule for rule in opened), opened
 

@@ -7,45 +7,44 @@ Run with: tests/wholerouter/run .venv/bin/python -m pytest tests/wholerouter/tes
 
 from __future__ import annotations
 
-from luci_ui import Luci, serve_luci
 from world import LAN_HOST
 
-from harness.browser import Browser
 from router.ikev2d_router import PSK, daemon_pid, status, wait_serving
 
 PHONE_ID = "phone1@example.test"
 
 
-def test_owner_enables_the_server_in_luci_and_disconnects_a_phone(world_factory):
+def test_owner_enables_the_server_in_luci_and_disconnects_a_phone(world_factory, luci_factory):
     w = world_factory(luci=True, phone_conns={"home": PHONE_ID})
     router = w.router
-    with serve_luci(w) as url, Browser(timeout=90) as browser:
-        luci = Luci(browser, url)
-        luci.login()
-        luci.open_from_menu()
-        assert daemon_pid(router) == 0  # installed, not enabled yet
+    luci = luci_factory(w)
+    browser = luci.browser
+    luci.login()
+    luci.open_from_menu()
+    assert daemon_pid(router) == 0  # installed, not enabled yet
 
-        luci.set_psk_and_enable(PSK)
-        luci.save_and_apply()
+    luci.set_psk_and_enable(PSK)
+    luci.save_and_apply()
 
-        # rpcd committed it: uci holds the key, procd started the daemon
-        assert router.run(["uci", "-q", "get", "ikev2d.server.psk"]).stdout.strip() == PSK
-        pid = wait_serving(router, timeout=120)
-        luci.open("status")
-        browser.wait_text("Running since", selector="#ikev2d-state")
+    # rpcd committed it: uci holds the key (in the secrets file), procd started the daemon
+    key = router.run(["uci", "-q", "get", "ikev2d_secrets.server.psk"]).stdout.strip()
+    assert key == PSK
+    pid = wait_serving(router, timeout=120)
+    luci.open("status")
+    browser.wait_text("Running since", selector="#ikev2d-state")
 
-        vip = w.connect("home")
-        ping = w.phone_ns.ping(LAN_HOST, count=1, check=False)
-        assert "1 received" in ping.stdout, ping.stdout + w.logs()
-        # the page polls the daemon's status every few seconds
-        browser.wait_for("#ikev2d-clients tr[data-connection]")
-        [row] = luci.client_rows()
-        assert PHONE_ID in row[0] and any(vip in cell for cell in row), row
+    vip = w.connect("home")
+    ping = w.phone_ns.ping(LAN_HOST, count=1, check=False)
+    assert "1 received" in ping.stdout, ping.stdout + w.logs()
+    # the page polls the daemon's status every few seconds
+    browser.wait_for("#ikev2d-clients tr[data-connection]")
+    [row] = luci.client_rows()
+    assert PHONE_ID in row[0] and any(vip in cell for cell in row), row
 
-        luci.disconnect_first()
-        browser.wait_for("#ikev2d-clients tr[data-connection]", state="detached")
-        assert status(router)["clients"] == []
-        w.phone.wait_log("received DELETE for IKE_SA home", timeout=30)
-        assert daemon_pid(router) == pid  # disconnecting a phone is not a restart
-        problems = browser.problems()
+    luci.disconnect_first()
+    browser.wait_for("#ikev2d-clients tr[data-connection]", state="detached")
+    assert status(router)["clients"] == []
+    w.phone.wait_log("received DELETE for IKE_SA home", timeout=30)
+    assert daemon_pid(router) == pid  # disconnecting a phone is not a restart
+    problems = browser.problems()
     assert not [p for p in problems if "/ubus" in p or "page error" in p], problems
