@@ -12,6 +12,7 @@
 //   wait_text {text[, selector]}  the element's innerText contains text
 //   wait_gone {text[, selector]}  ... no longer contains it
 //   text {selector}               innerText of the first match
+//   value {selector}              the current value of an input, select or textarea
 //   rows {selector}               the cells' innerText of each row (element) matching selector
 //   screenshot {path[, full_page]}
 //   problems {}                   console errors, page errors and HTTP >= 400 since the last call
@@ -73,6 +74,7 @@ const commands = {
 		}, [r.selector || 'body', r.text], { timeout, polling: 100 });
 	},
 	async text(page, r) { return page.evaluate(innerTextOf, r.selector || 'body'); },
+	async value(page, r, timeout) { return page.inputValue(r.selector, { timeout }); },
 	async rows(page, r) { return page.evaluate(tableRows, r.selector); },
 	async screenshot(page, r, timeout) {
 		await page.screenshot({ path: r.path, fullPage: !!r.full_page, timeout });

@@ -90,6 +90,10 @@ class Browser:
     def text(self, selector: str = "body") -> str | None:
         return self._call("text", selector=selector)
 
+    def value(self, selector: str) -> str:
+        """The current value of an input, select or textarea."""
+        return self._call("value", selector=selector)
+
     def rows(self, selector: str) -> list[list[str]]:
         """The cells' text of every row (element) matching `selector`."""
         return self._call("rows", selector=selector)

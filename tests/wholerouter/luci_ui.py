@@ -26,11 +26,14 @@ UHTTPD_LUCI = ("-h", "/www", "-x", "/cgi-bin", "-o", "/cgi-bin/luci",
                "-O", "/usr/share/ucode/luci/uhttpd.uc")  # fmt: skip
 
 
-def _widget(option: str) -> str:
-    """The input of an option of the server section, whichever config holds it (the key is
-    in ikev2d_secrets); LuCI names a text input by id, a checkbox by data-widget-id."""
-    suffix = f".server.{option}"
-    return f'[id^="widget.cbid."][id$="{suffix}"], [data-widget-id$="{suffix}"]'
+# The widgets of the server section's options, whichever config holds the option (the key is
+# in ikev2d_secrets): LuCI names a text input by id, a checkbox by data-widget-id.
+def _input(option: str) -> str:
+    return f'[id^="widget.cbid."][id$=".server.{option}"]'
+
+
+def _checkbox(option: str) -> str:
+    return f'[data-widget-id^="widget.cbid."][data-widget-id$=".server.{option}"]'
 
 
 @contextlib.contextmanager
@@ -81,9 +84,14 @@ class Luci:
     def set_psk_and_enable(self, psk: str) -> None:
         b = self.browser
         self.tab("general")
-        b.check(_widget("enabled"))
+        b.check(_checkbox("enabled"))
         self.tab("auth")
-        b.fill(_widget("psk"), psk)
+        b.fill(_input("psk"), psk)
+
+    def stored_psk(self) -> str:
+        """The key the settings form shows (after loading it from the router)."""
+        self.tab("auth")
+        return self.browser.value(_input("psk"))
 
     def save_and_apply(self) -> None:
         """Save & Apply, and wait until LuCI confirmed the change (else rpcd rolls it back)."""

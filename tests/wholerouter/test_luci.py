@@ -30,6 +30,8 @@ def test_owner_enables_the_server_in_luci_and_disconnects_a_phone(world_factory,
     key = router.run(["uci", "-q", "get", "ikev2d_secrets.server.psk"]).stdout.strip()
     assert key == PSK
     pid = wait_serving(router, timeout=120)
+    luci.open("settings")
+    assert luci.stored_psk() == PSK  # shown again, so a later Save & Apply keeps it
     luci.open("status")
     browser.wait_text("Running since", selector="#ikev2d-state")
 
