@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test test-unit test-oldest lint generate ipk apk bench fuzz clean
+.PHONY: help setup demo test test-unit test-oldest lint generate ipk apk bench fuzz screenshots clean
 
 help:
 	@echo "make demo    set up, then bring up a live demo tunnel (strongSwan phone -> ikev2d -> LAN host)"
@@ -13,9 +13,17 @@ help:
 	@echo "make apk     build the OpenWrt 25.12 packages (.apk, apk-tools)"
 	@echo "make bench   benchmarks against strongSwan (prints figures, never fails on time)"
 	@echo "make fuzz    1,000,000 mutated inputs against the responder (FUZZ_ARGS=--inputs N ...)"
+	@echo "make screenshots  the LuCI pages in real LuCI as PNGs, normal and hostile clients (SHOTS=$(SHOTS))"
 
 setup:
 	@scripts/setup.sh
+
+# Real LuCI on the whole-router VM, with real strongSwan clients (some with hostile identities):
+# PNG + text of the settings tabs and the status page, to look at the views. See docs/luci.md.
+SHOTS ?= build/screenshots
+screenshots: setup
+	@mkdir -p $(SHOTS)
+	ESPVM_RW="$(abspath $(SHOTS))" tests/wholerouter/run $(PY) tests/wholerouter/screenshots.py --out "$(abspath $(SHOTS))"
 
 demo: setup
 	@scripts/demo.sh

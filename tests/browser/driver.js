@@ -13,6 +13,7 @@
 //   wait_gone {text[, selector]}  ... no longer contains it
 //   text {selector}               innerText of the first match
 //   value {selector}              the current value of an input, select or textarea
+//   attrs {selector, name}        the attribute `name` of every match
 //   rows {selector}               the cells' innerText of each row (element) matching selector
 //   screenshot {path[, full_page]}
 //   problems {}                   console errors, page errors and HTTP >= 400 since the last call
@@ -75,9 +76,14 @@ const commands = {
 	},
 	async text(page, r) { return page.evaluate(innerTextOf, r.selector || 'body'); },
 	async value(page, r, timeout) { return page.inputValue(r.selector, { timeout }); },
+	async attrs(page, r) {
+		return page.evaluate(([sel, name]) =>
+			Array.from(document.querySelectorAll(sel)).map(el => el.getAttribute(name)), [r.selector, r.name]);
+	},
 	async rows(page, r) { return page.evaluate(tableRows, r.selector); },
 	async screenshot(page, r, timeout) {
-		await page.screenshot({ path: r.path, fullPage: !!r.full_page, timeout });
+		// animations fast-forwarded to their end: a tab still fading in would look disabled
+		await page.screenshot({ path: r.path, fullPage: !!r.full_page, timeout, animations: 'disabled' });
 	},
 	async problems(page, r, timeout, state) { return state.problems.splice(0); },
 };

@@ -94,6 +94,10 @@ class Browser:
         """The current value of an input, select or textarea."""
         return self._call("value", selector=selector)
 
+    def attrs(self, selector: str, name: str) -> list[str | None]:
+        """The attribute `name` of every element matching `selector`."""
+        return self._call("attrs", selector=selector, name=name)
+
     def rows(self, selector: str) -> list[list[str]]:
         """The cells' text of every row (element) matching `selector`."""
         return self._call("rows", selector=selector)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import struct
 
-from world import LAN_HOST, PHONE, PHONE_MOVED, ROUTER_WAN
+from world import LAN_HOST, PHONE, PHONE_MOVED, ROUTER_WAN, PhoneConn
 
 from harness import wait_until
 from router.ikev2d_router import (
@@ -38,8 +38,10 @@ LOSE_IKE_FROM_ROUTER = (
 
 def test_phone_reaches_the_lan_and_stop_makes_the_firewall_refuse_it(world_factory):
     w = world_factory(
-        phone_conns={"home": "phone1@example.test", "moved": "phone1@example.test"},
-        phone_local_addrs={"moved": PHONE_MOVED},
+        phone_conns={
+            "home": PhoneConn("phone1@example.test"),
+            "moved": PhoneConn("phone1@example.test", local_addr=PHONE_MOVED),
+        }
     )
     router = w.router
     baseline = other_rules(router)

@@ -7,7 +7,7 @@ Run with: tests/wholerouter/run .venv/bin/python -m pytest tests/wholerouter/tes
 
 from __future__ import annotations
 
-from world import LAN_HOST
+from world import LAN_HOST, PhoneConn
 
 from router.ikev2d_router import PSK, daemon_pid, status, wait_serving
 
@@ -15,7 +15,7 @@ PHONE_ID = "phone1@example.test"
 
 
 def test_owner_enables_the_server_in_luci_and_disconnects_a_phone(world_factory, luci_factory):
-    w = world_factory(luci=True, phone_conns={"home": PHONE_ID})
+    w = world_factory(luci=True, phone_conns={"home": PhoneConn(PHONE_ID)})
     router = w.router
     luci = luci_factory(w)
     browser = luci.browser

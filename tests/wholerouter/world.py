@@ -23,7 +23,16 @@ from harness.routerns import RouterNamespace
 from harness.strongswan import Charon
 from router.ikev2d_router import PSK, Packages, install_opkg
 
-__all__ = ["LAN_HOST", "PHONE", "PHONE_MOVED", "PSK", "ROUTER_WAN", "RouterWorld", "phone_conf"]
+__all__ = [
+    "LAN_HOST",
+    "PHONE",
+    "PHONE_MOVED",
+    "PSK",
+    "ROUTER_WAN",
+    "PhoneConn",
+    "RouterWorld",
+    "phone_conf",
+]
 
 ROUTER_WAN = "203.0.113.2"
 ISP_ROUTER_SIDE = "203.0.113.1"
@@ -38,23 +47,36 @@ POOL = "10.10.10.0/24"
 PHONE_PLUGINS = "random nonce openssl kdf kernel-netlink socket-default vici"
 
 
-def phone_conf(conns: dict[str, str], local_addrs: dict[str, str] | None = None) -> str:
-    """swanctl.conf of the phone: one connection (and CHILD_SA of the same name) per
-    {name: local identity}, all to the router with the PSK, expecting the router's address as
-    its identity (as Android's built-in client does); `local_addrs` ({name: address}) pins a
-    connection to one of the phone's addresses."""
-    blocks = []
-    for name, identity in conns.items():
-        local = (local_addrs or {}).get(name)
+@dataclass(frozen=True)
+class PhoneConn:
+    """One swanctl connection of the phone (and its CHILD_SA of the same name)."""
+
+    identity: str  # as swanctl.conf takes it ("@#hex" is a key-id of any bytes)
+    local_addr: str | None = None  # pinned to one of the phone's addresses
+    secret: str = PSK
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def phone_conf(conns: dict[str, PhoneConn]) -> str:
+    """swanctl.conf of the phone: its connections to the router, each expecting the router's
+    address as its identity (as Android's built-in client does). Each secret is bound to the
+    identities that use it: an unbound one would compete with the bound ones."""
+    blocks, owners = [], {}
+    for name, conn in conns.items():
+        owners.setdefault(conn.secret, []).append(conn.identity)
+        local = f"local_addrs = {conn.local_addr}" if conn.local_addr else ""
         blocks.append(f"""  {name} {{
     version = 2
     remote_addrs = {ROUTER_WAN}
-    {f"local_addrs = {local}" if local else ""}
+    {local}
     vips = 0.0.0.0
     proposals = aes256-sha256-modp2048
     local {{
       auth = psk
-      id = {identity}
+      id = {_quoted(conn.identity)}
     }}
     remote {{
       auth = psk
@@ -68,8 +90,11 @@ def phone_conf(conns: dict[str, str], local_addrs: dict[str, str] | None = None)
     }}
   }}
 """)
-    secrets = f'secrets {{\n  ike-any {{\n    secret = "{PSK}"\n  }}\n}}\n'
-    return f"connections {{\n{''.join(blocks)}}}\n{secrets}"
+    secrets = []
+    for n, (secret, identities) in enumerate(owners.items()):
+        ids = "".join(f"    id-{i} = {_quoted(ident)}\n" for i, ident in enumerate(identities))
+        secrets.append(f"  ike-{n} {{\n{ids}    secret = {_quoted(secret)}\n  }}\n")
+    return f"connections {{\n{''.join(blocks)}}}\nsecrets {{\n{''.join(secrets)}}}\n"
 
 
 @dataclass
@@ -92,11 +117,11 @@ class RouterWorld:
         packages: Packages,
         *,
         luci: bool = False,
-        phone_conns: dict[str, str] | None = None,
-        phone_local_addrs: dict[str, str] | None = None,
+        phone_conns: dict[str, PhoneConn] | None = None,
     ) -> RouterWorld:
         """Boot it all; `luci` adds LuCI's runtime (luci-base, theme) as a layer of the root.
-        The phone's charon runs with phone_conf(phone_conns, phone_local_addrs) loaded."""
+        The phone's charon runs with phone_conf(phone_conns) loaded (default: one
+        connection "home" as phone1@example.test)."""
         netns = NetnsSet()
         layers = [tree / "luci-root"] if luci else []
         router = RouterNamespace(workdir / "router", tree, layers=layers)
@@ -110,8 +135,8 @@ class RouterWorld:
             router.run(["/etc/init.d/firewall", "enable"])
             router.run(["/etc/init.d/firewall", "start"], timeout=120)
             phone = Charon(phone_ns, workdir / "phone", netns, plugins=PHONE_PLUGINS)
-            conns = phone_conns or {"home": "phone1@example.test"}
-            phone.write_swanctl_conf(phone_conf(conns, phone_local_addrs))
+            conns = phone_conns or {"home": PhoneConn("phone1@example.test")}
+            phone.write_swanctl_conf(phone_conf(conns))
             phone.launch()
             install_opkg(router, packages)
             phone.wait_ready(timeout=60)
