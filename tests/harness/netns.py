@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .proc import ProcessTracker, run
 
-__all__ = ["Netns", "NetnsSet", "unique_prefix"]
+__all__ = ["Netns", "NetnsSet", "drain", "unique_prefix"]
 
 _counter = itertools.count()
 
@@ -34,6 +34,18 @@ s.bind((sys.argv[6], port))
 ch = socket.socket(fileno=chan)
 ch.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [s.fileno()]))])
 """
+
+
+def drain(sock: socket.socket, limit: int = 1000) -> list[bytes]:
+    """Every packet queued on `sock` now (non-blocking, bounded)."""
+    sock.setblocking(False)
+    packets = []
+    for _ in range(limit):
+        try:
+            packets.append(sock.recv(65535))
+        except BlockingIOError:
+            break
+    return packets
 
 
 def unique_prefix(tag: str = "t") -> str:

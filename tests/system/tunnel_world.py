@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import pathlib
 import re
-import socket
 import struct
 import time
 from dataclasses import dataclass, field
 
 from harness import NetnsSet
 from harness.ikev2d import Ikev2d
+from harness.netns import drain
 from harness.strongswan import Charon
 from harness.topology import LAN_NET, NAT_OUTSIDE, ROUTER_WAN, RoadWarrior, build_road_warrior
 
@@ -229,18 +229,6 @@ def sa_packets(state_text: str) -> dict[int, tuple[int, int]]:
         if spi and counts:
             found[int(spi.group(1), 16)] = (int(counts.group(1)), int(counts.group(2)))
     return found
-
-
-def drain(sock: socket.socket, limit: int = 1000) -> list[bytes]:
-    """Every packet queued on `sock` now (non-blocking, bounded)."""
-    sock.setblocking(False)
-    packets = []
-    for _ in range(limit):
-        try:
-            packets.append(sock.recv(65535))
-        except BlockingIOError:
-            break
-    return packets
 
 
 def esp_packets(packets: list[bytes], *, udp_port: int | None = None) -> list[tuple[int, bytes]]:

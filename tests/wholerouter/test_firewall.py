@@ -13,6 +13,7 @@ import struct
 from world import LAN_HOST, PHONE, PHONE_MOVED, ROUTER_WAN, PhoneConn
 
 from harness import wait_until
+from harness.netns import drain
 from router.ikev2d_router import (
     enable,
     ikev2d_rules,
@@ -77,13 +78,13 @@ def test_phone_reaches_the_lan_and_stop_makes_the_firewall_refuse_it(world_facto
 
         # a new IKE attempt (from the phone's other address: a new flow) reaches the router
         # and the firewall refuses it
-        _drain(udp_in)
+        drain(udp_in)
         ike_before = _isp_count(w, "ike-to-router")
         out = w.phone.swanctl("--initiate", "--child", "moved", "--timeout", "10",
                               check=False, timeout=20)  # fmt: skip
         assert not out.ok and "initiating IKE_SA moved" in out.out, out.out
         assert _isp_count(w, "ike-to-router") > ike_before
-        from_phone = [p for p in _drain(udp_in) if _src_and_dport(p)[0] == PHONE_MOVED]
+        from_phone = [p for p in drain(udp_in) if _src_and_dport(p)[0] == PHONE_MOVED]
         assert from_phone == [], "the phone's new IKE attempt passed the firewall after stop"
 
 
@@ -109,17 +110,6 @@ def _phone_out_packets(w) -> int:
         if block.startswith(f"{PHONE} dst {ROUTER_WAN}"):
             return int(re.search(r"\d+\(bytes\), (\d+)\(packets\)", block).group(1))
     raise AssertionError(f"the phone has no SA towards the router:\n{state}")
-
-
-def _drain(sock, limit: int = 1000) -> list[bytes]:
-    sock.setblocking(False)
-    packets = []
-    for _ in range(limit):
-        try:
-            packets.append(sock.recv(65535))
-        except BlockingIOError:
-            break
-    return packets
 
 
 def _src_and_dport(packet: bytes) -> tuple[str, int]:
