@@ -107,21 +107,21 @@ def test_short_fixed_seed_campaign_finds_nothing(tmp_path):
 
 def test_the_fuzzer_finds_a_planted_bug(tmp_path, monkeypatch):
     # a responder that chokes on a second Delete payload in one INFORMATIONAL
-    from ikev2d.ike import informational
+    from ikev2d.ike import exchanges
 
-    real = informational.handle_informational
+    real = exchanges.handle_informational
 
     def planted(sa, inner):
         if sum(isinstance(p, DeletePayload) for p in inner) > 1:
             raise KeyError("planted")
         return real(sa, inner)
 
-    monkeypatch.setattr(informational, "handle_informational", planted)
+    monkeypatch.setattr(exchanges, "handle_informational", planted)
     stats = campaign(3000, seconds=600, jobs=1, rng_seed=7, crash_dir=tmp_path)
 
     (signature,) = stats.escapes
     assert signature.startswith("KeyError")
     ((_, doc),) = load_crashers(tmp_path)
     assert reproduce(doc, {s.name: s for s in SEEDS}) is not None  # the kept input replays it
-    monkeypatch.setattr(informational, "handle_informational", real)
+    monkeypatch.setattr(exchanges, "handle_informational", real)
     assert reproduce(doc, {s.name: s for s in SEEDS}) is None

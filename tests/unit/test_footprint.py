@@ -56,6 +56,8 @@ _NEVER = {
     "difflib": "option-name suggestions, only for a configuration with a mistake",
     "ikev2d.policy.uci": "the UCI reader, for UCI configurations only",
     "ikev2d.ike.ike_sa_init": "the exchanges load with the first client (ike/responder.py)",
+    "ikev2d.ike.exchanges": "the exchanges load with the first client (ike/responder.py)",
+    "ikev2d.ike.tasks": "our own requests load with the first SA timer (ike/responder.py)",
     "ikev2d.ike.ike_auth": "the exchanges load with the first client (ike/responder.py)",
     "ikev2d.ike.eap_auth": "EAP loads with the first IKE_AUTH (ike/ike_auth.py)",
     "ikev2d.ike.mobike": "MOBIKE loads with the first client that moves (ike/responder.py)",

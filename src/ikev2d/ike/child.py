@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ikev2d.crypto.keys import DirectionKeys, derive_child_keys
-from ikev2d.policy.config import ServerConfig, lease_key
+from ikev2d.policy.config import ServerConfig
 from ikev2d.policy.pool import AddressPool, PoolError
 from ikev2d.wire.cp import CfgAttribute, CpPayload
 from ikev2d.wire.enums import CfgAttr, CfgType, EsnId
@@ -32,10 +32,10 @@ from .negotiate import (
     choose_child_proposal,
     rekey_key_exchanges,
 )
-from .sa import ChildSa, IkeSa
+from .sa import ChildSa, IkeSa, pool_key
 from .ts import intersect, narrow_local, narrow_remote, passed_through
 
-__all__ = ["FirstChild", "create_first_child", "make_child", "narrow_for", "pool_key"]
+__all__ = ["FirstChild", "create_first_child", "make_child", "narrow_for"]
 
 SpiAllocator = Callable[[str, str], int]
 Rng = Callable[[int], bytes]
@@ -48,12 +48,6 @@ class FirstChild:
     child: ChildSa
     virtual_ip: ipaddress.IPv4Address
     virtual_ip6: ipaddress.IPv6Address | None = None
-
-
-def pool_key(sa: IkeSa) -> tuple[str, str]:
-    """Leases follow the authenticated client (method and name), so a reconnecting client gets
-    its address back and a fixed address goes to its user only."""
-    return lease_key(sa.auth_method, sa.user if sa.user is not None else str(sa.identity))
 
 
 def _requested_address(cp: CpPayload | None) -> tuple[ipaddress.IPv4Address | None, bool]:

@@ -29,7 +29,7 @@ from ikev2d.wire.sa import SaPayload
 from ikev2d.wire.ts import TsiPayload, TsrPayload
 
 from .child import make_child, narrow_for
-from .errors import IkeError, InvalidSyntax, NoProposalChosen
+from .errors import ChildSaNotFound, InvalidSyntax, NoProposalChosen, TemporaryFailure
 from .followup import FollowupsPending, start_followups
 from .ike_sa_init import NONCE_LEN, run_key_exchange
 from .lifetimes import hard_lifetime, rekey_delay
@@ -46,10 +46,6 @@ from .window import MessageWindow
 __all__ = ["ChildCreated", "IkeRekeyed", "handle_create_child_sa", "rekeyed_ike_sa"]
 
 Rng = Callable[[int], bytes]
-
-
-class ChildSaNotFound(IkeError):
-    notify = NotifyType.CHILD_SA_NOT_FOUND
 
 
 @dataclass(slots=True)
@@ -227,7 +223,3 @@ def handle_create_child_sa(
     if ProtocolId.ESP not in protocols:
         raise NoProposalChosen("only ESP Child SAs are offered")
     return _create_child(sa, inner, now, config, allocate_spi, rng)
-
-
-class TemporaryFailure(IkeError):
-    notify = NotifyType.TEMPORARY_FAILURE

@@ -14,8 +14,20 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ikev2d.crypto.digests import constant_time_equal, digest
+from ikev2d.wire.enums import NotifyType
+from ikev2d.wire.message import Header, Message
+from ikev2d.wire.payloads import NoncePayload, NotifyPayload
+
+from .sa import SaState
+
+if TYPE_CHECKING:
+    from ikev2d.policy.config import ServerConfig
+
+    from .events import Address
+    from .sa import IkeSa
 
 __all__ = [
     "MAX_IKE_SA_INIT",
@@ -26,6 +38,7 @@ __all__ = [
     "CookieJar",
     "HalfOpenCounter",
     "HalfOpenLimits",
+    "InitGate",
 ]
 
 COOKIE_SECRET_LIFETIME = 300.0  # seconds a secret signs new cookies (the previous one verifies)
@@ -53,7 +66,7 @@ class HalfOpenLimits:
     cookie_threshold_per_ip: int
 
     @classmethod
-    def of(cls, config, memory_bytes: int | None) -> HalfOpenLimits:
+    def of(cls, config: ServerConfig, memory_bytes: int | None) -> HalfOpenLimits:
         """`config`'s max_half_open, max_half_open_per_ip and cookie_threshold, or when
         unset, what keeps the worst case within 1/128 of `memory_bytes` (1..4 MiB)."""
         memory = memory_bytes or _UNKNOWN_MEMORY
@@ -158,3 +171,67 @@ class AuthThrottle:
 
     def __len__(self) -> int:
         return len(self._failures)
+
+
+class InitGate:
+    """What an IKE_SA_INIT must pass before it costs a key exchange: the throttle, the
+    half-open limits, a cookie (§2.6); and the index that recognises its retransmissions."""
+
+    def __init__(self, rng: Callable[[int], bytes]) -> None:
+        self.cookies = CookieJar(rng)
+        self.half_open = HalfOpenCounter()
+        self.throttle = AuthThrottle()
+        self._by_init: dict[tuple[bytes, Address], bytes] = {}  # (SPIi, sender) -> our SPI
+
+    def made_by(self, spi_i: bytes, src: Address) -> bytes:
+        """Our SPI of the half-open SA that an IKE_SA_INIT with `spi_i` from `src` made."""
+        return self._by_init.get((spi_i, src), b"")
+
+    def may_decode(self, header: Header, src: Address, now: float, limits: HalfOpenLimits) -> bool:
+        """The checks before the message is even decoded."""
+        if header.message_id != 0 or self.throttle.blocked(src[0], now):
+            return False
+        return self.half_open.total < limits.total
+
+    def admit(self, msg: Message, src: Address, now: float, limits: HalfOpenLimits) -> bool | bytes:
+        """Cookies (§2.6) and the per-address limit: True to go on, False to drop, or the
+        cookie to demand in a COOKIE notify."""
+        ip, spi_i = src[0], msg.header.spi_i
+        from_ip = self.half_open.of(ip)
+        if self.half_open.total >= limits.cookie_threshold or (
+            from_ip >= limits.cookie_threshold_per_ip
+        ):
+            nonce = msg.get(NoncePayload)
+            if nonce is None:
+                return False
+            first = msg.payloads[0]
+            cookie = (
+                first.data
+                if isinstance(first, NotifyPayload) and first.notify_type == NotifyType.COOKIE
+                else None
+            )
+            if cookie is None or not self.cookies.check(cookie, nonce.data, ip, spi_i, now):
+                return self.cookies.make(nonce.data, ip, spi_i, now)
+        return from_ip < limits.per_ip
+
+    def opened(self, sa: IkeSa, src: Address) -> None:
+        """`sa` is half-open, made by an IKE_SA_INIT from `src`."""
+        self._by_init[(sa.spi_i, src)] = sa.spi_r
+        self.half_open.add(src[0])
+
+    def closed(self, sa: IkeSa) -> None:
+        """`sa` is half-open no more (authenticated, failed or expired)."""
+        self.half_open.remove(sa.init_ip)
+        self._by_init.pop((sa.spi_i, sa.init_from), None)
+
+    @staticmethod
+    def resend(sa: IkeSa, data: bytes, now: float) -> list[bytes]:
+        """Our IKE_SA_INIT response again for an identical retransmission, at most
+        MAX_RESENDS times RESEND_GAP apart: replays from a spoofed address are no reflector."""
+        if sa.state != SaState.HALF_OPEN or sa.init_request != data:
+            return []
+        if sa.init_resends >= MAX_RESENDS or now < sa.init_resent_at + RESEND_GAP:
+            return []
+        sa.init_resends += 1
+        sa.init_resent_at = now
+        return [sa.init_response]

@@ -9,8 +9,7 @@ that has not authenticated yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from ikev2d.crypto.auth import psk_auth, verify_psk_auth
 from ikev2d.wire.cp import CpPayload
@@ -19,8 +18,6 @@ from ikev2d.wire.enums import AuthMethod, EapCode, ExchangeType, NotifyType, Pro
 from ikev2d.wire.payloads import (
     AuthPayload,
     DeletePayload,
-    IdiPayload,
-    IdrPayload,
     NotifyPayload,
     Payload,
 )
@@ -28,29 +25,15 @@ from ikev2d.wire.sa import SaPayload
 from ikev2d.wire.ts import TsiPayload, TsrPayload
 
 from .auth_octets import initiator_octets, responder_octets
+from .context import Context
 from .errors import AuthenticationFailed, InvalidSyntax
 from .informational import refusal_reason
 from .rules import EAP_ROUND_RULES, check_request
+from .sa import EapSession, IkeSa
 
-if TYPE_CHECKING:
-    from .responder import Responder
-    from .sa import IkeSa
-
-__all__ = ["EapOutcome", "EapSession", "abandoned_failure", "continue_eap", "start_eap"]
+__all__ = ["EapOutcome", "abandoned_failure", "continue_eap", "start_eap"]
 
 MAX_EAP_ROUNDS = 8  # Identity, Challenge, a retry, Success: far fewer than this
-
-
-@dataclass(slots=True, eq=False)
-class EapSession:
-    first_message: list[Payload] = field(repr=False)
-    idi: IdiPayload
-    idr: IdrPayload
-    identifier: int
-    method: object = None  # the EAP method's server (EapMschapv2Server) once started
-    msk: bytes | None = field(default=None, repr=False)
-    rounds: int = 0
-    wrong_passwords: int = 0  # MSCHAPv2 responses refused so far (a retry was offered)
 
 
 @dataclass(slots=True)
@@ -68,22 +51,22 @@ def _eap_payload(raw: bytes) -> EapPayload:
     return EapPayload(raw[0], raw[1], raw[4], raw[5:])
 
 
-def _password_lookup(r: Responder):
+def _password_lookup(ctx: Context):
     def password_for(name: str) -> str | None:
-        user = r.config.find_user(name)
+        user = ctx.config.find_user(name)
         return user.password if user is not None and user.enabled else None
 
     return password_for
 
 
-def start_eap(r: Responder, sa: IkeSa, inner, idi, idr, payloads: list[Payload]) -> list[Payload]:
+def start_eap(ctx: Context, sa: IkeSa, inner, idi, idr, payloads: list[Payload]) -> list[Payload]:
     from ikev2d.auth.eap import identity_request  # EAP code loads only when a client uses it
 
-    if not any(u.enabled and u.password for u in r.config.users):
+    if not any(u.enabled and u.password for u in ctx.config.users):
         raise AuthenticationFailed(
             "EAP was asked for but no user is configured", code="eap_not_set"
         )
-    identifier = r.rng(1)[0]
+    identifier = ctx.rng(1)[0]
     sa.eap = EapSession(_kept_for_the_child(inner), idi, idr, identifier)
     return [*payloads, _eap_payload(identity_request(identifier))]
 
@@ -100,7 +83,7 @@ def _kept_for_the_child(inner: list[Payload]) -> list[Payload]:
     ]  # fmt: skip
 
 
-def _msk_auth(r: Responder, sa: IkeSa, session: EapSession, inner) -> EapOutcome:
+def _msk_auth(ctx: Context, sa: IkeSa, session: EapSession, inner) -> EapOutcome:
     """The last round: the client's AUTH from the MSK, and ours (§2.16)."""
     auth = next((p for p in inner if isinstance(p, AuthPayload)), None)
     if auth is None or auth.method != AuthMethod.SHARED_KEY_MIC:
@@ -115,14 +98,14 @@ def _msk_auth(r: Responder, sa: IkeSa, session: EapSession, inner) -> EapOutcome
     return EapOutcome([payload], done=True)
 
 
-def continue_eap(r: Responder, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
+def continue_eap(ctx: Context, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
     session: EapSession = sa.eap
     check_request(ExchangeType.IKE_AUTH, inner, EAP_ROUND_RULES)
     session.rounds += 1
     if session.rounds > MAX_EAP_ROUNDS:
         raise AuthenticationFailed("too many EAP rounds", code="eap_failed")
     if session.msk is not None:
-        return _msk_auth(r, sa, session, inner)
+        return _msk_auth(ctx, sa, session, inner)
     eap = next((p for p in inner if isinstance(p, EapPayload)), None)
     if eap is None:
         raise InvalidSyntax("an EAP round without an EAP payload")
@@ -134,9 +117,9 @@ def continue_eap(r: Responder, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
         name = parse_identity_response(raw, session.identifier)
         if name is None:
             raise AuthenticationFailed("bad EAP-Identity response", code="eap_failed")
-        session.method = EapMschapv2Server(_password_lookup(r), server_name="ikev2d")
+        session.method = EapMschapv2Server(_password_lookup(ctx), server_name="ikev2d")
         session.identifier = (session.identifier + 1) & 0xFF
-        return EapOutcome([_eap_payload(session.method.start(session.identifier, r.rng))])
+        return EapOutcome([_eap_payload(session.method.start(session.identifier, ctx.rng))])
     result = session.method.process(raw)
     if result.success is False:
         reply = _eap_payload(result.send) if result.send else None

@@ -11,6 +11,7 @@ from ikev2d.wire.enums import NotifyType
 
 __all__ = [
     "AuthenticationFailed",
+    "ChildSaNotFound",
     "FailedCpRequired",
     "IkeError",
     "InternalAddressFailure",
@@ -18,6 +19,8 @@ __all__ = [
     "InvalidSyntax",
     "KernelRefused",
     "NoProposalChosen",
+    "StateNotFound",
+    "TemporaryFailure",
     "TsUnacceptable",
     "UnsupportedCriticalPayload",
 ]
@@ -85,6 +88,22 @@ class InternalAddressFailure(IkeError):
 
 class FailedCpRequired(IkeError):
     notify = NotifyType.FAILED_CP_REQUIRED
+
+
+class TemporaryFailure(IkeError):
+    """Not now, maybe later (§2.25: a colliding exchange; too much unfinished)."""
+
+    notify = NotifyType.TEMPORARY_FAILURE
+
+
+class ChildSaNotFound(IkeError):
+    notify = NotifyType.CHILD_SA_NOT_FOUND
+
+
+class StateNotFound(IkeError):
+    """RFC 9370: an IKE_FOLLOWUP_KE for no unfinished exchange."""
+
+    notify = NotifyType.STATE_NOT_FOUND
 
 
 class KernelRefused(IkeError):

@@ -17,26 +17,21 @@ when the server rekeys an SA that has additional key exchanges.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from ikev2d.crypto import errors as crypto_errors
 from ikev2d.crypto.dh import ephemeral_key_exchange
 from ikev2d.wire.enums import ExchangeType, NotifyType
 from ikev2d.wire.payloads import KePayload, NotifyPayload, Payload
 
-from .errors import IkeError, InvalidSyntax
+from .context import Context
+from .errors import InvalidSyntax, StateNotFound, TemporaryFailure
 from .ike_sa_init import run_key_exchange
 from .rules import check_request
-from .sa import IkeSa
-
-if TYPE_CHECKING:
-    from .responder import Responder
+from .sa import Finish, Followup, IkeSa
 
 __all__ = [
-    "Followup",
     "FollowupsPending",
-    "StateNotFound",
     "handle_followup_ke",
     "run_followups",
     "start_followups",
@@ -45,22 +40,6 @@ __all__ = [
 MAX_PENDING = 2  # unfinished CREATE_CHILD_SA per IKE SA (a rekey of each kind at once)
 PENDING_TIMEOUT = 30.0  # seconds an unfinished one is kept
 _LINK_LEN = 8
-# finish(SK(1) | ... | SK(n), the payloads of the last response, now) -> the created SA
-Finish = Callable[[bytes, list[Payload], float], object]
-
-
-class StateNotFound(IkeError):
-    notify = NotifyType.STATE_NOT_FOUND
-
-
-@dataclass(slots=True, eq=False)
-class Followup:
-    """A CREATE_CHILD_SA we answered whose additional key exchanges are under way."""
-
-    methods: tuple[int, ...]  # still to run, in order
-    finish: Finish = field(repr=False)
-    started: float
-    secrets: list[bytes] = field(default_factory=list, repr=False)
 
 
 @dataclass(slots=True)
@@ -82,8 +61,6 @@ def _link_of(inner: list[Payload]) -> bytes | None:
 
 def _keep(sa: IkeSa, followup: Followup, now: float, rng) -> bytes:
     """Store `followup` under a fresh link; TemporaryFailure when too many are unfinished."""
-    from .create_child import TemporaryFailure
-
     table = sa.followups
     if table is None:
         table = sa.followups = {}
@@ -130,7 +107,7 @@ def handle_followup_ke(sa: IkeSa, inner: list[Payload], now: float, rng):
 
 
 def run_followups(
-    r: Responder,
+    ctx: Context,
     sa: IkeSa,
     methods: tuple[int, ...],
     inner: list[Payload],
@@ -148,7 +125,7 @@ def run_followups(
             fail("no ADDITIONAL_KEY_EXCHANGE notify for the additional key exchange", t)
             return
         method = remaining[0]
-        kex = ephemeral_key_exchange(method, r.rng)
+        kex = ephemeral_key_exchange(method, ctx.rng)
 
         def done(reply: list[Payload], t2: float) -> None:
             error = next((p for p in reply if isinstance(p, NotifyPayload) and p.is_error), None)
@@ -168,6 +145,6 @@ def run_followups(
                 finish(b"".join(secrets), t2)
 
         payloads = [KePayload(method, kex.public_bytes()), _link_notify(link)]
-        r.send_request(sa, ExchangeType.IKE_FOLLOWUP_KE, payloads, t, "followup-ke", done)
+        ctx.send_request(sa, ExchangeType.IKE_FOLLOWUP_KE, payloads, t, "followup-ke", done)
 
     step(methods, inner, now)

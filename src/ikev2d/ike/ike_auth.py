@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ikev2d.crypto.auth import psk_auth, verify_psk_auth
 from ikev2d.policy.identity import Identity, IdentityError
@@ -36,13 +35,11 @@ from ikev2d.wire.payloads import (
 
 from .auth_octets import initiator_octets, responder_octets
 from .child import FirstChild, create_first_child
-from .eap_auth import EapSession, continue_eap, start_eap
+from .context import Context
+from .eap_auth import continue_eap, start_eap
 from .errors import AuthenticationFailed, IkeError
 from .rules import check_request
-from .sa import IkeSa
-
-if TYPE_CHECKING:
-    from .responder import Responder
+from .sa import EapSession, IkeSa
 
 __all__ = ["AuthResult", "handle_ike_auth", "local_identity"]
 
@@ -79,16 +76,16 @@ def _requested(inner: list[Payload]) -> Identity | None:
         return None  # not a usable identity, so not one of ours: the default answers
 
 
-def _idr(r: Responder, sa: IkeSa, inner: list[Payload]) -> IdrPayload:
-    sa.local_identity = me = local_identity(r.config, sa, inner)
+def _idr(ctx: Context, sa: IkeSa, inner: list[Payload]) -> IdrPayload:
+    sa.local_identity = me = local_identity(ctx.config, sa, inner)
     return IdrPayload(me.id_type, me.data)
 
 
-def _signed_by_us(r: Responder, sa: IkeSa, idr: IdrPayload) -> list[Payload]:
+def _signed_by_us(ctx: Context, sa: IkeSa, idr: IdrPayload) -> list[Payload]:
     """CERT payloads of our chain and our signature AUTH over ResponderSignedOctets."""
     from ikev2d.auth.signatures import choose_auth, sign_auth  # certificates only
 
-    creds = r.credentials
+    creds = ctx.credentials
     octets = responder_octets(sa, idr.body())
     method, hash_alg = choose_auth(creds.key, sa.peer_hashes)
     certs: list[Payload] = [
@@ -97,8 +94,8 @@ def _signed_by_us(r: Responder, sa: IkeSa, idr: IdrPayload) -> list[Payload]:
     return [*certs, AuthPayload(method, sign_auth(creds.key, octets, method, hash_alg))]
 
 
-def _psk(r: Responder, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPayload):
-    psk = r.config.psk_bytes
+def _psk(ctx: Context, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPayload):
+    psk = ctx.config.psk_bytes
     if psk is None:
         raise AuthenticationFailed(
             "a pre-shared key was used but none is configured", code="psk_not_set"
@@ -110,10 +107,10 @@ def _psk(r: Responder, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPa
     return [AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(sa.prf, psk, ours))]
 
 
-def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayload, idr):
+def _certificate(ctx: Context, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayload, idr):
     from ikev2d.auth.certs import UNPARSABLE, CertificateRejected
 
-    creds = r.credentials
+    creds = ctx.credentials
     if creds is None or creds.ca is None or not creds.can_sign:
         raise AuthenticationFailed(
             "a certificate was used but certificate login is not set up", code="cert_not_set"
@@ -124,7 +121,7 @@ def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayl
             "signature authentication without an X.509 certificate", code="cert_missing"
         )
     try:
-        _check_certificate(r, sa, certs[0].data, idi, auth)
+        _check_certificate(ctx, sa, certs[0].data, idi, auth)
     except CertificateRejected as e:
         raise AuthenticationFailed(
             f"client certificate refused: {e.reason}", code="cert_refused"
@@ -132,15 +129,15 @@ def _certificate(r: Responder, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayl
     except UNPARSABLE as e:  # a part of the certificate parsed only when first read
         reason = f"client certificate does not parse ({type(e).__name__})"
         raise AuthenticationFailed(reason, code="cert_refused") from None
-    return _signed_by_us(r, sa, idr)
+    return _signed_by_us(ctx, sa, idr)
 
 
-def _check_certificate(r: Responder, sa: IkeSa, der: bytes, idi: IdiPayload, auth: AuthPayload):
+def _check_certificate(ctx: Context, sa: IkeSa, der: bytes, idi: IdiPayload, auth: AuthPayload):
     from ikev2d.auth.certs import identity_matches_cert, validate_client_cert
     from ikev2d.auth.signatures import verify_auth
 
-    creds = r.credentials
-    now = dt.datetime.fromtimestamp(r.wall_clock(), dt.UTC)
+    creds = ctx.credentials
+    now = dt.datetime.fromtimestamp(ctx.wall_clock(), dt.UTC)
     cert, name = validate_client_cert(der, creds.ca, now, creds.revoked)
     if not identity_matches_cert(cert, idi.id_type, idi.data):
         raise AuthenticationFailed(
@@ -152,22 +149,24 @@ def _check_certificate(r: Responder, sa: IkeSa, der: bytes, idi: IdiPayload, aut
     sa.user, sa.cert_serial = name.common_name or None, cert.serial_number
 
 
-def _finish(r: Responder, sa: IkeSa, inner, now, payloads: list[Payload]) -> AuthResult:
+def _finish(ctx: Context, sa: IkeSa, inner, now, payloads: list[Payload]) -> AuthResult:
     """Authenticated: the first Child SA (from the first IKE_AUTH message) and MOBIKE."""
     if _notified(inner, NotifyType.INITIAL_CONTACT):  # before leasing: the old address frees
-        r.replace_older_sessions(sa)
+        ctx.replace_older_sessions(sa)
     result = AuthResult(payloads)
     try:
-        result.child = create_first_child(sa, inner, now, r.config, r.pool, r.allocate_spi, r.rng)
+        result.child = create_first_child(
+            sa, inner, now, ctx.config, ctx.pool, ctx.allocate_spi, ctx.rng
+        )
     except IkeError as e:
         result.child_error = e
         payloads.append(NotifyPayload.of(e.notify, e.data))
     if result.child is not None:
         payloads += result.child.payloads
-    if r.config.mobike and _notified(inner, NotifyType.MOBIKE_SUPPORTED):
+    if ctx.config.mobike and _notified(inner, NotifyType.MOBIKE_SUPPORTED):
         sa.mobike = True
         payloads.append(NotifyPayload.of(NotifyType.MOBIKE_SUPPORTED))
-        payloads += _additional_addresses(r.other_addresses(sa.local[0]))
+        payloads += _additional_addresses(ctx.other_addresses(sa.local[0]))
     return result
 
 
@@ -190,13 +189,13 @@ def _notified(inner: list[Payload], notify_type: int) -> bool:
     return any(isinstance(p, NotifyPayload) and p.notify_type == notify_type for p in inner)
 
 
-def handle_ike_auth(r: Responder, sa: IkeSa, inner: list[Payload], now: float) -> AuthResult:
+def handle_ike_auth(ctx: Context, sa: IkeSa, inner: list[Payload], now: float) -> AuthResult:
     if isinstance(sa.eap, EapSession):
-        outcome = continue_eap(r, sa, inner)
+        outcome = continue_eap(ctx, sa, inner)
         if not outcome.done:
             return AuthResult(outcome.payloads, done=False, delay=outcome.delay,
                               wrong_password=outcome.wrong_password)  # fmt: skip
-        return _finish(r, sa, sa.eap.first_message, now, outcome.payloads)
+        return _finish(ctx, sa, sa.eap.first_message, now, outcome.payloads)
     check_request(ExchangeType.IKE_AUTH, inner)
     idi = next(p for p in inner if isinstance(p, IdiPayload))
     auth = next((p for p in inner if isinstance(p, AuthPayload)), None)
@@ -204,27 +203,27 @@ def handle_ike_auth(r: Responder, sa: IkeSa, inner: list[Payload], now: float) -
         sa.identity = Identity.from_payload(idi.id_type, idi.data)
     except IdentityError as e:
         raise AuthenticationFailed(f"bad IDi: {e}", code="identity_invalid") from None
-    if not r.config.remote_id_accepted(sa.identity):
+    if not ctx.config.remote_id_accepted(sa.identity):
         raise AuthenticationFailed("identity not accepted by remote_id", code="identity_refused")
     sa.auth_method = _method_of(auth)
-    if sa.auth_method != r.config.auth_mode:
+    if sa.auth_method != ctx.config.auth_mode:
         raise AuthenticationFailed(
-            f"{_METHOD_NAMES[sa.auth_method]} is not accepted (auth_mode {r.config.auth_mode})",
+            f"{_METHOD_NAMES[sa.auth_method]} is not accepted (auth_mode {ctx.config.auth_mode})",
             code="method_refused",
         )
-    idr = _idr(r, sa, inner)
+    idr = _idr(ctx, sa, inner)
     if auth is None:
-        if r.credentials is None or not r.credentials.can_sign:
+        if ctx.credentials is None or not ctx.credentials.can_sign:
             raise AuthenticationFailed(
                 "EAP needs the server certificate, which is not set up", code="eap_not_set"
             )
-        payloads = [idr, *_signed_by_us(r, sa, idr)]
-        return AuthResult(start_eap(r, sa, inner, idi, idr, payloads), done=False)
+        payloads = [idr, *_signed_by_us(ctx, sa, idr)]
+        return AuthResult(start_eap(ctx, sa, inner, idi, idr, payloads), done=False)
     if sa.auth_method == "psk":
-        payloads = [idr, *_psk(r, sa, idi, auth, idr)]
+        payloads = [idr, *_psk(ctx, sa, idi, auth, idr)]
     else:
-        payloads = [idr, *_certificate(r, sa, inner, idi, auth, idr)]
-    return _finish(r, sa, inner, now, payloads)
+        payloads = [idr, *_certificate(ctx, sa, inner, idi, auth, idr)]
+    return _finish(ctx, sa, inner, now, payloads)
 
 
 _METHOD_NAMES = {"psk": "a pre-shared key", "eap": "EAP", "cert": "a certificate"}

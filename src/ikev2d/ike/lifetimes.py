@@ -8,8 +8,14 @@ so a rekey that needs retransmissions still finishes in time.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-__all__ = ["HARD_FACTOR", "JITTER", "hard_lifetime", "rekey_delay"]
+if TYPE_CHECKING:
+    from ikev2d.policy.config import ServerConfig
+
+    from .sa import IkeSa
+
+__all__ = ["HARD_FACTOR", "JITTER", "due_times", "hard_lifetime", "rekey_delay"]
 
 JITTER = 0.1  # up to 10 % earlier than configured
 HARD_FACTOR = 1.1
@@ -25,3 +31,14 @@ def rekey_delay(lifetime: int, rng: Callable[[int], bytes]) -> int:
 
 def hard_lifetime(lifetime: int) -> int:
     return int(lifetime * HARD_FACTOR) + 1
+
+
+def due_times(sa: IkeSa, config: ServerConfig) -> list[float | None]:
+    """An established SA's own deadlines: its lifetime, our rekeys, a liveness check."""
+    times: list[float | None] = [sa.hard_expiry]
+    if not sa.rekeying:
+        times.append(sa.rekey_at)
+    if config.dpd_delay and not sa.window.busy:
+        times.append(sa.last_inbound + config.dpd_delay)
+    times += [c.rekey_at for c in sa.children if not (c.rekeying or c.replaced)]
+    return times

@@ -11,24 +11,21 @@ detected anew from the request's NAT_DETECTION notifies. The kernel follows thro
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from ikev2d.wire.enums import NotifyType
 from ikev2d.wire.payloads import NotifyPayload, Payload
 
 from . import events as ev
+from .context import Context
 from .events import Address
 from .nat import nat_detected, nat_detection_hash
 from .sa import IkeSa
-
-if TYPE_CHECKING:
-    from .responder import Responder
 
 __all__ = ["follow_client"]
 
 
 def follow_client(
-    r: Responder, sa: IkeSa, src: Address, dst: Address, inner: list[Payload] | None = None
+    ctx: Context, sa: IkeSa, src: Address, dst: Address, inner: list[Payload] | None = None
 ) -> list[Payload]:
     """Move the SA to (dst, src); with `inner` (an UPDATE_SA_ADDRESSES request) also redo NAT
     detection and return the notifies for the response."""
@@ -60,6 +57,6 @@ def follow_client(
     for child in sa.children:
         new = replace(child.spec, local=dst, remote=src, encap=encap)
         if new != child.spec:
-            r.emit(ev.ChildSaUpdated(sa.handle, child.spec, new))
+            ctx.emit(ev.ChildSaUpdated(sa.handle, child.spec, new))
             child.spec = new
     return reply

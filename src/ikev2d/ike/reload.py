@@ -8,12 +8,15 @@ or the tunnel it was given (proposals, subnets, DNS, pool, server identity) chan
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 
 from ikev2d.policy.config import ServerConfig
+from ikev2d.policy.pool import AddressPool, PoolError
 
-from .sa import IkeSa
+from .credentials import Credentials
+from .sa import IkeSa, pool_key
 
-__all__ = ["affected_by"]
+__all__ = ["affected_by", "carry_lease", "no_longer_trusted"]
 
 
 def affected_by(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str | None:
@@ -60,3 +63,33 @@ def _credentials_changed(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str
         if before.ip != after.ip:
             return f"fixed address of {sa.user} changed"
     return None
+
+
+def carry_lease(sa: IkeSa, pool: AddressPool) -> str | None:
+    """Lease the SA's address again in the new `pool` under the key it was leased with at
+    connect; why it cannot keep it, or None."""
+    if sa.virtual_ip is None:
+        return None
+    try:
+        address = str(pool.lease(pool_key(sa), sa.virtual_ip))
+    except (PoolError, ValueError) as e:
+        return f"address {sa.virtual_ip} not available: {e}"
+    if address != sa.virtual_ip:  # e.g. a fixed address changed: the new one stays free
+        pool.release(address)
+        return "address changed"
+    return None
+
+
+def no_longer_trusted(
+    sas: Iterable[IkeSa], old: Credentials | None, new: Credentials | None
+) -> list[IkeSa]:
+    """The certificate clients whose certificate does not validate under `new` (revoked, or
+    another CA)."""
+    old_ca = old.ca if old is not None else None
+    ca = new.ca if new is not None else None
+    revoked = new.revoked if new is not None else frozenset()
+    return [
+        sa for sa in sas
+        if sa.cert_serial is not None
+        and (ca is None or ca != old_ca or sa.cert_serial in revoked)
+    ]  # fmt: skip

@@ -11,21 +11,36 @@ which SPI is ours, which keys protect which direction and the flags we send.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ikev2d.policy.config import lease_key
 from ikev2d.policy.identity import Identity
 from ikev2d.policy.proposals import Proposal
+from ikev2d.wire.payloads import IdiPayload, IdrPayload, Payload
 
 from .events import Address, ChildSaSpec
 from .window import MessageWindow
 
 if TYPE_CHECKING:  # built by the exchanges, which load with the first client
+    from ikev2d.auth.eap_mschapv2 import EapMschapv2Server
     from ikev2d.crypto.keys import IkeKeys
     from ikev2d.crypto.prf import Prf
     from ikev2d.crypto.sk import SkCodec
 
-__all__ = ["ChildSa", "IkeSa", "SaState", "carry_client_state"]
+    from .fragments import Reassembly
+
+__all__ = [
+    "ChildSa",
+    "EapSession",
+    "Followup",
+    "IkeSa",
+    "SaState",
+    "carry_client_state",
+    "pool_key",
+    "who",
+]
 
 
 class SaState(enum.Enum):
@@ -60,6 +75,35 @@ class ChildSa:
     # what our own rekey of it offers: ((transform type, id), ...) of its KE and RFC 9370
     # ADDKE transforms, as last negotiated (empty: the configured proposal's KE, if any)
     key_exchanges: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(slots=True, eq=False)
+class EapSession:
+    """The EAP conversation of IKE_AUTH (eap_auth) while it runs."""
+
+    first_message: list[Payload] = field(repr=False)
+    idi: IdiPayload
+    idr: IdrPayload
+    identifier: int
+    method: EapMschapv2Server | None = None  # the EAP method's server once started
+    msk: bytes | None = field(default=None, repr=False)
+    rounds: int = 0
+    wrong_passwords: int = 0  # MSCHAPv2 responses refused so far (a retry was offered)
+
+
+# finish(SK(1) | ... | SK(n), the payloads of the last response, now) -> the created SA
+Finish = Callable[[bytes, list[Payload], float], object]
+
+
+@dataclass(slots=True, eq=False)
+class Followup:
+    """A CREATE_CHILD_SA we answered whose additional key exchanges (RFC 9370) are under
+    way (followup)."""
+
+    methods: tuple[int, ...]  # still to run, in order
+    finish: Finish = field(repr=False)
+    started: float
+    secrets: list[bytes] = field(default_factory=list, repr=False)
 
 
 @dataclass(slots=True, eq=False)
@@ -102,19 +146,19 @@ class IkeSa:
     rekeying: bool = False
     rekey_nonces: tuple[bytes, bytes] = (b"", b"")
     settled: bool = False  # an exchange after IKE_AUTH completed: the client accepted us
-    eap: object = None  # the EAP conversation while IKE_AUTH runs
+    eap: EapSession | None = None  # the EAP conversation while IKE_AUTH runs
     user: str | None = None  # the EAP user or certificate name (leases and status)
     cert_serial: int | None = None  # a certificate client's serial (revocation on reload)
     fragmentation: bool = False  # both ends support RFC 7383
     peer_hashes: tuple[int, ...] = ()  # the client's SIGNATURE_HASH_ALGORITHMS
-    reassembly: object = None  # fragments of the client's current request
+    reassembly: Reassembly | None = None  # fragments of the client's current request
     # RFC 9370: the IKE SA's additional key exchanges ((ADDKE type, method), ...), those still
     # to run in IKE_INTERMEDIATE, and the RFC 9242 IntAuth_i | IntAuth_r | IKE_AUTH MID
     additional_ke: tuple[tuple[int, int], ...] = ()
     pending_ke: tuple[int, ...] = ()
     int_auth: bytes = field(default=b"", repr=False)
     codec_in_prev: SkCodec | None = None  # the keys of the last IKE_INTERMEDIATE request
-    followups: dict | None = None  # link -> followup.Followup: unfinished CREATE_CHILD_SAs
+    followups: dict[bytes, Followup] | None = None  # link -> unfinished CREATE_CHILD_SA
 
     @property
     def our_spi(self) -> bytes:
@@ -168,3 +212,14 @@ def carry_client_state(old: IkeSa, new: IkeSa) -> None:
         setattr(new, name, getattr(old, name))
     new.settled = True
     old.virtual_ip = old.virtual_ip6 = None  # the lease moved: ending the old SA keeps it
+
+
+def pool_key(sa: IkeSa) -> tuple[str, str]:
+    """Leases follow the authenticated client (method and name), so a reconnecting client gets
+    its address back and a fixed address goes to its user only."""
+    return lease_key(sa.auth_method or "", sa.user if sa.user is not None else str(sa.identity))
+
+
+def who(sa: IkeSa) -> str:
+    """How status and logs name the client: its EAP/certificate user, else its IKE identity."""
+    return sa.user if sa.user is not None else str(sa.identity)

@@ -17,12 +17,9 @@ protect what we send.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ikev2d.crypto import errors as crypto_errors
 from ikev2d.crypto.dh import ephemeral_key_exchange
 from ikev2d.crypto.keys import derive_child_keys
-from ikev2d.policy.config import ServerConfig
 from ikev2d.wire.enums import ExchangeType, NotifyType, ProtocolId
 from ikev2d.wire.payloads import DeletePayload, KePayload, NoncePayload, NotifyPayload, Payload
 from ikev2d.wire.sa import Proposal, SaPayload, Transform
@@ -30,22 +27,21 @@ from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
 
 from . import events as ev
 from .child import make_child
+from .context import Context
 from .create_child import rekeyed_ike_sa
 from .errors import IkeError
 from .followup import run_followups
 from .ike_sa_init import NONCE_LEN
 from .negotiate import ADDKE_TYPES, Chosen
-from .sa import ChildSa, IkeSa, SaState
-
-if TYPE_CHECKING:
-    from .responder import Responder
+from .sa import ChildSa, IkeSa, SaState, who
 
 __all__ = [
+    "child_expired",
     "delete_child",
     "delete_ike",
-    "due_times",
     "keys_event",
     "liveness_check",
+    "on_sa_timer",
     "on_timer",
     "rekey_child",
     "rekey_ike",
@@ -55,8 +51,8 @@ RETRY_AFTER_TEMPORARY_FAILURE = 10.0  # seconds (plus jitter) before trying a re
 _INFO, _CCSA = ExchangeType.INFORMATIONAL, ExchangeType.CREATE_CHILD_SA
 
 
-def _retry_delay(r: Responder) -> float:
-    return RETRY_AFTER_TEMPORARY_FAILURE + int.from_bytes(r.rng(1), "big") / 32
+def _retry_delay(ctx: Context) -> float:
+    return RETRY_AFTER_TEMPORARY_FAILURE + int.from_bytes(ctx.rng(1), "big") / 32
 
 
 def _notify(inner: list[Payload], *types: int) -> NotifyPayload | None:
@@ -71,45 +67,72 @@ def _first_error(inner: list[Payload]) -> NotifyPayload | None:
 
 
 # -- timers ------------------------------------------------------------------------------------
-def due_times(sa: IkeSa, config: ServerConfig) -> list[float | None]:
-    times: list[float | None] = [sa.hard_expiry]
-    if not sa.rekeying:
-        times.append(sa.rekey_at)
-    if config.dpd_delay and not sa.window.busy:
-        times.append(sa.last_inbound + config.dpd_delay)
-    times += [c.rekey_at for c in sa.children if not (c.rekeying or c.replaced)]
-    return times
+def on_sa_timer(ctx: Context, sa: IkeSa, now: float) -> None:
+    """What is due for `sa` at `now` (its deadline: responder._deadline): a held-back
+    response, the half-open expiry, a retransmission, and for an established SA, `on_timer`."""
+    delayed = sa.window.release_delayed(now)
+    if delayed is not None:
+        ctx.transmit(delayed.datagrams, delayed.local, delayed.remote)
+    if sa.expires is not None and sa.expires <= now:
+        if sa.eap is not None and sa.eap.wrong_passwords:
+            reason = f"EAP-MSCHAPv2: wrong password ({sa.eap.wrong_passwords} tries), no retry"
+            ctx.emit(ev.AuthenticationFailed(sa.remote, who(sa), reason, "password_wrong"))
+        ctx.forget(sa)  # half-open too long: no IKE_AUTH came, or EAP stalled
+        return
+    cfg = ctx.config
+    resend = sa.window.resend_due(now, cfg.retransmit_timeout, cfg.retransmit_tries)
+    if resend is None:
+        ctx.terminate(sa, "the client stopped answering")
+        ctx.forget(sa)
+        return
+    ctx.transmit(resend, sa.local, sa.remote)
+    if sa.state == SaState.ESTABLISHED:
+        on_timer(ctx, sa, now)
+    ctx.schedule(sa)
 
 
-def on_timer(r: Responder, sa: IkeSa, now: float) -> None:
+def child_expired(ctx: Context, sa: IkeSa, child: ChildSa, hard: bool, now: float) -> None:
+    """The kernel's soft (rekey now) or hard (gone) lifetime of `child` ran out."""
+    if not hard:
+        if not (child.rekeying or child.replaced):
+            rekey_child(ctx, sa, child, now)
+        return
+    ctx.remove_child(sa, child)
+    if not child.replaced:
+        delete_child(ctx, sa, child, now)
+    if not sa.children:
+        ctx.disconnect(sa, now, "tunnel lifetime ended")
+
+
+def on_timer(ctx: Context, sa: IkeSa, now: float) -> None:
     if sa.hard_expiry is not None and sa.hard_expiry <= now:
-        r.disconnect(sa, now, "IKE SA lifetime ended")
+        ctx.disconnect(sa, now, "IKE SA lifetime ended")
         return
     if not sa.rekeying and sa.rekey_at is not None and sa.rekey_at <= now:
-        rekey_ike(r, sa, now)
+        rekey_ike(ctx, sa, now)
     for child in list(sa.children):
         if not (child.rekeying or child.replaced) and child.rekey_at and child.rekey_at <= now:
-            rekey_child(r, sa, child, now)
-    dpd = r.config.dpd_delay
+            rekey_child(ctx, sa, child, now)
+    dpd = ctx.config.dpd_delay
     if dpd and not sa.window.busy and sa.last_inbound + dpd <= now:
-        liveness_check(r, sa, now)
+        liveness_check(ctx, sa, now)
 
 
 # -- liveness and Delete ------------------------------------------------------------------------
-def liveness_check(r: Responder, sa: IkeSa, now: float) -> None:
+def liveness_check(ctx: Context, sa: IkeSa, now: float) -> None:
     """An empty INFORMATIONAL request; no answer after the retransmissions ends the SA."""
-    r.send_request(sa, _INFO, [], now, "dpd")
+    ctx.send_request(sa, _INFO, [], now, "dpd")
 
 
-def delete_child(r: Responder, sa: IkeSa, child: ChildSa, now: float) -> None:
-    r.send_request(
+def delete_child(ctx: Context, sa: IkeSa, child: ChildSa, now: float) -> None:
+    ctx.send_request(
         sa, _INFO, [DeletePayload.child(ProtocolId.ESP, [child.spec.inbound_spi])], now,
         "delete-child",
     )  # fmt: skip
 
 
-def delete_ike(r: Responder, sa: IkeSa, now: float) -> None:
-    r.send_request(sa, _INFO, [DeletePayload.ike()], now, "delete-ike")
+def delete_ike(ctx: Context, sa: IkeSa, now: float) -> None:
+    ctx.send_request(sa, _INFO, [DeletePayload.ike()], now, "delete-ike")
 
 
 # -- Child SA rekey -----------------------------------------------------------------------------
@@ -137,19 +160,19 @@ def _selectors(cidrs: tuple[str, ...]) -> tuple[TrafficSelector, ...]:
     return tuple(TrafficSelector.from_network(n) for n in cidrs)
 
 
-def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
+def rekey_child(ctx: Context, sa: IkeSa, old: ChildSa, now: float) -> None:
     """Make a new Child SA for `old` (same selectors, fresh keys); delete `old` when done."""
     conf = old.proposal
     try:
-        inbound_spi = r.allocate_spi(sa.local[0], sa.remote[0])
+        inbound_spi = ctx.allocate_spi(sa.local[0], sa.remote[0])
     except IkeError as e:
-        old.rekey_at = now + _retry_delay(r)
-        r.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey postponed: {e.reason}", e.code))
+        old.rekey_at = now + _retry_delay(ctx)
+        ctx.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey postponed: {e.reason}", e.code))
         return
     old.rekeying = True
     group, additional, optional = _child_key_exchanges(sa, old)
-    kex = ephemeral_key_exchange(group, r.rng) if group is not None else None
-    nonce_i = r.rng(NONCE_LEN)
+    kex = ephemeral_key_exchange(group, ctx.rng) if group is not None else None
+    nonce_i = ctx.rng(NONCE_LEN)
     spi = inbound_spi.to_bytes(4, "big")
     proposals = [_wire_proposal(conf, spi, group, ProtocolId.ESP, additional)]
     if optional:  # or, if the client wants no PFS, as before
@@ -169,8 +192,8 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
 
     def fail(reason: str, t: float, retry: bool = False) -> None:
         old.rekeying = False
-        old.rekey_at = t + _retry_delay(r) if retry else None  # else the hard lifetime ends it
-        r.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey refused: {reason}",
+        old.rekey_at = t + _retry_delay(ctx) if retry else None  # else the hard lifetime ends it
+        ctx.emit(ev.NegotiationFailed(sa.remote, f"Child SA rekey refused: {reason}",
                                     "rekey_refused"))  # fmt: skip
 
     def done(inner: list[Payload], t: float) -> None:
@@ -205,18 +228,19 @@ def rekey_child(r: Responder, sa: IkeSa, old: ChildSa, now: float) -> None:
             chosen = Chosen(conf, proposal, group if pfs else None, chosen_additional)
             ts = (_selectors(old.spec.local_ts), _selectors(old.spec.remote_ts))
             new = make_child(sa, chosen, inbound_spi, proposal.spi_int or 0, ts, keys.r_to_i,
-                             keys.i_to_r, r.config, r.rng, t2, (nonce_i, nonce.data))  # fmt: skip
+                             keys.i_to_r, ctx.config, ctx.rng, t2,
+                             (nonce_i, nonce.data))  # fmt: skip
             sa.children.append(new)
-            r.emit(ev.ChildSaInstalled(sa.handle, new.spec, old.spec.inbound_spi))
-            _settle_child_collision(r, sa, old, new, t2)
+            ctx.emit(ev.ChildSaInstalled(sa.handle, new.spec, old.spec.inbound_spi))
+            _settle_child_collision(ctx, sa, old, new, t2)
 
         if chosen_additional:
             methods = tuple(m for _, m in chosen_additional)
-            run_followups(r, sa, methods, inner, install, fail, t)
+            run_followups(ctx, sa, methods, inner, install, fail, t)
         else:
             install(b"", t)
 
-    r.send_request(sa, _CCSA, payloads, now, "rekey-child", done)
+    ctx.send_request(sa, _CCSA, payloads, now, "rekey-child", done)
 
 
 def _child_key_exchanges(sa: IkeSa, child: ChildSa):
@@ -233,22 +257,22 @@ def _child_key_exchanges(sa: IkeSa, child: ChildSa):
     return int(sa.proposal.ke.id), sa.additional_ke, True
 
 
-def _settle_child_collision(r: Responder, sa: IkeSa, old: ChildSa, ours: ChildSa, now) -> None:
+def _settle_child_collision(ctx: Context, sa: IkeSa, old: ChildSa, ours: ChildSa, now) -> None:
     """§2.8.1: if the client rekeyed `old` at the same time, the new SA whose exchange had
     the lowest nonce is redundant and is deleted by whoever made it."""
     theirs = old.replaced_by
     old.replaced = True
     if theirs is None or theirs not in sa.children:
         old.replaced_by = ours
-        r.remove_child(sa, old)
-        delete_child(r, sa, old, now)
+        ctx.remove_child(sa, old)
+        delete_child(ctx, sa, old, now)
         return
     if min(ours.nonces) < min(theirs.nonces):
-        r.remove_child(sa, ours)  # ours lost: the client deletes `old`
-        delete_child(r, sa, ours, now)
+        ctx.remove_child(sa, ours)  # ours lost: the client deletes `old`
+        delete_child(ctx, sa, ours, now)
     else:
-        r.remove_child(sa, old)  # ours won: we delete `old`, the client deletes its new SA
-        delete_child(r, sa, old, now)
+        ctx.remove_child(sa, old)  # ours won: we delete `old`, the client deletes its new SA
+        delete_child(ctx, sa, old, now)
 
 
 def _why(error: NotifyPayload | None) -> str:
@@ -261,16 +285,16 @@ def _why(error: NotifyPayload | None) -> str:
 
 
 # -- IKE SA rekey -------------------------------------------------------------------------------
-def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> None:
+def rekey_ike(ctx: Context, sa: IkeSa, now: float, group: int | None = None) -> None:
     """Replace the IKE SA with a new one (fresh DH, and its additional key exchanges); the
     Child SAs move over to it."""
     sa.rekeying = True
     conf = sa.proposal
     group = group if group is not None else int(conf.ke.id)
     additional = sa.additional_ke
-    kex = ephemeral_key_exchange(group, r.rng)
-    new_spi = r.new_spi()
-    nonce_i = r.rng(NONCE_LEN)
+    kex = ephemeral_key_exchange(group, ctx.rng)
+    new_spi = ctx.new_spi()
+    nonce_i = ctx.rng(NONCE_LEN)
     proposal = _wire_proposal(conf, new_spi, group, ProtocolId.IKE, additional)
     payloads: list[Payload] = [
         SaPayload((proposal,)),
@@ -280,16 +304,16 @@ def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> 
 
     def fail(reason: str, t: float, retry: bool = False) -> None:
         sa.rekeying = False
-        sa.rekey_at = t + _retry_delay(r) if retry else None
-        r.emit(ev.NegotiationFailed(sa.remote, f"IKE SA rekey refused: {reason}",
+        sa.rekey_at = t + _retry_delay(ctx) if retry else None
+        ctx.emit(ev.NegotiationFailed(sa.remote, f"IKE SA rekey refused: {reason}",
                                     "rekey_refused"))  # fmt: skip
 
     def done(inner: list[Payload], t: float) -> None:
         invalid_ke = _notify(inner, NotifyType.INVALID_KE_PAYLOAD)
         if invalid_ke is not None and invalid_ke.data[:2] != group.to_bytes(2, "big"):
             wanted = int.from_bytes(invalid_ke.data[:2], "big")
-            if any(int(p.ke.id) == wanted for p in r.config.ike_proposal):
-                rekey_ike(r, sa, t, wanted)
+            if any(int(p.ke.id) == wanted for p in ctx.config.ike_proposal):
+                rekey_ike(ctx, sa, t, wanted)
                 return
         error = _first_error(inner)
         sa_payload = next((p for p in inner if isinstance(p, SaPayload)), None)
@@ -309,41 +333,41 @@ def rekey_ike(r: Responder, sa: IkeSa, now: float, group: int | None = None) -> 
         if len(peer_spi) != 8 or chosen_additional is None:
             fail("malformed response", t)
             return
-        chosen_conf = conf if group == int(conf.ke.id) else _with_group(r, conf, group)
+        chosen_conf = conf if group == int(conf.ke.id) else _with_group(ctx, conf, group)
 
         def replace(extra: bytes, t2: float) -> None:
             sa.rekeying = False
             if sa.state != SaState.ESTABLISHED:
                 return
-            new = rekeyed_ike_sa(sa, r.config, initiator=True, new_spi_i=new_spi,
+            new = rekeyed_ike_sa(sa, ctx.config, initiator=True, new_spi_i=new_spi,
                                  new_spi_r=peer_spi, chosen_conf=chosen_conf, nonce_i=nonce_i,
-                                 nonce_r=nonce.data, shared=shared, now=t2, rng=r.rng,
+                                 nonce_r=nonce.data, shared=shared, now=t2, rng=ctx.rng,
                                  additional=extra, additional_ke=chosen_additional)  # fmt: skip
             for child in new.children:  # Child rekeys queued behind ours are dropped: redo
                 child.rekeying = False
             sa.move_to(SaState.REKEYED)
-            r.adopt(new)
-            r.emit(ev.IkeSaRekeyed(sa.handle, new.handle))
-            if r.export_keys:
-                r.emit(keys_event(new))
+            ctx.adopt(new)
+            ctx.emit(ev.IkeSaRekeyed(sa.handle, new.handle))
+            if ctx.export_keys:
+                ctx.emit(keys_event(new))
             sa.window.queued.clear()
-            delete_ike(r, sa, t2)  # in the old SA; forgotten when answered or given up
+            delete_ike(ctx, sa, t2)  # in the old SA; forgotten when answered or given up
 
         if chosen_additional:
             methods = tuple(m for _, m in chosen_additional)
-            run_followups(r, sa, methods, inner, replace, fail, t)
+            run_followups(ctx, sa, methods, inner, replace, fail, t)
         else:
             replace(b"", t)
 
-    r.send_request(sa, _CCSA, payloads, now, "rekey-ike", done)
+    ctx.send_request(sa, _CCSA, payloads, now, "rekey-ike", done)
 
 
-def _with_group(r: Responder, conf, group: int):
+def _with_group(ctx: Context, conf, group: int):
     """Our configured proposal like `conf` but with KE `group` (after INVALID_KE_PAYLOAD)."""
-    for p in r.config.ike_proposal:
+    for p in ctx.config.ike_proposal:
         if int(p.ke.id) == group and (p.encr, p.prf, p.integ) == (conf.encr, conf.prf, conf.integ):
             return p
-    return next(p for p in r.config.ike_proposal if int(p.ke.id) == group)
+    return next(p for p in ctx.config.ike_proposal if int(p.ke.id) == group)
 
 
 def keys_event(sa: IkeSa) -> ev.IkeKeysDerived:

@@ -202,7 +202,7 @@ def test_state_stays_bounded_under_many_half_open_attempts():
         r.datagrams_to_send()
     assert len(r._sas) <= r.limits.total
     r.handle_timer(100.0)
-    assert r._sas == {} and r._half_open.total == 0
+    assert r._sas == {} and r._gate.half_open.total == 0
 
 
 _EAP_WORLD: list = []

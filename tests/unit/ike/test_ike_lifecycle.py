@@ -353,7 +353,7 @@ def test_a_flood_stays_bounded_and_a_real_client_gets_through():
         data = encode_message(Message(header, template.payloads))
         r.receive_datagram(data, (f"10.{i >> 8 & 255}.{i & 255}.1", 500), SERVER, i / 1000)
     r.datagrams_to_send()
-    assert len(r._sas) <= 50 and r._half_open.total <= 50
+    assert len(r._sas) <= 50 and r._gate.half_open.total <= 50
     client = RekeyingInitiator()
     (resp,) = roundtrip(r, client.init_request(), now=3.0)
     cookie = decode_message(resp).notify(NotifyType.COOKIE)
