@@ -8,7 +8,7 @@
   and validates every field from it, so page and daemon refuse the same values.
 - luci-app/po/templates/ikev2d.pot: every literal _('...') of the app's JavaScript, found the
   way LuCI's i18n scanner finds them (only literals: a string built at run time is not in it).
-- docs/configuration.md: ikev2d.policy.schema.configuration_markdown().
+- docs/configuration.md: ikev2d.policy.schema_docs.configuration_markdown().
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from ikev2d.crypto.transforms import ALL_TRANSFORMS
 from ikev2d.policy.proposals import is_legacy, parse_proposal
 from ikev2d.policy.psk import MIN_DISTINCT, MIN_LENGTH
-from ikev2d.policy.schema import configuration_markdown, schema_as_json
+from ikev2d.policy.schema_docs import configuration_markdown, schema_as_json
 from ikev2d.policy.uci_secrets import SECRETS_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@
 KE payload data) and `shared_secret(peer_public)` (g^ir as RFC 7296 §2.14 wants it). The private
 value comes, in order of preference, from `private` (test vectors), from the injected
 `rng(n) -> bytes`, or from `cryptography`'s (OpenSSL's) key generation. Peer values are
-validated before use and a bad one raises InvalidKePayload.
+validated before use and a bad one raises InvalidKeData.
 
 Performance: the MODP arithmetic runs in OpenSSL through `cryptography`'s FFDH, which measured
 ~0.37 ms per modexp for MODP2048 (OpenSSL 3.5+) against ~3 ms for Python's pow(); OpenSSL's own
@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable
 
 from ikev2d.crypto.digests import constant_time_equal
-from ikev2d.crypto.errors import InvalidKePayload, UnsupportedTransform
+from ikev2d.crypto.errors import InvalidKeData, UnsupportedTransform
 from ikev2d.crypto.mlkem import MlKemInitiator, is_mlkem
 from ikev2d.crypto.mlkem import respond as mlkem_respond
 from ikev2d.crypto.modp_groups import MODP_GENERATOR, MODP_PRIMES
@@ -181,10 +181,10 @@ class ModpKeyExchange:
     def shared_secret(self, peer_public: bytes) -> bytes:
         """g^ir, left-padded to the prime's length; validates 1 < y < p-1 and the length."""
         if len(peer_public) != self.public_len:
-            raise InvalidKePayload(self.group, f"length {len(peer_public)} != {self.public_len}")
+            raise InvalidKeData(self.group, f"length {len(peer_public)} != {self.public_len}")
         y = int.from_bytes(peer_public, "big")
         if not 1 < y < self.p - 1:
-            raise InvalidKePayload(self.group, "public value outside 1 < y < p-1")
+            raise InvalidKeData(self.group, "public value outside 1 < y < p-1")
         if self._key is None:
             return pow(y, self._x, self.p).to_bytes(self.public_len, "big")
         ffdh = _ffdh_module()
@@ -195,7 +195,7 @@ class ModpKeyExchange:
                 peer = ffdh.DHPublicNumbers(y, numbers).public_key()
                 secret = self._key.exchange(peer)
             except ValueError as exc:  # OpenSSL's own public key check
-                raise InvalidKePayload(self.group, "rejected by OpenSSL") from exc
+                raise InvalidKeData(self.group, "rejected by OpenSSL") from exc
         return secret.rjust(self.public_len, b"\0")
 
 
@@ -234,7 +234,7 @@ class EcpKeyExchange:
     def shared_secret(self, peer_public: bytes) -> bytes:
         """The x coordinate of the shared point (RFC 5903 §7); rejects off-curve points."""
         if len(peer_public) != self.public_len:
-            raise InvalidKePayload(self.group, f"length {len(peer_public)} != {self.public_len}")
+            raise InvalidKeData(self.group, f"length {len(peer_public)} != {self.public_len}")
         from cryptography.hazmat.primitives.asymmetric import ec
 
         try:
@@ -243,7 +243,7 @@ class EcpKeyExchange:
             )
             return self._key.exchange(ec.ECDH(), peer)
         except ValueError as exc:
-            raise InvalidKePayload(self.group, "point not on the curve") from exc
+            raise InvalidKeData(self.group, "point not on the curve") from exc
 
 
 class X25519KeyExchange:
@@ -275,17 +275,17 @@ class X25519KeyExchange:
 
     def shared_secret(self, peer_public: bytes) -> bytes:
         if len(peer_public) != 32:
-            raise InvalidKePayload(self.group, f"length {len(peer_public)} != 32")
+            raise InvalidKeData(self.group, f"length {len(peer_public)} != 32")
         from cryptography.hazmat.primitives.asymmetric import x25519
 
         try:
             peer = x25519.X25519PublicKey.from_public_bytes(bytes(peer_public))
             secret = self._key.exchange(peer)
         except ValueError as exc:  # OpenSSL refuses the all-zero output itself
-            raise InvalidKePayload(self.group, "all-zero shared secret") from exc
+            raise InvalidKeData(self.group, "all-zero shared secret") from exc
         # RFC 8031 §2.3 / RFC 7748 §6.1: a low-order peer value gives zero; never use it.
         if constant_time_equal(secret, bytes(32)):
-            raise InvalidKePayload(self.group, "all-zero shared secret")
+            raise InvalidKeData(self.group, "all-zero shared secret")
         return secret
 
 
@@ -332,7 +332,7 @@ def ephemeral_key_exchange(group_id: int, rng: Rng) -> KeyExchange | MlKemInitia
 def respond_key_exchange(group_id: int, peer_public: bytes, rng: Rng) -> tuple[bytes, bytes]:
     """The responder's side of one key exchange: (the data of our KE payload, the shared
     secret) for the initiator's KE data. Diffie-Hellman answers with a fresh public value, a
-    KEM with a ciphertext (crypto.mlkem). InvalidKePayload for a bad peer value."""
+    KEM with a ciphertext (crypto.mlkem). InvalidKeData for a bad peer value."""
     if is_mlkem(group_id):
         return mlkem_respond(group_id, peer_public)
     kex = ephemeral_key_exchange(group_id, rng)

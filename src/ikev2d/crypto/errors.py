@@ -12,7 +12,7 @@ __all__ = [
     "CryptoError",
     "DecryptError",
     "IntegrityError",
-    "InvalidKePayload",
+    "InvalidKeData",
     "UnsupportedTransform",
 ]
 
@@ -29,11 +29,12 @@ class UnsupportedTransform(CryptoError, ValueError):
     notify = NotifyType.NO_PROPOSAL_CHOSEN
 
 
-class InvalidKePayload(CryptoError):
+class InvalidKeData(CryptoError):
     """The peer's KE data failed validation (RFC 7296 §5.10, NIST SP 800-56A, RFC 6989).
 
-    The group itself was acceptable, so asking for another group (INVALID_KE_PAYLOAD) would not
-    help: the exchange is answered with INVALID_SYNTAX. `group` is the KE method id.
+    The group itself was acceptable, so asking for another group (the INVALID_KE_PAYLOAD
+    notify, `ike.errors.InvalidKePayload`) would not help: the exchange is answered with
+    INVALID_SYNTAX. `group` is the KE method id.
     """
 
     notify = NotifyType.INVALID_SYNTAX

@@ -13,7 +13,7 @@ never offered. `unavailable_reason()` says why a given installation has none (Op
 cryptography 41 has not). `cryptography`'s ML-KEM module is imported by the first use.
 
 Input checks (FIPS 203 §7.2, §7.3): an ek of the wrong length or with a coefficient not reduced
-mod q, or a ciphertext of the wrong length, raises InvalidKePayload. A well-formed but wrong
+mod q, or a ciphertext of the wrong length, raises InvalidKeData. A well-formed but wrong
 ciphertext decapsulates to an unrelated secret (implicit rejection): the AUTH or ICV check that
 follows fails instead.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from ikev2d.crypto.errors import InvalidKePayload, UnsupportedTransform
+from ikev2d.crypto.errors import InvalidKeData, UnsupportedTransform
 from ikev2d.crypto.transforms import lookup
 from ikev2d.wire.enums import KeId, TransformType
 
@@ -98,11 +98,11 @@ def respond(method: int, peer_ek: bytes) -> tuple[bytes, bytes]:
     _, public_cls = _classes(method)
     ek_len = lookup(TransformType.KE, method).public_len
     if len(peer_ek) != ek_len:
-        raise InvalidKePayload(method, f"length {len(peer_ek)} != {ek_len}")
+        raise InvalidKeData(method, f"length {len(peer_ek)} != {ek_len}")
     try:
         key = public_cls.from_public_bytes(bytes(peer_ek))
     except ValueError as exc:  # FIPS 203 §7.2 modulus check
-        raise InvalidKePayload(method, "encapsulation key not reduced mod q") from exc
+        raise InvalidKeData(method, "encapsulation key not reduced mod q") from exc
     shared, ciphertext = key.encapsulate()
     return ciphertext, shared
 
@@ -136,7 +136,7 @@ class MlKemInitiator:
 
     def shared_secret(self, ciphertext: bytes) -> bytes:
         if len(ciphertext) != self.ciphertext_len:
-            raise InvalidKePayload(
+            raise InvalidKeData(
                 self.group, f"ciphertext length {len(ciphertext)} != {self.ciphertext_len}"
             )
         return self._key.decapsulate(bytes(ciphertext))

@@ -40,7 +40,7 @@ def run_key_exchange(
     """(our KE data, the shared secret) for the peer's KE data; a bad value is INVALID_SYNTAX."""
     try:
         return respond_key_exchange(group, peer_public, rng)
-    except crypto_errors.InvalidKePayload as e:
+    except crypto_errors.InvalidKeData as e:
         raise InvalidSyntax(f"bad KE data: {e}") from None
 
 

@@ -4,7 +4,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ikev2d.crypto.dh import _ECP, new_key_exchange, supported_groups
-from ikev2d.crypto.errors import InvalidKePayload, UnsupportedTransform
+from ikev2d.crypto.errors import InvalidKeData, UnsupportedTransform
 from ikev2d.crypto.modp_groups import MODP_GENERATOR, MODP_PRIMES
 from ikev2d.crypto.transforms import lookup
 from ikev2d.wire.enums import DhId, NotifyType, TransformType
@@ -224,16 +224,16 @@ def test_modp_rejects_bad_public_values(group):
     size = (p.bit_length() + 7) // 8
     ke = new_key_exchange(group, private=3 << 100)
     for bad in (0, 1, p - 1, p, p + 1, 2 ** (8 * size) - 1):
-        with pytest.raises(InvalidKePayload) as exc:
+        with pytest.raises(InvalidKeData) as exc:
             ke.shared_secret(bad.to_bytes(size, "big"))
         assert exc.value.group == group
     good = (2).to_bytes(size, "big")
     ke.shared_secret(good)
-    with pytest.raises(InvalidKePayload):
+    with pytest.raises(InvalidKeData):
         ke.shared_secret(good[1:])  # one byte short
-    with pytest.raises(InvalidKePayload):
+    with pytest.raises(InvalidKeData):
         ke.shared_secret(b"\0" + good)  # one byte long
-    with pytest.raises(InvalidKePayload):
+    with pytest.raises(InvalidKeData):
         ke.shared_secret(b"")
 
 
@@ -245,11 +245,11 @@ def test_ecp_rejects_off_curve_and_bad_lengths(group):
     off = bytearray(gr)
     off[-1] ^= 1  # y changed: off the curve
     for bad in (bytes(off), bytes(len(gr)), bytes(gr[:-1]), bytes(gr) + b"\0", b"\x04" + gr):
-        with pytest.raises(InvalidKePayload):
+        with pytest.raises(InvalidKeData):
             ke.shared_secret(bad)
     # An x coordinate >= p cannot encode a point either.
     coord = len(gr) // 2
-    with pytest.raises(InvalidKePayload):
+    with pytest.raises(InvalidKeData):
         ke.shared_secret(b"\xff" * coord + bytes(gr[coord:]))
 
 
@@ -279,20 +279,20 @@ LOW_ORDER_U = [
 @pytest.mark.parametrize("peer", LOW_ORDER_U)
 def test_x25519_rejects_all_zero_result(peer):
     ke = new_key_exchange(DhId.CURVE25519, private=bytes.fromhex(ALICE_PRIV))
-    with pytest.raises(InvalidKePayload):
+    with pytest.raises(InvalidKeData):
         ke.shared_secret(peer)
 
 
 def test_x25519_rejects_bad_lengths():
     ke = new_key_exchange(DhId.CURVE25519)
     for bad in (b"", bytes.fromhex(BOB_PUB)[:-1], bytes.fromhex(BOB_PUB) + b"\0"):
-        with pytest.raises(InvalidKePayload):
+        with pytest.raises(InvalidKeData):
             ke.shared_secret(bad)
 
 
 def test_invalid_ke_error_carries_notify_and_no_secret():
     ke = new_key_exchange(DhId.MODP2048, private=5 << 200)
-    with pytest.raises(InvalidKePayload) as exc:
+    with pytest.raises(InvalidKeData) as exc:
         ke.shared_secret(bytes(256))
     assert exc.value.notify == NotifyType.INVALID_SYNTAX
     assert "14" in str(exc.value)
@@ -325,7 +325,7 @@ def test_modp_without_openssl_ffdh_falls_back_to_pow(monkeypatch):
     b = new_key_exchange(DhId.MODP1536, rng=CountingRng(3))
     assert int.from_bytes(a.public_bytes(), "big") == pow(2, 0xABCDEF << 180, p)
     assert a.shared_secret(b.public_bytes()) == b.shared_secret(a.public_bytes())
-    with pytest.raises(InvalidKePayload):
+    with pytest.raises(InvalidKeData):
         a.shared_secret((p - 1).to_bytes(192, "big"))
     with pytest.raises(ValueError):
         new_key_exchange(DhId.MODP1536)  # no OpenSSL key generation and no rng

@@ -16,7 +16,7 @@ import pytest
 
 from ikev2d.crypto import mlkem
 from ikev2d.crypto.dh import ephemeral_key_exchange, respond_key_exchange
-from ikev2d.crypto.errors import InvalidKePayload, UnsupportedTransform
+from ikev2d.crypto.errors import InvalidKeData, UnsupportedTransform
 from ikev2d.crypto.transforms import by_keyword, lookup
 from ikev2d.wire.enums import KeId, NotifyType, TransformType
 
@@ -51,7 +51,7 @@ def test_wycheproof_keygen_and_decapsulation(case):
         # rejected implicitly (its K is the rejection value, which is what the vector says)
         assert ours.shared_secret(ciphertext).hex() == case["K"]
     else:
-        with pytest.raises(InvalidKePayload) as e:
+        with pytest.raises(InvalidKeData) as e:
             ours.shared_secret(ciphertext)
         assert e.value.group == method and e.value.notify == NotifyType.INVALID_SYNTAX
 
@@ -62,7 +62,7 @@ def test_encapsulation_refuses_keys_with_unreduced_coefficients(case):
     method = METHODS[case["method"]]
     ek = bytes.fromhex(case["ek"])
     assert len(ek) == lookup(TransformType.KE, method).public_len  # only the content is bad
-    with pytest.raises(InvalidKePayload, match="not reduced"):
+    with pytest.raises(InvalidKeData, match="not reduced"):
         mlkem.respond(method, ek)
 
 
@@ -93,7 +93,7 @@ def test_initiator_key_comes_from_the_injected_rng():
 def test_wrong_lengths_are_invalid_ke_data(delta):
     good = mlkem.MlKemInitiator(KeId.ML_KEM_768, rng=os.urandom).public_bytes()
     bad = (good + b"\0")[: len(good) + delta] if delta > 0 else good[:delta]
-    with pytest.raises(InvalidKePayload, match="length"):
+    with pytest.raises(InvalidKeData, match="length"):
         mlkem.respond(KeId.ML_KEM_768, bad)
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from ikev2d.policy.config import ServerConfig, UserConfig, from_mapping, load_uci
 from ikev2d.policy.errors import ConfigError
-from ikev2d.policy.schema import OPTIONS, configuration_markdown, option, schema_as_json
+from ikev2d.policy.schema import OPTIONS, option
+from ikev2d.policy.schema_docs import configuration_markdown, schema_as_json
 
 DOCS = pathlib.Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 PSK = "k8#Lm2$pQ9zR4vW7nX1y"
