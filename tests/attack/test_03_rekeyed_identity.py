@@ -31,14 +31,14 @@ def _rekey(r, client):
     """CREATE_CHILD_SA { SA(IKE), Ni, KEi } -->  <-- { SA, Nr, KEr }: the new SA."""
     (old,) = r.ike_sas()
     names = ("identity", "user", "cert_serial", "virtual_ip", "fragmentation", "peer_hashes")
-    before = {name: getattr(old, name) for name in names}
+    before = {name: getattr(old.client, name) for name in names}
     (resp,) = roundtrip(r, client.rekey_ike_request(), now=10.0)
     client.switch_to_rekeyed(client.open(resp)[1])
     (rekeyed,) = [e for e in events(r) if isinstance(e, ev.IkeSaRekeyed)]
     (new,) = [sa for sa in r.ike_sas() if sa.handle == rekeyed.new]
     assert new is not old
-    assert {name: getattr(new, name) for name in names} == before
-    assert new.fragmentation and new.peer_hashes and new.user is not None
+    assert {name: getattr(new.client, name) for name in names} == before
+    assert new.client.fragmentation and new.client.peer_hashes and new.client.user is not None
     return new
 
 
@@ -60,7 +60,7 @@ def test_item03_a_rekeyed_certificate_session_is_dropped_when_revoked():
     r = responder(auth_mode="cert")
     client, _ = connect_cert(r, laptop, b"laptop", extra_init=IOS_LIKE_INIT)
     new = _rekey(r, client)
-    assert new.cert_serial == laptop.certificate.serial_number
+    assert new.client.cert_serial == laptop.certificate.serial_number
     revoked = credentials(frozenset({laptop.certificate.serial_number}))
     assert r.update_credentials(revoked, 20.0) == [new]
     assert list(r.ike_sas()) == [] and len(r.pool) == 0

@@ -39,8 +39,8 @@ def _eap_pair():
 def test_item04_reload_ends_exactly_the_eap_sessions_that_no_longer_validate(users, ended):
     r = _eap_pair()
     dropped = r.update_config(config(users, auth_mode="eap"), now=5.0)
-    assert sorted(sa.user for sa in dropped) == ended
-    assert sorted(sa.user for sa in r.ike_sas()) == sorted({"alice", "bob"} - set(ended))
+    assert sorted(sa.client.user for sa in dropped) == ended
+    assert sorted(sa.client.user for sa in r.ike_sas()) == sorted({"alice", "bob"} - set(ended))
     terminated = [e for e in events(r) if isinstance(e, ev.IkeSaTerminated)]
     assert sorted(e.identity for e in terminated) == ended
     assert len(r.pool) == 2 - len(ended)  # nothing leaked

@@ -202,8 +202,8 @@ class Target:
             raise InvariantBroken(
                 f"established IKE SAs {sorted(handles)} but events say {sorted(self.children)}"
             )
-        vips = [sa.virtual_ip for sa in sas if sa.virtual_ip is not None]
-        vips6 = [v for sa in sas if (v := getattr(sa, "virtual_ip6", None)) is not None]
+        vips = [sa.client.virtual_ip for sa in sas if sa.client.virtual_ip is not None]
+        vips6 = [v for sa in sas if (v := sa.client.virtual_ip6) is not None]
         for leased in (vips, vips6):
             if len(leased) != len(set(leased)):
                 raise InvariantBroken(f"one virtual IP leased to two IKE SAs: {leased}")

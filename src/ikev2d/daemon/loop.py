@@ -510,7 +510,7 @@ class Daemon:
             )
         names = []
         for sa in found:
-            names.append(sa.user or str(sa.identity))
+            names.append(sa.client.name)
             self.responder.disconnect(sa, self._clock(), "disconnected by the administrator")
         self._pump()
         self._snapshot()
@@ -581,7 +581,7 @@ class Daemon:
         if changed:
             message += f"; {', '.join(changed)} changed: restart ikev2d to apply"
         result = self._reloaded(True, message)
-        result["disconnected"] = [sa.user or str(sa.identity) for sa in dropped]
+        result["disconnected"] = [sa.client.name for sa in dropped]
         result["restart_needed"] = changed
         return result
 

@@ -13,15 +13,15 @@ __all__ = ["initiator_octets", "responder_octets"]
 
 def initiator_octets(sa: IkeSa, id_i_body: bytes) -> bytes:
     """InitiatorSignedOctets: what the client's AUTH covers."""
-    keys = sa.keys
+    hs = sa.half_open
     return initiator_signed_octets(
-        sa.prf, sa.init_request, sa.nonce_r, keys.sk_pi, id_i_body, sa.int_auth
+        sa.prf, hs.init_request, hs.nonce_r, sa.keys.sk_pi, id_i_body, hs.int_auth
     )
 
 
 def responder_octets(sa: IkeSa, id_r_body: bytes) -> bytes:
     """ResponderSignedOctets: what our AUTH covers."""
-    keys = sa.keys
+    hs = sa.half_open
     return responder_signed_octets(
-        sa.prf, sa.init_response, sa.nonce_i, keys.sk_pr, id_r_body, sa.int_auth
+        sa.prf, hs.init_response, hs.nonce_i, sa.keys.sk_pr, id_r_body, hs.int_auth
     )

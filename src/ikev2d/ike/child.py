@@ -32,7 +32,7 @@ from .negotiate import (
     choose_child_proposal,
     rekey_key_exchanges,
 )
-from .sa import ChildSa, IkeSa, pool_key
+from .sa import ChildSa, IkeSa
 from .ts import intersect, narrow_local, narrow_remote, passed_through
 
 __all__ = ["FirstChild", "create_first_child", "make_child", "narrow_for"]
@@ -152,11 +152,11 @@ _shared_cidrs = functools.lru_cache(maxsize=16)(_cidrs)
 
 def narrow_for(sa: IkeSa, tsi: TsiPayload, tsr: TsrPayload, config: ServerConfig):
     """(our selectors, the client's selectors) for a Child SA of an established IKE SA."""
-    if sa.virtual_ip is None:
+    if sa.client.virtual_ip is None:
         raise TsUnacceptable("the client has no virtual address")
-    vip6 = None if sa.virtual_ip6 is None else ipaddress.IPv6Address(sa.virtual_ip6)
+    vip6 = None if sa.client.virtual_ip6 is None else ipaddress.IPv6Address(sa.client.virtual_ip6)
     local, remote, _ = client_selectors(
-        config, tsi.selectors, tsr.selectors, ipaddress.IPv4Address(sa.virtual_ip), vip6
+        config, tsi.selectors, tsr.selectors, ipaddress.IPv4Address(sa.client.virtual_ip), vip6
     )
     return local, remote
 
@@ -180,7 +180,7 @@ def create_first_child(
     requested, wants6 = _requested_address(cp)
     chosen = choose_child_proposal(config.esp_proposal, sa_payload)
     try:
-        vip = pool.lease(pool_key(sa), requested)
+        vip = pool.lease(sa.client.lease_key, requested)
     except PoolError as e:
         raise InternalAddressFailure(str(e)) from None
     try:
@@ -193,7 +193,8 @@ def create_first_child(
         pool.release(vip)
         raise
     c = chosen.configured
-    keys = derive_child_keys(sa.prf, sa.keys.sk_d, c.encr, c.integ, sa.nonce_i, sa.nonce_r)
+    hs = sa.half_open
+    keys = derive_child_keys(sa.prf, sa.keys.sk_d, c.encr, c.integ, hs.nonce_i, hs.nonce_r)
     rekey_with = rekey_key_exchanges(
         config.esp_proposal, sa_payload, additional_ke_policy(config.post_quantum)
     )

@@ -153,8 +153,7 @@ def rekeyed_ike_sa(
         proposal=chosen_conf, prf=prf, keys=keys,
         codec_in=SkCodec(chosen_conf.encr, chosen_conf.integ, inbound),
         codec_out=SkCodec(chosen_conf.encr, chosen_conf.integ, outbound),
-        nonce_i=b"", nonce_r=b"", init_request=b"", init_response=b"",
-        created=now, expires=None, initiator=initiator,
+        created=now, initiator=initiator,
         nat_remote=old.nat_remote, nat_local=old.nat_local, state=SaState.ESTABLISHED,
         window=MessageWindow(next_request_id=0),
     )  # fmt: skip

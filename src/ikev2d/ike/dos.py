@@ -221,17 +221,19 @@ class InitGate:
 
     def closed(self, sa: IkeSa) -> None:
         """`sa` is half-open no more (authenticated, failed or expired)."""
-        self.half_open.remove(sa.init_ip)
-        self._by_init.pop((sa.spi_i, sa.init_from), None)
+        src = sa.half_open.init_from
+        self.half_open.remove(src[0])
+        self._by_init.pop((sa.spi_i, src), None)
 
     @staticmethod
     def resend(sa: IkeSa, data: bytes, now: float) -> list[bytes]:
         """Our IKE_SA_INIT response again for an identical retransmission, at most
         MAX_RESENDS times RESEND_GAP apart: replays from a spoofed address are no reflector."""
-        if sa.state != SaState.HALF_OPEN or sa.init_request != data:
+        if sa.state != SaState.HALF_OPEN or sa.half_open.init_request != data:
             return []
-        if sa.init_resends >= MAX_RESENDS or now < sa.init_resent_at + RESEND_GAP:
+        hs = sa.half_open
+        if hs.resends >= MAX_RESENDS or now < hs.resent_at + RESEND_GAP:
             return []
-        sa.init_resends += 1
-        sa.init_resent_at = now
-        return [sa.init_response]
+        hs.resends += 1
+        hs.resent_at = now
+        return [hs.init_response]

@@ -67,7 +67,7 @@ def start_eap(ctx: Context, sa: IkeSa, inner, idi, idr, payloads: list[Payload])
             "EAP was asked for but no user is configured", code="eap_not_set"
         )
     identifier = ctx.rng(1)[0]
-    sa.eap = EapSession(_kept_for_the_child(inner), idi, idr, identifier)
+    sa.half_open.eap = EapSession(_kept_for_the_child(inner), idi, idr, identifier)
     return [*payloads, _eap_payload(identity_request(identifier))]
 
 
@@ -99,7 +99,9 @@ def _msk_auth(ctx: Context, sa: IkeSa, session: EapSession, inner) -> EapOutcome
 
 
 def continue_eap(ctx: Context, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
-    session: EapSession = sa.eap
+    session = sa.half_open.eap
+    if session is None:
+        raise InvalidSyntax("an EAP round without an EAP conversation")
     check_request(ExchangeType.IKE_AUTH, inner, EAP_ROUND_RULES)
     session.rounds += 1
     if session.rounds > MAX_EAP_ROUNDS:
@@ -127,7 +129,7 @@ def continue_eap(ctx: Context, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
         code = "password_wrong" if session.wrong_passwords else "eap_failed"
         raise AuthenticationFailed(f"EAP-MSCHAPv2: {result.reason}", eap_reply=reply, code=code)
     if result.success:
-        session.msk, sa.user = result.msk, result.user
+        session.msk, sa.client.user = result.msk, result.user
     retry = result.success is None and bool(result.reason)  # a Failure request, R=1
     session.wrong_passwords += retry
     return EapOutcome([_eap_payload(result.send)], delay=result.delay, wrong_password=retry)
@@ -145,12 +147,13 @@ def abandoned_failure(sa: IkeSa, inner: list[Payload]) -> AuthenticationFailed |
     deleted = any(isinstance(p, DeletePayload) and p.protocol == ProtocolId.IKE for p in inner)
     if not (refused or deleted):
         return None
-    wrong = sa.eap.wrong_passwords if isinstance(sa.eap, EapSession) else 0
+    eap = sa.half_open.eap
+    wrong = eap.wrong_passwords if eap is not None else 0
     if wrong:
         return AuthenticationFailed(
             f"EAP-MSCHAPv2: wrong password ({wrong} tries), the client gave up",
             code="password_wrong",
         )
     if refused:
-        return AuthenticationFailed(refusal_reason(sa.auth_method), code="server_refused")
+        return AuthenticationFailed(refusal_reason(sa.client.auth_method), code="server_refused")
     return AuthenticationFailed("the client abandoned the authentication", code="abandoned")

@@ -32,7 +32,7 @@ from .intermediate import complete_intermediate, handle_intermediate, require_ke
 from .lifetimes import hard_lifetime, rekey_delay
 from .mobike import follow_client
 from .protection import decode_inner, is_retransmission, open_message, open_plain
-from .sa import IkeSa, SaState, who
+from .sa import IkeSa, SaState
 from .tasks import keys_event
 from .window import RequestVerdict
 
@@ -63,7 +63,7 @@ def on_request(
         if sa.state == SaState.HALF_OPEN:
             _before_auth(ctx, sa, exchange, inner, (data[:28], *opened), mid, src, dst, now)
             return
-        if (src, dst) != (sa.remote, sa.local) and not sa.mobike and sa.nat_remote:
+        if (src, dst) != (sa.remote, sa.local) and not sa.client.mobike and sa.nat_remote:
             follow_client(ctx, sa, src, dst)  # a NAT re-mapped the client (§2.23)
         if exchange == ExchangeType.INFORMATIONAL:
             _on_informational(ctx, sa, inner, mid, src, dst)
@@ -118,26 +118,24 @@ def _on_ike_auth(
     if result.wrong_password:  # count every refused password, retry or not
         ctx.note_auth_failure(src[0], now)
     if not result.done:  # EAP rounds follow; a person may be typing a password
-        sa.expires = now + HALF_OPEN_TIMEOUT
+        sa.half_open.expires = now + HALF_OPEN_TIMEOUT
         ctx.schedule(sa)
         return
     cfg = ctx.config
     ctx.leave_half_open(sa)
     sa.move_to(SaState.ESTABLISHED)
-    sa.established, sa.expires, sa.eap = now, None, None
+    sa.client.established = now
     sa.rekey_at = now + rekey_delay(cfg.ike_lifetime, ctx.rng)
     sa.hard_expiry = now + hard_lifetime(cfg.ike_lifetime)
-    sa.init_request = sa.init_response = b""  # needed no more: keep the SA small
-    sa.int_auth, sa.codec_in_prev = b"", None
     if result.child is not None:
-        sa.virtual_ip = str(result.child.virtual_ip)
+        sa.client.virtual_ip = str(result.child.virtual_ip)
         if result.child.virtual_ip6 is not None:
-            sa.virtual_ip6 = str(result.child.virtual_ip6)
+            sa.client.virtual_ip6 = str(result.child.virtual_ip6)
         sa.children.append(result.child.child)
     ctx.emit(
         ev.IkeSaEstablished(
-            sa.handle, who(sa), sa.remote, sa.virtual_ip, sa.nat, sa.algorithms,
-            sa.virtual_ip6,
+            sa.handle, sa.client.name, sa.remote, sa.client.virtual_ip, sa.nat, sa.algorithms,
+            sa.client.virtual_ip6,
         )
     )  # fmt: skip
     if ctx.export_keys:
@@ -145,7 +143,7 @@ def _on_ike_auth(
     # from here on only SK_d is needed (new Child SAs, IKE rekey); the rest sits in the
     # codecs or is spent: do not keep it per client
     sa.keys = IkeKeys(sa.keys.sk_d, b"", b"", b"", b"", b"", b"")
-    sa.nonce_i = sa.nonce_r = b""
+    sa.handshake = None
     if result.child is not None:
         ctx.emit(ev.ChildSaInstalled(sa.handle, result.child.child.spec))
     elif result.child_error is not None:
@@ -156,7 +154,7 @@ def _on_ike_auth(
 def _fail_auth(
     ctx: Context, sa: IkeSa, src: Address, error: IkeError, now: float, throttle: bool = True
 ) -> None:
-    identity = who(sa) if sa.identity is not None else "?"
+    identity = sa.client.name if sa.client.identity is not None else "?"
     if isinstance(error, AuthenticationFailed):
         ctx.emit(ev.AuthenticationFailed(src, identity, error.reason, error.code))
         if throttle:
@@ -170,13 +168,13 @@ def _on_informational(
     result = handle_informational(sa, inner)
     if result.refused_us and not sa.settled:  # §2.21.2: right after our IKE_AUTH answer
         ctx.respond(sa, ExchangeType.INFORMATIONAL, mid, [], src, dst)
-        reason = refusal_reason(sa.auth_method)
-        ctx.emit(ev.AuthenticationFailed(src, who(sa), reason, "server_refused"))
+        reason = refusal_reason(sa.client.auth_method)
+        ctx.emit(ev.AuthenticationFailed(src, sa.client.name, reason, "server_refused"))
         ctx.terminate(sa, "the client refused the server's authentication")
         ctx.forget(sa)
         return
     payloads = result.payloads
-    if result.update_addresses and sa.mobike:
+    if result.update_addresses and sa.client.mobike:
         payloads = payloads + follow_client(ctx, sa, src, dst, inner)
     ctx.respond(sa, ExchangeType.INFORMATIONAL, mid, payloads, src, dst)
     for child in result.removed:

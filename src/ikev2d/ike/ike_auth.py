@@ -39,7 +39,7 @@ from .context import Context
 from .eap_auth import continue_eap, start_eap
 from .errors import AuthenticationFailed, IkeError
 from .rules import check_request
-from .sa import EapSession, IkeSa
+from .sa import IkeSa
 
 __all__ = ["AuthResult", "handle_ike_auth", "local_identity"]
 
@@ -77,7 +77,7 @@ def _requested(inner: list[Payload]) -> Identity | None:
 
 
 def _idr(ctx: Context, sa: IkeSa, inner: list[Payload]) -> IdrPayload:
-    sa.local_identity = me = local_identity(ctx.config, sa, inner)
+    sa.client.local_identity = me = local_identity(ctx.config, sa, inner)
     return IdrPayload(me.id_type, me.data)
 
 
@@ -87,7 +87,7 @@ def _signed_by_us(ctx: Context, sa: IkeSa, idr: IdrPayload) -> list[Payload]:
 
     creds = ctx.credentials
     octets = responder_octets(sa, idr.body())
-    method, hash_alg = choose_auth(creds.key, sa.peer_hashes)
+    method, hash_alg = choose_auth(creds.key, sa.client.peer_hashes)
     certs: list[Payload] = [
         CertPayload(CertEncoding.X509_CERT_SIGNATURE, der) for der in creds.der_chain()
     ]
@@ -146,7 +146,7 @@ def _check_certificate(ctx: Context, sa: IkeSa, der: bytes, idi: IdiPayload, aut
     octets = initiator_octets(sa, idi.body())
     if not verify_auth(cert, octets, auth.method, auth.data):
         raise AuthenticationFailed("the client's signature does not verify", code="signature_wrong")
-    sa.user, sa.cert_serial = name.common_name or None, cert.serial_number
+    sa.client.user, sa.client.cert_serial = name.common_name or None, cert.serial_number
 
 
 def _finish(ctx: Context, sa: IkeSa, inner, now, payloads: list[Payload]) -> AuthResult:
@@ -164,7 +164,7 @@ def _finish(ctx: Context, sa: IkeSa, inner, now, payloads: list[Payload]) -> Aut
     if result.child is not None:
         payloads += result.child.payloads
     if ctx.config.mobike and _notified(inner, NotifyType.MOBIKE_SUPPORTED):
-        sa.mobike = True
+        sa.client.mobike = True
         payloads.append(NotifyPayload.of(NotifyType.MOBIKE_SUPPORTED))
         payloads += _additional_addresses(ctx.other_addresses(sa.local[0]))
     return result
@@ -190,25 +190,27 @@ def _notified(inner: list[Payload], notify_type: int) -> bool:
 
 
 def handle_ike_auth(ctx: Context, sa: IkeSa, inner: list[Payload], now: float) -> AuthResult:
-    if isinstance(sa.eap, EapSession):
+    session = sa.half_open.eap
+    if session is not None:
         outcome = continue_eap(ctx, sa, inner)
         if not outcome.done:
             return AuthResult(outcome.payloads, done=False, delay=outcome.delay,
                               wrong_password=outcome.wrong_password)  # fmt: skip
-        return _finish(ctx, sa, sa.eap.first_message, now, outcome.payloads)
+        return _finish(ctx, sa, session.first_message, now, outcome.payloads)
     check_request(ExchangeType.IKE_AUTH, inner)
     idi = next(p for p in inner if isinstance(p, IdiPayload))
     auth = next((p for p in inner if isinstance(p, AuthPayload)), None)
     try:
-        sa.identity = Identity.from_payload(idi.id_type, idi.data)
+        sa.client.identity = Identity.from_payload(idi.id_type, idi.data)
     except IdentityError as e:
         raise AuthenticationFailed(f"bad IDi: {e}", code="identity_invalid") from None
-    if not ctx.config.remote_id_accepted(sa.identity):
+    if not ctx.config.remote_id_accepted(sa.client.identity):
         raise AuthenticationFailed("identity not accepted by remote_id", code="identity_refused")
-    sa.auth_method = _method_of(auth)
-    if sa.auth_method != ctx.config.auth_mode:
+    sa.client.auth_method = _method_of(auth)
+    mode = ctx.config.auth_mode
+    if sa.client.auth_method != mode:
         raise AuthenticationFailed(
-            f"{_METHOD_NAMES[sa.auth_method]} is not accepted (auth_mode {ctx.config.auth_mode})",
+            f"{_METHOD_NAMES[sa.client.auth_method]} is not accepted (auth_mode {mode})",
             code="method_refused",
         )
     idr = _idr(ctx, sa, inner)
@@ -219,7 +221,7 @@ def handle_ike_auth(ctx: Context, sa: IkeSa, inner: list[Payload], now: float) -
             )
         payloads = [idr, *_signed_by_us(ctx, sa, idr)]
         return AuthResult(start_eap(ctx, sa, inner, idi, idr, payloads), done=False)
-    if sa.auth_method == "psk":
+    if sa.client.auth_method == "psk":
         payloads = [idr, *_psk(ctx, sa, idi, auth, idr)]
     else:
         payloads = [idr, *_certificate(ctx, sa, inner, idi, auth, idr)]

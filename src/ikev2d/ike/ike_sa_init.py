@@ -25,7 +25,7 @@ from .events import Address
 from .nat import nat_detected, nat_detection_hash
 from .negotiate import additional_ke_policy, choose_ike_proposal
 from .rules import check_request
-from .sa import IkeSa
+from .sa import Client, Handshake, IkeSa
 
 __all__ = ["HALF_OPEN_TIMEOUT", "NONCE_LEN", "handle_ike_sa_init", "run_key_exchange"]
 
@@ -119,17 +119,16 @@ def handle_ike_sa_init(
         keys=keys,
         codec_in=SkCodec(conf.encr, conf.integ, keys.i_to_r),
         codec_out=SkCodec(conf.encr, conf.integ, keys.r_to_i),
-        nonce_i=nonce_i,
-        nonce_r=nonce_r,
-        init_request=bytes(raw),
-        init_response=response,
         created=now,
-        expires=now + HALF_OPEN_TIMEOUT,
+        handshake=Handshake(
+            nonce_i, nonce_r, bytes(raw), response, expires=now + HALF_OPEN_TIMEOUT,
+            init_from=src, resent_at=now, pending_ke=chosen.additional_methods,
+        ),
+        client=Client(fragmentation=fragmentation, peer_hashes=_hash_list(hashes)),
         nat_remote=nat_remote,
         nat_local=nat_local,
-    )
+        last_inbound=now,
+        additional_ke=chosen.additional,
+    )  # fmt: skip
     sa.window.answered(0, [response], dst, src, now)
-    sa.fragmentation = fragmentation
-    sa.peer_hashes = _hash_list(hashes)
-    sa.additional_ke, sa.pending_ke = chosen.additional, chosen.additional_methods
     return sa, response

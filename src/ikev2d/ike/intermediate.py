@@ -47,11 +47,12 @@ def handle_intermediate(sa: IkeSa, inner: list[Payload], rng: Rng) -> Intermedia
     """Our response to the client's IKE_INTERMEDIATE request; IkeError for a bad one."""
     check_request(ExchangeType.IKE_INTERMEDIATE, inner)
     ke = next((p for p in inner if isinstance(p, KePayload)), None)
-    if not sa.pending_ke:
+    pending = sa.half_open.pending_ke
+    if not pending:
         if ke is not None:
             raise InvalidSyntax("a KE payload after the last additional key exchange")
         return Intermediate([], None)  # RFC 9242 allows exchanges for other data: none we know
-    method = sa.pending_ke[0]
+    method = pending[0]
     if ke is None or ke.group != method:
         sent = "no KE" if ke is None else f"KE method {ke.group}"
         raise InvalidSyntax(f"{sent} in IKE_INTERMEDIATE, additional key exchange {method} due")
@@ -70,31 +71,32 @@ def complete_intermediate(
     ours = Header(sa.spi_i, sa.spi_r, ExchangeType.IKE_INTERMEDIATE, mid,
                   initiator=sa.initiator, response=True).encode()  # fmt: skip
     first_r, plain_r = encode_payloads(done.payloads)
-    prf, keys = sa.prf, sa.keys
+    prf, keys, hs = sa.prf, sa.keys, sa.half_open
     n = prf.output_len
-    before_i, before_r = (sa.int_auth[:n], sa.int_auth[n : 2 * n]) if sa.int_auth else (b"", b"")
+    before_i, before_r = (hs.int_auth[:n], hs.int_auth[n : 2 * n]) if hs.int_auth else (b"", b"")
     auth_i = intermediate_auth(prf, keys.sk_pi, before_i, unprotected_octets(header, first, plain))
     auth_r = intermediate_auth(
         prf, keys.sk_pr, before_r, unprotected_octets(ours, first_r, plain_r)
     )
     # IKE_AUTH follows with the next message ID (§3.3.1 IKE_AUTH_MID); another
     # IKE_INTERMEDIATE would overwrite it
-    sa.int_auth = auth_i + auth_r + (mid + 1).to_bytes(_MID, "big")
+    hs.int_auth = auth_i + auth_r + (mid + 1).to_bytes(_MID, "big")
     if done.shared is None:
         return
     conf = sa.proposal
     sa.keys = derive_intermediate_ike_keys(
-        prf, keys, conf.encr, conf.integ, sa.nonce_i, sa.nonce_r, sa.spi_i, sa.spi_r, done.shared
+        prf, keys, conf.encr, conf.integ, hs.nonce_i, hs.nonce_r, sa.spi_i, sa.spi_r, done.shared
     )
-    sa.codec_in_prev = sa.codec_in
+    hs.codec_in_prev = sa.codec_in
     sa.codec_in = SkCodec(conf.encr, conf.integ, sa.keys.i_to_r)
     sa.codec_out = SkCodec(conf.encr, conf.integ, sa.keys.r_to_i)
-    sa.pending_ke = sa.pending_ke[1:]
+    hs.pending_ke = hs.pending_ke[1:]
 
 
 def require_key_exchanges(sa: IkeSa) -> None:
     """IKE_AUTH must not begin before the negotiated additional key exchanges are done."""
-    if sa.pending_ke:
+    pending = sa.half_open.pending_ke
+    if pending:
         raise InvalidSyntax(
-            f"IKE_AUTH before {len(sa.pending_ke)} additional key exchange(s) in IKE_INTERMEDIATE"
+            f"IKE_AUTH before {len(pending)} additional key exchange(s) in IKE_INTERMEDIATE"
         )

@@ -62,7 +62,7 @@ def open_plain(sa: IkeSa, data: bytes, now: float) -> tuple[int, bytes] | None:
 
 
 def _reassemble(sa: IkeSa, header: Header, data: bytes, frag, now: float):
-    if not sa.fragmentation or frag.total > MAX_FRAGMENTS:
+    if not sa.client.fragmentation or frag.total > MAX_FRAGMENTS:
         return None
     plain = open_fragment(sa.codec_in, data, frag)
     if plain is None:
@@ -97,7 +97,8 @@ def is_retransmission(sa: IkeSa, data: bytes) -> bool:
     if len(msg.payloads) != 1:
         return False
     sk = msg.payloads[0]
-    codecs = (sa.codec_in,) if sa.codec_in_prev is None else (sa.codec_in_prev, sa.codec_in)
+    previous = sa.handshake.codec_in_prev if sa.handshake is not None else None
+    codecs = (sa.codec_in,) if previous is None else (previous, sa.codec_in)
     first_fragment = isinstance(sk, EncryptedFragmentPayload) and sk.number == 1
     for codec in codecs:
         if first_fragment and open_fragment(codec, data, sk) is not None:
@@ -114,7 +115,7 @@ def is_retransmission(sa: IkeSa, data: bytes) -> bool:
 def seal(sa: IkeSa, header: bytes, payloads, config, rng) -> list[bytes]:
     first, body = encode_payloads(payloads)
     limit = 1 << 16
-    if sa.fragmentation:
+    if sa.client.fragmentation:
         natt = sa.local[1] == config.natt_port
         limit = ike_message_limit(config.fragment_size, ":" in sa.local[0], natt)
     return seal_fragments(sa.codec_out, header, first, body, rng, limit)

@@ -14,7 +14,7 @@ from ikev2d.policy.config import ServerConfig
 from ikev2d.policy.pool import AddressPool, PoolError
 
 from .credentials import Credentials
-from .sa import IkeSa, pool_key
+from .sa import IkeSa
 
 __all__ = ["affected_by", "carry_lease", "no_longer_trusted"]
 
@@ -24,10 +24,11 @@ def affected_by(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str | None:
     reason = _credentials_changed(sa, old, new)
     if reason is not None:
         return reason
-    if sa.identity is not None and not new.remote_id_accepted(sa.identity):
+    if sa.client.identity is not None and not new.remote_id_accepted(sa.client.identity):
         return "remote identity"
-    if sa.local_identity is not None and sa.local_identity not in new.server_identities(
-        ipaddress.ip_address(sa.local[0])
+    if (
+        sa.client.local_identity is not None
+        and sa.client.local_identity not in new.server_identities(ipaddress.ip_address(sa.local[0]))
     ):
         return "server identity"
     if sa.proposal.text not in {p.text for p in new.ike_proposal}:
@@ -47,34 +48,34 @@ def affected_by(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str | None:
 def _credentials_changed(sa: IkeSa, old: ServerConfig, new: ServerConfig) -> str | None:
     """Why the client's authentication would not succeed under `new` (certificates are
     checked against the new credentials by Responder.update_credentials)."""
-    method = sa.auth_method
+    method = sa.client.auth_method
     if method != new.auth_mode:
         return f"authentication by {method} no longer accepted (auth_mode {new.auth_mode})"
     if method == "psk" and old.psk != new.psk:
         return "pre-shared key changed"
     if method == "eap":
-        before, after = old.find_user(sa.user or ""), new.find_user(sa.user or "")
+        before, after = old.find_user(sa.client.user or ""), new.find_user(sa.client.user or "")
         if after is None:
-            return f"user {sa.user} removed"
+            return f"user {sa.client.user} removed"
         if not after.enabled:
-            return f"user {sa.user} disabled"
+            return f"user {sa.client.user} disabled"
         if before is None or before.password != after.password:
-            return f"password of {sa.user} changed"
+            return f"password of {sa.client.user} changed"
         if before.ip != after.ip:
-            return f"fixed address of {sa.user} changed"
+            return f"fixed address of {sa.client.user} changed"
     return None
 
 
 def carry_lease(sa: IkeSa, pool: AddressPool) -> str | None:
     """Lease the SA's address again in the new `pool` under the key it was leased with at
     connect; why it cannot keep it, or None."""
-    if sa.virtual_ip is None:
+    if sa.client.virtual_ip is None:
         return None
     try:
-        address = str(pool.lease(pool_key(sa), sa.virtual_ip))
+        address = str(pool.lease(sa.client.lease_key, sa.client.virtual_ip))
     except (PoolError, ValueError) as e:
-        return f"address {sa.virtual_ip} not available: {e}"
-    if address != sa.virtual_ip:  # e.g. a fixed address changed: the new one stays free
+        return f"address {sa.client.virtual_ip} not available: {e}"
+    if address != sa.client.virtual_ip:  # e.g. a fixed address changed: the new one stays free
         pool.release(address)
         return "address changed"
     return None
@@ -90,6 +91,6 @@ def no_longer_trusted(
     revoked = new.revoked if new is not None else frozenset()
     return [
         sa for sa in sas
-        if sa.cert_serial is not None
-        and (ca is None or ca != old_ca or sa.cert_serial in revoked)
+        if sa.client.cert_serial is not None
+        and (ca is None or ca != old_ca or sa.client.cert_serial in revoked)
     ]  # fmt: skip

@@ -35,7 +35,7 @@ from .errors import IkeError, KernelRefused, NoProposalChosen
 from .events import Address
 from .lifetimes import due_times
 from .reload import affected_by, carry_lease, no_longer_trusted
-from .sa import ChildSa, IkeSa, SaState, pool_key, who
+from .sa import ChildSa, IkeSa, SaState
 from .window import OnResponse, QueuedRequest
 
 if TYPE_CHECKING:
@@ -145,7 +145,8 @@ class Responder:
         return [
             sa
             for sa in self.ike_sas()
-            if target in (str(sa.identity), sa.user, sa.virtual_ip, f"{sa.handle:016x}")
+            if target
+            in (str(sa.client.identity), sa.client.user, sa.client.virtual_ip, f"{sa.handle:016x}")
         ]
 
     def disconnect(self, sa: IkeSa, now: float, reason: str = "disconnected") -> None:
@@ -162,9 +163,9 @@ class Responder:
         """INITIAL_CONTACT (RFC 7296 §2.4): the client lost its state (a crash, a reboot), so
         every other IKE SA of the same authenticated client ends now, with its Child SAs and
         lease; no Delete is sent, nobody would answer it."""
-        client = pool_key(sa)
+        client = sa.client.lease_key
         for old in list(self._sas.values()):
-            if old is not sa and old.state != SaState.HALF_OPEN and pool_key(old) == client:
+            if old is not sa and old.state != SaState.HALF_OPEN and old.client.lease_key == client:
                 self.terminate(old, "replaced: the client reconnected (INITIAL_CONTACT)")
                 self.forget(old)
 
@@ -296,11 +297,11 @@ class Responder:
         """End the SA's Child SAs and lease; announce the end of an established SA."""
         for child in list(sa.children):
             self.remove_child(sa, child)
-        if sa.virtual_ip is not None:
-            self.pool.release(sa.virtual_ip)
-            sa.virtual_ip = sa.virtual_ip6 = None
+        if sa.client.virtual_ip is not None:
+            self.pool.release(sa.client.virtual_ip)
+            sa.client.virtual_ip = sa.client.virtual_ip6 = None
         if sa.state == SaState.ESTABLISHED:
-            self.emit(ev.IkeSaTerminated(sa.handle, who(sa), reason))
+            self.emit(ev.IkeSaTerminated(sa.handle, sa.client.name, reason))
             sa.move_to(SaState.DELETING)
 
     def forget(self, sa: IkeSa) -> None:
@@ -348,7 +349,6 @@ class Responder:
                 self.emit(ev.NegotiationFailed(src, e.reason, e.code))
             self.transmit(_plain_answer(header, e.notify, e.data), dst, src)
             return
-        sa.last_inbound, sa.init_ip, sa.init_from, sa.init_resent_at = now, src[0], src, now
         self._sas[sa.spi_r] = sa
         gate.opened(sa, src)
         self.transmit([response], dst, src)
@@ -371,7 +371,7 @@ def _no_clock() -> float:
 
 def _deadline(sa: IkeSa, config: ServerConfig) -> float | None:
     """The earliest moment something is due for `sa` (see tasks.on_sa_timer)."""
-    times = [sa.expires, sa.window.next_due()]
+    times = [sa.handshake.expires if sa.handshake else None, sa.window.next_due()]
     if sa.state == SaState.ESTABLISHED:
         times += due_times(sa, config)
     due = [t for t in times if t is not None]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from ikev2d.policy.config import lease_key
+from ikev2d.policy import config as _config
 from ikev2d.policy.identity import Identity
 from ikev2d.policy.proposals import Proposal
 from ikev2d.wire.payloads import IdiPayload, IdrPayload, Payload
@@ -33,13 +33,13 @@ if TYPE_CHECKING:  # built by the exchanges, which load with the first client
 
 __all__ = [
     "ChildSa",
+    "Client",
     "EapSession",
     "Followup",
+    "Handshake",
     "IkeSa",
     "SaState",
     "carry_client_state",
-    "pool_key",
-    "who",
 ]
 
 
@@ -107,6 +107,58 @@ class Followup:
 
 
 @dataclass(slots=True, eq=False)
+class Handshake:
+    """What only a half-open IKE SA keeps (IKE_SA_INIT until IKE_AUTH is done): what AUTH
+    covers, the retransmission bookkeeping of IKE_SA_INIT, EAP and IKE_INTERMEDIATE. Dropped
+    whole once the client is authenticated: forward secrecy, and memory per client."""
+
+    nonce_i: bytes = field(repr=False)
+    nonce_r: bytes = field(repr=False)
+    init_request: bytes = field(repr=False)
+    init_response: bytes = field(repr=False)
+    expires: float  # the half-open deadline
+    init_from: Address  # where IKE_SA_INIT came from (half-open accounting, its retransmits)
+    resends: int = 0  # answers to retransmissions of IKE_SA_INIT (rate-limited)
+    resent_at: float = 0.0
+    eap: EapSession | None = None  # the EAP conversation while IKE_AUTH runs
+    # RFC 9370: the additional key exchanges still to run in IKE_INTERMEDIATE, and the
+    # RFC 9242 IntAuth_i | IntAuth_r | IKE_AUTH MID
+    pending_ke: tuple[int, ...] = ()
+    int_auth: bytes = field(default=b"", repr=False)
+    codec_in_prev: SkCodec | None = None  # the keys of the last IKE_INTERMEDIATE request
+
+
+@dataclass(slots=True, eq=False)
+class Client:
+    """Who the client is and what it negotiated: a rekeyed IKE SA takes it over whole, so
+    reload, revocation, `disconnect NAME` and status keep working after the routine rekey."""
+
+    identity: Identity | None = None
+    local_identity: Identity | None = None  # the IDr we answered with
+    auth_method: str | None = None  # how the client authenticated: an auth_mode value
+    user: str | None = None  # the EAP user or certificate name (leases and status)
+    cert_serial: int | None = None  # a certificate client's serial (revocation on reload)
+    virtual_ip: str | None = None
+    virtual_ip6: str | None = None  # from pool6, the same host number as virtual_ip
+    mobike: bool = False
+    fragmentation: bool = False  # both ends support RFC 7383
+    peer_hashes: tuple[int, ...] = ()  # the client's SIGNATURE_HASH_ALGORITHMS
+    established: float | None = None
+
+    @property
+    def name(self) -> str:
+        """How status and logs name the client: its EAP/certificate user, else its IKE
+        identity."""
+        return self.user if self.user is not None else str(self.identity)
+
+    @property
+    def lease_key(self) -> tuple[str, str]:
+        """Leases follow the authenticated client (method and name), so a reconnecting client
+        gets its address back and a fixed address goes to its user only."""
+        return _config.lease_key(self.auth_method or "", self.name)
+
+
+@dataclass(slots=True, eq=False)
 class IkeSa:
     spi_i: bytes
     spi_r: bytes
@@ -117,48 +169,32 @@ class IkeSa:
     keys: IkeKeys
     codec_in: SkCodec  # messages the peer sends
     codec_out: SkCodec
-    nonce_i: bytes = field(repr=False)
-    nonce_r: bytes = field(repr=False)
-    init_request: bytes = field(repr=False)
-    init_response: bytes = field(repr=False)
     created: float
-    expires: float | None  # half-open deadline
-    init_ip: str = ""  # the address IKE_SA_INIT came from (half-open accounting)
-    init_from: Address | None = None  # ... with its port (the retransmission index)
-    init_resends: int = 0  # answers to retransmissions of IKE_SA_INIT (rate-limited)
-    init_resent_at: float = 0.0
+    handshake: Handshake | None = None  # while half-open
+    client: Client = field(default_factory=Client)
     initiator: bool = False  # we are the original initiator (after our own IKE rekey)
     nat_remote: bool = False  # the client is behind a NAT
     nat_local: bool = False  # we are behind a NAT
     state: SaState = SaState.HALF_OPEN
     window: MessageWindow = field(default_factory=MessageWindow, repr=False)
-    identity: Identity | None = None
-    local_identity: Identity | None = None  # the IDr we answered with
-    auth_method: str | None = None  # how the client authenticated: an auth_mode value
-    virtual_ip: str | None = None
-    virtual_ip6: str | None = None  # from pool6, the same host number as virtual_ip
-    established: float | None = None
     children: list[ChildSa] = field(default_factory=list)
-    mobike: bool = False
     last_inbound: float = 0.0  # last authentic message or ESP traffic from the peer
     rekey_at: float | None = None
     hard_expiry: float | None = None
     rekeying: bool = False
     rekey_nonces: tuple[bytes, bytes] = (b"", b"")
     settled: bool = False  # an exchange after IKE_AUTH completed: the client accepted us
-    eap: EapSession | None = None  # the EAP conversation while IKE_AUTH runs
-    user: str | None = None  # the EAP user or certificate name (leases and status)
-    cert_serial: int | None = None  # a certificate client's serial (revocation on reload)
-    fragmentation: bool = False  # both ends support RFC 7383
-    peer_hashes: tuple[int, ...] = ()  # the client's SIGNATURE_HASH_ALGORITHMS
     reassembly: Reassembly | None = None  # fragments of the client's current request
-    # RFC 9370: the IKE SA's additional key exchanges ((ADDKE type, method), ...), those still
-    # to run in IKE_INTERMEDIATE, and the RFC 9242 IntAuth_i | IntAuth_r | IKE_AUTH MID
+    # RFC 9370: the IKE SA's additional key exchanges ((ADDKE type, method), ...)
     additional_ke: tuple[tuple[int, int], ...] = ()
-    pending_ke: tuple[int, ...] = ()
-    int_auth: bytes = field(default=b"", repr=False)
-    codec_in_prev: SkCodec | None = None  # the keys of the last IKE_INTERMEDIATE request
     followups: dict[bytes, Followup] | None = None  # link -> unfinished CREATE_CHILD_SA
+
+    @property
+    def half_open(self) -> Handshake:
+        """The handshake state, which only a half-open SA has (asking otherwise is a bug)."""
+        if self.handshake is None:
+            raise RuntimeError("the IKE SA has finished its handshake")
+        return self.handshake
 
     @property
     def our_spi(self) -> bytes:
@@ -199,27 +235,9 @@ class IkeSa:
         return None
 
 
-# Everything that says who the client is or constrains it: a rekeyed IKE SA takes it over, so
-# reload, revocation, `disconnect NAME` and status keep working after the routine rekey.
-_CLIENT_STATE = ("identity", "local_identity", "auth_method", "user", "cert_serial",
-                 "virtual_ip", "virtual_ip6", "mobike", "fragmentation", "peer_hashes",
-                 "established")  # fmt: skip
-
-
 def carry_client_state(old: IkeSa, new: IkeSa) -> None:
     """Move the client's identity, credentials, lease and negotiated extensions to `new`."""
-    for name in _CLIENT_STATE:
-        setattr(new, name, getattr(old, name))
+    new.client = old.client
     new.settled = True
-    old.virtual_ip = old.virtual_ip6 = None  # the lease moved: ending the old SA keeps it
-
-
-def pool_key(sa: IkeSa) -> tuple[str, str]:
-    """Leases follow the authenticated client (method and name), so a reconnecting client gets
-    its address back and a fixed address goes to its user only."""
-    return lease_key(sa.auth_method or "", sa.user if sa.user is not None else str(sa.identity))
-
-
-def who(sa: IkeSa) -> str:
-    """How status and logs name the client: its EAP/certificate user, else its IKE identity."""
-    return sa.user if sa.user is not None else str(sa.identity)
+    # the lease moved: ending the old SA keeps it
+    old.client = replace(old.client, virtual_ip=None, virtual_ip6=None)

@@ -33,7 +33,7 @@ from .errors import IkeError
 from .followup import run_followups
 from .ike_sa_init import NONCE_LEN
 from .negotiate import ADDKE_TYPES, Chosen
-from .sa import ChildSa, IkeSa, SaState, who
+from .sa import ChildSa, IkeSa, SaState
 
 __all__ = [
     "child_expired",
@@ -73,10 +73,11 @@ def on_sa_timer(ctx: Context, sa: IkeSa, now: float) -> None:
     delayed = sa.window.release_delayed(now)
     if delayed is not None:
         ctx.transmit(delayed.datagrams, delayed.local, delayed.remote)
-    if sa.expires is not None and sa.expires <= now:
-        if sa.eap is not None and sa.eap.wrong_passwords:
-            reason = f"EAP-MSCHAPv2: wrong password ({sa.eap.wrong_passwords} tries), no retry"
-            ctx.emit(ev.AuthenticationFailed(sa.remote, who(sa), reason, "password_wrong"))
+    hs = sa.handshake
+    if hs is not None and hs.expires <= now:
+        if hs.eap is not None and hs.eap.wrong_passwords:
+            reason = f"EAP-MSCHAPv2: wrong password ({hs.eap.wrong_passwords} tries), no retry"
+            ctx.emit(ev.AuthenticationFailed(sa.remote, sa.client.name, reason, "password_wrong"))
         ctx.forget(sa)  # half-open too long: no IKE_AUTH came, or EAP stalled
         return
     cfg = ctx.config

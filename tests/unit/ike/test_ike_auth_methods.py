@@ -309,7 +309,7 @@ def test_new_credentials_with_a_revocation_delete_that_certificate_client(author
     start(r, client)
     roundtrip(r, cert_auth_request(client, laptop, AuthMethod.RSA_SIG))
     (sa,) = r.ike_sas()
-    assert sa.user == "laptop.example.test"
+    assert sa.client.user == "laptop.example.test"
     events(r)
     creds = r.credentials
     assert r.update_credentials(creds, 5.0) == []  # same certificates: nobody affected

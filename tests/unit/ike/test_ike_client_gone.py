@@ -31,7 +31,7 @@ def test_initial_contact_replaces_the_old_sas_and_lease_at_once():
     before = vip(attach(r, Initiator()))
     neighbour = vip(attach(r, Initiator(identity=(IdType.RFC822_ADDR, b"other@example.test"))))
     installed = [e.child for e in events(r) if isinstance(e, ev.ChildSaInstalled)]
-    (old_sa,) = [sa for sa in r.ike_sas() if sa.virtual_ip == str(before)]
+    (old_sa,) = [sa for sa in r.ike_sas() if sa.client.virtual_ip == str(before)]
     # the phone crashed and reconnects: same identity, new SPIs, INITIAL_CONTACT
     after = vip(attach(r, Initiator(), src=OTHER_PORT, extra=(INITIAL_CONTACT,), now=5.0))
     removed, terminated, established, new_child = events(r)
@@ -41,7 +41,8 @@ def test_initial_contact_replaces_the_old_sas_and_lease_at_once():
     assert isinstance(established, ev.IkeSaEstablished) and established.remote == OTHER_PORT
     assert isinstance(new_child, ev.ChildSaInstalled)
     assert after == before  # its own address, freed before the new lease
-    assert sorted(sa.virtual_ip for sa in r.ike_sas()) == sorted([str(before), str(neighbour)])
+    leased = sorted(sa.client.virtual_ip for sa in r.ike_sas())
+    assert leased == sorted([str(before), str(neighbour)])
     assert len(r.pool) == 2 and old_sa.our_spi not in r._sas  # nothing kept of it
     assert r.datagrams_to_send() == []  # no Delete to a client that forgot the SA
 

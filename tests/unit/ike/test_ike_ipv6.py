@@ -109,7 +109,7 @@ def test_dual_stack_client_gets_both_addresses_and_both_families_of_lan():
     assert spec.local_ts == ("192.168.1.0/24", "fd00:1::/64") and spec.refused_ts == ()
     assert spec.remote_ts == (f"{v4}/32", f"{v6.ip}/128")
     (sa,) = r.ike_sas()
-    assert sa.virtual_ip6 == str(v6.ip)
+    assert sa.client.virtual_ip6 == str(v6.ip)
 
 
 def test_client_asking_for_ipv4_only_gets_no_ipv6():

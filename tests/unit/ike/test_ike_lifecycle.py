@@ -82,7 +82,7 @@ def test_client_rekeys_the_ike_sa():
     (resp,) = roundtrip(r, client.request(ExchangeType.INFORMATIONAL, []))
     assert client.open(resp)[1] == []
     (new_sa,) = r.ike_sas()
-    assert new_sa.handle == rekeyed.new and new_sa.virtual_ip is not None
+    assert new_sa.handle == rekeyed.new and new_sa.client.virtual_ip is not None
     assert [c.spec for c in new_sa.children] == [child]
     # Delete of the old IKE SA ends it quietly: no Child SA or lease goes with it
     (resp,) = roundtrip(r, old_client.delete_ike())

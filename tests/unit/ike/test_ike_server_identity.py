@@ -97,7 +97,7 @@ def test_reload_ends_only_tunnels_whose_answered_identity_is_gone():
     r = Responder(old, rng=os.urandom, allocate_spi=Spis())
     psk_connect(r, PUBLIC_IP)
     (sa,) = list(r.ike_sas())
-    assert (sa.local_identity.id_type, sa.local_identity.data) == PUBLIC_IP
+    assert (sa.client.local_identity.id_type, sa.client.local_identity.data) == PUBLIC_IP
     grown = config(local_id=["vpn.example.test"], server_address="203.0.113.7")
     assert affected_by(sa, old, grown) is None
     moved = config(local_id=None, server_address="vpn.example.test")
