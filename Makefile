@@ -7,7 +7,7 @@ PY := .venv/bin/python
 help:
 	@echo "make demo    set up, then bring up a live demo tunnel (strongSwan phone -> ikev2d -> LAN host)"
 	@echo "make test    set up, then run every test tier (unit, interop, packaging, LuCI views, router, system in an ESP kernel, whole router + real LuCI under qemu)"
-	@echo "make lint    ruff over the Python code, shellcheck over shipped shell scripts"
+	@echo "make lint    ruff over the Python code, mypy (strict) over the core, shellcheck over shipped shell scripts"
 	@echo "make generate  rewrite the files made from the code (LuCI schema.js and .pot, docs/configuration.md)"
 	@echo "make ipk     build the OpenWrt 24.10 packages (.ipk, opkg)"
 	@echo "make apk     build the OpenWrt 25.12 packages (.apk, apk-tools)"
@@ -45,6 +45,7 @@ LINT_DIRS := $(wildcard src tests bench scripts files)
 lint: setup
 	$(PY) -m ruff check $(LINT_DIRS)
 	$(PY) -m ruff format --check $(LINT_DIRS)
+	$(PY) -m mypy
 	@scripts/shellcheck.sh
 
 generate: setup

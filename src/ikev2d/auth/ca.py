@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from .certs import not_after
+from .certs import PrivateKey, not_after
 from .pkcs12_mac import MAC_ITERATIONS, strengthen_mac
 
 __all__ = [
@@ -58,10 +58,10 @@ _BACKDATE = dt.timedelta(minutes=5)  # tolerate small clock differences between 
 @dataclass(slots=True, frozen=True)
 class IssuedCert:
     certificate: x509.Certificate
-    private_key: object = field(repr=False)
+    private_key: PrivateKey = field(repr=False)
 
 
-def generate_key(key_type: str = "rsa2048"):
+def generate_key(key_type: str = "rsa2048") -> PrivateKey:
     if key_type == "rsa2048":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     if key_type == "rsa3072":
@@ -82,7 +82,7 @@ def _utc(now: dt.datetime) -> dt.datetime:
     return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
 
 
-def _ski(key) -> x509.SubjectKeyIdentifier:
+def _ski(key: PrivateKey) -> x509.SubjectKeyIdentifier:
     return x509.SubjectKeyIdentifier.from_public_key(key.public_key())
 
 
@@ -134,7 +134,7 @@ def _key_usage(*, cert_sign: bool = False, key_enc: bool = False) -> x509.KeyUsa
 
 def _leaf(
     ca: IssuedCert,
-    key,
+    key: PrivateKey,
     common_name: str,
     sans: Sequence[x509.GeneralName],
     ekus: Sequence[ObjectIdentifier],
@@ -192,7 +192,7 @@ def issue_server_cert(
     now: dt.datetime,
     rng: Callable[[int], bytes],
     key_type: str = "rsa2048",
-    key=None,
+    key: PrivateKey | None = None,
 ) -> IssuedCert:
     """Server certificate: CN = first name, SAN = all names, EKU serverAuth + ikeIntermediate."""
     if not names:
@@ -229,7 +229,7 @@ def cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def key_pem(key) -> bytes:
+def key_pem(key: PrivateKey) -> bytes:
     """Unencrypted PKCS#8 PEM (the file is protected by mode 0600 instead)."""
     return key.private_bytes(
         serialization.Encoding.PEM,
@@ -260,7 +260,7 @@ def client_pkcs12(issued: IssuedCert, ca_cert: x509.Certificate, password: bytes
     return strengthen_mac(p12, password)
 
 
-def check_key_matches(cert: x509.Certificate, key) -> bool:
+def check_key_matches(cert: x509.Certificate, key: PrivateKey) -> bool:
     """Whether `key` is the private key of `cert` (for importing an ACME certificate)."""
     fmt = serialization.PublicFormat.SubjectPublicKeyInfo
     enc = serialization.Encoding.DER

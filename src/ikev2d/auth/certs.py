@@ -14,9 +14,11 @@ import datetime as dt
 import ipaddress
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ikev2d.wire.enums import IdType
@@ -25,12 +27,17 @@ __all__ = [
     "UNPARSABLE",
     "CertificateRejected",
     "ClientCertIdentity",
+    "PrivateKey",
     "identity_matches_cert",
     "not_after",
     "not_before",
     "validate_client_cert",
 ]
 
+
+# The keys the server signs with and the PKI makes (RSA or ECDSA).
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+_E = TypeVar("_E", bound=x509.ExtensionType)
 
 # What cryptography raises for a certificate (or one of its parts, parsed on first access:
 # issuer, extensions, public key) that does not parse: the client's fault, never ours. A
@@ -73,7 +80,7 @@ def not_before(cert: x509.Certificate) -> dt.datetime:
     return value if value is not None else cert.not_valid_before.replace(tzinfo=dt.UTC)
 
 
-def _ext(cert: x509.Certificate, kind):
+def _ext(cert: x509.Certificate, kind: type[_E]) -> _E | None:
     try:
         return cert.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
@@ -94,7 +101,10 @@ def validate_client_cert(
         raise CertificateRejected(f"certificate does not parse ({type(exc).__name__})") from None
 
 
-def _validate(cert, ca_cert, now, revoked_serials):
+def _validate(
+    cert: x509.Certificate, ca_cert: x509.Certificate, now: dt.datetime,
+    revoked_serials: Collection[int],
+) -> tuple[x509.Certificate, ClientCertIdentity]:  # fmt: skip
     if cert.issuer != ca_cert.subject:
         raise CertificateRejected("certificate not issued by our CA (issuer differs)")
     try:

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from ikev2d.wire.enums import AuthMethod, HashAlgorithm
 
+from .certs import PrivateKey
+
 __all__ = [
     "ALGORITHM_IDENTIFIERS",
     "OUR_HASH_ALGORITHMS",
@@ -46,13 +48,15 @@ class SigScheme(enum.Enum):
     ECDSA = "ecdsa"
 
 
-_HASHES = {
+_HashClass = type[hashes.SHA1] | type[hashes.SHA256] | type[hashes.SHA384] | type[hashes.SHA512]
+
+_HASHES: dict[int, _HashClass] = {
     HashAlgorithm.SHA1: hashes.SHA1,
     HashAlgorithm.SHA2_256: hashes.SHA256,
     HashAlgorithm.SHA2_384: hashes.SHA384,
     HashAlgorithm.SHA2_512: hashes.SHA512,
 }
-_HASH_OIDS = {
+_HASH_OIDS: dict[int, str] = {
     HashAlgorithm.SHA2_256: "2.16.840.1.101.3.4.2.1",
     HashAlgorithm.SHA2_384: "2.16.840.1.101.3.4.2.2",
     HashAlgorithm.SHA2_512: "2.16.840.1.101.3.4.2.3",
@@ -147,7 +151,9 @@ def parse_hash_algorithms(data: bytes) -> tuple[int, ...]:
     return struct.unpack_from(f"!{count}H", data) if count else ()
 
 
-def choose_auth(private_key, peer_hashes: Iterable[int] | None) -> tuple[AuthMethod, int | None]:
+def choose_auth(
+    private_key: PrivateKey, peer_hashes: Iterable[int] | None
+) -> tuple[AuthMethod, int | None]:
     """Pick (auth method, hash) for our AUTH: method 14 with the first of our hashes the
     peer announced, else the classic method (1 for RSA, 9/10/11 for ECDSA)."""
     offered = set(peer_hashes or ())
@@ -167,15 +173,18 @@ def choose_auth(private_key, peer_hashes: Iterable[int] | None) -> tuple[AuthMet
 
 
 def sign_auth(
-    private_key, octets: bytes, method: int, hash_alg: int | None = None, *, pss: bool = False
-) -> bytes:
+    private_key: PrivateKey, octets: bytes, method: int, hash_alg: int | None = None, *,
+    pss: bool = False,
+) -> bytes:  # fmt: skip
     """AUTH data over `octets` (the InitiatorSignedOctets/ResponderSignedOctets)."""
     if method == AuthMethod.RSA_SIG:
-        _require(private_key, rsa.RSAPrivateKey)
+        if not isinstance(private_key, rsa.RSAPrivateKey):
+            raise ValueError("this auth method needs an RSA key")
         return private_key.sign(octets, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
     if method in _ECDSA_METHODS:
         curve, h, size = _ECDSA_METHODS[AuthMethod(method)]
-        _require(private_key, ec.EllipticCurvePrivateKey)
+        if not isinstance(private_key, ec.EllipticCurvePrivateKey):
+            raise ValueError("this auth method needs an ECDSA key")
         if not isinstance(private_key.curve, curve):
             raise ValueError(f"auth method {method} needs a {curve.name} key")
         r, s = decode_dss_signature(private_key.sign(octets, ec.ECDSA(_HASHES[h]())))
@@ -184,9 +193,10 @@ def sign_auth(
         h = HashAlgorithm(hash_alg if hash_alg is not None else HashAlgorithm.SHA2_256)
         if isinstance(private_key, rsa.RSAPrivateKey):
             scheme = SigScheme.RSA_PSS if pss else SigScheme.RSA_PKCS1
-        else:
-            _require(private_key, ec.EllipticCurvePrivateKey)
+        elif isinstance(private_key, ec.EllipticCurvePrivateKey):
             scheme = SigScheme.ECDSA
+        else:  # a key type the PKI never makes (an imported Ed25519 key, say)
+            raise ValueError("this auth method needs an RSA or ECDSA key")
         algorithm = SignatureAlgorithm(scheme, h)
         alg_id = _ALG_ID_BY_ALGORITHM.get(algorithm)
         if alg_id is None:
@@ -196,7 +206,9 @@ def sign_auth(
     raise ValueError(f"auth method {method} is not a signature method")
 
 
-def verify_auth(key_or_cert, octets: bytes, method: int, auth_data: bytes) -> bool:
+def verify_auth(
+    key_or_cert: x509.Certificate | object, octets: bytes, method: int, auth_data: bytes
+) -> bool:
     """True iff `auth_data` is a valid signature by the key (or certificate's key)."""
     public_key = (
         key_or_cert.public_key() if isinstance(key_or_cert, x509.Certificate) else key_or_cert
@@ -216,7 +228,9 @@ def verify_auth(key_or_cert, octets: bytes, method: int, auth_data: bytes) -> bo
     return False
 
 
-def _verify_ecdsa_fixed(public_key, octets: bytes, method: AuthMethod, auth_data: bytes) -> bool:
+def _verify_ecdsa_fixed(
+    public_key: object, octets: bytes, method: AuthMethod, auth_data: bytes
+) -> bool:
     curve, h, size = _ECDSA_METHODS[method]
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
         public_key.curve, curve
@@ -230,7 +244,7 @@ def _verify_ecdsa_fixed(public_key, octets: bytes, method: AuthMethod, auth_data
     return True
 
 
-def _verify_digital_signature(public_key, octets: bytes, auth_data: bytes) -> bool:
+def _verify_digital_signature(public_key: object, octets: bytes, auth_data: bytes) -> bool:
     if not auth_data:
         return False
     alg_len = auth_data[0]
@@ -249,20 +263,15 @@ def _verify_digital_signature(public_key, octets: bytes, auth_data: bytes) -> bo
     return True
 
 
-def _rsa_padding(algorithm: SignatureAlgorithm):
+def _rsa_padding(algorithm: SignatureAlgorithm) -> padding.PSS | padding.PKCS1v15:
     if algorithm.scheme is SigScheme.RSA_PSS:
         h = _HASHES[algorithm.hash_alg]
         return padding.PSS(mgf=padding.MGF1(h()), salt_length=h.digest_size)
     return padding.PKCS1v15()
 
 
-def _sign(private_key, algorithm: SignatureAlgorithm, octets: bytes) -> bytes:
+def _sign(private_key: PrivateKey, algorithm: SignatureAlgorithm, octets: bytes) -> bytes:
     h = _HASHES[algorithm.hash_alg]()
-    if algorithm.scheme is SigScheme.ECDSA:
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
         return private_key.sign(octets, ec.ECDSA(h))
     return private_key.sign(octets, _rsa_padding(algorithm), h)
-
-
-def _require(key, kind) -> None:
-    if not isinstance(key, kind):
-        raise ValueError(f"this auth method needs a {kind.__name__}")

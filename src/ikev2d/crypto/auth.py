@@ -49,14 +49,24 @@ def signed_octets(
 
 
 def initiator_signed_octets(
-    prf: Prf, message1: bytes, nonce_r: bytes, sk_pi: bytes, id_i_body: bytes, int_auth=b""
+    prf: Prf,
+    message1: bytes,
+    nonce_r: bytes,
+    sk_pi: bytes,
+    id_i_body: bytes,
+    int_auth: bytes = b"",
 ) -> bytes:
     """What the initiator's AUTH covers: its IKE_SA_INIT request, Nr and its IDi."""
     return signed_octets(prf, message1, nonce_r, sk_pi, id_i_body, int_auth)
 
 
 def responder_signed_octets(
-    prf: Prf, message2: bytes, nonce_i: bytes, sk_pr: bytes, id_r_body: bytes, int_auth=b""
+    prf: Prf,
+    message2: bytes,
+    nonce_i: bytes,
+    sk_pr: bytes,
+    id_r_body: bytes,
+    int_auth: bytes = b"",
 ) -> bytes:
     """What the responder's AUTH covers: its IKE_SA_INIT response, Ni and its IDr."""
     return signed_octets(prf, message2, nonce_i, sk_pr, id_r_body, int_auth)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ikev2d.crypto.digests import constant_time_equal
 from ikev2d.crypto.errors import InvalidKeData, UnsupportedTransform
@@ -28,6 +30,13 @@ from ikev2d.crypto.mlkem import MlKemInitiator, is_mlkem
 from ikev2d.crypto.mlkem import respond as mlkem_respond
 from ikev2d.crypto.modp_groups import MODP_GENERATOR, MODP_PRIMES
 from ikev2d.wire.enums import DhId
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.dh import (
+        DHParameterNumbers,
+        DHParameters,
+        DHPrivateKey,
+    )
 
 __all__ = [
     "EcpKeyExchange",
@@ -44,7 +53,7 @@ Rng = Callable[[int], bytes]
 
 #: Private exponent bits when we draw the exponent ourselves: at least twice the group's
 #: strength (RFC 3526 §8, NIST SP 800-56A), as strongSwan does, instead of a full-size one.
-_MODP_EXPONENT_BITS = {
+_MODP_EXPONENT_BITS: dict[int, int] = {
     DhId.MODP1024: 256,
     DhId.MODP1536: 256,
     DhId.MODP2048: 256,
@@ -55,7 +64,7 @@ _MODP_EXPONENT_BITS = {
 # (curve class name in cryptography's `ec`, coordinate length, group order n), RFC 5903 groups.
 # Names, not classes: `cryptography` is imported with the first key exchange, not with this
 # module, so a daemon waiting for its first client does not map it.
-_ECP = {
+_ECP: dict[int, tuple[str, int, int]] = {
     DhId.ECP256: (
         "SECP256R1",
         32,
@@ -81,11 +90,11 @@ _ECP = {
     ),
 }
 
-_ffdh_params: dict[int, object] = {}
+_ffdh_params: dict[int, tuple[DHParameterNumbers, DHParameters]] = {}
 
 
 @functools.cache
-def _ffdh_module():
+def _ffdh_module() -> ModuleType | None:
     """cryptography's FFDH module, or None once cryptography drops it (deprecated there)."""
     try:
         from cryptography.hazmat.primitives.asymmetric import dh
@@ -102,7 +111,7 @@ def _quiet() -> None:
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
 
 
-def _params(ffdh, group: int):
+def _params(ffdh: ModuleType, group: int) -> tuple[DHParameterNumbers, DHParameters]:
     params = _ffdh_params.get(group)
     if params is None:
         with warnings.catch_warnings():
@@ -112,7 +121,7 @@ def _params(ffdh, group: int):
     return params
 
 
-def _openssl_key_for(group: int, x: int):
+def _openssl_key_for(group: int, x: int) -> tuple[DHPrivateKey | None, int]:
     """(OpenSSL key or None, g^x mod p) for a given exponent.
 
     g^x is computed by OpenSSL as the "shared secret" with the public value g (about 8x faster
@@ -186,8 +195,10 @@ class ModpKeyExchange:
         if not 1 < y < self.p - 1:
             raise InvalidKeData(self.group, "public value outside 1 < y < p-1")
         if self._key is None:
+            assert self._x is not None  # no OpenSSL key: we hold the exponent (__init__)
             return pow(y, self._x, self.p).to_bytes(self.public_len, "big")
         ffdh = _ffdh_module()
+        assert ffdh is not None  # it made self._key
         with warnings.catch_warnings():
             _quiet()
             numbers, _ = _params(ffdh, self.group)
@@ -196,7 +207,8 @@ class ModpKeyExchange:
                 secret = self._key.exchange(peer)
             except ValueError as exc:  # OpenSSL's own public key check
                 raise InvalidKeData(self.group, "rejected by OpenSSL") from exc
-        return secret.rjust(self.public_len, b"\0")
+        out: bytes = secret.rjust(self.public_len, b"\0")
+        return out
 
 
 class EcpKeyExchange:
@@ -241,9 +253,10 @@ class EcpKeyExchange:
             peer = ec.EllipticCurvePublicKey.from_encoded_point(
                 self._curve, b"\x04" + bytes(peer_public)
             )
-            return self._key.exchange(ec.ECDH(), peer)
+            secret: bytes = self._key.exchange(ec.ECDH(), peer)
         except ValueError as exc:
             raise InvalidKeData(self.group, "point not on the curve") from exc
+        return secret
 
 
 class X25519KeyExchange:
@@ -293,7 +306,7 @@ KeyExchange = ModpKeyExchange | EcpKeyExchange | X25519KeyExchange
 
 
 def supported_groups() -> tuple[DhId, ...]:
-    return (*MODP_PRIMES, *_ECP, DhId.CURVE25519)
+    return (*(DhId(g) for g in (*MODP_PRIMES, *_ECP)), DhId.CURVE25519)
 
 
 def new_key_exchange(

@@ -14,29 +14,39 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.hashes import HashAlgorithm
 
 try:  # the very function `hmac.compare_digest` is, without importing hmac (and hashlib)
-    from _operator import _compare_digest as constant_time_equal
+    from _operator import _compare_digest as _compare
 except ImportError:  # pragma: no cover - an interpreter without the C operator module
-    from hmac import compare_digest as constant_time_equal
+    import hmac
 
-__all__ = ["HASH_NAMES", "HmacFn", "constant_time_equal", "digest", "hmac_function"]
+    _compare = hmac.compare_digest
 
-HmacFn = Callable[[bytes, bytes], bytes]
+__all__ = ["HASH_NAMES", "BytesLike", "HmacFn", "constant_time_equal", "digest", "hmac_function"]
+
+# what the codec hands over without copying: message slices are memoryviews
+BytesLike = bytes | bytearray | memoryview
+HmacFn = Callable[[bytes, BytesLike], bytes]
+constant_time_equal: Callable[[BytesLike, BytesLike], bool] = _compare
 
 #: hash name (as the transform registry spells it) -> `cryptography.hazmat.primitives.hashes` class
 HASH_NAMES = {"sha1": "SHA1", "sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
 
 
 @functools.cache
-def _algorithm(hash_name: str):
+def _algorithm(hash_name: str) -> HashAlgorithm:
     """One shared instance of the hash algorithm (stateless, safe to reuse)."""
     from cryptography.hazmat.primitives import hashes
 
-    return getattr(hashes, HASH_NAMES[hash_name])()
+    algorithm: HashAlgorithm = getattr(hashes, HASH_NAMES[hash_name])()
+    return algorithm
 
 
-def digest(hash_name: str, data: bytes) -> bytes:
+def digest(hash_name: str, data: BytesLike) -> bytes:
     """The hash of `data` (sha1, sha256, ...)."""
     from cryptography.hazmat.primitives.hashes import Hash
 
@@ -53,7 +63,7 @@ def hmac_function(hash_name: str) -> HmacFn:
 
     algorithm = _algorithm(hash_name)
 
-    def _mac(key: bytes, data: bytes) -> bytes:
+    def _mac(key: bytes, data: BytesLike) -> bytes:
         h = HMAC(key, algorithm)
         h.update(data)
         return h.finalize()

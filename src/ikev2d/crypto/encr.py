@@ -9,14 +9,22 @@ nonce of every message is salt | 8-byte explicit IV (RFC 5282 §4, RFC 7634 §2)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ikev2d.crypto.digests import BytesLike
 from ikev2d.crypto.errors import IntegrityError, UnsupportedTransform
 from ikev2d.crypto.transforms import Transform
 from ikev2d.wire.enums import EncrId, TransformType
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
 __all__ = ["AeadCipher", "CbcCipher", "new_cipher"]
 
 
-def _triple_des():
+def _triple_des() -> Callable[[bytes], BlockCipherAlgorithm]:
     try:  # cryptography >= 43 keeps 3DES here; it later leaves `algorithms`
         from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
     except ImportError:  # cryptography 41/42
@@ -39,20 +47,22 @@ class CbcCipher:
         self.transform = transform
         self.block_size = transform.block_size
         self.iv_len = transform.iv_len
-        self._algorithm = _triple_des() if transform.id == EncrId.TRIPLE_DES else algorithms.AES
+        self._algorithm: Callable[[bytes], BlockCipherAlgorithm] = (
+            _triple_des() if transform.id == EncrId.TRIPLE_DES else algorithms.AES
+        )
         self._algorithm(key)  # a wrong key length fails here, not at the first message
         self._key = key
 
     def __repr__(self) -> str:
         return f"CbcCipher({self.transform.keyword})"
 
-    def encrypt(self, iv: bytes, data: bytes) -> bytes:
+    def encrypt(self, iv: bytes, data: BytesLike) -> bytes:
         from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
         enc = Cipher(self._algorithm(self._key), modes.CBC(iv)).encryptor()
         return enc.update(data) + enc.finalize()
 
-    def decrypt(self, iv: bytes, data: bytes) -> bytes:
+    def decrypt(self, iv: bytes, data: BytesLike) -> bytes:
         from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
         dec = Cipher(self._algorithm(self._key), modes.CBC(iv)).decryptor()
@@ -73,10 +83,11 @@ class AeadCipher:
         self.iv_len = transform.iv_len
         self.icv_len = transform.icv_len
         cipher_key, self._salt = key[: -transform.salt_len], key[-transform.salt_len :]
-        if transform.id == EncrId.CHACHA20_POLY1305:
-            self._aead = ChaCha20Poly1305(cipher_key)
-        else:
-            self._aead = AESGCM(cipher_key)
+        self._aead: ChaCha20Poly1305 | AESGCM = (
+            ChaCha20Poly1305(cipher_key)
+            if transform.id == EncrId.CHACHA20_POLY1305
+            else AESGCM(cipher_key)
+        )
 
     def __repr__(self) -> str:
         return f"AeadCipher({self.transform.keyword})"
@@ -85,7 +96,7 @@ class AeadCipher:
         """Ciphertext followed by the 16-byte ICV."""
         return self._aead.encrypt(self._salt + iv, plaintext, aad)
 
-    def decrypt(self, iv: bytes, data: bytes, aad: bytes) -> bytes:
+    def decrypt(self, iv: bytes, data: BytesLike, aad: BytesLike) -> bytes:
         from cryptography.exceptions import InvalidTag
 
         try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 from ikev2d.crypto.errors import InvalidKeData, UnsupportedTransform
 from ikev2d.crypto.transforms import lookup
@@ -39,7 +40,11 @@ __all__ = [
 Rng = Callable[[int], bytes]
 
 # method -> class name stem in cryptography's mlkem module (sizes: the transform registry)
-_STEMS = {KeId.ML_KEM_512: "MLKEM512", KeId.ML_KEM_768: "MLKEM768", KeId.ML_KEM_1024: "MLKEM1024"}
+_STEMS: dict[int, str] = {
+    KeId.ML_KEM_512: "MLKEM512",
+    KeId.ML_KEM_768: "MLKEM768",
+    KeId.ML_KEM_1024: "MLKEM1024",
+}
 #: Every ML-KEM method id, in the server's order of preference (768 first: NIST category 3 at
 #: half the bytes of 1024, the size iOS/macOS and strongSwan 6 default to).
 MLKEM_METHODS = (KeId.ML_KEM_768, KeId.ML_KEM_1024, KeId.ML_KEM_512)
@@ -82,7 +87,8 @@ def available_methods() -> tuple[KeId, ...]:
     return tuple(m for m in MLKEM_METHODS if hasattr(module, _STEMS[m] + "PrivateKey"))
 
 
-def _classes(method: int):
+def _classes(method: int) -> tuple[Any, Any]:
+    # (private key class, public key class): only newer cryptography has them, so untyped
     if method not in available_methods():
         why = unavailable_reason() or "not provided by this cryptography"
         raise UnsupportedTransform(f"key exchange method {int(method)} not supported: {why}")
@@ -104,7 +110,7 @@ def respond(method: int, peer_ek: bytes) -> tuple[bytes, bytes]:
     except ValueError as exc:  # FIPS 203 §7.2 modulus check
         raise InvalidKeData(method, "encapsulation key not reduced mod q") from exc
     shared, ciphertext = key.encapsulate()
-    return ciphertext, shared
+    return bytes(ciphertext), bytes(shared)
 
 
 class MlKemInitiator:
@@ -126,7 +132,7 @@ class MlKemInitiator:
             if len(seed) != _SEED_LEN:
                 raise ValueError("an ML-KEM seed is 64 bytes (d | z)")
             self._key = private_cls.from_seed_bytes(bytes(seed))
-        self._public = self._key.public_key().public_bytes_raw()
+        self._public: bytes = self._key.public_key().public_bytes_raw()
 
     def __repr__(self) -> str:
         return f"MlKemInitiator({self.group.name})"
@@ -139,4 +145,5 @@ class MlKemInitiator:
             raise InvalidKeData(
                 self.group, f"ciphertext length {len(ciphertext)} != {self.ciphertext_len}"
             )
-        return self._key.decapsulate(bytes(ciphertext))
+        secret: bytes = self._key.decapsulate(bytes(ciphertext))
+        return secret

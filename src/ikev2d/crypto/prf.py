@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from ikev2d.crypto.digests import constant_time_equal, hmac_function
+from ikev2d.crypto.digests import BytesLike, constant_time_equal, hmac_function
 from ikev2d.crypto.errors import UnsupportedTransform
 from ikev2d.crypto.transforms import Transform, UnknownTransform, lookup
 from ikev2d.wire.enums import TransformType
@@ -81,10 +81,10 @@ class Integ:
     def __repr__(self) -> str:
         return f"Integ({self.transform.keyword})"
 
-    def compute(self, key: bytes, data: bytes) -> bytes:
+    def compute(self, key: bytes, data: BytesLike) -> bytes:
         return self._mac(key, data)[: self.icv_len]
 
-    def verify(self, key: bytes, data: bytes, icv: bytes) -> bool:
+    def verify(self, key: bytes, data: BytesLike, icv: BytesLike) -> bool:
         """Constant-time check of a received ICV."""
         return constant_time_equal(self.compute(key, data), icv)
 

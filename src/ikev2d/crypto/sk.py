@@ -19,10 +19,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from ikev2d.crypto.encr import new_cipher
+from ikev2d.crypto.encr import AeadCipher, new_cipher
 from ikev2d.crypto.errors import IntegrityError
 from ikev2d.crypto.keys import DirectionKeys
-from ikev2d.crypto.prf import shared_integ
+from ikev2d.crypto.prf import Integ, shared_integ
 from ikev2d.crypto.transforms import Transform
 
 __all__ = ["IKE_HEADER_LEN", "PAYLOAD_SK", "PAYLOAD_SKF", "SkCodec"]
@@ -45,6 +45,7 @@ class SkCodec:
 
     def __init__(self, encr: Transform, integ: Transform | None, keys: DirectionKeys) -> None:
         self._cipher = new_cipher(encr, keys.encr_key)
+        self._integ: Integ | None
         self.is_aead = encr.is_aead
         self.iv_len = encr.iv_len
         self.block_size = encr.block_size
@@ -107,14 +108,17 @@ class SkCodec:
             if not 1 <= number <= count <= 0xFFFF:
                 raise ValueError("fragment number must be within 1..total")
             out += _SKF_NUMBERS.pack(number, count)
-        if self.is_aead:
+        cipher, integ = self._cipher, self._integ
+        if isinstance(cipher, AeadCipher):
             aad = bytes(out)
             out += iv
-            out += self._cipher.encrypt(iv, padded, aad)
+            out += cipher.encrypt(iv, padded, aad)
         else:
+            if integ is None:  # a CBC codec always has one (__init__)
+                raise ValueError("CBC without an INTEG transform")
             out += iv
-            out += self._cipher.encrypt(iv, padded)
-            out += self._integ.compute(self._integ_key, out)
+            out += cipher.encrypt(iv, padded)
+            out += integ.compute(self._integ_key, out)
         return bytes(out)
 
     def open(self, message: bytes, body_offset: int) -> bytes:
@@ -133,14 +137,15 @@ class SkCodec:
         if ct_len < 1 or ct_len % self.block_size:
             raise IntegrityError("SK payload too short or not block aligned")
         iv = view[body_offset : body_offset + iv_len]
-        if self.is_aead:
-            padded = self._cipher.decrypt(
-                bytes(iv), view[body_offset + iv_len :], view[:body_offset]
-            )
+        cipher, integ = self._cipher, self._integ
+        if isinstance(cipher, AeadCipher):
+            padded = cipher.decrypt(bytes(iv), view[body_offset + iv_len :], view[:body_offset])
         else:
-            if not self._integ.verify(self._integ_key, view[: n - icv_len], view[n - icv_len :]):
+            if integ is None or not integ.verify(
+                self._integ_key, view[: n - icv_len], view[n - icv_len :]
+            ):
                 raise IntegrityError("ICV mismatch")
-            padded = self._cipher.decrypt(bytes(iv), view[body_offset + iv_len : n - icv_len])
+            padded = cipher.decrypt(bytes(iv), view[body_offset + iv_len : n - icv_len])
         pad_len = padded[-1]
         if pad_len + 1 > len(padded):
             raise IntegrityError("bad padding")

@@ -149,7 +149,9 @@ def _hmac_prf(ident: PrfId, hash_name: str, out: int, kw: str) -> Transform:
     )
 
 
-def _ke(ident: DhId, kw: str, public_len: int, *, legacy: bool = False, aliases=()) -> Transform:
+def _ke(
+    ident: DhId, kw: str, public_len: int, *, legacy: bool = False, aliases: tuple[str, ...] = ()
+) -> Transform:
     return Transform(
         TransformType.KE,
         ident,

@@ -33,13 +33,14 @@ from .negotiate import (
     rekey_key_exchanges,
 )
 from .sa import ChildSa, IkeSa
-from .ts import intersect, narrow_local, narrow_remote, passed_through
+from .ts import Selectors, intersect, narrow_local, narrow_remote, passed_through
 
 __all__ = ["FirstChild", "create_first_child", "make_child", "narrow_for"]
 
 SpiAllocator = Callable[[str, str], int]
 Rng = Callable[[int], bytes]
 _NO_NONCES = (b"", b"")
+Narrowed = tuple[TrafficSelector, ...]  # one side's selectors after narrowing
 
 
 @dataclass(slots=True)
@@ -59,12 +60,15 @@ def _requested_address(cp: CpPayload | None) -> tuple[ipaddress.IPv4Address | No
         raise FailedCpRequired("the client asked for no IPv4 address")
     values = cp.values(CfgAttr.INTERNAL_IP4_ADDRESS)
     wanted = values[0] if values else None
-    return (wanted if wanted and int(wanted) != 0 else None), (
-        CfgAttr.INTERNAL_IP6_ADDRESS in asked
-    )
+    if not isinstance(wanted, ipaddress.IPv4Address) or int(wanted) == 0:
+        wanted = None  # 0.0.0.0: any address
+    return wanted, CfgAttr.INTERNAL_IP6_ADDRESS in asked
 
 
-def client_selectors(config: ServerConfig, tsi, tsr, vip, vip6):
+def client_selectors(
+    config: ServerConfig, tsi: Selectors, tsr: Selectors, vip: ipaddress.IPv4Address,
+    vip6: ipaddress.IPv6Address | None,
+) -> tuple[Narrowed, Narrowed, ipaddress.IPv6Address | None]:  # fmt: skip
     """(our selectors, the client's selectors, its IPv6 address if it takes one). Each
     family on its own; with IPv6 refused the client's IPv6 selectors pass into the tunnel."""
     addresses = (vip,) if vip6 is None else (vip, vip6)
@@ -94,7 +98,8 @@ def make_child(
     """A Child SA of `sa` from the negotiated suite, keys and (local, remote) selectors;
     `rekey_with`: the key exchanges our rekey of it offers when it was made without one."""
     c = chosen.configured
-    aead = c.integ is None
+    integ, encr_xfrm = c.integ, c.encr.xfrm_name
+    assert encr_xfrm is not None  # every ESP cipher has its XFRM name (policy.proposals)
     local_ts, remote_ts = ts
     rekey = rekey_delay(config.child_lifetime, rng)
     spec = ChildSaSpec(
@@ -103,11 +108,11 @@ def make_child(
         encap=(sa.local[1], sa.remote[1]) if sa.nat else None,
         inbound_spi=inbound_spi,
         outbound_spi=outbound_spi,
-        encr_xfrm=c.encr.xfrm_name,
+        encr_xfrm=encr_xfrm,
         encr_key_in=keys_in.encr_key,
         encr_key_out=keys_out.encr_key,
-        icv_bits=c.encr.icv_bits if aead else c.integ.icv_bits,
-        integ_xfrm=None if aead else c.integ.xfrm_name,
+        icv_bits=c.encr.icv_bits if integ is None else integ.icv_bits,
+        integ_xfrm=None if integ is None else integ.xfrm_name,
         integ_key_in=keys_in.integ_key,
         integ_key_out=keys_out.integ_key,
         esn=c.esn.id == EsnId.ESN,
@@ -150,7 +155,9 @@ def _cidrs(selectors: tuple[TrafficSelector, ...]) -> tuple[str, ...]:
 _shared_cidrs = functools.lru_cache(maxsize=16)(_cidrs)
 
 
-def narrow_for(sa: IkeSa, tsi: TsiPayload, tsr: TsrPayload, config: ServerConfig):
+def narrow_for(
+    sa: IkeSa, tsi: TsiPayload, tsr: TsrPayload, config: ServerConfig
+) -> tuple[Narrowed, Narrowed]:
     """(our selectors, the client's selectors) for a Child SA of an established IKE SA."""
     if sa.client.virtual_ip is None:
         raise TsUnacceptable("the client has no virtual address")
@@ -200,7 +207,7 @@ def create_first_child(
     )
     # no nonces kept: only Child SAs made by a rekey exchange are compared in a collision
     child = make_child(
-        sa, chosen, inbound_spi, chosen.offered.spi_int, (local_ts, remote_ts),
+        sa, chosen, inbound_spi, chosen.offered.spi_int or 0, (local_ts, remote_ts),
         keys.i_to_r, keys.r_to_i, config, rng, now, _NO_NONCES, rekey_with,
     )  # fmt: skip
     attrs = [CfgAttribute.ip4_address(vip)]

@@ -23,6 +23,7 @@ from ikev2d.crypto.keys import derive_child_keys, derive_rekeyed_ike_keys
 from ikev2d.crypto.prf import shared_prf
 from ikev2d.crypto.sk import SkCodec
 from ikev2d.policy.config import ServerConfig
+from ikev2d.policy.proposals import Proposal as Configured
 from ikev2d.wire.enums import ExchangeType, NotifyType, ProtocolId
 from ikev2d.wire.payloads import KePayload, NoncePayload, NotifyPayload, Payload
 from ikev2d.wire.sa import SaPayload
@@ -61,7 +62,9 @@ class IkeRekeyed:
     new_sa: IkeSa
 
 
-def _key_exchange(ke: KePayload | None, group: int | None, rng):
+def _key_exchange(
+    ke: KePayload | None, group: int | None, rng: Rng
+) -> tuple[KePayload | None, bytes | None]:
     """(our KE payload, g^ir) for a PFS group, or (None, None)."""
     if group is None:
         if ke is not None:
@@ -74,7 +77,12 @@ def _key_exchange(ke: KePayload | None, group: int | None, rng):
 
 
 def _create_child(
-    sa: IkeSa, inner, now, config: ServerConfig, allocate_spi, rng
+    sa: IkeSa,
+    inner: list[Payload],
+    now: float,
+    config: ServerConfig,
+    allocate_spi: Callable[[str, str], int],
+    rng: Rng,
 ) -> ChildCreated | FollowupsPending:
     sa_payload = next(p for p in inner if isinstance(p, SaPayload))
     tsi = next((p for p in inner if isinstance(p, TsiPayload)), None)
@@ -107,7 +115,7 @@ def _create_child(
             sa.prf, sa.keys.sk_d, c.encr, c.integ, nonce_i, nonce_r, shared, additional
         )
         child = make_child(
-            sa, chosen, inbound_spi, chosen.offered.spi_int, (local_ts, remote_ts),
+            sa, chosen, inbound_spi, chosen.offered.spi_int or 0, (local_ts, remote_ts),
             keys.i_to_r, keys.r_to_i, config, rng, at, (nonce_i, nonce_r),
         )  # fmt: skip
         return ChildCreated(payloads, child, old)
@@ -131,7 +139,7 @@ def rekeyed_ike_sa(
     initiator: bool,
     new_spi_i: bytes,
     new_spi_r: bytes,
-    chosen_conf,
+    chosen_conf: Configured,
     nonce_i: bytes,
     nonce_r: bytes,
     shared: bytes,
@@ -168,7 +176,7 @@ def rekeyed_ike_sa(
 
 
 def _rekey_ike(
-    sa: IkeSa, inner, now, config: ServerConfig, new_spi: bytes, rng
+    sa: IkeSa, inner: list[Payload], now: float, config: ServerConfig, new_spi: bytes, rng: Rng
 ) -> IkeRekeyed | FollowupsPending:
     sa_payload = next(p for p in inner if isinstance(p, SaPayload))
     ke = next((p for p in inner if isinstance(p, KePayload)), None)
@@ -180,7 +188,7 @@ def _rekey_ike(
     if len(chosen.offered.spi) != 8:
         raise InvalidSyntax("IKE SA rekey proposal without an 8-byte SPI")
     conf = chosen.configured
-    our_public, shared = run_key_exchange(int(conf.ke.id), ke.data, rng)
+    our_public, shared = run_key_exchange(conf.group, ke.data, rng)
     nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
     nonce_r = rng(NONCE_LEN)
 
@@ -195,7 +203,7 @@ def _rekey_ike(
     payloads: list[Payload] = [
         SaPayload((chosen.reply_proposal(new_spi),)),
         NoncePayload(nonce_r),
-        KePayload(int(conf.ke.id), our_public),
+        KePayload(conf.group, our_public),
     ]
     if chosen.additional:
         return start_followups(sa, chosen.additional_methods, finish, payloads, now, rng)

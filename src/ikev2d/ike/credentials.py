@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ikev2d.crypto.digests import digest
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ikev2d.auth.certs import PrivateKey
 
 __all__ = ["Credentials"]
 
@@ -14,9 +20,9 @@ class Credentials:
     """Server certificate chain (leaf first) and key; the CA whose client certificates we
     accept, and the serials revoked from it (None: no certificate clients)."""
 
-    chain: tuple = ()
-    key: object = field(default=None, repr=False)
-    ca: object = None
+    chain: tuple[x509.Certificate, ...] = ()
+    key: PrivateKey | None = field(default=None, repr=False)
+    ca: x509.Certificate | None = None
     revoked: frozenset[int] = frozenset()
 
     @property

@@ -9,6 +9,7 @@ that has not authenticated yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ikev2d.crypto.auth import psk_auth, verify_psk_auth
@@ -18,6 +19,8 @@ from ikev2d.wire.enums import AuthMethod, EapCode, ExchangeType, NotifyType, Pro
 from ikev2d.wire.payloads import (
     AuthPayload,
     DeletePayload,
+    IdiPayload,
+    IdrPayload,
     NotifyPayload,
     Payload,
 )
@@ -51,7 +54,7 @@ def _eap_payload(raw: bytes) -> EapPayload:
     return EapPayload(raw[0], raw[1], raw[4], raw[5:])
 
 
-def _password_lookup(ctx: Context):
+def _password_lookup(ctx: Context) -> Callable[[str], str | None]:
     def password_for(name: str) -> str | None:
         user = ctx.config.find_user(name)
         return user.password if user is not None and user.enabled else None
@@ -59,7 +62,10 @@ def _password_lookup(ctx: Context):
     return password_for
 
 
-def start_eap(ctx: Context, sa: IkeSa, inner, idi, idr, payloads: list[Payload]) -> list[Payload]:
+def start_eap(
+    ctx: Context, sa: IkeSa, inner: list[Payload], idi: IdiPayload, idr: IdrPayload,
+    payloads: list[Payload],
+) -> list[Payload]:  # fmt: skip
     from ikev2d.auth.eap import identity_request  # EAP code loads only when a client uses it
 
     if not any(u.enabled and u.password for u in ctx.config.users):
@@ -83,18 +89,18 @@ def _kept_for_the_child(inner: list[Payload]) -> list[Payload]:
     ]  # fmt: skip
 
 
-def _msk_auth(ctx: Context, sa: IkeSa, session: EapSession, inner) -> EapOutcome:
+def _msk_auth(sa: IkeSa, session: EapSession, msk: bytes, inner: list[Payload]) -> EapOutcome:
     """The last round: the client's AUTH from the MSK, and ours (§2.16)."""
     auth = next((p for p in inner if isinstance(p, AuthPayload)), None)
     if auth is None or auth.method != AuthMethod.SHARED_KEY_MIC:
         raise AuthenticationFailed("no MSK-based AUTH after EAP", code="eap_failed")
     octets = initiator_octets(sa, session.idi.body())
-    if not verify_psk_auth(sa.prf, session.msk, octets, auth.data):
+    if not verify_psk_auth(sa.prf, msk, octets, auth.data):
         raise AuthenticationFailed(
             "the client's AUTH does not match the EAP key", code="eap_failed"
         )
     ours = responder_octets(sa, session.idr.body())
-    payload = AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(sa.prf, session.msk, ours))
+    payload = AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(sa.prf, msk, ours))
     return EapOutcome([payload], done=True)
 
 
@@ -107,7 +113,7 @@ def continue_eap(ctx: Context, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
     if session.rounds > MAX_EAP_ROUNDS:
         raise AuthenticationFailed("too many EAP rounds", code="eap_failed")
     if session.msk is not None:
-        return _msk_auth(ctx, sa, session, inner)
+        return _msk_auth(sa, session, session.msk, inner)
     eap = next((p for p in inner if isinstance(p, EapPayload)), None)
     if eap is None:
         raise InvalidSyntax("an EAP round without an EAP payload")
@@ -132,6 +138,8 @@ def continue_eap(ctx: Context, sa: IkeSa, inner: list[Payload]) -> EapOutcome:
         session.msk, sa.client.user = result.msk, result.user
     retry = result.success is None and bool(result.reason)  # a Failure request, R=1
     session.wrong_passwords += retry
+    if result.send is None:  # never while the conversation lives (EapResult)
+        raise AuthenticationFailed("EAP-MSCHAPv2 sent nothing", code="eap_failed")
     return EapOutcome([_eap_payload(result.send)], delay=result.delay, wrong_password=retry)
 
 

@@ -7,7 +7,13 @@ a bug: it is not turned into a notify.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ikev2d.wire.enums import NotifyType
+
+if TYPE_CHECKING:
+    from ikev2d.wire.eap import EapPayload
+    from ikev2d.wire.payloads import Payload
 
 __all__ = [
     "AuthenticationFailed",
@@ -36,7 +42,7 @@ class IkeError(Exception):
     notify: NotifyType = NotifyType.INVALID_SYNTAX
 
     def __init__(
-        self, reason: str, data: bytes = b"", *, extra: tuple = (), code: str = ""
+        self, reason: str, data: bytes = b"", *, extra: tuple[Payload, ...] = (), code: str = ""
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -74,7 +80,7 @@ class InvalidKePayload(IkeError):
 class AuthenticationFailed(IkeError):
     notify = NotifyType.AUTHENTICATION_FAILED
 
-    def __init__(self, reason: str, *, eap_reply=None, code: str = "") -> None:
+    def __init__(self, reason: str, *, eap_reply: EapPayload | None = None, code: str = "") -> None:
         super().__init__(reason, extra=(eap_reply,) if eap_reply is not None else (), code=code)
 
 

@@ -24,7 +24,7 @@ from .create_child import ChildCreated, IkeRekeyed, handle_create_child_sa
 from .eap_auth import abandoned_failure
 from .errors import AuthenticationFailed, IkeError
 from .events import Address
-from .followup import FollowupsPending, handle_followup_ke
+from .followup import handle_followup_ke
 from .ike_auth import handle_ike_auth
 from .ike_sa_init import HALF_OPEN_TIMEOUT
 from .informational import handle_informational, refusal_reason
@@ -32,7 +32,7 @@ from .intermediate import complete_intermediate, handle_intermediate, require_ke
 from .lifetimes import hard_lifetime, rekey_delay
 from .mobike import follow_client
 from .protection import decode_inner, is_retransmission, open_message, open_plain
-from .sa import IkeSa, SaState
+from .sa import Answer, IkeSa, SaState
 from .tasks import keys_event
 from .window import RequestVerdict
 
@@ -184,7 +184,7 @@ def _on_informational(
         ctx.forget(sa)
 
 
-def _created(ctx: Context, sa: IkeSa, result: ChildCreated | IkeRekeyed | FollowupsPending) -> None:
+def _created(ctx: Context, sa: IkeSa, result: Answer) -> None:
     """Install what a CREATE_CHILD_SA (with its IKE_FOLLOWUP_KEs) made, if done."""
     if isinstance(result, ChildCreated):
         sa.children.append(result.child)

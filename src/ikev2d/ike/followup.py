@@ -24,11 +24,11 @@ from ikev2d.crypto.dh import ephemeral_key_exchange
 from ikev2d.wire.enums import ExchangeType, NotifyType
 from ikev2d.wire.payloads import KePayload, NotifyPayload, Payload
 
-from .context import Context
+from .context import Context, Rng
 from .errors import InvalidSyntax, StateNotFound, TemporaryFailure
 from .ike_sa_init import run_key_exchange
 from .rules import check_request
-from .sa import Finish, Followup, IkeSa
+from .sa import Answer, Finish, Followup, IkeSa
 
 __all__ = [
     "FollowupsPending",
@@ -59,7 +59,7 @@ def _link_of(inner: list[Payload]) -> bytes | None:
     return None if notify is None else notify.data
 
 
-def _keep(sa: IkeSa, followup: Followup, now: float, rng) -> bytes:
+def _keep(sa: IkeSa, followup: Followup, now: float, rng: Rng) -> bytes:
     """Store `followup` under a fresh link; TemporaryFailure when too many are unfinished."""
     table = sa.followups
     if table is None:
@@ -68,13 +68,18 @@ def _keep(sa: IkeSa, followup: Followup, now: float, rng) -> bytes:
         del table[link]
     if len(table) >= MAX_PENDING:
         raise TemporaryFailure("too many unfinished additional key exchanges")
-    link = rng(_LINK_LEN)
+    link = bytes(rng(_LINK_LEN))
     table[link] = followup
     return link
 
 
 def start_followups(
-    sa: IkeSa, methods: tuple[int, ...], finish: Finish, payloads: list[Payload], now, rng
+    sa: IkeSa,
+    methods: tuple[int, ...],
+    finish: Finish,
+    payloads: list[Payload],
+    now: float,
+    rng: Rng,
 ) -> FollowupsPending:
     """Our CREATE_CHILD_SA response `payloads` (SA, Nr, KEr, ...) announcing the additional
     key exchanges `methods`; `finish` makes the SA when they are done."""
@@ -83,7 +88,7 @@ def start_followups(
     return FollowupsPending([*payloads[:at], _link_notify(link), *payloads[at:]])
 
 
-def handle_followup_ke(sa: IkeSa, inner: list[Payload], now: float, rng):
+def handle_followup_ke(sa: IkeSa, inner: list[Payload], now: float, rng: Rng) -> Answer:
     """The client's IKE_FOLLOWUP_KE: FollowupsPending while exchanges remain, else what the
     Followup's `finish` makes (a Child SA or a rekeyed IKE SA)."""
     link = _link_of(inner)

@@ -79,7 +79,7 @@ class Reassembly:
     started: float = 0.0
     parts: dict[int, bytes] = field(default_factory=dict, repr=False)
     size: int = 0
-    key: tuple = ()  # (is a response, message ID)
+    key: tuple[bool, int] | None = None  # (is a response, message ID)
     limit: int = MAX_REASSEMBLED  # bytes of plaintext at most
 
     def add(self, frag: EncryptedFragmentPayload, plaintext: bytes) -> bytes | None:

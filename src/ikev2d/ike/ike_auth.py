@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ikev2d.crypto.auth import psk_auth, verify_psk_auth
 from ikev2d.policy.identity import Identity, IdentityError
@@ -41,6 +43,13 @@ from .errors import AuthenticationFailed, IkeError
 from .rules import check_request
 from .sa import IkeSa
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ikev2d.policy.config import ServerConfig
+
+    from .credentials import Credentials
+
 __all__ = ["AuthResult", "handle_ike_auth", "local_identity"]
 
 _SIGNATURE_METHODS = frozenset(
@@ -61,7 +70,7 @@ class AuthResult:
     notes: list[str] = field(default_factory=list)
 
 
-def local_identity(config, sa: IkeSa, inner: list[Payload]) -> Identity:
+def local_identity(config: ServerConfig, sa: IkeSa, inner: list[Payload]) -> Identity:
     """Our ID (§3.5): the one the client's IDr names when it is one of ours, else our first."""
     return config.answer_identity(_requested(inner), ipaddress.ip_address(sa.local[0]))
 
@@ -86,6 +95,8 @@ def _signed_by_us(ctx: Context, sa: IkeSa, idr: IdrPayload) -> list[Payload]:
     from ikev2d.auth.signatures import choose_auth, sign_auth  # certificates only
 
     creds = ctx.credentials
+    if creds is None or creds.key is None:  # callers checked can_sign
+        raise AuthenticationFailed("the server certificate is not set up", code="cert_not_set")
     octets = responder_octets(sa, idr.body())
     method, hash_alg = choose_auth(creds.key, sa.client.peer_hashes)
     certs: list[Payload] = [
@@ -94,7 +105,9 @@ def _signed_by_us(ctx: Context, sa: IkeSa, idr: IdrPayload) -> list[Payload]:
     return [*certs, AuthPayload(method, sign_auth(creds.key, octets, method, hash_alg))]
 
 
-def _psk(ctx: Context, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPayload):
+def _psk(
+    ctx: Context, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPayload
+) -> list[Payload]:
     psk = ctx.config.psk_bytes
     if psk is None:
         raise AuthenticationFailed(
@@ -107,7 +120,10 @@ def _psk(ctx: Context, sa: IkeSa, idi: IdiPayload, auth: AuthPayload, idr: IdrPa
     return [AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(sa.prf, psk, ours))]
 
 
-def _certificate(ctx: Context, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayload, idr):
+def _certificate(
+    ctx: Context, sa: IkeSa, inner: list[Payload], idi: IdiPayload, auth: AuthPayload,
+    idr: IdrPayload,
+) -> list[Payload]:  # fmt: skip
     from ikev2d.auth.certs import UNPARSABLE, CertificateRejected
 
     creds = ctx.credentials
@@ -121,7 +137,7 @@ def _certificate(ctx: Context, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayl
             "signature authentication without an X.509 certificate", code="cert_missing"
         )
     try:
-        _check_certificate(ctx, sa, certs[0].data, idi, auth)
+        _check_certificate(creds, creds.ca, ctx, sa, certs[0].data, idi, auth)
     except CertificateRejected as e:
         raise AuthenticationFailed(
             f"client certificate refused: {e.reason}", code="cert_refused"
@@ -132,13 +148,15 @@ def _certificate(ctx: Context, sa: IkeSa, inner, idi: IdiPayload, auth: AuthPayl
     return _signed_by_us(ctx, sa, idr)
 
 
-def _check_certificate(ctx: Context, sa: IkeSa, der: bytes, idi: IdiPayload, auth: AuthPayload):
+def _check_certificate(
+    creds: Credentials, ca: x509.Certificate, ctx: Context, sa: IkeSa, der: bytes,
+    idi: IdiPayload, auth: AuthPayload,
+) -> None:  # fmt: skip
     from ikev2d.auth.certs import identity_matches_cert, validate_client_cert
     from ikev2d.auth.signatures import verify_auth
 
-    creds = ctx.credentials
     now = dt.datetime.fromtimestamp(ctx.wall_clock(), dt.UTC)
-    cert, name = validate_client_cert(der, creds.ca, now, creds.revoked)
+    cert, name = validate_client_cert(der, ca, now, creds.revoked)
     if not identity_matches_cert(cert, idi.id_type, idi.data):
         raise AuthenticationFailed(
             "the client's identity is not in its certificate", code="cert_identity"
@@ -149,7 +167,9 @@ def _check_certificate(ctx: Context, sa: IkeSa, der: bytes, idi: IdiPayload, aut
     sa.client.user, sa.client.cert_serial = name.common_name or None, cert.serial_number
 
 
-def _finish(ctx: Context, sa: IkeSa, inner, now, payloads: list[Payload]) -> AuthResult:
+def _finish(
+    ctx: Context, sa: IkeSa, inner: list[Payload], now: float, payloads: list[Payload]
+) -> AuthResult:
     """Authenticated: the first Child SA (from the first IKE_AUTH message) and MOBIKE."""
     if _notified(inner, NotifyType.INITIAL_CONTACT):  # before leasing: the old address frees
         ctx.replace_older_sessions(sa)
@@ -173,7 +193,7 @@ def _finish(ctx: Context, sa: IkeSa, inner, now, payloads: list[Payload]) -> Aut
 _MAX_ADDITIONAL = 8  # a handful is all a client tries (strongSwan reads at most 8)
 
 
-def _additional_addresses(addresses) -> list[Payload]:
+def _additional_addresses(addresses: Sequence[str]) -> list[Payload]:
     """N(ADDITIONAL_IP4/6_ADDRESS) for our other addresses (RFC 4555 §3.4): a MOBIKE client
     can only move to an address of ours it knows, e.g. to IPv6 when its IPv4 network goes."""
     out: list[Payload] = []

@@ -64,15 +64,16 @@ def handle_ike_sa_init(
 ) -> tuple[IkeSa, bytes]:
     """A new half-open IKE SA and the response to send; IkeError for a refusal."""
     check_request(ExchangeType.IKE_SA_INIT, msg.payloads)
-    sa_payload = msg.get(SaPayload)
-    ke = msg.get(KePayload)
-    nonce_i = msg.get(NoncePayload).data
+    sa_payload, ke, nonce = msg.get(SaPayload), msg.get(KePayload), msg.get(NoncePayload)
+    if sa_payload is None or ke is None or nonce is None:  # counted by check_request
+        raise InvalidSyntax("IKE_SA_INIT without SA, KE or Nonce")
+    nonce_i = nonce.data
     # RFC 9242: additional key exchanges need IKE_INTERMEDIATE, which the client must announce
     intermediate = msg.notify(NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED) is not None
     additional = additional_ke_policy(config.post_quantum, new_ike_sa=True, possible=intermediate)
     chosen = choose_ike_proposal(config.ike_proposal, sa_payload, ke.group, additional)
     conf = chosen.configured
-    our_public, shared = run_key_exchange(int(conf.ke.id), ke.data, rng)
+    our_public, shared = run_key_exchange(conf.group, ke.data, rng)
     spi_i = msg.header.spi_i
     nonce_r = rng(NONCE_LEN)
     nat_remote, nat_local = nat_detected(msg.payloads, spi_i, _ZERO_SPI, src, dst) or (
@@ -81,7 +82,7 @@ def handle_ike_sa_init(
     )
     payloads = [
         SaPayload((chosen.reply_proposal(),)),
-        KePayload(int(conf.ke.id), our_public),
+        KePayload(conf.group, our_public),
         NoncePayload(nonce_r),
         NotifyPayload.of(NotifyType.NAT_DETECTION_SOURCE_IP, nat_detection_hash(spi_i, spi_r, dst)),
         NotifyPayload.of(

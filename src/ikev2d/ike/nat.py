@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from collections.abc import Iterable
 
 from ikev2d.crypto.digests import digest
 from ikev2d.wire.enums import NotifyType
-from ikev2d.wire.payloads import NotifyPayload
+from ikev2d.wire.payloads import NotifyPayload, Payload
 
 __all__ = ["nat_detected", "nat_detection_hash"]
 
@@ -26,7 +27,11 @@ def _packed(ip: str) -> bytes:
 
 
 def nat_detected(
-    payloads, spi_i: bytes, spi_r: bytes, src: tuple[str, int], dst: tuple[str, int]
+    payloads: Iterable[Payload],
+    spi_i: bytes,
+    spi_r: bytes,
+    src: tuple[str, int],
+    dst: tuple[str, int],
 ) -> tuple[bool, bool] | None:
     """(peer behind a NAT, we behind a NAT) from a message's NAT_DETECTION_* notifies, the
     SPIs being those of its header; None when it carries none (no NAT detection, §2.23)."""

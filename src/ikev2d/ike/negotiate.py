@@ -199,10 +199,10 @@ def choose_ike_proposal(
             )
         raise _no_proposal("ike", sa, offered)
     for m in matches:
-        if m.configured.ke.id == ke_group:
+        if m.configured.group == ke_group:
             return m
-    best = matches[0].configured.ke
-    raise InvalidKePayload(int(best.id), f"KE group {ke_group} sent, {best.keyword} wanted")
+    best = matches[0].configured
+    raise InvalidKePayload(best.group, f"KE group {ke_group} sent, {best.group} wanted")
 
 
 def choose_child_proposal(configured: tuple[Configured, ...], sa: SaPayload) -> Chosen:
@@ -264,10 +264,10 @@ def choose_rekey_child_proposal(
             groups = _ke_ids(o)
             group: int | None = None
             if c.ke is not None:
-                if int(c.ke.id) not in groups:
+                if c.group not in groups:
                     continue
-                if ke_group != int(c.ke.id):
-                    wrong_ke = wrong_ke or int(c.ke.id)
+                if ke_group != c.group:
+                    wrong_ke = wrong_ke or c.group
                     continue
                 group = ke_group
             elif ke_group is None:

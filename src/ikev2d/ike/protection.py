@@ -3,11 +3,14 @@ recognising an authentic retransmission, and sealing (fragmented to the path whe
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ikev2d.crypto.errors import IntegrityError
 from ikev2d.wire.errors import ParseError
 from ikev2d.wire.message import Header, decode_message, decode_payloads, encode_payloads
 from ikev2d.wire.payloads import EncryptedFragmentPayload, EncryptedPayload, Payload
 
+from .context import Rng
 from .fragments import (
     MAX_FRAGMENTS,
     MAX_REASSEMBLED,
@@ -19,6 +22,9 @@ from .fragments import (
     seal_fragments,
 )
 from .sa import IkeSa, SaState
+
+if TYPE_CHECKING:
+    from ikev2d.policy.config import ServerConfig
 
 __all__ = ["decode_inner", "is_retransmission", "open_message", "open_plain", "seal"]
 
@@ -61,7 +67,9 @@ def open_plain(sa: IkeSa, data: bytes, now: float) -> tuple[int, bytes] | None:
     return sk.first_inner_type, plain
 
 
-def _reassemble(sa: IkeSa, header: Header, data: bytes, frag, now: float):
+def _reassemble(
+    sa: IkeSa, header: Header, data: bytes, frag: EncryptedFragmentPayload, now: float
+) -> tuple[int, bytes] | None:
     if not sa.client.fragmentation or frag.total > MAX_FRAGMENTS:
         return None
     plain = open_fragment(sa.codec_in, data, frag)
@@ -99,9 +107,9 @@ def is_retransmission(sa: IkeSa, data: bytes) -> bool:
     sk = msg.payloads[0]
     previous = sa.handshake.codec_in_prev if sa.handshake is not None else None
     codecs = (sa.codec_in,) if previous is None else (previous, sa.codec_in)
-    first_fragment = isinstance(sk, EncryptedFragmentPayload) and sk.number == 1
+    first_fragment = sk if isinstance(sk, EncryptedFragmentPayload) and sk.number == 1 else None
     for codec in codecs:
-        if first_fragment and open_fragment(codec, data, sk) is not None:
+        if first_fragment is not None and open_fragment(codec, data, first_fragment) is not None:
             return True
         if isinstance(sk, EncryptedPayload):
             try:
@@ -112,7 +120,9 @@ def is_retransmission(sa: IkeSa, data: bytes) -> bool:
     return False
 
 
-def seal(sa: IkeSa, header: bytes, payloads, config, rng) -> list[bytes]:
+def seal(
+    sa: IkeSa, header: bytes, payloads: list[Payload], config: ServerConfig, rng: Rng
+) -> list[bytes]:
     first, body = encode_payloads(payloads)
     limit = 1 << 16
     if sa.client.fragmentation:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ikev2d.policy import config as _config
 from ikev2d.policy.identity import Identity
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # built by the exchanges, which load with the first client
     from .fragments import Reassembly
 
 __all__ = [
+    "Answer",
     "ChildSa",
     "Client",
     "EapSession",
@@ -91,8 +92,14 @@ class EapSession:
     wrong_passwords: int = 0  # MSCHAPv2 responses refused so far (a retry was offered)
 
 
+class Answer(Protocol):
+    """What an exchange handler returns: the payloads of our response (and what it made)."""
+
+    payloads: list[Payload]
+
+
 # finish(SK(1) | ... | SK(n), the payloads of the last response, now) -> the created SA
-Finish = Callable[[bytes, list[Payload], float], object]
+Finish = Callable[[bytes, list[Payload], float], Answer]
 
 
 @dataclass(slots=True, eq=False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from ikev2d.crypto import errors as crypto_errors
 from ikev2d.crypto.dh import ephemeral_key_exchange
 from ikev2d.crypto.keys import derive_child_keys
+from ikev2d.policy.proposals import Proposal as Configured
 from ikev2d.wire.enums import ExchangeType, NotifyType, ProtocolId
 from ikev2d.wire.payloads import DeletePayload, KePayload, NoncePayload, NotifyPayload, Payload
 from ikev2d.wire.sa import Proposal, SaPayload, Transform
@@ -138,8 +139,8 @@ def delete_ike(ctx: Context, sa: IkeSa, now: float) -> None:
 
 # -- Child SA rekey -----------------------------------------------------------------------------
 def _wire_proposal(
-    c, spi: bytes, group: int | None, protocol: int, additional: tuple[tuple[int, int], ...] = (),
-    number: int = 1,
+    c: Configured, spi: bytes, group: int | None, protocol: int,
+    additional: tuple[tuple[int, int], ...] = (), number: int = 1,
 ) -> Proposal:  # fmt: skip
     transforms = [Transform(int(t.type), int(t.id), t.key_bits) for t in c.transforms]
     if group is not None and protocol != ProtocolId.IKE:
@@ -150,7 +151,9 @@ def _wire_proposal(
     return Proposal(number, protocol, spi, tuple(transforms))
 
 
-def _chosen_additional(proposal: Proposal, offered: tuple[tuple[int, int], ...]):
+def _chosen_additional(
+    proposal: Proposal, offered: tuple[tuple[int, int], ...]
+) -> tuple[tuple[int, int], ...] | None:
     """The ADDKE transforms the peer chose, or None when it chose what we did not offer."""
     chosen = tuple((t.transform_type, t.transform_id) for t in proposal.transforms
                    if t.transform_type in ADDKE_TYPES and t.transform_id)  # fmt: skip
@@ -184,7 +187,7 @@ def rekey_child(ctx: Context, sa: IkeSa, old: ChildSa, now: float) -> None:
         NoncePayload(nonce_i),
     ]
     if kex is not None:
-        payloads.append(KePayload(group, kex.public_bytes()))
+        payloads.append(KePayload(kex.group, kex.public_bytes()))
     # TSi is the side of the exchange's initiator: ours
     payloads += [
         TsiPayload(_selectors(old.spec.local_ts)),
@@ -244,7 +247,9 @@ def rekey_child(ctx: Context, sa: IkeSa, old: ChildSa, now: float) -> None:
     ctx.send_request(sa, _CCSA, payloads, now, "rekey-child", done)
 
 
-def _child_key_exchanges(sa: IkeSa, child: ChildSa):
+def _child_key_exchanges(
+    sa: IkeSa, child: ChildSa
+) -> tuple[int | None, tuple[tuple[int, int], ...], bool]:
     """(KE group, ADDKE transforms, whether a proposal without them is offered too) for our
     rekey of `child`: what it was made with; else the configured proposal's group; else, for
     a client that ran ML-KEM for the IKE SA, the IKE SA's group and ML-KEM as an option (a
@@ -255,10 +260,12 @@ def _child_key_exchanges(sa: IkeSa, child: ChildSa):
     ke = child.proposal.ke
     if ke is not None or not sa.additional_ke:
         return (int(ke.id) if ke is not None else None), (), False
-    return int(sa.proposal.ke.id), sa.additional_ke, True
+    return sa.proposal.group, sa.additional_ke, True
 
 
-def _settle_child_collision(ctx: Context, sa: IkeSa, old: ChildSa, ours: ChildSa, now) -> None:
+def _settle_child_collision(
+    ctx: Context, sa: IkeSa, old: ChildSa, ours: ChildSa, now: float
+) -> None:
     """§2.8.1: if the client rekeyed `old` at the same time, the new SA whose exchange had
     the lowest nonce is redundant and is deleted by whoever made it."""
     theirs = old.replaced_by
@@ -291,7 +298,7 @@ def rekey_ike(ctx: Context, sa: IkeSa, now: float, group: int | None = None) -> 
     Child SAs move over to it."""
     sa.rekeying = True
     conf = sa.proposal
-    group = group if group is not None else int(conf.ke.id)
+    group = group if group is not None else conf.group
     additional = sa.additional_ke
     kex = ephemeral_key_exchange(group, ctx.rng)
     new_spi = ctx.new_spi()
@@ -313,14 +320,17 @@ def rekey_ike(ctx: Context, sa: IkeSa, now: float, group: int | None = None) -> 
         invalid_ke = _notify(inner, NotifyType.INVALID_KE_PAYLOAD)
         if invalid_ke is not None and invalid_ke.data[:2] != group.to_bytes(2, "big"):
             wanted = int.from_bytes(invalid_ke.data[:2], "big")
-            if any(int(p.ke.id) == wanted for p in ctx.config.ike_proposal):
+            if any(p.group == wanted for p in ctx.config.ike_proposal):
                 rekey_ike(ctx, sa, t, wanted)
                 return
         error = _first_error(inner)
         sa_payload = next((p for p in inner if isinstance(p, SaPayload)), None)
         nonce = next((p for p in inner if isinstance(p, NoncePayload)), None)
         ke = next((p for p in inner if isinstance(p, KePayload)), None)
-        if error is not None or None in (sa_payload, nonce, ke) or sa.state != SaState.ESTABLISHED:
+        if (
+            error is not None or sa_payload is None or nonce is None or ke is None
+            or sa.state != SaState.ESTABLISHED
+        ):  # fmt: skip
             temporary = error is not None and error.notify_type == NotifyType.TEMPORARY_FAILURE
             fail(_why(error), t, retry=temporary)
             return
@@ -334,7 +344,7 @@ def rekey_ike(ctx: Context, sa: IkeSa, now: float, group: int | None = None) -> 
         if len(peer_spi) != 8 or chosen_additional is None:
             fail("malformed response", t)
             return
-        chosen_conf = conf if group == int(conf.ke.id) else _with_group(ctx, conf, group)
+        chosen_conf = conf if group == conf.group else _with_group(ctx, conf, group)
 
         def replace(extra: bytes, t2: float) -> None:
             sa.rekeying = False
@@ -363,12 +373,12 @@ def rekey_ike(ctx: Context, sa: IkeSa, now: float, group: int | None = None) -> 
     ctx.send_request(sa, _CCSA, payloads, now, "rekey-ike", done)
 
 
-def _with_group(ctx: Context, conf, group: int):
+def _with_group(ctx: Context, conf: Configured, group: int) -> Configured:
     """Our configured proposal like `conf` but with KE `group` (after INVALID_KE_PAYLOAD)."""
     for p in ctx.config.ike_proposal:
-        if int(p.ke.id) == group and (p.encr, p.prf, p.integ) == (conf.encr, conf.prf, conf.integ):
+        if p.group == group and (p.encr, p.prf, p.integ) == (conf.encr, conf.prf, conf.integ):
             return p
-    return next(p for p in ctx.config.ike_proposal if int(p.ke.id) == group)
+    return next(p for p in ctx.config.ike_proposal if p.group == group)
 
 
 def keys_event(sa: IkeSa) -> ev.IkeKeysDerived:

@@ -9,9 +9,10 @@ is dropped rather than refused, as long as something remains.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 from ikev2d.wire.enums import TsType
-from ikev2d.wire.ts import TrafficSelector
+from ikev2d.wire.ts import TrafficSelector, UnknownSelector
 
 from .errors import TsUnacceptable
 
@@ -19,15 +20,17 @@ __all__ = ["intersect", "narrow_local", "narrow_remote", "passed_through"]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# a TSi/TSr payload's selectors
+Selectors = Sequence[TrafficSelector | UnknownSelector]
 _TYPE = {4: TsType.IPV4_ADDR_RANGE, 6: TsType.IPV6_ADDR_RANGE}
 
 
-def _ranges(selectors, version: int) -> list[tuple[int, int]]:
+def _ranges(selectors: Selectors, version: int) -> list[tuple[int, int]]:
     """Address ranges of one family; protocol and port restrictions are not kept (we offer
     whole networks)."""
     out = []
     for ts in selectors:
-        if getattr(ts, "ts_type", None) != _TYPE[version]:
+        if not isinstance(ts, TrafficSelector) or ts.ts_type != _TYPE[version]:
             continue
         lo, hi = int(ts.start), int(ts.end)
         if lo <= hi:
@@ -40,7 +43,9 @@ def _selector(version: int, lo: int, hi: int) -> TrafficSelector:
     return TrafficSelector.from_range(make(lo), make(hi))
 
 
-def narrow_local(requested, offered: tuple[IPNetwork, ...]) -> tuple[TrafficSelector, ...]:
+def narrow_local(
+    requested: Selectors, offered: tuple[IPNetwork, ...]
+) -> tuple[TrafficSelector, ...]:
     """Our side: the intersection of the client's TSr with the networks we offer."""
     result = intersect(requested, offered)
     if not result:
@@ -48,7 +53,7 @@ def narrow_local(requested, offered: tuple[IPNetwork, ...]) -> tuple[TrafficSele
     return result
 
 
-def intersect(requested, offered: tuple[IPNetwork, ...]) -> tuple[TrafficSelector, ...]:
+def intersect(requested: Selectors, offered: tuple[IPNetwork, ...]) -> tuple[TrafficSelector, ...]:
     """The parts of the selectors `requested` inside the networks `offered` (maybe none)."""
     result: list[TrafficSelector] = []
     for net in offered:
@@ -60,7 +65,9 @@ def intersect(requested, offered: tuple[IPNetwork, ...]) -> tuple[TrafficSelecto
     return tuple(result)
 
 
-def narrow_remote(requested, addresses: tuple[IPAddress, ...]) -> tuple[TrafficSelector, ...]:
+def narrow_remote(
+    requested: Selectors, addresses: tuple[IPAddress, ...]
+) -> tuple[TrafficSelector, ...]:
     """The client's side: its virtual addresses. Its TSi must contain the first (IPv4);
     a further one (IPv6) counts only when the TSi asks for that family."""
     result = []
@@ -73,7 +80,7 @@ def narrow_remote(requested, addresses: tuple[IPAddress, ...]) -> tuple[TrafficS
     return tuple(result)
 
 
-def passed_through(requested, version: int) -> tuple[TrafficSelector, ...]:
+def passed_through(requested: Selectors, version: int) -> tuple[TrafficSelector, ...]:
     """The client's own selectors of one family, unchanged: with IPv6 refused (a full tunnel
     without pool6) its IPv6 goes into the tunnel, where the router drops it."""
     return tuple(_selector(version, lo, hi) for lo, hi in _ranges(requested, version))

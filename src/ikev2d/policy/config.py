@@ -9,6 +9,7 @@ shape as Python values (``{"server": {...}, "user": [{...}, ...]}``). All three 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from ikev2d.policy.identity import Identity, identity_from_text
 from ikev2d.policy.pool import AddressPool
 from ikev2d.policy.proposals import Proposal
 from ikev2d.policy.schema import OPTIONS, SECTIONS
-from ikev2d.policy.validate import LanInfo, finish_server, finish_users
+from ikev2d.policy.validate import LanInfo, Values, finish_server, finish_users
 from ikev2d.wire.enums import IdType
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ class ServerConfig:
         names itself so; DNS addresses inside the pool are reserved.
         """
         reserved = [a for a in self.dns if a.version == 4 and a in self.pool]
-        fixed = {}
+        fixed: Mapping[Hashable, ipaddress.IPv4Address] = {}
         if self.auth_mode in ("eap", "cert"):
             fixed = {
                 lease_key(self.auth_mode, u.name): u.ip
@@ -229,7 +230,7 @@ def _unknown(section: str, where: str) -> ConfigError:
     )
 
 
-def _typed(section: str, label: str, raw: dict, *, text: bool) -> dict:
+def _typed(section: str, label: str, raw: Values, *, text: bool) -> Values:
     """Convert every present option; defaults are left to the finishing step."""
     options = _SECTION_OPTIONS[section]
     values = {}
@@ -243,8 +244,8 @@ def _typed(section: str, label: str, raw: dict, *, text: bool) -> dict:
 
 
 def _build(
-    server_raw: dict,
-    users_raw: list[tuple[str, dict]],
+    server_raw: Values,
+    users_raw: list[tuple[str, Values]],
     *,
     text: bool,
     lan: LanInfo | None,
@@ -260,7 +261,7 @@ def _build(
 
 
 def from_mapping(
-    data: dict, *, lan: LanInfo | None = None, source: str = "<mapping>"
+    data: Values, *, lan: LanInfo | None = None, source: str = "<mapping>"
 ) -> ServerConfig:
     """Build from the TOML shape: ``{"server": {...}, "user": [{...}, ...]}``."""
     if not isinstance(data, dict):
@@ -303,7 +304,9 @@ def lan_from_uci(pkg: UciPackage) -> LanInfo | None:
     return LanInfo(found.address, found.network, ula, network6)
 
 
-def _ula_from_uci(pkg: UciPackage):
+def _ula_from_uci(
+    pkg: UciPackage,
+) -> tuple[ipaddress.IPv6Network | None, ipaddress.IPv6Network | None]:
     """(ula_prefix of ``config globals``, the LAN's /64 of it): netifd gives an interface
     with ``ip6assign N`` the /N numbered ``ip6hint`` (its low bits cleared; 0 by default) of
     the ULA prefix, and the LAN's hosts the first /64 of that. A guess when several

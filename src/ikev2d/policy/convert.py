@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 
 from ikev2d.policy.errors import ConfigError
 from ikev2d.policy.identity import is_dns_name
 from ikev2d.policy.schema import Option
 
 __all__ = ["convert"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _TRUE = frozenset(("1", "true", "yes", "on", "enabled"))
 _FALSE = frozenset(("0", "false", "no", "off", "disabled"))
@@ -56,36 +59,39 @@ def _enum(o: Option, where: str, v: str) -> str:
     return v
 
 
-def _ipaddr(o: Option, where: str, v: str):
+def _ipaddr(o: Option, where: str, v: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
         return ipaddress.ip_address(v.strip())
     except ValueError:
         raise ConfigError(where, v, o.allowed, "is not an IP address") from None
 
 
-def _ip4addr(o: Option, where: str, v: str):
+def _ip4addr(o: Option, where: str, v: str) -> ipaddress.IPv4Address:
     try:
         return ipaddress.IPv4Address(v.strip())
     except ValueError:
         raise ConfigError(where, v, o.allowed, "is not an IPv4 address") from None
 
 
-def _cidr4(o: Option, where: str, v: str):
+def _cidr4(o: Option, where: str, v: str) -> Network:
     return _network(o, where, v, ipaddress.IPv4Network, "an IPv4 network")
 
 
-def _cidr(o: Option, where: str, v: str):
+def _cidr(o: Option, where: str, v: str) -> Network:
     kind = ipaddress.IPv6Network if ":" in v else ipaddress.IPv4Network
     return _network(o, where, v, kind, "an IPv4 or IPv6 network")
 
 
-def _pool6(o: Option, where: str, v: str):
+def _pool6(o: Option, where: str, v: str) -> Network | str:
     if v.strip() == "off":
         return "off"
     return _network(o, where, v, ipaddress.IPv6Network, "an IPv6 network (or off)")
 
 
-def _network(o: Option, where: str, v: str, kind, what: str):
+def _network(
+    o: Option, where: str, v: str,
+    kind: type[ipaddress.IPv4Network] | type[ipaddress.IPv6Network], what: str,
+) -> Network:  # fmt: skip
     try:
         net = kind(v.strip(), strict=False)
     except ValueError:
@@ -142,7 +148,7 @@ def _string(o: Option, where: str, v: str) -> str:
     return v
 
 
-_SCALAR = {
+_SCALAR: dict[str, Callable[[Option, str, str], object]] = {
     "enum": _enum,
     "ipaddr": _ipaddr,
     "ip4addr": _ip4addr,
@@ -160,7 +166,7 @@ _SCALAR = {
 }
 
 
-def _one(o: Option, where: str, v: object, text: bool):
+def _one(o: Option, where: str, v: object, text: bool) -> object:
     if o.type == "bool":
         return _bool(o, where, v, text)
     if o.type == "int":
@@ -168,7 +174,7 @@ def _one(o: Option, where: str, v: object, text: bool):
     return _SCALAR[o.type](o, where, _str(o, where, v))
 
 
-def _items(o: Option, where: str, raw: object, text: bool) -> list:
+def _items(o: Option, where: str, raw: object, text: bool) -> list[str]:
     if isinstance(raw, str):
         # UCI `option dns '1.1.1.1 9.9.9.9'` is a list spelled on one line; an identity may
         # hold spaces (a key ID), and `option local_id` was one identity before it was a list
@@ -180,7 +186,7 @@ def _items(o: Option, where: str, raw: object, text: bool) -> list:
     raise ConfigError(where, raw, o.allowed, "is not a list of strings")
 
 
-def convert(o: Option, where: str, raw: object, *, text: bool):
+def convert(o: Option, where: str, raw: object, *, text: bool) -> object:
     """The typed value of ``raw`` for option ``o``; None when it is empty (use the default).
 
     Lists become tuples; duplicate list items are an error (they are always a mistake).
@@ -188,7 +194,7 @@ def convert(o: Option, where: str, raw: object, *, text: bool):
     if o.is_list:
         items = _items(o, where, raw, text)
         values = tuple(_one(o, where, x, text) for x in items)
-        seen: set = set()
+        seen: set[object] = set()
         for raw_item, value in zip(items, values, strict=True):
             if value in seen:
                 raise ConfigError(where, raw_item, o.allowed, "is listed twice")

@@ -72,11 +72,12 @@ class ConfigError(ValueError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
-    def __reduce__(self):  # keep pickling (multiprocessing, pytest-xdist) free of the secret
+    # keep pickling (multiprocessing, pytest-xdist) free of the secret
+    def __reduce__(self) -> tuple[object, tuple[type[ConfigError], dict[str, object]]]:
         return (_rebuild, (type(self), self.__dict__.copy()))
 
 
-def _rebuild(cls, state):
+def _rebuild(cls: type[ConfigError], state: dict[str, object]) -> ConfigError:
     obj = cls.__new__(cls)
     obj.__dict__.update(state)
     ValueError.__init__(obj, str(obj))

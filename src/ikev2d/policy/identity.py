@@ -29,7 +29,7 @@ CONFIG_ID_TYPES: dict[str, IdType] = {
     "user-fqdn": IdType.RFC822_ADDR,
     "key-id": IdType.KEY_ID,
 }
-_TYPE_NAMES = {v: k for k, v in CONFIG_ID_TYPES.items()}
+_TYPE_NAMES: dict[int, str] = {v: k for k, v in CONFIG_ID_TYPES.items()}
 _MAX_ID = 255  # longer than any DNS name; IDs are echoed in logs and status
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 _LOCAL_PART = re.compile(r"[^\s@\x00-\x1f\x7f]{1,64}\Z")

@@ -63,6 +63,13 @@ class Proposal:
     esn: Transform = _NO_ESN  # ESP only (ignored for IKE)
 
     @property
+    def group(self) -> int:
+        """An IKE proposal's KE method (parse_proposal gives every IKE proposal one)."""
+        if self.ke is None:
+            raise ValueError(f"proposal {self.text} has no key exchange")
+        return int(self.ke.id)
+
+    @property
     def aead(self) -> bool:
         return self.encr.is_aead
 

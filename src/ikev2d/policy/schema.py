@@ -89,7 +89,7 @@ class Option:
             return [str(x) for x in d]
         return str(d)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
             "section": self.section,
@@ -109,11 +109,14 @@ class Option:
         }
 
 
-def _bool(name, default, help_, section="server"):
+def _bool(name: str, default: bool, help_: str, section: str = "server") -> Option:
     return Option(name, section, "bool", default, help_, "0 or 1 (true or false)", datatype="bool")
 
 
-def _int(name, default, lo, hi, help_, datatype="", default_doc=""):
+def _int(
+    name: str, default: int | None, lo: int, hi: int, help_: str, datatype: str = "",
+    default_doc: str = "",
+) -> Option:  # fmt: skip
     return Option(
         name, "server", "int", default, help_, f"an integer {lo}..{hi}", min=lo, max=hi,
         datatype=datatype or f"range({lo},{hi})", default_doc=default_doc,

@@ -21,6 +21,7 @@ Anything else is a syntax error naming the file and line (libuci's strict mode).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ikev2d.policy.errors import ConfigSyntaxError
@@ -85,7 +86,7 @@ class _Lexer:
     def error(self, message: str, line: int | None = None) -> ConfigSyntaxError:
         return ConfigSyntaxError(self.path, line if line is not None else self.line, message)
 
-    def statements(self):
+    def statements(self) -> Iterator[list[tuple[str, int]]]:
         text, n = self.text, len(self.text)
         words: list[tuple[str, int]] = []
         while self.pos < n:

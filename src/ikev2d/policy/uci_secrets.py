@@ -47,6 +47,8 @@ def merge_secrets(pkg: UciPackage, secrets: UciPackage | None, warnings: list[st
     """Put each secret of `secrets` into the section of `pkg` it belongs to (in place)."""
     for section in pkg.sections:
         kind = _SECTION_BY_TYPE.get(section.type)
+        if kind is None:
+            continue
         for name in sorted(_SECRETS.get(kind, ()) & section.options.keys()):
             warnings.append(
                 f"{pkg.path}: {section.label}.{name} can be read by read-only LuCI users: "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 from dataclasses import dataclass
+from typing import Any
 
 from ikev2d.crypto.transforms import by_keyword
 from ikev2d.policy.convert import convert
@@ -22,7 +23,10 @@ from ikev2d.policy.schema import (
     option,
 )
 
-__all__ = ["LanInfo", "finish_server", "finish_users", "last_64"]
+__all__ = ["LanInfo", "Values", "finish_server", "finish_users", "last_64"]
+
+# option name -> value, as the finishing steps fill them in (ServerConfig keyword arguments)
+Values = dict[str, Any]
 
 _ID_ALLOWED = {
     "auto": "an IP address, a DNS name or user@host.name (key IDs need local_id_type key-id)",
@@ -46,7 +50,7 @@ class LanInfo:
     network6: ipaddress.IPv6Network | None = None
 
 
-def _with_defaults(server: dict) -> dict:
+def _with_defaults(server: Values) -> Values:
     out = {}
     for o in OPTIONS:
         if o.section != "server":
@@ -59,7 +63,7 @@ def _with_defaults(server: dict) -> dict:
     return out
 
 
-def _psk(v: dict, warnings: list[str]) -> None:
+def _psk(v: Values, warnings: list[str]) -> None:
     psk, where, allowed = v["psk"], "server.psk", option("server", "psk").allowed
     if psk is None:
         if v["auth_mode"] == "psk":
@@ -76,7 +80,7 @@ def _psk(v: dict, warnings: list[str]) -> None:
         warnings.append(f"{where}: starts or ends with spaces, which clients may strip")
 
 
-def _remote_id(v: dict) -> Identity | None:
+def _remote_id(v: Values) -> Identity | None:
     id_type, raw, where = v["remote_id_type"], v["remote_id"], "server.remote_id"
     if id_type == "any":
         if raw is not None:
@@ -87,7 +91,7 @@ def _remote_id(v: dict) -> Identity | None:
     return _typed_identity(where, id_type, raw)
 
 
-def _local_ids(v: dict) -> tuple[Identity, ...]:
+def _local_ids(v: Values) -> tuple[Identity, ...]:
     id_type, where = v["local_id_type"], "server.local_id"
     ids = tuple(_typed_identity(where, id_type, raw) for raw in v["local_id"] or ())
     for i, identity in enumerate(ids):
@@ -105,7 +109,7 @@ def _typed_identity(where: str, id_type: str, raw: str) -> Identity:
         raise ConfigError(where, raw, _ID_ALLOWED[id_type], f"{exc} ({id_type})") from None
 
 
-def _subnets_and_dns(v: dict, lan: LanInfo | None, lan_source: str) -> None:
+def _subnets_and_dns(v: Values, lan: LanInfo | None, lan_source: str) -> None:
     if v["local_subnet"] is None:
         if lan is None or lan.network is None:
             raise ConfigError(
@@ -131,7 +135,7 @@ def _subnets_and_dns(v: dict, lan: LanInfo | None, lan_source: str) -> None:
             v["dns"] = (routed[0].network_address + 1,)
 
 
-def _pool(v: dict, lan: LanInfo | None) -> None:
+def _pool(v: Values, lan: LanInfo | None) -> None:
     pool, where = v["pool"], "server.pool"
     allowed = "a network that overlaps neither local_subnet nor the LAN"
     for net in v["local_subnet"]:
@@ -151,16 +155,16 @@ def _pool(v: dict, lan: LanInfo | None) -> None:
         )
 
 
-def _pool6(v: dict, lan: LanInfo | None) -> None:
+def _pool6(v: Values, lan: LanInfo | None) -> None:
     """pool6: off, as given, or (unset) the last /64 of the router's ULA prefix."""
     pool6, where, o = v["pool6"], "server.pool6", option("server", "pool6")
-    if pool6 == "off" or (pool6 is None and (lan is None or lan.ula is None)):
-        v["pool6"] = None
-        return
-    if pool6 is None:
+    if pool6 is None and lan is not None and lan.ula is not None:
         pool6 = v["pool6"] = last_64(lan.ula)
         if pool6 is None:  # a /64 ULA prefix: no room for a second network
             return
+    if pool6 == "off" or pool6 is None:
+        v["pool6"] = None
+        return
     if pool6.num_addresses < v["pool"].num_addresses:
         raise ConfigError(where, str(pool6), o.allowed, f"has fewer addresses than {v['pool']}")
     lan6 = lan.network6 if lan is not None else None
@@ -179,13 +183,15 @@ def last_64(prefix: ipaddress.IPv6Network) -> ipaddress.IPv6Network | None:
     return ipaddress.IPv6Network((last, 64))
 
 
-def _proposals(v: dict, kind: str, warnings: list[str]) -> None:
+def _proposals(v: Values, kind: str, warnings: list[str]) -> None:
     name = f"{kind}_proposal"
     where, o = f"server.{name}", option("server", name)
     texts = v[name]
+    default = o.default
+    assert isinstance(default, tuple)  # the schema's proposal defaults are tuples
     # the defaults written out (the shipped /etc/config/ikev2d, a LuCI save) are the defaults
-    if texts is None or tuple(texts) == tuple(o.default):
-        texts = tuple(o.default)
+    if texts is None or tuple(texts) == default:
+        texts = default
         if v["legacy_proposals"]:
             texts += LEGACY_IKE_PROPOSALS if kind == "ike" else LEGACY_ESP_PROPOSALS
     parsed, seen = [], set()
@@ -210,13 +216,13 @@ _SOCKET_NAME = "control.sock"
 _SUN_PATH_MAX = 107  # bytes of a UNIX socket path (sun_path)
 
 
-def _control_socket(v: dict) -> None:
+def _control_socket(v: Values) -> None:
     """The control socket lives inside state_dir: start-up replaces a stale socket there, so
     the path must not reach any file an owner cares about (/etc/config/firewall ...)."""
     state = posixpath.normpath(v["state_dir"])
     if v["control_socket"] is None:
-        v["control_socket"] = posixpath.join(state, _SOCKET_NAME)
-        if len(v["control_socket"].encode()) > _SUN_PATH_MAX:
+        path = v["control_socket"] = posixpath.join(state, _SOCKET_NAME)
+        if len(path.encode()) > _SUN_PATH_MAX:
             raise ConfigError(
                 "server.state_dir", v["state_dir"], f"a path of at most "
                 f"{_SUN_PATH_MAX - len(_SOCKET_NAME) - 1} bytes, or set control_socket",
@@ -232,8 +238,8 @@ def _control_socket(v: dict) -> None:
 
 
 def finish_server(
-    server: dict, *, lan: LanInfo | None, lan_source: str, warnings: list[str]
-) -> dict:
+    server: Values, *, lan: LanInfo | None, lan_source: str, warnings: list[str]
+) -> Values:
     """Apply defaults and the cross-option rules; return ServerConfig's fields."""
     v = _with_defaults(server)
     if v["natt_port"] == v["port"]:
@@ -263,13 +269,15 @@ def finish_server(
     return v
 
 
-def finish_users(users: list[tuple[str, dict]], fields: dict, *, warnings: list[str]) -> list:
+def finish_users(
+    users: list[tuple[str, Values]], fields: Values, *, warnings: list[str]
+) -> list[Values]:
     """Check users against each other and the pool; return UserConfig keyword dicts."""
     pool, dns = fields["pool"], set(fields["dns"])
     names: set[str] = set()
-    ips: dict = {}
+    ips: dict[ipaddress.IPv4Address, str] = {}
     eap = fields["auth_mode"] == "eap"
-    out = []
+    out: list[Values] = []
     for label, u in users:
         name, ip = u.get("name"), u.get("ip")
         enabled = True if u.get("enabled") is None else u["enabled"]

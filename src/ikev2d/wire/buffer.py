@@ -60,21 +60,25 @@ class Buffer:
         """The next 16-bit value without consuming it, or None if fewer than 2 bytes remain."""
         if self._pos + 2 > self._end:
             return None
-        return _U16.unpack_from(self._data, self._pos)[0]
+        value: int = _U16.unpack_from(self._data, self._pos)[0]
+        return value
 
     def pull_uint8(self, what: str = "uint8") -> int:
         return self._data[self._need(1, what)]
 
     def pull_uint16(self, what: str = "uint16") -> int:
-        return _U16.unpack_from(self._data, self._need(2, what))[0]
+        value: int = _U16.unpack_from(self._data, self._need(2, what))[0]
+        return value
 
     def pull_uint32(self, what: str = "uint32") -> int:
-        return _U32.unpack_from(self._data, self._need(4, what))[0]
+        value: int = _U32.unpack_from(self._data, self._need(4, what))[0]
+        return value
 
     def pull_uint64(self, what: str = "uint64") -> int:
-        return _U64.unpack_from(self._data, self._need(8, what))[0]
+        value: int = _U64.unpack_from(self._data, self._need(8, what))[0]
+        return value
 
-    def pull_struct(self, fmt: struct.Struct, what: str) -> tuple:
+    def pull_struct(self, fmt: struct.Struct, what: str) -> tuple[int, ...]:
         return fmt.unpack_from(self._data, self._need(fmt.size, what))
 
     def pull_bytes(self, n: int, what: str = "bytes") -> bytes:
@@ -91,20 +95,26 @@ class Buffer:
         return Buffer(self._data, pos, pos + n)
 
     # -- writing -------------------------------------------------------------------------
+    def _out(self) -> bytearray:
+        data = self._data
+        if not isinstance(data, bytearray):
+            raise TypeError("this Buffer reads bytes: only Buffer() writes")
+        return data
+
     def push_uint8(self, v: int) -> None:
-        self._data.append(v)
+        self._out().append(v)
 
     def push_uint16(self, v: int) -> None:
-        self._data += _U16.pack(v)
+        self._out().extend(_U16.pack(v))
 
     def push_uint32(self, v: int) -> None:
-        self._data += _U32.pack(v)
+        self._out().extend(_U32.pack(v))
 
     def push_uint64(self, v: int) -> None:
-        self._data += _U64.pack(v)
+        self._out().extend(_U64.pack(v))
 
     def push_bytes(self, b: bytes) -> None:
-        self._data += b
+        self._out().extend(b)
 
     def getvalue(self) -> bytes:
         return bytes(self._data)

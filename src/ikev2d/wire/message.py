@@ -240,8 +240,10 @@ def encode_payloads(payloads: "list[Payload] | tuple[Payload, ...]") -> "tuple[i
             if encrypted:
                 raise ValueError("an SK/SKF payload must be the last payload")
             nxt = payloads[i + 1].payload_type
+        elif isinstance(p, EncryptedPayload | EncryptedFragmentPayload):
+            nxt = p.first_inner_type
         else:
-            nxt = p.first_inner_type if encrypted else 0
+            nxt = 0
         parts.append(_GENERIC.pack(nxt, _CRITICAL if p.critical else 0, 4 + len(body)))
         parts.append(body)
     return (payloads[0].payload_type if n else 0), b"".join(parts)

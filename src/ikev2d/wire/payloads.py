@@ -9,7 +9,7 @@ SA, TS, CP and EAP live in their own modules.
 import ipaddress
 import struct
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from .buffer import Buffer
 from .enums import IdType, NotifyType, PayloadType, ProtocolId
@@ -66,7 +66,8 @@ class UnknownPayload(Payload):
     If `critical` is set the IKE layer must answer UNSUPPORTED_CRITICAL_PAYLOAD (§2.5).
     """
 
-    payload_type: int
+    # per instance: the type we do not know (the other payloads have it per class)
+    payload_type: int  # type: ignore[misc]
     critical: bool
     data: bytes
 
@@ -107,7 +108,7 @@ class IdPayload(Payload):
         return _Bxxx.pack(self.id_type) + self.data
 
     @classmethod
-    def from_value(cls, value: "str | ipaddress.IPv4Address | ipaddress.IPv6Address"):
+    def from_value(cls, value: "str | ipaddress.IPv4Address | ipaddress.IPv6Address") -> Self:
         """IDs from their natural value: an address, an e-mail (RFC822) or an FQDN."""
         if isinstance(value, ipaddress.IPv4Address):
             return cls(IdType.IPV4_ADDR, value.packed)
@@ -267,7 +268,8 @@ class NotifyPayload(Payload):
         """The group an INVALID_KE_PAYLOAD asks for."""
         if len(self.data) != 2:
             raise ParseError("INVALID_KE_PAYLOAD data must be 2 bytes")
-        return _H.unpack(self.data)[0]
+        group: int = _H.unpack(self.data)[0]
+        return group
 
     def address(self) -> "ipaddress.IPv4Address | ipaddress.IPv6Address":
         """ADDITIONAL_IP4_ADDRESS / ADDITIONAL_IP6_ADDRESS (RFC 4555) data."""

@@ -17,7 +17,11 @@ _ATTR = struct.Struct("!HH")
 _MORE_PROPOSALS, _MORE_TRANSFORMS, _LAST = 2, 3, 0
 _AF_TV = 0x8000  # attribute format bit: type/value (2-byte value inline)
 _KEY_LENGTH_TV = _AF_TV | TransformAttr.KEY_LENGTH
-_SPI_SIZES = {ProtocolId.IKE: (0, 8), ProtocolId.AH: (4,), ProtocolId.ESP: (4,)}
+_SPI_SIZES: dict[int, tuple[int, ...]] = {
+    ProtocolId.IKE: (0, 8),
+    ProtocolId.AH: (4,),
+    ProtocolId.ESP: (4,),
+}
 
 
 @dataclass(slots=True, frozen=True)
@@ -70,18 +74,21 @@ class Transform:
         if length == 8 or (length == 12 and buf.peek_uint16() == _KEY_LENGTH_TV):
             # The common shapes (no attribute, or just KEY_LENGTH) are shared instances:
             # decoding an SA then costs no object construction. The cache is bounded.
-            key_length = buf.pull_struct(_ATTR, "transform attribute")[1] if length == 12 else None
-            key = (ttype, tid, key_length)
+            common_length = (
+                buf.pull_struct(_ATTR, "transform attribute")[1] if length == 12 else None
+            )
+            key = (ttype, tid, common_length)
             t = _COMMON.get(key)
             if t is None:
-                t = cls(ttype, tid, key_length)
+                t = cls(ttype, tid, common_length)
                 if len(_COMMON) < _COMMON_MAX:
                     _COMMON[key] = t
             return t, more == _MORE_TRANSFORMS
         if length < 8:
             raise ParseError(f"transform length {length} < 8")
         abuf = buf.pull_window(length - 8, "transform attributes")
-        key_length, attrs = None, []
+        key_length: int | None = None
+        attrs: list[Attribute] = []
         while not abuf.eof():
             atype, aval = abuf.pull_struct(_ATTR, "transform attribute")
             if atype == _KEY_LENGTH_TV:
@@ -166,7 +173,7 @@ class SaPayload(Payload):
 
     @classmethod
     def parse(cls, buf: Buffer, critical: bool) -> "SaPayload":
-        proposals = []
+        proposals: list[Proposal] = []
         more = True
         while more:
             p, more = Proposal.parse(buf)

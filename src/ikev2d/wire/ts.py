@@ -15,7 +15,7 @@ __all__ = ["TrafficSelector", "TsPayload", "TsiPayload", "TsrPayload", "UnknownS
 _TS_HEAD = struct.Struct("!BBH")  # type, ip protocol (or reserved), selector length
 _PORTS = struct.Struct("!HH")
 _COUNT = struct.Struct("!B3x")
-_ADDR_SIZE = {TsType.IPV4_ADDR_RANGE: 4, TsType.IPV6_ADDR_RANGE: 16}
+_ADDR_SIZE: dict[int, int] = {TsType.IPV4_ADDR_RANGE: 4, TsType.IPV6_ADDR_RANGE: 16}
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -71,9 +71,11 @@ class TrafficSelector:
     def networks(self) -> "list[ipaddress.IPv4Network | ipaddress.IPv6Network]":
         """The range as a list of CIDR networks (empty if start > end)."""
         s, e = self.start, self.end
-        if s > e:
-            return []
-        return list(ipaddress.summarize_address_range(s, e))
+        if isinstance(s, ipaddress.IPv4Address) and isinstance(e, ipaddress.IPv4Address):
+            return list(ipaddress.summarize_address_range(s, e)) if s <= e else []
+        if isinstance(s, ipaddress.IPv6Address) and isinstance(e, ipaddress.IPv6Address):
+            return list(ipaddress.summarize_address_range(s, e)) if s <= e else []
+        return []  # the two ends of different families (decoded selectors never are)
 
     def encode(self) -> bytes:
         length = 8 + len(self.start_address) + len(self.end_address)
