@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from ikev2d.crypto.keys import DirectionKeys, derive_child_keys
@@ -23,6 +22,7 @@ from ikev2d.wire.payloads import Payload
 from ikev2d.wire.sa import SaPayload
 from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
 
+from .context import Rng, SpiSource
 from .errors import FailedCpRequired, InternalAddressFailure, TsUnacceptable
 from .events import ChildSaSpec
 from .lifetimes import hard_lifetime, rekey_delay
@@ -37,8 +37,6 @@ from .ts import Selectors, intersect, narrow_local, narrow_remote, passed_throug
 
 __all__ = ["FirstChild", "create_first_child", "make_child", "narrow_for"]
 
-SpiAllocator = Callable[[str, str], int]
-Rng = Callable[[int], bytes]
 _NO_NONCES = (b"", b"")
 Narrowed = tuple[TrafficSelector, ...]  # one side's selectors after narrowing
 
@@ -174,7 +172,7 @@ def create_first_child(
     now: float,
     config: ServerConfig,
     pool: AddressPool,
-    allocate_spi: SpiAllocator,
+    allocate_spi: SpiSource,
     rng: Rng,
 ) -> FirstChild | None:
     """The Child SA and reply payloads; None when the client asked for no Child SA."""

@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     from .sa import ChildSa, IkeSa
     from .window import OnResponse
 
-__all__ = ["Context", "Rng"]
+__all__ = ["Context", "Rng", "SpiSource"]
 
 Rng = Callable[[int], bytes]
+SpiSource = Callable[[str, str], int]  # (local, remote address) -> an inbound ESP SPI
 
 
 class Context(Protocol):

@@ -16,7 +16,6 @@ Delete.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from ikev2d.crypto.keys import derive_child_keys, derive_rekeyed_ike_keys
@@ -30,6 +29,7 @@ from ikev2d.wire.sa import SaPayload
 from ikev2d.wire.ts import TsiPayload, TsrPayload
 
 from .child import make_child, narrow_for
+from .context import Context, Rng
 from .errors import ChildSaNotFound, InvalidSyntax, NoProposalChosen, TemporaryFailure
 from .followup import FollowupsPending, start_followups
 from .ike_sa_init import NONCE_LEN, run_key_exchange
@@ -45,8 +45,6 @@ from .sa import ChildSa, IkeSa, SaState, carry_client_state
 from .window import MessageWindow
 
 __all__ = ["ChildCreated", "IkeRekeyed", "handle_create_child_sa", "rekeyed_ike_sa"]
-
-Rng = Callable[[int], bytes]
 
 
 @dataclass(slots=True)
@@ -77,13 +75,9 @@ def _key_exchange(
 
 
 def _create_child(
-    sa: IkeSa,
-    inner: list[Payload],
-    now: float,
-    config: ServerConfig,
-    allocate_spi: Callable[[str, str], int],
-    rng: Rng,
+    ctx: Context, sa: IkeSa, inner: list[Payload], now: float
 ) -> ChildCreated | FollowupsPending:
+    config, rng = ctx.config, ctx.rng
     sa_payload = next(p for p in inner if isinstance(p, SaPayload))
     tsi = next((p for p in inner if isinstance(p, TsiPayload)), None)
     tsr = next((p for p in inner if isinstance(p, TsrPayload)), None)
@@ -107,7 +101,7 @@ def _create_child(
     local_ts, remote_ts = narrow_for(sa, tsi, tsr, config)
     nonce_i = next(p for p in inner if isinstance(p, NoncePayload)).data
     nonce_r = rng(NONCE_LEN)
-    inbound_spi = allocate_spi(sa.local[0], sa.remote[0])
+    inbound_spi = ctx.allocate_spi(sa.local[0], sa.remote[0])
     c = chosen.configured
 
     def finish(additional: bytes, payloads: list[Payload], at: float) -> ChildCreated:
@@ -211,13 +205,7 @@ def _rekey_ike(
 
 
 def handle_create_child_sa(
-    sa: IkeSa,
-    inner: list[Payload],
-    now: float,
-    config: ServerConfig,
-    allocate_spi: Callable[[str, str], int],
-    rng: Rng,
-    new_ike_spi: Callable[[], bytes],
+    ctx: Context, sa: IkeSa, inner: list[Payload], now: float
 ) -> ChildCreated | IkeRekeyed | FollowupsPending:
     check_request(ExchangeType.CREATE_CHILD_SA, inner)
     sa_payload = next(p for p in inner if isinstance(p, SaPayload))
@@ -226,7 +214,7 @@ def handle_create_child_sa(
         if sa.rekeying or any(c.rekeying for c in sa.children):
             # §2.25: while we rekey, a colliding IKE rekey from the peer is refused
             raise TemporaryFailure("an exchange of ours on this IKE SA is in flight")
-        return _rekey_ike(sa, inner, now, config, new_ike_spi(), rng)
+        return _rekey_ike(sa, inner, now, ctx.config, ctx.new_spi(), ctx.rng)
     if ProtocolId.ESP not in protocols:
         raise NoProposalChosen("only ESP Child SAs are offered")
-    return _create_child(sa, inner, now, config, allocate_spi, rng)
+    return _create_child(ctx, sa, inner, now)

@@ -68,9 +68,7 @@ def on_request(
         if exchange == ExchangeType.INFORMATIONAL:
             _on_informational(ctx, sa, inner, mid, src, dst)
         elif exchange == ExchangeType.CREATE_CHILD_SA and sa.state == SaState.ESTABLISHED:
-            result = handle_create_child_sa(
-                sa, inner, now, ctx.config, ctx.allocate_spi, ctx.rng, ctx.new_spi
-            )
+            result = handle_create_child_sa(ctx, sa, inner, now)
             ctx.respond(sa, exchange, mid, result.payloads, src, dst)
             _created(ctx, sa, result)
         elif exchange == ExchangeType.IKE_FOLLOWUP_KE and sa.state == SaState.ESTABLISHED:

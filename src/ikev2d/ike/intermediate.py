@@ -14,7 +14,6 @@ ciphertext does not fit 1280 bytes); IntAuth covers the message as if whole and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from ikev2d.crypto.auth import intermediate_auth, unprotected_octets
@@ -24,6 +23,7 @@ from ikev2d.wire.enums import ExchangeType
 from ikev2d.wire.message import Header, encode_payloads
 from ikev2d.wire.payloads import KePayload, Payload
 
+from .context import Rng
 from .errors import InvalidSyntax
 from .ike_sa_init import run_key_exchange
 from .rules import check_request
@@ -31,7 +31,6 @@ from .sa import IkeSa
 
 __all__ = ["Intermediate", "complete_intermediate", "handle_intermediate", "require_key_exchanges"]
 
-Rng = Callable[[int], bytes]
 _MID = 4  # octets of the IKE_AUTH message ID at the end of IntAuth
 
 

@@ -29,7 +29,7 @@ from ikev2d.wire.message import Header, Message, decode_message, encode_message,
 from ikev2d.wire.payloads import NotifyPayload, Payload
 
 from . import events as ev
-from .context import Rng
+from .context import Rng, SpiSource
 from .dos import MAX_IKE_SA_INIT, HalfOpenLimits, InitGate
 from .errors import IkeError, KernelRefused, NoProposalChosen
 from .events import Address
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Responder"]
 
-SpiAllocator = Callable[[str, str], int]
 _ZERO_SPI = bytes(8)
 _MAX_IKE_SAS = 1 << 16  # beyond any router; keeps a flood of valid clients bounded too
 
@@ -59,7 +58,7 @@ class Responder:
         config: ServerConfig,
         *,
         rng: Rng,
-        allocate_spi: SpiAllocator,
+        allocate_spi: SpiSource,
         export_keys: bool = False,
         credentials: Credentials | None = None,
         wall_clock: Callable[[], float] | None = None,
