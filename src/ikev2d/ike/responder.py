@@ -41,10 +41,10 @@ from .window import OnResponse, QueuedRequest
 if TYPE_CHECKING:
     from .credentials import Credentials
 
-# The exchanges (`exchanges`, `tasks`, `ike_sa_init`, and through them key exchange, ciphers,
-# EAP, MOBIKE, rekeying) are imported by the first datagram or SA timer that needs them, not
-# with the responder: a daemon waiting for its first client does not hold them (issue 8, idle
-# RSS; ~1 MB with what they import). tests/unit/test_footprint.py keeps it so.
+# The exchanges (`exchanges`, `tasks`, `ike_sa_init`, `protection`, and through them key
+# exchange, ciphers, EAP, MOBIKE, rekeying) are imported by the first datagram or SA timer that
+# needs them, not with the responder: a daemon waiting for its first client does not hold them
+# (issue 8, idle RSS; ~1.5 MB with what they import). tests/unit/test_footprint.py keeps it so.
 
 __all__ = ["Responder"]
 

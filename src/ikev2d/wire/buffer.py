@@ -1,4 +1,4 @@
-"""One buffer helper for the codec: bounds-checked `pull_*` reads and `push_*` writes.
+"""One buffer helper for the decoder: bounds-checked `pull_*` reads (encoding packs structs).
 
 Reads never raise anything but `ParseError`; a read past the end names what was being read.
 Reading works over `bytes` (or a `memoryview`) with an explicit window, so sub-structures are
@@ -17,23 +17,20 @@ _U64 = struct.Struct("!Q")
 
 
 class Buffer:
-    """A cursor over `data[start:end]` for reading, or over a growing bytearray for writing."""
+    """A reading cursor over `data[start:end]`."""
 
     __slots__ = ("_data", "_end", "_pos")
 
     def __init__(
         self,
-        data: bytes | bytearray | memoryview | None = None,
+        data: bytes | bytearray | memoryview,
         start: int = 0,
         end: int | None = None,
     ) -> None:
-        if data is None:
-            data = bytearray()
         self._data = data
         self._pos = start
         self._end = len(data) if end is None else end
 
-    # -- reading -------------------------------------------------------------------------
     @property
     def data(self) -> bytes | bytearray | memoryview:
         return self._data
@@ -93,28 +90,3 @@ class Buffer:
         """A reader over the next `n` bytes (no copy); this buffer skips past them."""
         pos = self._need(n, what)
         return Buffer(self._data, pos, pos + n)
-
-    # -- writing -------------------------------------------------------------------------
-    def _out(self) -> bytearray:
-        data = self._data
-        if not isinstance(data, bytearray):
-            raise TypeError("this Buffer reads bytes: only Buffer() writes")
-        return data
-
-    def push_uint8(self, v: int) -> None:
-        self._out().append(v)
-
-    def push_uint16(self, v: int) -> None:
-        self._out().extend(_U16.pack(v))
-
-    def push_uint32(self, v: int) -> None:
-        self._out().extend(_U32.pack(v))
-
-    def push_uint64(self, v: int) -> None:
-        self._out().extend(_U64.pack(v))
-
-    def push_bytes(self, b: bytes) -> None:
-        self._out().extend(b)
-
-    def getvalue(self) -> bytes:
-        return bytes(self._data)
