@@ -3,12 +3,13 @@
 A recorded client message cannot be replayed byte for byte: the responder's nonce, SPI and
 key-exchange value are new each time, so every key differs. `SeedClient` is an initiator that
 keeps what the real client sent (payload order, notifies, proposals, nonces, certificate
-requests, vendor quirks) and redoes only what depends on the session: its own KE value (it
-knows the private key), the COOKIE it was given, AUTH (PSK, the EAP MSK or a signature with the
-client key of the seed), the EAP-MSCHAPv2 response to this server's challenge, and NAT-D
-hashes that cover the responder's SPI. It follows the responder's answers far enough to know
-the keys of every IKE SA (IKE_SA_INIT, IKE rekeys both ways) and seals each message as the
-client did (SK, or SKF in as many fragments).
+requests, vendor quirks) and redoes only what depends on the session: its own KE values (it
+knows the private keys; ML-KEM too), the COOKIE and the RFC 9370 link it was given, AUTH (PSK,
+the EAP MSK or a signature with the client key of the seed, over IntAuth after
+IKE_INTERMEDIATE), the EAP-MSCHAPv2 response to this server's challenge, and NAT-D hashes that
+cover the responder's SPI. It follows the responder's answers far enough to know the keys of
+every IKE SA (IKE_SA_INIT, IKE_INTERMEDIATE, IKE rekeys both ways, with follow-up key
+exchanges) and seals each message as the client did (SK, or SKF in as many fragments).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ _LINK = NotifyType.ADDITIONAL_KEY_EXCHANGE
 
 
 class SeedClient:
-    """Plays `seed`'s client; `rng` gives its IVs (and nothing secret)."""
+    """Plays `seed`'s client; `rng` gives its IVs and ML-KEM seeds (a fuzzer needs no
+    secrecy, only replays that come out the same)."""
 
     def __init__(self, seed: Seed, rng: Rng) -> None:
         self.seed = seed

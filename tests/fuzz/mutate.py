@@ -1,4 +1,4 @@
-"""Mutation operators: from one seed step, a list of ops to send instead (see fuzz.ops).
+"""Mutation operators: from one seed step, the ops to send instead (fuzz.session applies them).
 
 Three layers, as an attacker (or a broken client) could reach them:
 - raw bytes of the datagram (any sender; for encrypted messages only the outer parser and the
