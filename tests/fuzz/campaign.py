@@ -49,7 +49,8 @@ class Stats:
     seconds: float = 0.0
     escapes: dict = field(default_factory=dict)  # signature -> [count, crasher path]
     harness_errors: dict = field(default_factory=dict)  # our bugs, not the responder's
-    slowest: tuple = (0.0, "")  # (seconds, what)
+    slowest: tuple = (0.0, "", None)  # (CPU seconds, what, the input to replay it)
+    rss_jump: tuple = (0, "", None)  # (kB, what, input): the largest rise of peak RSS
     peak_alloc: tuple = (0, "")  # (bytes, what) of one input under tracemalloc
     retained: tuple = (0, "")  # (bytes, what) still held after one input (state it left)
     amplification: tuple = (0.0, "")  # (bytes out / bytes in, what) for IKE_SA_INIT inputs
@@ -66,13 +67,22 @@ class Stats:
             for sig, (count, path) in theirs.items():
                 mine = table.setdefault(sig, [0, path])
                 mine[0] += count
-        self.slowest = max(self.slowest, tuple(other.slowest))
+        self.slowest = _larger(self.slowest, other.slowest)
+        self.rss_jump = _larger(self.rss_jump, other.rss_jump)
         self.peak_alloc = max(self.peak_alloc, tuple(other.peak_alloc))
         self.retained = max(self.retained, tuple(other.retained))
         self.amplification = max(self.amplification, tuple(other.amplification))
         self.rss_warm_kb = max(self.rss_warm_kb, other.rss_warm_kb)
         self.rss_end_kb = max(self.rss_end_kb, other.rss_end_kb)
         self.peak_rss_kb = max(self.peak_rss_kb, other.peak_rss_kb)
+
+
+def _larger(a, b) -> tuple:
+    return tuple(b) if b[0] > a[0] else tuple(a)
+
+
+def _peak_rss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _rss_kb() -> int:
@@ -126,7 +136,7 @@ class Worker:
                 self.stats.rss_warm_kb = _rss_kb()
         self.stats.seconds = time.monotonic() - start
         self.stats.rss_end_kb = _rss_kb()
-        self.stats.peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.stats.peak_rss_kb = _peak_rss_kb()
         return self.stats
 
     def _batch(self, budget: int) -> None:
@@ -163,6 +173,7 @@ class Worker:
         if sample:
             tracemalloc.start()
         session.target.bytes_in = session.target.bytes_out = 0
+        peak_before = _peak_rss_kb()  # the input's own rise (the mutator's lists are not its)
         t0 = time.process_time()  # CPU time: the machine may be busy with other work
         signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
         t = session.target
@@ -185,8 +196,12 @@ class Worker:
             if sample:
                 self._note_memory(*tracemalloc.get_traced_memory(), describe(seed, k, ops))
                 tracemalloc.stop()
+        replay = {**doc, "ops": list(doc["ops"])}
         if elapsed > self.stats.slowest[0]:
-            self.stats.slowest = (elapsed, describe(seed, k, ops))
+            self.stats.slowest = (elapsed, describe(seed, k, ops), replay)
+        rise = _peak_rss_kb() - peak_before
+        if rise > self.stats.rss_jump[0]:
+            self.stats.rss_jump = (rise, describe(seed, k, ops), replay)
         if ratio > self.stats.amplification[0]:
             self.stats.amplification = (round(ratio, 2), describe(seed, k, ops[:1]))
         return True
@@ -250,6 +265,8 @@ def report(stats: Stats, jobs: int) -> str:
         f"slowest input: {stats.slowest[0] * 1000:.1f} ms of CPU: {stats.slowest[1]}",
         f"memory: peak RSS {stats.peak_rss_kb / 1024:.1f} MB per worker; RSS after warm-up "
         f"{stats.rss_warm_kb / 1024:.1f} MB, at the end {stats.rss_end_kb / 1024:.1f} MB",
+        f"largest rise of peak RSS in one input: {stats.rss_jump[0] / 1024:.1f} MB: "
+        f"{stats.rss_jump[1]}",
         f"largest allocation of one input (tracemalloc, 1 in {MEMORY_SAMPLE}): "
         f"{stats.peak_alloc[0] / 1024:.0f} KiB: {stats.peak_alloc[1]}",
         f"most memory one input left held: {stats.retained[0] / 1024:.0f} KiB: {stats.retained[1]}",

@@ -115,8 +115,8 @@ def mutate_value(value, rnd: random.Random, donors: list[bytes], depth: int = 0)
         elif op == 3 and items and depth < 3:
             i = rnd.randrange(len(items))
             items[i] = mutate_value(items[i], rnd, donors, depth + 1)
-        elif items:
-            items = items * rnd.choice((2, 20, 300))
+        elif items:  # many of one (counts): bounded, nested tuples multiply
+            items = (items * rnd.choice((2, 20, 300)))[: 300 if depth == 0 else 30]
         return tuple(items)
     if dataclasses.is_dataclass(value) and depth < 4:
         fields = [f.name for f in dataclasses.fields(value)]
