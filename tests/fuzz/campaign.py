@@ -14,6 +14,7 @@ an unauthenticated datagram, and the rate. Exit status 1 when anything escaped.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import multiprocessing
 import os
@@ -198,13 +199,27 @@ class Worker:
                 tracemalloc.stop()
         replay = {**doc, "ops": list(doc["ops"])}
         if elapsed > self.stats.slowest[0]:
-            self.stats.slowest = (elapsed, describe(seed, k, ops), replay)
+            elapsed = min(elapsed, self._again(replay, len(ops)))
+            if elapsed > self.stats.slowest[0]:
+                self.stats.slowest = (elapsed, describe(seed, k, ops), replay)
         rise = _peak_rss_kb() - peak_before
         if rise > self.stats.rss_jump[0]:
             self.stats.rss_jump = (rise, describe(seed, k, ops), replay)
         if ratio > self.stats.amplification[0]:
             self.stats.amplification = (round(ratio, 2), describe(seed, k, ops[:1]))
         return True
+
+    def _again(self, doc: dict, last: int) -> float:
+        """CPU time of the last `last` ops once more on a rebuilt state: a garbage collection
+        or a page fault that happened to fall in the first run is not the input's cost."""
+        gc.collect()
+        session = build(self.seeds[doc["seed"]], doc["prefix"], doc["rng"])
+        for op in doc["ops"][:-last]:
+            session.apply(op)
+        t0 = time.process_time()
+        for op in doc["ops"][-last:]:
+            session.apply(op)
+        return time.process_time() - t0
 
     def _note_memory(self, current: int, peak: int, what: str) -> None:
         if peak > self.stats.peak_alloc[0]:

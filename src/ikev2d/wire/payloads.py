@@ -298,6 +298,8 @@ class DeletePayload(Payload):
             raise ParseError("IKE SA Delete must have SPI size 0 and no SPIs")
         if protocol in (ProtocolId.AH, ProtocolId.ESP) and spi_size != 4:
             raise ParseError(f"Child SA Delete with SPI size {spi_size}")
+        if count and not spi_size:  # else 4 bytes could ask for 65,535 empty SPIs
+            raise ParseError(f"Delete of {count} SPIs of 0 bytes")
         if buf.remaining() != spi_size * count:
             raise ParseError(
                 f"Delete of {count} SPIs of {spi_size} bytes but {buf.remaining()} bytes follow"
