@@ -36,7 +36,12 @@ from .sa import Answer, IkeSa, SaState
 from .tasks import keys_event
 from .window import RequestVerdict
 
-__all__ = ["on_request", "on_response"]
+__all__ = ["CLOSED_SA_LINGER", "on_request", "on_response"]
+
+# How long an IKE SA the client deleted still answers that Delete again: a client whose answer
+# was lost retransmits (strongSwan after 4, 11, 24 s; Apple's after 1, 2, 4 s ...). Its lease,
+# Child SAs and status entry end at once; only the sealed answer and its keys stay.
+CLOSED_SA_LINGER = 30.0
 
 
 # -- the peer's requests -----------------------------------------------------------------------
@@ -50,7 +55,7 @@ def on_request(
         if last and is_retransmission(sa, data):
             ctx.transmit(last, dst, src)
         return
-    if verdict == RequestVerdict.OUT_OF_WINDOW:
+    if verdict == RequestVerdict.OUT_OF_WINDOW or sa.closed_until is not None:
         return
     opened = open_plain(sa, data, now)
     if opened is None:
@@ -66,7 +71,7 @@ def on_request(
         if (src, dst) != (sa.remote, sa.local) and not sa.client.mobike and sa.nat_remote:
             follow_client(ctx, sa, src, dst)  # a NAT re-mapped the client (§2.23)
         if exchange == ExchangeType.INFORMATIONAL:
-            _on_informational(ctx, sa, inner, mid, src, dst)
+            _on_informational(ctx, sa, inner, mid, src, dst, now)
         elif exchange == ExchangeType.CREATE_CHILD_SA and sa.state == SaState.ESTABLISHED:
             result = handle_create_child_sa(ctx, sa, inner, now)
             ctx.respond(sa, exchange, mid, result.payloads, src, dst)
@@ -161,8 +166,9 @@ def _fail_auth(
 
 
 def _on_informational(
-    ctx: Context, sa: IkeSa, inner: list[Payload], mid: int, src: Address, dst: Address
-) -> None:
+    ctx: Context, sa: IkeSa, inner: list[Payload], mid: int, src: Address, dst: Address,
+    now: float,
+) -> None:  # fmt: skip
     result = handle_informational(sa, inner)
     if result.refused_us and not sa.settled:  # §2.21.2: right after our IKE_AUTH answer
         ctx.respond(sa, ExchangeType.INFORMATIONAL, mid, [], src, dst)
@@ -179,7 +185,9 @@ def _on_informational(
         ctx.remove_child(sa, child)
     if result.delete_ike:
         ctx.terminate(sa, "deleted by the client")
-        ctx.forget(sa)
+        sa.window.drop_requests()  # nobody will answer ours
+        sa.closed_until = now + CLOSED_SA_LINGER
+        ctx.schedule(sa)
 
 
 def _created(ctx: Context, sa: IkeSa, result: Answer) -> None:

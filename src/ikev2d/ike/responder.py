@@ -370,6 +370,8 @@ def _no_clock() -> float:
 
 def _deadline(sa: IkeSa, config: ServerConfig) -> float | None:
     """The earliest moment something is due for `sa` (see tasks.on_sa_timer)."""
+    if sa.closed_until is not None:
+        return sa.closed_until
     times = [sa.handshake.expires if sa.handshake else None, sa.window.next_due()]
     if sa.state == SaState.ESTABLISHED:
         times += due_times(sa, config)

@@ -191,6 +191,9 @@ class IkeSa:
     rekeying: bool = False
     rekey_nonces: tuple[bytes, bytes] = (b"", b"")
     settled: bool = False  # an exchange after IKE_AUTH completed: the client accepted us
+    # deleted by the client: kept until then only to answer its Delete again (the answer may
+    # have been lost; without it the client retransmits into the void)
+    closed_until: float | None = None
     reassembly: Reassembly | None = None  # fragments of the client's current request
     # RFC 9370: the IKE SA's additional key exchanges ((ADDKE type, method), ...)
     additional_ke: tuple[tuple[int, int], ...] = ()

@@ -71,6 +71,10 @@ def _first_error(inner: list[Payload]) -> NotifyPayload | None:
 def on_sa_timer(ctx: Context, sa: IkeSa, now: float) -> None:
     """What is due for `sa` at `now` (its deadline: responder._deadline): a held-back
     response, the half-open expiry, a retransmission, and for an established SA, `on_timer`."""
+    if sa.closed_until is not None:
+        if sa.closed_until <= now:
+            ctx.forget(sa)
+        return
     delayed = sa.window.release_delayed(now)
     if delayed is not None:
         ctx.transmit(delayed.datagrams, delayed.local, delayed.remote)

@@ -13,6 +13,7 @@ from ike_initiator import Initiator, vip
 
 from ikev2d.crypto.dh import EcpKeyExchange, ModpKeyExchange, X25519KeyExchange
 from ikev2d.ike import events as ev
+from ikev2d.ike.exchanges import CLOSED_SA_LINGER
 from ikev2d.ike.responder import Responder
 from ikev2d.policy.config import from_mapping
 from ikev2d.wire.cp import CpPayload
@@ -286,11 +287,26 @@ def test_liveness_check_and_delete_child_and_ike(responder):
     (removed,) = events(responder)
     assert isinstance(removed, ev.ChildSaRemoved) and removed.child == installed.child
     # { D(IKE) } --> <-- { }
-    (resp,) = roundtrip(responder, client.delete_ike())
+    (resp,) = roundtrip(responder, client.delete_ike(), now=5.0)
     assert client.open(resp)[1] == []
     (terminated,) = events(responder)
     assert isinstance(terminated, ev.IkeSaTerminated)
-    assert responder._sas == {} and len(responder.pool) == 0
+    assert list(responder.ike_sas()) == [] and len(responder.pool) == 0
+
+
+def test_a_deleted_ike_sa_answers_the_retransmitted_delete_until_it_is_forgotten(responder):
+    client = Initiator()
+    connect(responder, client)
+    delete = client.delete_ike()
+    (answer,) = roundtrip(responder, delete, now=5.0)  # ... and the answer is lost
+    assert [type(e) for e in events(responder)][-1] is ev.IkeSaTerminated
+    assert roundtrip(responder, delete, now=6.0) == [answer]
+    assert roundtrip(responder, client.informational(), now=7.0) == []  # nothing new
+    assert list(responder.ike_sas()) == [] and len(responder.pool) == 0
+    assert responder.get_timer() == 5.0 + CLOSED_SA_LINGER
+    responder.handle_timer(5.0 + CLOSED_SA_LINGER)
+    assert responder._sas == {} and responder.get_timer() is None
+    assert roundtrip(responder, delete, now=40.0) == [] and events(responder) == []
 
 
 def test_two_clients_get_different_addresses_and_one_identity_keeps_its_address(responder):
