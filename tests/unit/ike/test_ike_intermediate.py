@@ -274,8 +274,7 @@ def test_ke_and_addke_in_ike_auth_sa_are_ignored():
     assert {t.transform_type for t in sa2.transforms} == {1, 3, 5}
 
 
-@pytest.mark.skipif(HAVE_MLKEM, reason="this cryptography has ML-KEM (tested above)")
-def test_without_mlkem_preferred_takes_none_and_required_refuses_everyone():
+def test_without_mlkem_preferred_takes_none_and_required_refuses_everyone(without_mlkem):
     client = PqInitiator(ike=X25519, addke=((ADDKE1, (ML768, 0)),))
     msg = init(responder(post_quantum="preferred"), client)
     assert client.chosen_addke == []
