@@ -19,21 +19,22 @@ import sys
 import tempfile
 import time
 
-from .loadgen import INITIATOR_THREADS_EXTRA, client_conns, drive, load
+from .footprint import one_client_rows
+from .loadgen import client_conns, drive, load
 from .responders import (
     ESP,
     PSK,
     SERVER_ID,
     IkeResponder,
     SwanResponder,
-    charon_conf,
     cpu_seconds,
+    flush_xfrm,
+    generator,
     rss_kb,
 )
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 from harness import NetnsSet
-from harness.strongswan import Charon
 from harness.topology import LAN_HOST, LAN_NET, NAT_OUTSIDE, ROUTER_WAN, build_road_warrior
 
 __all__ = ["handshake_run", "main", "throughput_run"]
@@ -45,23 +46,6 @@ WARMUP_N = 20  # handshakes of the unrecorded warm-up run of each responder
 
 def _pool(n: int) -> str:
     return "10.10.10.0/24" if n <= 250 else "10.10.0.0/16"
-
-
-def _generator(
-    topo, workdir: pathlib.Path, concurrency: int, *, vip: bool, root: pathlib.Path | None = None
-) -> Charon:
-    gen = Charon(topo.phone, workdir, topo.netns, max_runtime=1200, root=root)
-    # the generator neither adds 1000 addresses nor routes for the load runs (its CPU is
-    # shared with the responder under test); the throughput run needs both
-    flags = "yes" if vip else "no"
-    charon_conf(
-        gen,
-        threads=concurrency + INITIATOR_THREADS_EXTRA,
-        extra=f"install_virtual_ip = {flags}\n  install_routes = {flags}\n"
-        "  ikesa_table_size = 1024\n  ikesa_table_segments = 16",
-    )
-    gen.start(timeout=60)
-    return gen
 
 
 def handshake_run(
@@ -78,7 +62,7 @@ def handshake_run(
     gen = None
     try:
         resp.start(proposal, _pool(n))
-        gen = _generator(topo, workdir / "gen", c, vip=False, root=root)
+        gen = generator(topo, workdir / "gen", c, vip=False, root=root)
         # N measured clients plus one warm-up client (the first), which connects alone before
         # the baseline sample: ikev2d imports cryptography and its exchange code with its
         # first client, and OpenSSL loads its algorithms on first use (~9 MB, ~0.1 s, once).
@@ -123,14 +107,7 @@ def handshake_run(
         if gen is not None:
             gen.stop()
         resp.stop()
-        _flush_xfrm(topo)
-
-
-def _flush_xfrm(topo) -> None:
-    """A daemon killed after its grace time may leave SAs and policies: the next run starts
-    from an empty kernel state in both namespaces."""
-    for ns in (topo.router, topo.phone):
-        ns.batch(["xfrm state flush", "xfrm policy flush"], timeout=60)
+        flush_xfrm(topo)
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -160,7 +137,7 @@ def throughput_run(topo, workdir, responder: str | None, seconds: int) -> dict:
     try:
         proposal = "aes256-sha256-modp2048"
         resp.start(proposal, _pool(1))
-        gen = _generator(topo, workdir / "gen", 4, vip=True)
+        gen = generator(topo, workdir / "gen", 4, vip=True)
         conns = client_conns(1, proposal=proposal, esp=ESP, local=topo.phone_addrs[0],
                              remote=ROUTER_WAN, remote_id=SERVER_ID, remote_ts=LAN_NET)  # fmt: skip
         load(str(gen.vici_path), conns, PSK)
@@ -179,7 +156,7 @@ def throughput_run(topo, workdir, responder: str | None, seconds: int) -> dict:
         if gen is not None:
             gen.stop()
         resp.stop()
-        _flush_xfrm(topo)
+        flush_xfrm(topo)
 
 
 def _esp_in_bytes(topo) -> int:
@@ -206,6 +183,9 @@ def main(argv: list[str]) -> int:
         # whichever responder happens to run first.
         for responder in spec["responders"]:
             handshake_run(topo, work / "warm", responder, spec["proposals"][0], WARMUP_N, spec["c"])
+        if spec.get("footprint_reps"):
+            results["footprint"] = one_client_rows(topo, work, spec["footprint_reps"])
+            out_path.write_text(json.dumps(results, indent=1))
         for n in spec["n"]:
             for proposal in spec["proposals"]:
                 for rep in range(spec["reps"]):

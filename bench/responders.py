@@ -26,7 +26,7 @@ from harness.proc import wait_until
 from harness.strongswan import KERNEL_NETLINK, Charon
 from harness.topology import LAN_NET, ROUTER_WAN
 
-from .loadgen import session
+from .loadgen import INITIATOR_THREADS_EXTRA, session
 
 __all__ = [
     "ESP",
@@ -36,13 +36,19 @@ __all__ = [
     "SwanResponder",
     "charon_conf",
     "cpu_seconds",
+    "flush_xfrm",
+    "generator",
     "rss_kb",
+    "spawn_daemon",
+    "started_with",
 ]
 
 PSK = "Bq7-Kx2v-Nw8r-Tz4m-Hc9p"  # only inside namespaces this bench creates
 SERVER_ID = "vpn.example.test"
 ESP = "aes256-sha256"
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
+# ikev2d from any venv's interpreter (the launcher /usr/sbin/ikev2d runs the same)
+_DAEMON_CODE = "import sys; from ikev2d.cli import daemon_main; sys.exit(daemon_main())"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -85,6 +91,52 @@ def charon_conf(charon: Charon, *, threads: int, extra: str = "", log_default: i
 }}
 """
     )
+
+
+def spawn_daemon(daemon: Ikev2d, python: pathlib.Path | str, **env: str) -> None:
+    """Start `daemon` (configured) with the interpreter `python` (not waiting for it)."""
+    daemon.control_socket.unlink(missing_ok=True)
+    argv = [str(python), "-c", _DAEMON_CODE, "--config", str(daemon.config_path)]
+    environ = dict(os.environ, PYTHONUNBUFFERED="1", **env)
+    if "PYTHONPYCACHEPREFIX" in env:  # to see what Python writes (make test/bench forbid it)
+        environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    daemon.proc = daemon.netns_set.spawn(daemon.ns, argv, log_path=str(daemon.log_path),
+                                         env=environ)  # fmt: skip
+
+
+def started_with(python: pathlib.Path | str, **env: str):
+    """An IkeResponder `argv_wrap`: the daemon runs on `python` with `env` added."""
+
+    def start(daemon: Ikev2d) -> None:
+        spawn_daemon(daemon, python, **env)
+        daemon.wait_ready(60)
+
+    return start
+
+
+def generator(
+    topo, workdir: pathlib.Path, concurrency: int, *, vip: bool, root: pathlib.Path | None = None
+) -> Charon:
+    """The load generator: a strongSwan charon initiator in the phone's namespace."""
+    gen = Charon(topo.phone, workdir, topo.netns, max_runtime=1200, root=root)
+    # the generator neither adds 1000 addresses nor routes for the load runs (its CPU is
+    # shared with the responder under test); the throughput run needs both
+    flags = "yes" if vip else "no"
+    charon_conf(
+        gen,
+        threads=concurrency + INITIATOR_THREADS_EXTRA,
+        extra=f"install_virtual_ip = {flags}\n  install_routes = {flags}\n"
+        "  ikesa_table_size = 1024\n  ikesa_table_segments = 16",
+    )
+    gen.start(timeout=60)
+    return gen
+
+
+def flush_xfrm(topo) -> None:
+    """A daemon killed after its grace time may leave SAs and policies: the next run starts
+    from an empty kernel state in both namespaces."""
+    for ns in (topo.router, topo.phone):
+        ns.batch(["xfrm state flush", "xfrm policy flush"], timeout=60)
 
 
 class IkeResponder:

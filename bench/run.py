@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 
+from .footprint import PYTHONS, flash_sizes
 from .idle import idle_figures, import_times
 from .pq_cost import measure as pq_cost
 from .report import summarise, write_chart, write_markdown
@@ -46,6 +47,7 @@ def _spec(quick: bool, profile: bool, work: pathlib.Path) -> dict:
         "c": 20,
         "throughput_s": 3 if quick else 5,
         "workdir": str(work),
+        "footprint_reps": reps if quick else max(reps, 3),
         "profile": [],
         # the ML-KEM handshake cost, with strongSwan 6 (built here: the ESP kernel has no
         # network) offering x25519 alone and x25519 + ML-KEM-768 to ikev2d
@@ -110,8 +112,9 @@ def main() -> int:
         work = pathlib.Path(tmp)
         print("== idle RSS and start time (this kernel)", flush=True)
         idle = idle_figures(3)
-        imports = import_times()
-        print(json.dumps(idle), flush=True)
+        imports = {key: import_times(python) for key, python in PYTHONS.items()}
+        flash = flash_sizes()
+        print(json.dumps({"idle": idle, "flash": flash}), flush=True)
         print("== the server's CPU and bytes per handshake with ML-KEM (in-process)", flush=True)
         pq_in_process = pq_cost(50 if quick else 300)
         print(json.dumps(pq_in_process["added"]), flush=True)
@@ -138,6 +141,8 @@ def main() -> int:
         "throughput": vm["throughput"],
         "idle": idle,
         "imports": imports,
+        "footprint": vm.get("footprint", {}),
+        "flash": flash,
         "profiles": profiles,
     }  # fmt: skip
     (RESULTS / "results.json").write_text(json.dumps(data, indent=1) + "\n")
