@@ -39,7 +39,10 @@ from .responders import (
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 from harness.topology import LAN_NET, ROUTER_WAN
 
-__all__ = ["PYTHONS", "flash_sizes", "floor_kb", "one_client_rows", "python_label"]
+__all__ = [
+    "PYTHONS", "flash_sizes", "floor_kb", "installed_trees", "one_client_rows", "pyc_only_tree",
+    "python_label",
+]  # fmt: skip
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PYTHONS = {"newest": ROOT / ".venv/bin/python", "oldest": ROOT / ".venv-oldest/bin/python"}
@@ -186,32 +189,40 @@ def flash_sizes() -> dict:
     }
     for key, python in PYTHONS.items():
         with tempfile.TemporaryDirectory(prefix="bench-pyc-") as tmp:
-            tree = pathlib.Path(tmp) / "ikev2d"
-            shutil.copytree(
-                ROOT / "src" / "ikev2d", tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-            )
-            # as OpenWrt's python3-package.mk: legacy .pyc beside the source (-b), then no .py
-            subprocess.run(
-                [
-                    str(python),
-                    "-m",
-                    "compileall",
-                    "-q",
-                    "-b",
-                    "-d",
-                    "/usr/lib/ikev2d/ikev2d",
-                    str(tree),
-                ],
-                check=True,
-                timeout=300,
-            )
+            tree = pyc_only_tree(python, pathlib.Path(tmp)) / "ikev2d"
             pycs = [p.read_bytes() for p in sorted(tree.rglob("*.pyc"))]
-        out[key] = {
-            **_sizes(pycs + others),
-            "python_bytes": sum(map(len, pycs)),
-            "label": python_label(python),
-        }
+        out[key] = {**_sizes(pycs + others), "python_bytes": sum(map(len, pycs)),
+                    "label": python_label(python)}  # fmt: skip
     return out
+
+
+def installed_trees(where: pathlib.Path) -> dict[str, tuple[pathlib.Path, dict[str, str]]]:
+    """ikev2d as a router runs it, per Python: "<python> source" is the .py files with no
+    bytecode yet (a first start: every module compiled), "<python> pyc" the .pyc-only tree
+    (every start of a .pyc package; every later start of a source one, from __pycache__).
+    Each: (interpreter, environment to run it with)."""
+    source = where / "source"
+    shutil.copytree(ROOT / "src" / "ikev2d", source / "ikev2d",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
+    out = {}
+    for key, python in PYTHONS.items():
+        out[f"{key} source"] = (python, {"PYTHONPATH": str(source), "PYTHONDONTWRITEBYTECODE": "1"})
+        out[f"{key} pyc"] = (python, {"PYTHONPATH": str(pyc_only_tree(python, where / key))})
+    return out
+
+
+def pyc_only_tree(python: pathlib.Path | str, where: pathlib.Path) -> pathlib.Path:
+    """A copy of the package under `where` as OpenWrt's python3-package.mk ships one:
+    `compileall -b` (legacy .pyc beside the source) for `python`, then no .py. Returns the
+    directory to put on PYTHONPATH."""
+    tree = where / "ikev2d"
+    shutil.copytree(ROOT / "src" / "ikev2d", tree,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
+    subprocess.run([str(python), "-m", "compileall", "-q", "-b", "-d", "/usr/lib/ikev2d/ikev2d",
+                    str(tree)], check=True, timeout=300)  # fmt: skip
+    for source in tree.rglob("*.py"):
+        source.unlink()
+    return where
 
 
 if __name__ == "__main__":

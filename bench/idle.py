@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 
-from .footprint import PYTHONS, python_label
+from .footprint import python_label
 from .responders import PSK, SwanResponder, rss_kb, spawn_daemon
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
@@ -54,14 +54,14 @@ def _wait_listening(proc, ns_name: str, t0: float, limit: float = 20.0) -> float
     raise TimeoutError("not listening")
 
 
-def _one_ikev2d(work: pathlib.Path, python: pathlib.Path) -> tuple[float, int]:
+def _one_ikev2d(work: pathlib.Path, python: pathlib.Path, env: dict[str, str]) -> tuple[float, int]:
     with NetnsSet() as nss:
         ns = nss.add("idle")
         d = Ikev2d(ns, work / "ikev2d", nss)
         # the default configuration: only what TOML requires, logging at the default level
         d.configure(psk=PSK, local_subnet=["192.168.1.0/24"], log_level="info")
         t0 = time.monotonic()
-        spawn_daemon(d, python)
+        spawn_daemon(d, python, **env)
         took = _wait_listening(d.proc, ns.name, t0)
         d.wait_ready(30)
         time.sleep(1.0)
@@ -85,12 +85,13 @@ def _one_swan(work: pathlib.Path) -> tuple[float, int]:
     return took, rss
 
 
-def idle_figures(reps: int = 3) -> dict:
-    """Idle RSS and exec -> UDP 500 bound: ikev2d on each Python (runs interleaved), strongSwan."""
+def idle_figures(trees: dict, reps: int = 3) -> dict:
+    """Idle RSS and exec -> UDP 500 bound: ikev2d from each of `trees` (footprint.installed_
+    trees: each Python, source and .pyc-only), strongSwan; the runs interleaved."""
     out = {}
     with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
-        starters = {f"ikev2d {key}": (lambda w, p=python: _one_ikev2d(w, p))
-                    for key, python in PYTHONS.items()}  # fmt: skip
+        starters = {f"ikev2d {key}": (lambda w, p=python, e=env: _one_ikev2d(w, p, e))
+                    for key, (python, env) in trees.items()}  # fmt: skip
         starters["strongswan"] = _one_swan
         runs: dict[str, list] = {name: [] for name in starters}
         for i in range(reps):
@@ -105,20 +106,21 @@ def idle_figures(reps: int = 3) -> dict:
     return out
 
 
-def import_times(python: pathlib.Path | str = sys.executable, top: int = 10) -> dict:
-    """`python -X importtime` of everything the daemon imports (best total of 3 runs); the
-    heaviest modules of that run."""
-    totals = [_import_time(python, top) for _ in range(3)]
+def import_times(python: pathlib.Path | str, env: dict[str, str], top: int = 10) -> dict:
+    """`python -X importtime` of everything the daemon imports (best total of 3 runs), with
+    `env` added (PYTHONPATH: which tree); the heaviest modules of that run."""
+    env = dict(os.environ, **env)
+    totals = [_import_time(python, env, top) for _ in range(3)]
     best = min(totals, key=lambda t: t["total_import_ms"])
     best["total_import_ms_runs"] = [t["total_import_ms"] for t in totals]
     best["label"] = python_label(python)
     return best
 
 
-def _import_time(python: pathlib.Path | str, top: int) -> dict:
+def _import_time(python: pathlib.Path | str, env: dict[str, str], top: int) -> dict:
     proc = subprocess.run(
         [str(python), "-X", "importtime", "-c", IMPORT_STMT],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True, text=True, timeout=60, check=True, env=env,
     )  # fmt: skip
     rows = []
     for line in proc.stderr.splitlines():
@@ -135,7 +137,7 @@ def _import_time(python: pathlib.Path | str, top: int) -> dict:
         packages[key] = packages.get(key, 0) + self_us
     by_package = sorted(packages.items(), key=lambda kv: -kv[1])[:top]
     t0 = time.monotonic()
-    subprocess.run([str(python), "-c", IMPORT_STMT], timeout=60, check=True)
+    subprocess.run([str(python), "-c", IMPORT_STMT], timeout=60, check=True, env=env)
     wall = time.monotonic() - t0
     return {
         "statement": IMPORT_STMT,

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-from .footprint import PYTHONS, flash_sizes
+from .footprint import flash_sizes, installed_trees
 from .idle import idle_figures, import_times
 from .pq_cost import measure as pq_cost
 from .report import summarise, write_chart, write_markdown
@@ -111,8 +111,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ikev2d-bench-") as tmp:
         work = pathlib.Path(tmp)
         print("== idle RSS and start time (this kernel)", flush=True)
-        idle = idle_figures(3)
-        imports = {key: import_times(python) for key, python in PYTHONS.items()}
+        trees = installed_trees(work / "trees")
+        idle = idle_figures(trees, 3)
+        imports = {key: import_times(python, env) for key, (python, env) in trees.items()}
         flash = flash_sizes()
         print(json.dumps({"idle": idle, "flash": flash}), flush=True)
         print("== the server's CPU and bytes per handshake with ML-KEM (in-process)", flush=True)
