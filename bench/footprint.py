@@ -97,42 +97,40 @@ def _one_client(topo, workdir: pathlib.Path, responder) -> dict:
 
 def _pycache_bytes(prefix: pathlib.Path) -> tuple[int, int]:
     """(bytes, files) of the .pyc files of ikev2d's own modules under a PYTHONPYCACHEPREFIX."""
-    pycs = list((prefix / (ROOT / "src" / "ikev2d").relative_to("/")).rglob("*.pyc"))
+    ours = (p for p in prefix.rglob("*.pyc") if "site-packages" not in p.parts)
+    pycs = [p for p in ours if "ikev2d" in p.relative_to(prefix).parts]
     return sum(p.stat().st_size for p in pycs), len(pycs)
 
 
-def one_client_rows(topo, work: pathlib.Path, reps: int) -> dict:
-    """Floor, ikev2d idle / one client and first-start __pycache__ per Python; strongSwan."""
+def one_client_rows(topo, work: pathlib.Path, reps: int, trees: dict) -> dict:
+    """Floor, ikev2d idle / one client per tree (`installed_trees`: each Python, from .py and
+    from .pyc), the __pycache__ a first start from .py writes; strongSwan the same way."""
     out = {}
-    for key, python in PYTHONS.items():
+    floors = {}
+    for key, (python, env) in trees.items():
         runs = []
         for rep in range(reps):
-            where = work / f"fp-{key}{rep}"
-            daemon = IkeResponder(
-                topo.router, where / "ikev2d", topo.netns, argv_wrap=started_with(python)
-            )
+            where = work / f"fp-{key.replace(' ', '-')}{rep}"
+            daemon = IkeResponder(topo.router, where / "ikev2d", topo.netns,
+                                  argv_wrap=started_with(python, **env))  # fmt: skip
             runs.append(_one_client(topo, where, daemon))
-        prefix = work / f"pycache-{key}"
-        where = work / f"fp-{key}-pyc"
-        daemon = IkeResponder(
-            topo.router,
-            where / "ikev2d",
-            topo.netns,
-            argv_wrap=started_with(python, PYTHONPYCACHEPREFIX=str(prefix)),
-        )
-        _one_client(topo, where, daemon)
-        pyc_bytes, pyc_files = _pycache_bytes(prefix)
-        floors = [floor_kb(python) for _ in range(reps + 1)]
         row = _medians(runs)
-        row.update(
-            label=python_label(python),
-            floor_kb=int(statistics.median(floors)),
-            floor_kb_runs=floors,
-            pycache_bytes=pyc_bytes,
-            pycache_files=pyc_files,
-        )
+        if python not in floors:
+            floors[python] = [floor_kb(python) for _ in range(reps + 1)]
+        row.update(label=python_label(python), shipping=key.rsplit(" ", 1)[-1],
+                   floor_kb=int(statistics.median(floors[python])),
+                   floor_kb_runs=floors[python])  # fmt: skip
         row["idle_minus_floor_kb"] = row["idle_kb"] - row["floor_kb"]
         row["one_client_minus_floor_kb"] = row["one_client_kb"] - row["floor_kb"]
+        if env.get("PYTHONDONTWRITEBYTECODE"):  # from .py: what would a first start write?
+            prefix = work / f"pycache-{key.replace(' ', '-')}"
+            writing = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+            where = work / f"fp-{key.replace(' ', '-')}-pycache"
+            daemon = IkeResponder(topo.router, where / "ikev2d", topo.netns,
+                                  argv_wrap=started_with(python, PYTHONPYCACHEPREFIX=str(prefix),
+                                                         **writing))  # fmt: skip
+            _one_client(topo, where, daemon)
+            row["pycache_bytes"], row["pycache_files"] = _pycache_bytes(prefix)
         out[key] = row
         print(f"footprint {key}: {row}", flush=True)
     swan = []

@@ -184,7 +184,8 @@ def main(argv: list[str]) -> int:
         for responder in spec["responders"]:
             handshake_run(topo, work / "warm", responder, spec["proposals"][0], WARMUP_N, spec["c"])
         if spec.get("footprint_reps"):
-            results["footprint"] = one_client_rows(topo, work, spec["footprint_reps"])
+            results["footprint"] = one_client_rows(topo, work, spec["footprint_reps"],
+                                                   spec["footprint_trees"])  # fmt: skip
             out_path.write_text(json.dumps(results, indent=1))
         for n in spec["n"]:
             for proposal in spec["proposals"]:

@@ -144,10 +144,13 @@ def _footprint_lines(data: dict) -> list[str]:
             if key == "strongswan":
                 continue
             ratio = _ratio(row["one_client_kb"], swan["one_client_kb"]) if swan else None
-            out.append(f"| ikev2d, {row['label']} | {row['floor_kb']} | {row['idle_kb']} | "
+            pyc = f"{row['pycache_bytes']} B ({row['pycache_files']} files)" \
+                if "pycache_bytes" in row else "-"  # fmt: skip
+            out.append(f"| ikev2d, {row['label']}, {SHIPPING.get(row.get('shipping'), '')} | "
+                       f"{row['floor_kb']} | {row['idle_kb']} | "
                        f"{row['one_client_kb']} | {row['idle_minus_floor_kb']} | "
                        f"**{row['one_client_minus_floor_kb']}** | {_fmt(ratio)} | "
-                       f"{row['pycache_bytes']} B ({row['pycache_files']} files) |")  # fmt: skip
+                       f"{pyc} |")  # fmt: skip
         if swan:
             out.append(f"| strongSwan | - | {swan['idle_kb']} | {swan['one_client_kb']} | - | - "
                        "| 1 | - |")  # fmt: skip
@@ -185,7 +188,7 @@ def _footprint_lines(data: dict) -> list[str]:
                 continue
             out.append(f"| .pyc only, {row['label']} | {row['files']} | {row['bytes']} | "
                        f"{row['jffs2_zlib_bytes']} | {row['python_bytes']} |")  # fmt: skip
-            pyc = fp.get(key, {}).get("pycache_bytes")
+            pyc = fp.get(f"{key} source", {}).get("pycache_bytes")
             if pyc:
                 out.append(f"| source + __pycache__ of the first start, {row['label']} | | "
                            f"{src['bytes'] + pyc} | | {src['python_bytes'] + pyc} |")  # fmt: skip
@@ -259,7 +262,8 @@ def _goal_lines(data: dict) -> list[str]:
         if key != "strongswan":
             over = row["one_client_minus_floor_kb"] / 1024
             goal = GOALS["over_floor_mb"]
-            lines.append(f"- RSS with one client, {row['label']}: goal <= floor + {goal:g} MB, "
+            lines.append(f"- RSS with one client, {row['label']}, "
+                         f"{SHIPPING.get(row.get('shipping'), '')}: goal <= floor + {goal:g} MB, "
                          f"measured floor + {over:.1f} MB")  # fmt: skip
     for name, v in data["idle"].items():
         if name.startswith("ikev2d"):

@@ -120,6 +120,7 @@ def main() -> int:
         pq_in_process = pq_cost(50 if quick else 300)
         print(json.dumps(pq_in_process["added"]), flush=True)
         spec = _spec(quick, profile, work)
+        spec["footprint_trees"] = {k: [str(python), env] for k, (python, env) in trees.items()}
         print(f"== handshakes and throughput in the ESP kernel: {json.dumps(spec)}", flush=True)
         vm = _in_esp_kernel(spec, work)
         profiles = {}
