@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ikev2d.policy.pool import AddressPool
     from ikev2d.wire.payloads import Payload
 
+    from .closed import ClosedSas
     from .credentials import Credentials
     from .events import Address, Event
     from .sa import ChildSa, IkeSa
@@ -39,6 +40,7 @@ class Context(Protocol):
     # can move there (another family, say); the daemon knows them
     other_addresses: Callable[[str], Sequence[str]]
     export_keys: bool
+    closed: ClosedSas  # IKE SAs their client deleted, still answering that Delete
 
     def allocate_spi(self, local: str, remote: str) -> int:
         """An inbound ESP SPI from the datapath (KernelRefused when it has none)."""

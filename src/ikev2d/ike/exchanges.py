@@ -36,12 +36,7 @@ from .sa import Answer, IkeSa, SaState
 from .tasks import keys_event
 from .window import RequestVerdict
 
-__all__ = ["CLOSED_SA_LINGER", "on_request", "on_response"]
-
-# How long an IKE SA the client deleted still answers that Delete again: a client whose answer
-# was lost retransmits (strongSwan after 4, 11, 24 s; Apple's after 1, 2, 4 s ...). Its lease,
-# Child SAs and status entry end at once; only the sealed answer and its keys stay.
-CLOSED_SA_LINGER = 30.0
+__all__ = ["on_request", "on_response"]
 
 
 # -- the peer's requests -----------------------------------------------------------------------
@@ -185,8 +180,8 @@ def _on_informational(
         ctx.remove_child(sa, child)
     if result.delete_ike:
         ctx.terminate(sa, "deleted by the client")
-        sa.window.drop_requests()  # nobody will answer ours
-        sa.closed_until = now + CLOSED_SA_LINGER
+        if (oldest := ctx.closed.add(sa, now)) is not None:
+            ctx.forget(oldest)
         ctx.schedule(sa)
 
 

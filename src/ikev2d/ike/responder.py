@@ -29,6 +29,7 @@ from ikev2d.wire.message import Header, Message, decode_message, encode_message,
 from ikev2d.wire.payloads import NotifyPayload, Payload
 
 from . import events as ev
+from .closed import ClosedSas
 from .context import Rng, SpiSource
 from .dos import MAX_IKE_SA_INIT, HalfOpenLimits, InitGate
 from .errors import IkeError, KernelRefused, NoProposalChosen
@@ -81,6 +82,7 @@ class Responder:
         self._events: deque[ev.Event] = deque()
         self._timers: list[tuple[float, int, bytes]] = []
         self._timer_seq = 0
+        self.closed = ClosedSas()
 
     # -- the surface -----------------------------------------------------------------------
     def receive_datagram(self, data: bytes, src: Address, dst: Address, now: float) -> None:
@@ -141,12 +143,7 @@ class Responder:
 
     def find(self, target: str) -> list[IkeSa]:
         """Established IKE SAs whose identity, virtual IP or handle is `target`."""
-        return [
-            sa
-            for sa in self.ike_sas()
-            if target
-            in (str(sa.client.identity), sa.client.user, sa.client.virtual_ip, f"{sa.handle:016x}")
-        ]
+        return [sa for sa in self.ike_sas() if target in _names(sa)]
 
     def disconnect(self, sa: IkeSa, now: float, reason: str = "disconnected") -> None:
         """Send Delete for the IKE SA; its Child SAs and lease end at once."""
@@ -311,6 +308,7 @@ class Responder:
         if sa.state != SaState.DEAD:
             sa.move_to(SaState.DEAD)
         self._sas.pop(sa.our_spi, None)
+        self.closed.discard(sa)
 
     # -- IKE_SA_INIT -----------------------------------------------------------------------
     def _on_init(self, data: bytes, header: Header, src: Address, dst: Address, now: float) -> None:
@@ -358,6 +356,11 @@ def _plain_answer(header: Header, notify: int, data: bytes = b"") -> list[bytes]
     """An unprotected IKE_SA_INIT response carrying only `notify` (no state is kept)."""
     reply = Header(header.spi_i, _ZERO_SPI, header.exchange, header.message_id, response=True)
     return [encode_message(Message(reply, (NotifyPayload.of(notify, data),)))]
+
+
+def _names(sa: IkeSa) -> tuple[str | None, ...]:
+    """What `Responder.find` matches: identity, user, virtual IP, handle."""
+    return (str(sa.client.identity), sa.client.user, sa.client.virtual_ip, f"{sa.handle:016x}")
 
 
 def _no_others(address: str) -> Sequence[str]:

@@ -13,7 +13,7 @@ from ike_initiator import Initiator, vip
 
 from ikev2d.crypto.dh import EcpKeyExchange, ModpKeyExchange, X25519KeyExchange
 from ikev2d.ike import events as ev
-from ikev2d.ike.exchanges import CLOSED_SA_LINGER
+from ikev2d.ike.closed import CLOSED_SA_LIMIT, CLOSED_SA_LINGER
 from ikev2d.ike.responder import Responder
 from ikev2d.policy.config import from_mapping
 from ikev2d.wire.cp import CpPayload
@@ -307,6 +307,22 @@ def test_a_deleted_ike_sa_answers_the_retransmitted_delete_until_it_is_forgotten
     responder.handle_timer(5.0 + CLOSED_SA_LINGER)
     assert responder._sas == {} and responder.get_timer() is None
     assert roundtrip(responder, delete, now=40.0) == [] and events(responder) == []
+
+
+def test_a_client_deleting_in_a_loop_leaves_at_most_the_limit_of_deleted_sas(responder):
+    deletes = []
+    for i in range(CLOSED_SA_LIMIT + 3):
+        client = Initiator(address=("192.0.2.10", 1000 + i))
+        connect(responder, client, src=client.address, now=float(i))
+        delete = client.delete_ike()
+        (answer,) = roundtrip(responder, delete, src=client.address, now=float(i))
+        deletes.append((client.address, delete, answer))
+    assert len(responder._sas) == CLOSED_SA_LIMIT and list(responder.ike_sas()) == []
+    # the oldest were forgotten first; the newest still answer
+    for address, delete, _ in deletes[:3]:
+        assert roundtrip(responder, delete, src=address, now=70.0) == []
+    address, delete, answer = deletes[-1]
+    assert roundtrip(responder, delete, src=address, now=70.0) == [answer]
 
 
 def test_two_clients_get_different_addresses_and_one_identity_keeps_its_address(responder):
