@@ -62,6 +62,8 @@ _NEVER = {
     "ikev2d.ike.eap_auth": "EAP loads with the first IKE_AUTH (ike/ike_auth.py)",
     "ikev2d.ike.mobike": "MOBIKE loads with the first client that moves (ike/responder.py)",
     "ikev2d.ike.create_child": "rekeying loads with the first CREATE_CHILD_SA or expiry",
+    "ikev2d.wire.message": "the message codec loads with the first datagram (ike/responder.py)",
+    "ikev2d.wire.payloads": "payload classes load with the codec (wire/__init__ is lazy)",
 }
 # Without the kernel room: pyroute2.netlink brings logging (pyroute2.common), the core never.
 _NEVER_WITHOUT_KERNEL = {

@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING
 
 from ikev2d.crypto.digests import constant_time_equal, digest
 from ikev2d.wire.enums import NotifyType
-from ikev2d.wire.message import Header, Message
-from ikev2d.wire.payloads import NoncePayload, NotifyPayload
 
 from .sa import SaState
 
 if TYPE_CHECKING:
     from ikev2d.policy.config import ServerConfig
+    from ikev2d.wire.message import Header, Message
 
     from .events import Address
     from .sa import IkeSa
@@ -196,6 +195,8 @@ class InitGate:
     def admit(self, msg: Message, src: Address, now: float, limits: HalfOpenLimits) -> bool | bytes:
         """Cookies (§2.6) and the per-address limit: True to go on, False to drop, or the
         cookie to demand in a COOKIE notify."""
+        from ikev2d.wire.payloads import NoncePayload, NotifyPayload
+
         ip, spi_i = src[0], msg.header.spi_i
         from_ip = self.half_open.of(ip)
         if self.half_open.total >= limits.cookie_threshold or (

@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING
 from ikev2d.policy.config import ServerConfig
 from ikev2d.wire.enums import ExchangeType, NotifyType
 from ikev2d.wire.errors import ParseError
-from ikev2d.wire.message import Header, Message, decode_message, encode_message, peek_header
-from ikev2d.wire.payloads import NotifyPayload, Payload
 
 from . import events as ev
 from .closed import ClosedSas
@@ -40,12 +38,17 @@ from .sa import ChildSa, IkeSa, SaState
 from .window import OnResponse, QueuedRequest
 
 if TYPE_CHECKING:
+    from ikev2d.wire.message import Header, Message
+    from ikev2d.wire.payloads import Payload
+
     from .credentials import Credentials
 
 # The exchanges (`exchanges`, `tasks`, `ike_sa_init`, `protection`, and through them key
 # exchange, ciphers, EAP, MOBIKE, rekeying) are imported by the first datagram or SA timer that
 # needs them, not with the responder: a daemon waiting for its first client does not hold them
-# (issue 8, idle RSS; ~1.5 MB with what they import). tests/unit/test_footprint.py keeps it so.
+# (issue 8, idle RSS; ~1.5 MB with what they import). So is the message codec (wire.message,
+# wire.payloads and the payload modules they load: ~30 frozen dataclasses built at import,
+# issue 17, start time). tests/unit/test_footprint.py keeps it so.
 
 __all__ = ["Responder"]
 
@@ -87,7 +90,7 @@ class Responder:
     # -- the surface -----------------------------------------------------------------------
     def receive_datagram(self, data: bytes, src: Address, dst: Address, now: float) -> None:
         try:
-            header = peek_header(data)
+            header = _peek_header(data)
         except ParseError:
             return
         if header.exchange == ExchangeType.IKE_SA_INIT and header.spi_r == _ZERO_SPI:
@@ -242,8 +245,7 @@ class Responder:
             return
 
         def build(mid: int) -> list[bytes]:
-            header = Header(sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator).encode()
-            return seal(sa, header, payloads, self.config, self.rng)
+            return seal(sa, _header(sa, exchange, mid), payloads, self.config, self.rng)
 
         timeout = float(self.config.retransmit_timeout)
         datagrams = window.start(build, now + timeout, kind, on_response)
@@ -256,9 +258,7 @@ class Responder:
     ) -> None:  # fmt: skip
         from .protection import seal
 
-        header = Header(
-            sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator, response=True
-        ).encode()
+        header = _header(sa, exchange, mid, response=True)
         datagrams = seal(sa, header, payloads, self.config, self.rng)
         self.transmit(sa.window.answered(mid, datagrams, dst, src, now, delay), dst, src)
         if delay > 0:
@@ -329,7 +329,7 @@ class Responder:
         if not gate.may_decode(header, src, now, self.limits) or len(self._sas) >= _MAX_IKE_SAS:
             return
         try:
-            msg = decode_message(data)
+            msg = _decode(data)
         except ParseError:
             return
         admitted = gate.admit(msg, src, now, self.limits)
@@ -352,8 +352,33 @@ class Responder:
         self.schedule(sa)
 
 
+# The message codec, imported with the first datagram (see the note on lazy imports above).
+def _peek_header(data: bytes) -> Header:
+    from ikev2d.wire.message import peek_header
+
+    return peek_header(data)
+
+
+def _decode(data: bytes) -> Message:
+    from ikev2d.wire.message import decode_message
+
+    return decode_message(data)
+
+
+def _header(sa: IkeSa, exchange: int, mid: int, *, response: bool = False) -> bytes:
+    """The encoded IKE header of a message of `sa` that we send."""
+    from ikev2d.wire.message import Header
+
+    return Header(
+        sa.spi_i, sa.spi_r, exchange, mid, initiator=sa.initiator, response=response
+    ).encode()
+
+
 def _plain_answer(header: Header, notify: int, data: bytes = b"") -> list[bytes]:
     """An unprotected IKE_SA_INIT response carrying only `notify` (no state is kept)."""
+    from ikev2d.wire.message import Header, Message, encode_message
+    from ikev2d.wire.payloads import NotifyPayload
+
     reply = Header(header.spi_i, _ZERO_SPI, header.exchange, header.message_id, response=True)
     return [encode_message(Message(reply, (NotifyPayload.of(notify, data),)))]
 

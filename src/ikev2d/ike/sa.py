@@ -13,12 +13,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from ikev2d.policy import config as _config
 from ikev2d.policy.identity import Identity
 from ikev2d.policy.proposals import Proposal
-from ikev2d.wire.payloads import IdiPayload, IdrPayload, Payload
 
 from .events import Address, ChildSaSpec
 from .window import MessageWindow
@@ -28,6 +27,7 @@ if TYPE_CHECKING:  # built by the exchanges, which load with the first client
     from ikev2d.crypto.keys import IkeKeys
     from ikev2d.crypto.prf import Prf
     from ikev2d.crypto.sk import SkCodec
+    from ikev2d.wire.payloads import IdiPayload, IdrPayload, Payload
 
     from .fragments import Reassembly
 
@@ -99,7 +99,7 @@ class Answer(Protocol):
 
 
 # finish(SK(1) | ... | SK(n), the payloads of the last response, now) -> the created SA
-Finish = Callable[[bytes, list[Payload], float], Answer]
+Finish: TypeAlias = "Callable[[bytes, list[Payload], float], Answer]"
 
 
 @dataclass(slots=True, eq=False)
