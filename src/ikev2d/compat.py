@@ -7,9 +7,6 @@ small C module in python3-light; when it is missing we fall back to stderr.
 
 Every message passes through :func:`printable`, so text that came from a client (identities are
 chosen by the peer) can never forge extra log lines or terminal escapes.
-
-TOML: ``tomllib`` is in the standard library from 3.11 on and in python3-light; ``read_toml``
-imports it only when a TOML file is actually read.
 """
 
 from __future__ import annotations
@@ -17,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["LEVELS", "Logger", "printable", "read_toml"]
+__all__ = ["LEVELS", "Logger", "printable"]
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 # syslog priorities (<syslog.h>) so we need not import syslog for stderr logging
@@ -93,11 +90,3 @@ class Logger:
 
     def error(self, message: str) -> None:
         self.log(40, message)
-
-
-def read_toml(path: str) -> dict:
-    """Parse a TOML file (tomllib, imported only when needed)."""
-    import tomllib  # only configurations in TOML pay for it
-
-    with open(path, "rb") as f:
-        return tomllib.load(f)
