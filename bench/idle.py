@@ -21,10 +21,7 @@ from harness.ikev2d import Ikev2d
 
 __all__ = ["idle_figures", "import_times"]
 
-IMPORT_STMT = (
-    "import ikev2d.cli, ikev2d.daemon.loop, ikev2d.kernel.xfrm, ikev2d.kernel.sockets, "
-    "ikev2d.kernel.routes"
-)
+IMPORT_STMT = "import ikev2d.cli, ikev2d.daemon.loop, ikev2d.kernel.datapath"
 
 
 def _listening(pid: int, port: int = 500) -> bool:

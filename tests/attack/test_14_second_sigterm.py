@@ -18,7 +18,7 @@ TESTS = Path(__file__).resolve().parents[1]
 DAEMON = f"""
 import os, signal, sys, time
 sys.path[:0] = [{str(TESTS / "unit" / "daemon")!r}, {str(TESTS)!r}]
-from daemon_fakes import FakeDatapath
+from ikev2d.daemon.memory_datapath import MemoryDatapath
 from daemon_support import server_table
 from pathlib import Path
 from ikev2d.compat import Logger
@@ -26,7 +26,7 @@ from ikev2d.daemon.loop import Daemon
 from ikev2d.policy.config import from_mapping
 
 config = from_mapping({{"server": server_table(Path(sys.argv[1]))}})
-daemon = Daemon(config, datapath=FakeDatapath(), log=Logger("info", stream=sys.stderr))
+daemon = Daemon(config, datapath=MemoryDatapath(), log=Logger("info", stream=sys.stderr))
 daemon.start()
 daemon.install_signal_handlers()
 os.kill(os.getpid(), signal.SIGTERM)  # what procd does to stop it

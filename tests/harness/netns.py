@@ -9,6 +9,8 @@ unique per namespace.
 from __future__ import annotations
 
 import array
+import contextlib
+import ctypes
 import itertools
 import os
 import socket
@@ -22,6 +24,7 @@ from .proc import ProcessTracker, run
 __all__ = ["Netns", "NetnsSet", "drain", "unique_prefix"]
 
 _counter = itertools.count()
+CLONE_NEWNET = 0x40000000
 
 # Runs inside the namespace: make the socket, bind it, hand its fd back over `chan`.
 _SOCKET_CHILD = """
@@ -66,6 +69,20 @@ class Netns:
 
     def ip(self, *args: str, **kw) -> subprocess.CompletedProcess[str]:
         return run(["ip", "-n", self.name, *args], **kw)
+
+    @contextlib.contextmanager
+    def entered(self):
+        """Run the block's calls in this namespace (this thread: setns); sockets opened
+        inside stay bound to it."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        with open("/proc/thread-self/ns/net") as home, open(f"/run/netns/{self.name}") as ns:
+            if libc.setns(ns.fileno(), CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"setns into {self.name}")
+            try:
+                yield self
+            finally:
+                if libc.setns(home.fileno(), CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), "setns back")
 
     def batch(self, lines: Sequence[str], **kw) -> subprocess.CompletedProcess[str]:
         """Several `ip` commands (without the leading "ip") in one process: under

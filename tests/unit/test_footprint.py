@@ -27,7 +27,7 @@ Daemon(config, datapath=None)
 """
 # What the real datapath adds (XFRM, routes, IKE socket options): imported, no socket opened.
 _KERNEL = """
-import ikev2d.daemon.datapath, ikev2d.kernel.xfrm, ikev2d.kernel.routes, ikev2d.kernel.sockets
+import ikev2d.daemon.datapath, ikev2d.kernel.datapath
 """
 
 _NEVER = {

@@ -23,8 +23,18 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from ikev2d.compat import Logger
 from ikev2d.ike import events as ev
+
+from .udp import address_text
+
+if TYPE_CHECKING:
+    from ikev2d.kernel.tunnel import ChildTunnel, Lifetimes
+
+    from .datapath import Datapath
+    from .savekeys import KeyWriter
 
 __all__ = ["MAX_FAILURES", "Actions", "Client", "Failure", "soft_lifetime", "tunnel_from_spec"]
 
@@ -47,7 +57,7 @@ class Client:
     esp_algorithms: str = ""
     tunnels: list[int] = field(default_factory=list)  # inbound SPIs of its Child SAs
     routed: bool = False  # a route to its virtual IP is installed
-    counters: tuple[int, int, int, int] | None = None  # as last read (status.COUNTER_NAMES)
+    counters: tuple[int, int, int, int] | None = None  # as last read (counters.COUNTER_NAMES)
     virtual_ip6: str | None = None
 
 
@@ -66,7 +76,7 @@ def soft_lifetime(hard: int) -> int:
     return max(hard - margin, 1)
 
 
-def tunnel_from_spec(spec: ev.ChildSaSpec, reqid: int):
+def tunnel_from_spec(spec: ev.ChildSaSpec, reqid: int) -> ChildTunnel:
     """The kernel's ChildTunnel for a negotiated Child SA (lazy import: the kernel room)."""
     from ikev2d.kernel.tunnel import (  # keeps the core import-light
         ChildTunnel,
@@ -96,11 +106,11 @@ def tunnel_from_spec(spec: ev.ChildSaSpec, reqid: int):
     )
 
 
-def _lifetimes(spec: ev.ChildSaSpec, lifetimes_type):
-    """Hard limit = the spec's lifetime; soft = the core's rekey time when it gives one (newer
-    specs carry ``soft_lifetime``/``lifetime_bytes``), else a little below the hard limit."""
-    soft = getattr(spec, "soft_lifetime", 0) or soft_lifetime(spec.lifetime)
-    soft_bytes = getattr(spec, "lifetime_bytes", 0) or None
+def _lifetimes(spec: ev.ChildSaSpec, lifetimes_type: type[Lifetimes]) -> Lifetimes:
+    """Hard limit = the spec's lifetime; soft = the core's rekey time when it gives one, else
+    a little below the hard limit."""
+    soft = spec.soft_lifetime or soft_lifetime(spec.lifetime)
+    soft_bytes = spec.lifetime_bytes or None
     # the hard byte limit a little above the rekey point, so a rekey needing retransmissions
     # still finishes before the kernel deletes the SA
     hard_bytes = soft_bytes + max(soft_bytes // 10, 1) if soft_bytes else None
@@ -110,11 +120,6 @@ def _lifetimes(spec: ev.ChildSaSpec, lifetimes_type):
         soft_seconds=min(soft, spec.lifetime),
         hard_seconds=spec.lifetime,
     )
-
-
-def address_text(addr: tuple[str, int]) -> str:
-    host, port = addr[0], addr[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _addresses(client: Client) -> list[str]:
@@ -130,18 +135,18 @@ class Actions:
 
     def __init__(
         self,
-        datapath,
-        log,
+        datapath: Datapath,
+        log: Logger,
         wall_clock: Callable[[], float],
         on_install_failed: Callable[[int], None] = lambda handle: None,
-        key_writer=None,
+        key_writer: KeyWriter | None = None,
     ) -> None:
         self.datapath = datapath
-        self.key_writer = key_writer  # savekeys.KeyWriter with --save-keys, else None
+        self.key_writer = key_writer  # with --save-keys only
         self.log = log
         self._wall = wall_clock
         self._on_install_failed = on_install_failed
-        self.tunnels: dict[int, object] = {}  # inbound SPI -> ChildTunnel
+        self.tunnels: dict[int, ChildTunnel] = {}  # inbound SPI -> the installed tunnel
         # old inbound SPI -> inbound SPI of the rekeyed tunnel whose outbound SA waits for it
         self.waiting_outbound: dict[int, int] = {}
         self.clients: dict[int, Client] = {}  # IKE SA handle -> Client
@@ -187,12 +192,9 @@ class Actions:
 
     def _route(self, client: Client, spec: ev.ChildSaSpec) -> None:
         """(Re-)route the client's virtual IPs towards its outer address (kernel.routes)."""
-        add = getattr(self.datapath, "add_client_route", None)
-        if add is None:
-            return
         for address in _addresses(client):
             try:
-                add(address, spec.remote[0], spec.local_ts)
+                self.datapath.add_client_route(address, spec.remote[0], spec.local_ts)
                 client.routed = True
             except Exception as exc:  # a missing route costs reachability, not the tunnel
                 self.log.warning(f"no route to {address} installed: {exc}")

@@ -1,96 +1,109 @@
-"""The datapath interface the daemon drives, and its kernel implementation.
+"""The datapath contract: everything the daemon asks of the kernel, and where to get one.
+
+Two implementations: ``ikev2d.kernel.datapath.KernelDatapath`` (XFRM and routes over
+netlink, from ``open_kernel_datapath()``) and ``ikev2d.daemon.memory_datapath.MemoryDatapath``
+(dictionaries: the unit tests and the in-process benchmarks). tests/harness/datapath_contract.py
+holds both to the same checks.
 
 The daemon never imports the kernel room at module level: ``open_kernel_datapath()`` does, so
-unit tests (and ``ikev2d --check``) run without pyroute2 or NETLINK_XFRM. A test passes any
-object with the methods of :class:`Datapath` (a small in-memory fake).
+unit tests (and ``ikev2d --check``) run without pyroute2 or NETLINK_XFRM.
+
+Errors: a request the kernel refuses raises ``OSError`` (the kernel room's ``XfrmError`` and
+``RouteError`` are OSErrors naming the step); removing what is already gone is no error.
 """
 
 from __future__ import annotations
 
-import socket
-from typing import Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import socket
+
+    from ikev2d.kernel.tunnel import ChildTunnel, EventsLost, PolicyExpired, SaExpired
+
+    KernelEvent = SaExpired | PolicyExpired | EventsLost
 
 __all__ = ["Datapath", "open_kernel_datapath"]
 
 
 class Datapath(Protocol):
-    """What the daemon needs from the kernel (see ikev2d.kernel.xfrm.XfrmDatapath)."""
+    """What the daemon needs from the kernel (see ikev2d.kernel.xfrm for the XFRM side)."""
 
+    # -- SPIs and reqids ----------------------------------------------------------------------
     def allocate_spi(self, src: str, dst: str) -> int:
-        """A fresh inbound SPI for ESP from ``src`` (the client) to ``dst`` (us)."""
+        """A fresh inbound SPI (0xc0000000-0xcfffffff) for ESP from ``src`` (the client) to
+        ``dst`` (us): a larval SA, counted by all_counters, until install_child fills it."""
+        ...
 
-    def allocate_reqid(self) -> int: ...
+    def allocate_reqid(self) -> int:
+        """A reqid of ours (kernel.tunnel.OWNED_REQIDS) no installed tunnel uses."""
+        ...
 
-    def install_child(self, tunnel) -> None: ...
+    # -- Child SAs ----------------------------------------------------------------------------
+    def install_child(self, tunnel: ChildTunnel, *, outbound: bool = True) -> None:
+        """Both SAs of `tunnel` and its policies; ``outbound=False`` holds the outbound SA
+        back (the new SA of a rekey, until install_outbound). On failure nothing of it stays."""
+        ...
 
-    def remove_child(self, tunnel) -> None: ...
+    def install_outbound(self, tunnel: ChildTunnel) -> None:
+        """The outbound SA of a tunnel installed with ``outbound=False``."""
+        ...
 
-    def counters(self, tunnel): ...
+    def update_child(self, old: ChildTunnel, new: ChildTunnel) -> str:
+        """Move a tunnel to new outer addresses or encapsulation (MOBIKE, NAT re-mapping),
+        keeping SPIs, keys, reqid and sequence numbers; returns how ("migrate", "re-add").
+        A change of SPI or reqid raises ValueError."""
+        ...
 
-    def all_counters(self) -> dict[int, tuple[int, int]]: ...
+    def remove_child(self, tunnel: ChildTunnel) -> None:
+        """Both SAs, and each policy no other installed tunnel uses."""
+        ...
 
-    def add_client_route(self, virtual_ip: str, peer: str, local_ts) -> None:
-        """Route the client's virtual IP towards its outer address (kernel.routes)."""
+    def all_counters(self) -> dict[int, tuple[int, int]]:
+        """(bytes, packets) of every SA of ours by SPI, in one request."""
+        ...
+
+    # -- routes and addresses -----------------------------------------------------------------
+    def add_client_route(self, virtual_ip: str, peer: str, local_ts: Sequence[str]) -> None:
+        """Route a client's virtual IP the way its outer address ``peer`` goes, from our
+        address inside ``local_ts`` (kernel.routes); replaces an earlier one."""
+        ...
 
     def remove_client_route(self, virtual_ip: str) -> None: ...
 
     def addresses_beside(self, address: str) -> list[str]:
-        """Our other addresses on the interface holding `address` (kernel.addresses)."""
+        """Our other addresses on the interface holding ``address`` (MOBIKE's additional
+        addresses; kernel.addresses)."""
+        ...
 
-    def flush_owned(self) -> int: ...
+    def block_pool(self, pools: Sequence[str]) -> None:
+        """Drop clear packets from the ``pools`` (pool, pool6): only a client's ESP SA may
+        bring them in. Replaces the blocks of earlier pools; [] removes them."""
+        ...
 
-    def block_pool(self, pools: list[str]) -> None:
-        """Drop packets from the `pools` addresses that no client's ESP SA brought in
-        (optional: a datapath without it is a test double)."""
-
-    def fileno(self) -> int | None:
-        """An fd that becomes readable when ``read_events`` has something, or None."""
-
-    def read_events(self) -> list: ...
+    # -- start, events, stop ------------------------------------------------------------------
+    def flush_owned(self) -> int:
+        """Remove every SA, policy, route and block of ours (an earlier run's too); how many."""
+        ...
 
     def prepare_ike_socket(self, sock: socket.socket, natt: bool) -> None:
         """Make an IKE socket bypass IPsec policies; on the NAT-T port, decapsulate ESP."""
+        ...
+
+    def fileno(self) -> int | None:
+        """An fd that becomes readable when ``read_events`` has something, or None."""
+        ...
+
+    def read_events(self) -> list[KernelEvent]:
+        """Expire events already queued (an SA's soft or hard lifetime); never blocks."""
+        ...
 
     def close(self) -> None: ...
 
 
-def open_kernel_datapath():
+def open_kernel_datapath() -> Datapath:
     """The real datapath: XFRM over netlink in the current network namespace."""
-    from ikev2d.kernel.sockets import bypass_ike_socket, enable_udp_encap
-    from ikev2d.kernel.xfrm import XfrmDatapath  # pyroute2 only when needed
-
-    class KernelDatapath(XfrmDatapath):
-        """XFRM plus a /32 route to each client's virtual IP (see kernel.routes)."""
-
-        _routes = None
-
-        def _vip_routes(self):
-            if self._routes is None:
-                from ikev2d.kernel.routes import VirtualIpRoutes
-
-                self._routes = VirtualIpRoutes()
-            return self._routes
-
-        def add_client_route(self, virtual_ip: str, peer: str, local_ts) -> None:
-            self._vip_routes().add(virtual_ip, peer, local_ts)
-
-        def remove_client_route(self, virtual_ip: str) -> None:
-            self._vip_routes().remove(virtual_ip)
-
-        def addresses_beside(self, address: str) -> list[str]:
-            return self._vip_routes().addresses.beside(address)
-
-        def flush_owned(self) -> int:
-            return super().flush_owned() + self._vip_routes().flush()
-
-        def close(self) -> None:
-            super().close()
-            if self._routes is not None:
-                self._routes.close()
-
-        def prepare_ike_socket(self, sock: socket.socket, natt: bool) -> None:
-            bypass_ike_socket(sock)
-            if natt:
-                enable_udp_encap(sock)
+    from ikev2d.kernel.datapath import KernelDatapath  # pyroute2 only when needed
 
     return KernelDatapath()

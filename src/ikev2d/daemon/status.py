@@ -20,13 +20,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-from .actions import Client, Failure, address_text
+from .actions import Actions, Client, Failure
+from .counters import COUNTER_NAMES, ClientCounters
+from .udp import address_text
 
 __all__ = [
-    "COUNTER_NAMES",
+    "SAVE_KEYS_WARNING",
     "SNAPSHOT_NAME",
+    "StatusReport",
     "client_view",
     "failure_view",
     "stopped_view",
@@ -35,8 +38,57 @@ __all__ = [
 ]
 
 SNAPSHOT_NAME = "status.json"
-COUNTER_NAMES = ("bytes_in", "packets_in", "bytes_out", "packets_out")
+SAVE_KEYS_WARNING = (
+    "WARNING: --save-keys is ON: IKE and ESP keys of every tunnel are written to {} "
+    "- anyone who reads them can decrypt captured VPN traffic. Debugging only!"
+)
 _SEPARATORS = (", ", ": ")
+
+
+class StatusReport:
+    """The ``status`` and ``clients`` results of a running server."""
+
+    def __init__(
+        self,
+        actions: Actions,
+        counters: ClientCounters,
+        wall_clock: Callable[[], float],
+        save_keys: str | None = None,
+    ) -> None:
+        self._actions = actions
+        self._counters = counters
+        self._wall = wall_clock
+        self._save_keys = save_keys
+        self.started: float | None = None  # unix time the server started
+        self.listen: list[str] = []  # "address:port" of each IKE socket
+
+    def clients(self, *, fresh: bool = True) -> list[dict]:
+        """Client views with kernel counters (read now, or as last read)."""
+        return list(self._client_views(fresh))
+
+    def _client_views(self, fresh: bool) -> Iterator[dict]:
+        clients = self._actions.clients.values()
+        if fresh:
+            self._counters.update(clients)
+        return (client_view(client, client.counters) for client in clients)
+
+    def status(self, *, running: bool = True, fresh: bool = True, stream: bool = False) -> dict:
+        """The ``status`` result; `stream`: the clients as an iterator, for write_snapshot."""
+        now = self._wall()
+        started = self.started if self.started is not None else now
+        clients = self._client_views(fresh) if running else iter(())
+        warning = SAVE_KEYS_WARNING.format(self._save_keys) if self._save_keys else None
+        return {
+            "running": running,
+            "pid": os.getpid(),
+            **({} if running else {"reason": "stopped"}),
+            "started": int(started),
+            "uptime": int(now - started),
+            "listen": list(self.listen),
+            "clients": clients if stream else list(clients),
+            "failures": [failure_view(f) for f in self._actions.failures],
+            **({"save_keys": warning} if warning else {}),
+        }
 
 
 def client_view(client: Client, counters: tuple[int, ...] | None) -> dict:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import errno
 import socket
 import struct
+from collections.abc import Callable, Iterable
 
-from ikev2d.wire.nat_t import NON_ESP_MARKER
+from ikev2d.compat import Logger
+from ikev2d.wire.nat_t import add_non_esp_marker, split_udp4500
 
-__all__ = ["IkeSocket", "listens_on", "open_ike_sockets"]
+__all__ = ["IkeSocket", "IkeSockets", "address_text", "listens_on", "open_ike_sockets"]
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # <linux/in.h>; not exported by every Python
 IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
@@ -26,6 +28,12 @@ MAX_DATAGRAM = 65535
 _MSG_TRUNC = getattr(socket, "MSG_TRUNC", 0x20)
 
 Address = tuple[str, int]
+Prepare = Callable[[socket.socket, bool], None]  # Datapath.prepare_ike_socket
+
+
+def address_text(addr: Address) -> str:
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class IkeSocket:
@@ -57,9 +65,8 @@ class IkeSocket:
             return b"", remote, local
         if not self.natt:
             return bytes(self._view[:size]), remote, local
-        if size < 4 or self._view[:4] != NON_ESP_MARKER:
-            return b"", remote, local  # keepalive, or ESP the kernel did not decapsulate
-        return bytes(self._view[4:size]), remote, local
+        # a keepalive, or ESP the kernel did not decapsulate, is no IKE message: b""
+        return split_udp4500(self._view[:size]) or b"", remote, local
 
     def _local_ip(self, ancdata) -> str:
         for level, kind, data in ancdata:
@@ -71,7 +78,7 @@ class IkeSocket:
 
     def send(self, message: bytes, local: Address, remote: Address) -> None:
         """Send an IKE message from ``local``'s address (raises OSError)."""
-        data = NON_ESP_MARKER + message if self.natt else message
+        data = add_non_esp_marker(message) if self.natt else message
         if self.family == socket.AF_INET6:
             info = _IN6_PKTINFO.pack(socket.inet_pton(socket.AF_INET6, local[0]), 0)
             cmsg = (socket.IPPROTO_IPV6, IPV6_PKTINFO, info)
@@ -84,7 +91,7 @@ class IkeSocket:
         self.sock.close()
 
 
-def _open_one(ip: str, port: int, natt: bool, prepare) -> IkeSocket:
+def _open_one(ip: str, port: int, natt: bool, prepare: Prepare) -> IkeSocket:
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -103,7 +110,9 @@ def _open_one(ip: str, port: int, natt: bool, prepare) -> IkeSocket:
         raise
 
 
-def open_ike_sockets(listen, port: int, natt_port: int, prepare, log) -> list[IkeSocket]:
+def open_ike_sockets(
+    listen: Iterable[object], port: int, natt_port: int, prepare: Prepare, log: Logger
+) -> list[IkeSocket]:
     """Bind ``port`` and ``natt_port`` on every listen address.
 
     The IPv6 wildcard is skipped (with a log line) when the kernel has no IPv6; any other
@@ -133,9 +142,54 @@ def open_ike_sockets(listen, port: int, natt_port: int, prepare, log) -> list[Ik
     return opened
 
 
-def listens_on(sockets, address: str) -> bool:
+def listens_on(sockets: Iterable[IkeSocket], address: str) -> bool:
     """Whether one of `sockets` receives IKE sent to `address` (bound to it, or to the
     wildcard of its family)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"  # noqa: S104 - a comparison
     return any(s.family == family and s.bound[0] in (address, wildcard) for s in sockets)
+
+
+class IkeSockets:
+    """The server's IKE sockets; a reply leaves from the socket of the address it answers."""
+
+    def __init__(self, log: Logger) -> None:
+        self.sockets: list[IkeSocket] = []
+        self._log = log
+
+    def open(self, listen: Iterable[object], port: int, natt_port: int, prepare: Prepare) -> None:
+        self.sockets = open_ike_sockets(listen, port, natt_port, prepare, self._log)
+
+    def listen(self) -> list[str]:
+        """The address:port of each socket, as status lists them."""
+        return [address_text(s.bound) for s in self.sockets]
+
+    def listens_on(self, address: str) -> bool:
+        return listens_on(self.sockets, address)
+
+    def send(self, data: bytes, local: Address, remote: Address) -> None:
+        s = self._socket_for(local)
+        if s is None:
+            self._log.error(f"no socket for {address_text(local)}: dropped a message")
+            return
+        try:
+            s.send(data, local, remote)
+        except OSError as exc:  # UDP: the responder retransmits what matters
+            self._log.debug(f"send to {address_text(remote)} failed: {exc}")
+
+    def _socket_for(self, local: Address) -> IkeSocket | None:
+        fallback = None
+        v6 = ":" in local[0]
+        for s in self.sockets:
+            if s.bound[1] != local[1] or (s.family == socket.AF_INET6) != v6:
+                continue
+            if s.bound[0] == local[0]:
+                return s
+            if s.bound[0] in ("0.0.0.0", "::"):  # noqa: S104 - matching the wildcard bind
+                fallback = s
+        return fallback
+
+    def close(self) -> None:
+        for s in self.sockets:
+            s.close()
+        self.sockets = []

@@ -15,7 +15,6 @@ __all__ = [
     "OWNED_REQIDS",
     "REQID_LARVAL",
     "ChildTunnel",
-    "Counters",
     "EspTransform",
     "EventsLost",
     "Lifetimes",
@@ -148,14 +147,6 @@ class ChildTunnel:
             raise ValueError(f"reqid {self.reqid:#x} outside ikev2d's range")
         if not self.local_ts or not self.remote_ts:
             raise ValueError("a tunnel needs traffic selectors on both sides")
-
-
-@dataclass(frozen=True, slots=True)
-class Counters:
-    bytes_in: int
-    packets_in: int
-    bytes_out: int
-    packets_out: int
 
 
 @dataclass(frozen=True, slots=True)

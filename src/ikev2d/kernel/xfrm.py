@@ -5,7 +5,7 @@ Public surface (called by the daemon only)::
     dp = XfrmDatapath()                       # opens two NETLINK_XFRM sockets
     spi = dp.allocate_spi(src=peer, dst=us)   # larval inbound SA, SPI in 0xc0000000-0xcfffffff
     dp.install_child(ChildTunnel(...))        # UPDSA in, NEWSA out, UPDPOLICY out/in/fwd
-    dp.counters(tunnel) -> Counters           # curlft of both SAs (GETSA)
+    dp.all_counters() -> {spi: (bytes, pkts)} # curlft of every SA of ours (one GETSA dump)
     dp.remove_child(tunnel)                   # DELSA both, DELPOLICY when no tunnel uses it
     dp.flush_owned() -> int                   # leftovers of an earlier run, ours only
     dp.block_pool(["10.10.10.0/24"])          # clear packets from the pools: dropped
@@ -41,7 +41,6 @@ from ikev2d.kernel.tunnel import (
     OWNED_REQIDS,
     REQID_LARVAL,
     ChildTunnel,
-    Counters,
     EspTransform,
     EventsLost,
     Lifetimes,
@@ -56,7 +55,6 @@ __all__ = [
     "OWNED_REQIDS",
     "REQID_LARVAL",
     "ChildTunnel",
-    "Counters",
     "EspTransform",
     "EventsLost",
     "Lifetimes",
@@ -334,17 +332,6 @@ class XfrmDatapath:
                 self._policy_refs[spec.key] = 1
                 self._release_policy(spec)
             # else: not installed by us, and a live tunnel still uses it; leave it.
-
-    def counters(self, tunnel: ChildTunnel) -> Counters:
-        """Bytes and packets through the inbound and outbound SA (their current lifetime)."""
-        inbound = self._sa_info(tunnel.local, tunnel.inbound.spi)
-        outbound = self._sa_info(tunnel.remote, tunnel.outbound.spi)
-        return Counters(
-            bytes_in=inbound["cur_bytes"],
-            packets_in=inbound["cur_packets"],
-            bytes_out=outbound["cur_bytes"],
-            packets_out=outbound["cur_packets"],
-        )
 
     def all_counters(self) -> dict[int, tuple[int, int]]:
         """(bytes, packets) of every SA of ours by SPI, from ONE dump: a status of many

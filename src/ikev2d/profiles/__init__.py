@@ -3,7 +3,7 @@ the Android built-in client's setup card, and ``ikev2ctl check``'s platform repo
 
 from .check import check_main, check_report, format_report
 from .common import PLATFORMS, Profile, ProfileError
-from .render import profile_command, profile_main, render_profile
+from .render import profile_command, profile_main, profile_request, render_profile
 
 __all__ = [
     "PLATFORMS",
@@ -14,5 +14,6 @@ __all__ = [
     "format_report",
     "profile_command",
     "profile_main",
+    "profile_request",
     "render_profile",
 ]

@@ -15,7 +15,14 @@ from .common import PLATFORMS, Profile, ProfileError
 from .sswan import render_sswan
 from .windows import render_powershell
 
-__all__ = ["PKI_DIR", "pki_material", "profile_command", "profile_main", "render_profile"]
+__all__ = [
+    "PKI_DIR",
+    "pki_material",
+    "profile_command",
+    "profile_main",
+    "profile_request",
+    "render_profile",
+]
 
 PKI_DIR = "/etc/ikev2d/pki"
 
@@ -59,6 +66,16 @@ def profile_command(config: ServerConfig, platform: str, user: str | None, **kwa
         "contains_secret": _contains_secret(config, platform),
     }
     return result
+
+
+def profile_request(config: ServerConfig, platform: object, user: object) -> dict:
+    """The control socket's ``profile`` (LuCI's download buttons): the request's values
+    checked, the CA and the user's PKCS#12 read from the configuration's pki_dir."""
+    if not isinstance(platform, str) or platform not in PLATFORMS:
+        raise ProfileError(f'profile needs a "platform": one of {", ".join(PLATFORMS)}')
+    if user is not None and (not isinstance(user, str) or len(user) > 128):
+        raise ProfileError('"user" must be a user name')
+    return profile_command(config, platform, user, **pki_material(config.pki_dir, user))
 
 
 def _contains_secret(config: ServerConfig, platform: str) -> bool:

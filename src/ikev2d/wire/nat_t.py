@@ -1,13 +1,13 @@
 """UDP port 4500 demultiplexing (RFC 3948 §2.2, RFC 7296 §2.23).
 
 On port 4500 an IKE message is preceded by the 4-byte non-ESP marker (zeros, where ESP would
-have its non-zero SPI); a single 0xFF byte is a NAT-keepalive.
+have its non-zero SPI); a single 0xFF byte is a NAT-keepalive. The daemon's IKE sockets
+(daemon/udp.py) and the fuzz recorder frame with these.
 """
 
-__all__ = ["NAT_KEEPALIVE", "NON_ESP_MARKER", "add_non_esp_marker", "split_udp4500"]
+__all__ = ["NON_ESP_MARKER", "add_non_esp_marker", "split_udp4500"]
 
 NON_ESP_MARKER = b"\x00\x00\x00\x00"
-NAT_KEEPALIVE = b"\xff"
 
 
 def split_udp4500(datagram: bytes | memoryview) -> bytes | None:

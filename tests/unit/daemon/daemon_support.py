@@ -1,4 +1,4 @@
-"""Fixtures for the daemon tests: a fake datapath, a config on loopback high ports, and the
+"""Fixtures for the daemon tests: the in-memory datapath, a config on loopback high ports, and the
 real event loop running in a thread (the in-memory initiator of tests/unit/ike drives it)."""
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import pytest
 
 from ikev2d.compat import Logger
 from ikev2d.daemon.loop import Daemon
+from ikev2d.daemon.memory_datapath import MemoryDatapath
 from ikev2d.policy.config import from_mapping
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ike"))  # ike_initiator
-
-from daemon_fakes import FakeDatapath
 
 PSK = "correct horse battery staple 42"
 
@@ -107,8 +106,8 @@ class RunningDaemon:
 
 
 @pytest.fixture
-def datapath() -> FakeDatapath:
-    return FakeDatapath()
+def datapath() -> MemoryDatapath:
+    return MemoryDatapath()
 
 
 @pytest.fixture

@@ -1,15 +1,15 @@
-"""Events → kernel actions and client records, with the fake datapath; nothing secret logged."""
+"""Events → kernel actions and client records, on the in-memory datapath; nothing secret logged."""
 
 from __future__ import annotations
 
 import json
 import os
 
-from daemon_fakes import FakeDatapath
 from daemon_support import LogCapture
 
 from ikev2d.compat import Logger
 from ikev2d.daemon.actions import MAX_FAILURES, Actions, soft_lifetime, tunnel_from_spec
+from ikev2d.daemon.memory_datapath import MemoryDatapath
 from ikev2d.daemon.status import client_view, write_snapshot
 from ikev2d.ike import events as ev
 from ikev2d.kernel.tunnel import EspTransform, UdpEncap
@@ -41,7 +41,7 @@ def spec(spi=0xC0000101, *, aead=True, encap=None, lifetime=3600) -> ev.ChildSaS
 
 class Setup:
     def __init__(self) -> None:
-        self.dp = FakeDatapath()
+        self.dp = MemoryDatapath()
         self.out = LogCapture()
         self.failed: list[int] = []
         self.actions = Actions(
@@ -86,7 +86,7 @@ def test_install_and_remove_follow_the_events():
     s.actions.apply(ev.ChildSaRemoved(7, spec()))
     assert s.dp.installed == {} and s.actions.tunnels == {} and client.tunnels == []
     s.actions.apply(ev.ChildSaRemoved(7, spec()))  # twice: nothing more to remove
-    assert len(s.dp.removed) == 1
+    assert [op for op in s.dp.journal if op[0] == "remove"] == [("remove", 0xC0000101)]
     s.actions.apply(ev.IkeSaTerminated(7, "alice@home", "deleted by the client"))
     assert s.actions.clients == {}
     assert "client alice@home (203.0.113.7:4500) disconnected: deleted by the client" in s.out.text

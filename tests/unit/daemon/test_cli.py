@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from daemon_fakes import FakeDatapath  # noqa: F401 - the start_daemon fixture uses it
 from daemon_support import PSK
 from ike_initiator import vip
 from test_control import write_toml

@@ -1,5 +1,6 @@
 """The real event loop on loopback ports, driven by the in-memory initiator of tests/unit/ike,
-with a fake datapath: IKE on 500 and 4500, the non-ESP marker, kernel actions, control, stop."""
+on the in-memory datapath: IKE on 500 and 4500, the non-ESP marker, kernel actions, control,
+stop."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import os
 import socket
 import time
 
-from daemon_fakes import FakeDatapath
 from ike_initiator import Initiator, vip
 
 from ikev2d.daemon.loop import router_memory
-from ikev2d.kernel.tunnel import Counters, EspTransform, UdpEncap
+from ikev2d.daemon.memory_datapath import MemoryDatapath
+from ikev2d.kernel.tunnel import EspTransform, UdpEncap
 from ikev2d.wire.enums import IdType, NotifyType, ProtocolId
 from ikev2d.wire.message import decode_message
 from ikev2d.wire.nat_t import NON_ESP_MARKER
@@ -93,9 +94,12 @@ def test_connect_on_500_installs_the_tunnel_and_shows_in_status(start_daemon, da
     assert tunnel.lifetimes.hard_seconds >= d.config.child_lifetime
     assert 0 < tunnel.lifetimes.soft_seconds < tunnel.lifetimes.hard_seconds
     # the larval SA goes from the client to us
-    assert datapath.spi_calls == [("127.0.0.1", "127.0.0.1")]
+    assert [op for op in datapath.journal if op[0] == "allocate_spi"] == [
+        ("allocate_spi", "127.0.0.1 -> 127.0.0.1")
+    ]
 
-    datapath.counts[tunnel.inbound.spi] = Counters(1000, 10, 2000, 20)
+    datapath.count(tunnel.inbound.spi, 1000, 10)
+    datapath.count(tunnel.outbound.spi, 2000, 20)
     (client,) = d.control({"cmd": "clients"})["result"]
     assert client["identity"] == "alice@home" and client["virtual_ip"] == address
     assert client["remote"] == f"127.0.0.1:{phone.sock.getsockname()[1]}"
@@ -115,12 +119,13 @@ def test_disconnect_by_virtual_ip_sends_delete_and_removes_kernel_state(start_da
     d = start_daemon()
     phone = Phone(d.ike)
     address = str(vip(phone.connect()))
+    (tunnel,) = datapath.installed.values()
     reply = d.control({"cmd": "disconnect", "target": address})
     assert reply == {"ok": True, "result": {"disconnected": ["phone@example.test"]}}
     header, inner = phone.ike.open(phone.receive())
     assert not header.response and isinstance(inner[0], DeletePayload)
     assert inner[0].protocol == ProtocolId.IKE
-    assert datapath.installed == {} and len(datapath.removed) == 1
+    assert datapath.installed == {} and ("remove", tunnel.inbound.spi) in datapath.journal
     assert d.snapshot()["clients"] == []
     again = d.control({"cmd": "disconnect", "target": address})
     assert again["ok"] is False and address in again["error"]
@@ -260,7 +265,7 @@ def test_two_clients_get_different_addresses(start_daemon, datapath):
     b.close()
 
 
-def test_ike_sockets_are_prepared_for_the_kernel(start_daemon, datapath: FakeDatapath):
+def test_ike_sockets_are_prepared_for_the_kernel(start_daemon, datapath: MemoryDatapath):
     start_daemon()
     assert sorted(datapath.prepared) == [(socket.AF_INET, False), (socket.AF_INET, True)]
 

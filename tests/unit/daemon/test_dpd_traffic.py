@@ -1,5 +1,5 @@
 """DPD probes only idle clients: the real Daemon loop on loopback, stepped turn by turn on an
-injected clock, reads the (fake) kernel's inbound ESP counters every dpd_delay/2 and spares
+injected clock, reads the (in-memory) kernel's inbound ESP counters every dpd_delay/2 and spares
 the client whose counters rise; a client whose counters stand still gets an empty
 INFORMATIONAL request (RFC 7296 §1.4) once dpd_delay has passed."""
 
@@ -13,7 +13,6 @@ from ike_initiator import Initiator
 
 from ikev2d.compat import Logger
 from ikev2d.daemon.loop import Daemon
-from ikev2d.kernel.tunnel import Counters
 from ikev2d.policy.config import from_mapping
 from ikev2d.wire.enums import ExchangeType, IdType
 
@@ -136,8 +135,8 @@ def test_a_client_sending_esp_gets_no_liveness_check_an_idle_one_does(world, dat
     probes_busy, probes_idle = [], []
     steps = int(3 * DPD / STEP)
     for n in range(1, steps + 1):
-        datapath.counts[busy_in] = Counters(1000 * n, 10 * n, 0, 0)  # ESP keeps arriving
-        datapath.counts[idle_in] = Counters(0, 0, 700 * n, 7 * n)  # only we send to it
+        datapath.count(busy_in, 1000, 10)  # ESP keeps arriving
+        datapath.count(datapath.installed[idle_in].outbound.spi, 700, 7)  # only we send to it
         d.advance_to(T0 + n * STEP)
         probes_busy += busy.liveness_checks(answer=True)
         probes_idle += idle.liveness_checks(answer=True)
@@ -153,7 +152,7 @@ def test_a_client_whose_traffic_stops_is_checked_a_dpd_delay_later(world, datapa
     busy_in = inbound_spi(datapath, busy)
     t = T0
     for n in range(1, int(2 * DPD / STEP) + 1):  # 20 s of ESP: no check
-        datapath.counts[busy_in] = Counters(1000 * n, 10 * n, 0, 0)
+        datapath.count(busy_in, 1000, 10)
         t = T0 + n * STEP
         d.advance_to(t)
         assert busy.liveness_checks(answer=True) == []
@@ -173,7 +172,7 @@ def test_an_unanswered_check_of_an_idle_client_ends_it_while_the_busy_one_stays(
     d, busy, idle = world
     busy_in, idle_in = inbound_spi(datapath, busy), inbound_spi(datapath, idle)
     for n in range(1, int(4 * DPD / STEP) + 1):  # 10 s idle + retransmissions (2, 4, 8 s ...)
-        datapath.counts[busy_in] = Counters(1000 * n, 10 * n, 0, 0)
+        datapath.count(busy_in, 1000, 10)
         d.advance_to(T0 + n * STEP)
         busy.liveness_checks(answer=True)
         idle.received()  # the phone is gone: nothing answers

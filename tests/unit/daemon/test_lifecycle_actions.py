@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from daemon_fakes import FakeDatapath
 from daemon_support import LogCapture
 from test_actions import KEY_IN, Setup, established, spec
 
 from ikev2d.compat import Logger
 from ikev2d.daemon.actions import Actions
+from ikev2d.daemon.memory_datapath import MemoryDatapath
 from ikev2d.daemon.savekeys import ESP_FILE, IKE_FILE, KeyWriter, esp_lines, ike_line
 from ikev2d.ike import events as ev
 
@@ -22,12 +22,12 @@ def test_client_rekey_installs_inbound_first_outbound_before_the_old_goes():
     new = dataclasses.replace(first, inbound_spi=0xC0000202, outbound_spi=0x0BADCAFE)
     # CREATE_CHILD_SA { N(REKEY_SA) ... } from the client: the new SA, outbound held back
     s.actions.apply(ev.ChildSaInstalled(7, new, replaces=0xC0000101))
-    assert s.dp.ops == [("in", 0xC0000101), ("out", 0xC0000101), ("in", 0xC0000202)]
+    assert s.dp.journal == [("in", 0xC0000101), ("out", 0xC0000101), ("in", 0xC0000202)]
     old_reqid = s.dp.installed[0xC0000101].reqid
     assert s.dp.installed[0xC0000202].reqid == old_reqid  # same reqid: no policy change
     # the client's Delete for the old one: our new outbound SA goes in, then the old goes
     s.actions.apply(ev.ChildSaRemoved(7, first))
-    assert s.dp.ops[3:] == [("out", 0xC0000202), ("remove", 0xC0000101)]
+    assert s.dp.journal[3:] == [("out", 0xC0000202), ("remove", 0xC0000101)]
     assert s.actions.clients[7].tunnels == [0xC0000202]
     assert s.actions.waiting_outbound == {}
 
@@ -41,7 +41,7 @@ def test_a_rekeyed_child_removed_first_never_gets_its_outbound_sa():
     s.actions.apply(ev.ChildSaInstalled(7, new, replaces=0xC0000101))
     s.actions.apply(ev.ChildSaRemoved(7, new))  # lost a §2.8.1 collision
     s.actions.apply(ev.ChildSaRemoved(7, first))
-    assert ("out", 0xC0000202) not in s.dp.ops and s.dp.installed == {}
+    assert ("out", 0xC0000202) not in s.dp.journal and s.dp.installed == {}
 
 
 def test_ike_rekey_moves_the_client_record():
@@ -62,8 +62,10 @@ def test_child_updated_moves_the_tunnel_and_the_client():
     s.actions.apply(ev.ChildSaInstalled(7, old))
     moved = dataclasses.replace(old, local=("198.51.100.1", 4500),
                                 remote=("203.0.113.99", 4501), encap=(4500, 4501))  # fmt: skip
+    before = s.dp.installed[0xC0000101]
     s.actions.apply(ev.ChildSaUpdated(7, old, moved))
-    ((before, after),) = s.dp.moves
+    assert s.dp.journal[-1] == ("move", 0xC0000101)
+    after = s.dp.installed[0xC0000101]
     assert str(before.remote) == "203.0.113.7" and str(after.remote) == "203.0.113.99"
     assert after.encap is not None and (after.encap.local_port, after.encap.remote_port) == (
         4500, 4501,
@@ -74,7 +76,7 @@ def test_child_updated_moves_the_tunnel_and_the_client():
     assert "moved to 198.51.100.1:4500 <=> 203.0.113.99:4501" in s.out.text
     # removing it later removes the moved tunnel
     s.actions.apply(ev.ChildSaRemoved(7, moved))
-    assert s.dp.removed == [after]
+    assert s.dp.installed == {} and s.dp.journal[-1] == ("remove", 0xC0000101)
 
 
 def test_save_keys_lines_in_wiresharks_uat_format(tmp_path):
@@ -101,7 +103,7 @@ def test_save_keys_lines_in_wiresharks_uat_format(tmp_path):
     assert '"NULL",""' in esp_lines(spec())
 
     writer = KeyWriter(str(tmp_path / "keys"))
-    a = Actions(FakeDatapath(), Logger("debug", stream=LogCapture()), lambda: 0.0,
+    a = Actions(MemoryDatapath(), Logger("debug", stream=LogCapture()), lambda: 0.0,
                 key_writer=writer)  # fmt: skip
     a.apply(established())
     a.apply(ike)

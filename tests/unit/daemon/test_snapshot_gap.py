@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
-from daemon_fakes import FakeDatapath
 from daemon_support import LogCapture, server_table
 
 from ikev2d.compat import Logger
 from ikev2d.daemon.actions import Client
-from ikev2d.daemon.loop import SNAPSHOT_MIN_GAP, SNAPSHOT_REFRESH, Daemon, snapshot_gap
+from ikev2d.daemon.loop import Daemon
+from ikev2d.daemon.memory_datapath import MemoryDatapath
+from ikev2d.daemon.snapshot import SNAPSHOT_MIN_GAP, SNAPSHOT_REFRESH, snapshot_gap
 from ikev2d.policy.config import from_mapping
 
 
@@ -28,23 +29,23 @@ def _client(i: int) -> Client:
 def test_burst_of_many_clients_is_written_once_per_gap(tmp_path):
     clock = [100.0]
     config = from_mapping({"server": server_table(tmp_path)})
-    daemon = Daemon(config, datapath=FakeDatapath(), clock=lambda: clock[0],
+    daemon = Daemon(config, datapath=MemoryDatapath(), clock=lambda: clock[0],
                     log=Logger("error", stream=LogCapture()))  # fmt: skip
     path = tmp_path / "run" / "status.json"
 
     def written() -> int:
         return len(json.loads(path.read_text())["clients"])
 
-    daemon._snapshot()
+    daemon.snapshots.write()
     assert written() == 0
     for i in range(1000):  # a storm: one connect every 2 ms
         clock[0] += 0.002
         daemon.actions.clients[i] = _client(i)
         daemon.actions.changed = True
-        daemon._snapshot()
+        daemon.snapshots.write()
         if i == 600:
             assert written() == 0  # 1.2 s in, but 600 clients widen the window to 2.4 s
-    assert written() == 0 < daemon._next_refresh - clock[0] <= 4.0
-    clock[0] = daemon._next_refresh
-    daemon._snapshot()
+    assert written() == 0 < daemon.snapshots.next_refresh - clock[0] <= 4.0
+    clock[0] = daemon.snapshots.next_refresh
+    daemon.snapshots.write()
     assert written() == 1000

@@ -19,18 +19,13 @@ PHONE = ("192.0.2.10", 500)
 _DAEMON = """
 import json, sys
 from ikev2d.daemon.loop import Daemon
+from ikev2d.daemon.memory_datapath import MemoryDatapath
 from ikev2d.policy.config import from_mapping
-
-class Datapath:
-    spi = 0xC0000100
-    def allocate_spi(self, remote, local):
-        self.spi += 1
-        return self.spi
 
 config = from_mapping({"server": {
     "psk": "correct horse battery staple 42", "local_id": "vpn.example.test",
     "local_id_type": "fqdn", "local_subnet": ["192.168.1.0/24"], "pki_dir": sys.argv[1]}})
-daemon = Daemon(config, datapath=Datapath())
+daemon = Daemon(config, datapath=MemoryDatapath())
 print(json.dumps(sorted(sys.modules)), flush=True)
 for line in sys.stdin:
     daemon.responder.receive_datagram(
