@@ -297,7 +297,7 @@ def test_client_moves_tunnel_follows_with_sequence_numbers(pair, method, encap):
         if encap:
             socks.append(cli.udp4500(CLI2, 4501))
         if method == "re-add":
-            srv.dp._migrate_works = cli.dp._migrate_works = False
+            srv.dp._mover.migrate_works = cli.dp._mover.migrate_works = False
         assert srv.dp.update_child(srv_t, srv_new) == method
         assert cli.dp.update_child(cli_t, cli_new) == method
         ping = _ping(cli, 5)

@@ -25,6 +25,7 @@ __all__ = [
     "NLM_F_DUMP",
     "NLM_F_REQUEST",
     "NetlinkSocket",
+    "Reply",
     "iter_messages",
 ]
 
@@ -50,6 +51,8 @@ _RECV_SIZE = 1 << 16
 # A dump of a big SAD arrives in many datagrams; this bounds the loop, not the table size.
 _MAX_DATAGRAMS = 1 << 20
 _TIMEOUT = 5.0
+
+Reply = tuple[int, bytearray, int]  # (message type, receive buffer, offset of the message)
 
 
 def iter_messages(buf: bytearray) -> Iterator[tuple[int, int, int, int]]:
@@ -143,7 +146,7 @@ class NetlinkSocket:
     def next_seq(self) -> int:
         return next(self._seq)
 
-    def request(self, data: bytes, seq: int, operation: str) -> list[tuple[int, bytearray, int]]:
+    def request(self, data: bytes, seq: int, operation: str) -> list[Reply]:
         """Send one request and collect its replies up to the ack (or NLMSG_DONE for dumps).
 
         Returns (type, buffer, offset) of each non-control reply; raises ``error`` (see the
@@ -215,7 +218,7 @@ class NetlinkSocket:
     def _expects_ack(data: bytes) -> bool:
         return bool(_HDR.unpack_from(data)[2] & NLM_F_ACK)
 
-    def receive_nowait(self) -> Iterator[tuple[int, bytearray, int]]:
+    def receive_nowait(self) -> Iterator[Reply]:
         """Every message already queued on a listener socket, never blocking.
 
         Yields (-ENOBUFS, empty, 0) once if the kernel dropped events for lack of buffer space.

@@ -9,7 +9,8 @@ Public surface (called by the daemon only)::
     dp.remove_child(tunnel)                   # DELSA both, DELPOLICY when no tunnel uses it
     dp.flush_owned() -> int                   # leftovers of an earlier run, ours only
     dp.block_pool(["10.10.10.0/24"])          # clear packets from the pools: dropped
-    dp.fileno(); dp.read_events()             # expire multicasts, never blocks
+    dp.update_child(old, new) -> str          # MOBIKE: MIGRATE, else re-add (kernel.xfrm_move)
+    dp.fileno(); dp.read_events()             # expire multicasts, never blocks (xfrm_events)
     dp.close()
 
 Ownership: every SA and every policy template we install carries a reqid from
@@ -50,6 +51,9 @@ from ikev2d.kernel.tunnel import (
     UdpEncap,
 )
 from ikev2d.kernel.xfrm_codec import FieldReader
+from ikev2d.kernel.xfrm_events import ExpireListener, KernelEvent
+from ikev2d.kernel.xfrm_move import TunnelMover
+from ikev2d.kernel.xfrm_requests import call, delete_quietly
 
 __all__ = [
     "OWNED_REQIDS",
@@ -67,7 +71,6 @@ __all__ = [
 
 SPI_MIN = 0xC000_0000
 SPI_MAX = 0xCFFF_FFFF
-_MAX_EVENTS = 4096  # per read_events() call; the rest waits for the next poll
 
 
 def _ip(value: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -106,22 +109,18 @@ class XfrmDatapath:
     def __init__(self, *, listen: bool = True) -> None:
         self._nl = NetlinkSocket()
         try:
-            self._events = NetlinkSocket(groups=(m.XFRMNLGRP_EXPIRE,)) if listen else None
+            self._events = ExpireListener() if listen else None
         except BaseException:
             self._nl.close()
             raise
+        self._mover = TunnelMover(self._nl)
         self._policy_refs: _Multiset[tuple] = _Multiset()
         self._installed: dict[tuple, int] = {}  # tunnel key -> reqid
         self._next_reqid = REQID_LARVAL + 1
-        self._migrate_works = True  # until the kernel says it has no XFRM_MSG_MIGRATE
         self._deferred: set[tuple] = set()  # tunnels whose outbound SA is not added yet
         self._pool_block: list[b.PolicySpec] = []  # the in/fwd block policies of the pool
 
     # -- requests ---------------------------------------------------------------------------
-
-    def _call(self, build, operation: str, *args):
-        seq = self._nl.next_seq()
-        return self._nl.request(build(*args, seq), seq, operation)
 
     def allocate_reqid(self) -> int:
         """A reqid from our range not used by an installed tunnel of this process."""
@@ -137,7 +136,7 @@ class XfrmDatapath:
         src, dst = _ip(src), _ip(dst)
         if reqid not in OWNED_REQIDS:
             raise ValueError(f"reqid {reqid:#x} outside ikev2d's range")
-        replies = self._call(b.build_allocspi, "ALLOCSPI", src, dst, reqid, SPI_MIN, SPI_MAX)
+        replies = call(self._nl, b.build_allocspi, "ALLOCSPI", src, dst, reqid, SPI_MIN, SPI_MAX)
         for mtype, buf, offset in replies:
             if mtype == m.XFRM_MSG.NEWSA:
                 try:
@@ -186,7 +185,7 @@ class XfrmDatapath:
                     self._policy_refs[what.key] += 1
             if errors[0] is not None and errors[0].not_found:
                 # The larval SA expired (or allocate_spi was not used): add it afresh.
-                self._call(b.build_sa, "NEWSA", tunnel, True, m.XFRM_MSG.NEWSA)
+                call(self._nl, b.build_sa, "NEWSA", tunnel, True, m.XFRM_MSG.NEWSA)
                 done_sas.append(inbound)
                 errors[0] = None
             failed = next((e for e in errors if e is not None), None)
@@ -220,87 +219,31 @@ class XfrmDatapath:
 
     def install_outbound(self, tunnel: ChildTunnel) -> None:
         """Add the outbound SA of a tunnel installed with ``outbound=False``."""
-        self._call(b.build_sa, "NEWSA", tunnel, False, m.XFRM_MSG.NEWSA)
+        call(self._nl, b.build_sa, "NEWSA", tunnel, False, m.XFRM_MSG.NEWSA)
         self._deferred.discard(_tunnel_key(tunnel))
 
     def update_child(self, old: ChildTunnel, new: ChildTunnel) -> str:
-        """Move a tunnel to new outer addresses/encapsulation (MOBIKE, NAT re-mapping):
-        same SPIs, keys and reqid, and the same sequence numbers (a peer's replay window
-        would drop packets whose numbers started again at 1). Returns the method used.
-
-        First XFRM_MSG_MIGRATE (CONFIG_XFRM_MIGRATE: the kernel moves SAs and templates
-        atomically); when the kernel lacks it, or it cannot express the change (dropping
-        UDP encapsulation), the SAs are deleted and re-added with their replay state and
-        lifetime counters copied, and the templates rewritten (strongSwan's way)."""
+        """Move a tunnel to new outer addresses/encapsulation (kernel.xfrm_move): same SPIs,
+        keys, reqid and sequence numbers. Returns the method used."""
         if (old.inbound.spi, old.outbound.spi, old.reqid) != (
             new.inbound.spi, new.outbound.spi, new.reqid,
         ):  # fmt: skip
             raise ValueError("update_child keeps SPIs and reqid; rekey for new ones")
-        if self._migrate_works and not (old.encap is not None and new.encap is None):
-            try:
-                self._migrate(old, new)
-            except XfrmError as exc:
-                if exc.errno in (22, 92, 95, 38):  # EINVAL ENOPROTOOPT EOPNOTSUPP ENOSYS
-                    self._migrate_works = False
-            else:
-                self._moved(old, new)
-                return "migrate"
-        self._readd(old, new)
-        self._moved(old, new)
-        return "re-add"
-
-    def _moved(self, old: ChildTunnel, new: ChildTunnel) -> None:
+        deferred = _tunnel_key(old) in self._deferred
+        how = self._mover.move(old, new, outbound_added=not deferred)
         reqid = self._installed.pop(_tunnel_key(old), None)
         if reqid is not None:
             self._installed[_tunnel_key(new)] = reqid
-
-    def _migrate(self, old: ChildTunnel, new: ChildTunnel) -> None:
-        out = b.Move(old.local, old.remote, new.local, new.remote, old.reqid)
-        inb = b.Move(old.remote, old.local, new.remote, new.local, old.reqid)
-        enc = new.encap
-        for spec in b.policy_specs(old):
-            if spec.direction == m.XFRM_POLICY_OUT:
-                moves, encap = [out], (enc.local_port, enc.remote_port) if enc else None
-            else:
-                moves, encap = [inb], (enc.remote_port, enc.local_port) if enc else None
-            self._call(b.build_migrate, "MIGRATE", spec, moves, encap)
-
-    def _readd(self, old: ChildTunnel, new: ChildTunnel) -> None:
-        for inbound in (True, False):
-            spi = new.inbound.spi if inbound else new.outbound.spi
-            where = (old.local, new.local) if inbound else (old.remote, new.remote)
-            carried = None
-            for dst in dict.fromkeys(where):  # the old address, else (half moved) the new
-                try:
-                    carried = b.sa_runtime(self._sa_info(dst, spi))
-                except XfrmError as exc:
-                    if not exc.not_found:
-                        raise
-                    continue
-                self._delete_quietly(b.build_delsa, "DELSA", dst, spi)
-                break
-            if carried is None and not inbound and (new.local, new.inbound.spi) in self._deferred:
-                continue  # an outbound SA not added yet (install_outbound comes later)
-            seq = self._nl.next_seq()
-            msg = b.build_sa(new, inbound, m.XFRM_MSG.NEWSA, seq, carried)
-            self._nl.request(msg, seq, "NEWSA")
-        for spec in b.policy_specs(new):
-            self._call(b.build_policy, "UPDPOLICY", spec, new.reqid, m.XFRM_MSG.UPDPOLICY)
+        if deferred:  # still waiting for install_outbound, now under its new address
+            self._deferred.discard(_tunnel_key(old))
+            self._deferred.add(_tunnel_key(new))
+        return how
 
     def _undo(self, sas: list[tuple], policies: list[b.PolicySpec]) -> None:
         for spec in policies:
             self._release_policy(spec)
         for dst, spi in sas:
-            self._delete_quietly(b.build_delsa, "DELSA", dst, spi)
-
-    def _delete_quietly(self, build, operation: str, *args) -> bool:
-        try:
-            self._call(build, operation, *args)
-        except XfrmError as exc:
-            if not exc.not_found:
-                raise
-            return False
-        return True
+            delete_quietly(self._nl, b.build_delsa, "DELSA", dst, spi)
 
     def _release_policy(self, spec: b.PolicySpec) -> None:
         self._policy_refs[spec.key] -= 1
@@ -320,8 +263,8 @@ class XfrmDatapath:
 
     def remove_child(self, tunnel: ChildTunnel) -> None:
         """Delete both SAs, and each policy no other installed tunnel still uses."""
-        self._delete_quietly(b.build_delsa, "DELSA", tunnel.local, tunnel.inbound.spi)
-        self._delete_quietly(b.build_delsa, "DELSA", tunnel.remote, tunnel.outbound.spi)
+        delete_quietly(self._nl, b.build_delsa, "DELSA", tunnel.local, tunnel.inbound.spi)
+        delete_quietly(self._nl, b.build_delsa, "DELSA", tunnel.remote, tunnel.outbound.spi)
         known = self._installed.pop(_tunnel_key(tunnel), None) is not None
         self._deferred.discard(_tunnel_key(tunnel))
         for spec in b.policy_specs(tunnel):
@@ -337,22 +280,16 @@ class XfrmDatapath:
         """(bytes, packets) of every SA of ours by SPI, from ONE dump: a status of many
         clients costs one netlink exchange, not two per client."""
         found: dict[int, tuple[int, int]] = {}
-        for mtype, buf, offset in self._call(b.build_dump, "GETSA", m.XFRM_MSG.GETSA):
+        for mtype, buf, offset in call(self._nl, b.build_dump, "GETSA", m.XFRM_MSG.GETSA):
             sa = _owned_sa(mtype, buf, offset)
             if sa is not None:
                 found[sa[1]] = (sa[3], sa[4])
         return found
 
-    def _sa_info(self, dst, spi: int):
-        for mtype, buf, offset in self._call(b.build_getsa, "GETSA", dst, spi):
-            if mtype == m.XFRM_MSG.NEWSA:
-                return m.decode_message(m.xfrm_usersa_info, buf, offset)
-        raise XfrmError(71, "GETSA answered without an SA", "GETSA")  # EPROTO
-
     def flush_owned(self) -> int:
         """Delete every SA and policy carrying one of our reqids; return how many."""
         removed = 0
-        for mtype, buf, offset in self._call(b.build_dump, "GETPOLICY", m.XFRM_MSG.GETPOLICY):
+        for mtype, buf, offset in call(self._nl, b.build_dump, "GETPOLICY", m.XFRM_MSG.GETPOLICY):
             if mtype != m.XFRM_MSG.NEWPOLICY:
                 continue
             pol = m.decode_message(m.xfrm_userpolicy_info, buf, offset)
@@ -365,11 +302,11 @@ class XfrmDatapath:
                 except XfrmError as exc:
                     if not exc.not_found:
                         raise
-        for mtype, buf, offset in self._call(b.build_dump, "GETSA", m.XFRM_MSG.GETSA):
+        for mtype, buf, offset in call(self._nl, b.build_dump, "GETSA", m.XFRM_MSG.GETSA):
             sa = _owned_sa(mtype, buf, offset)
             if sa is not None:
                 dst = b.address_from(sa[0], sa[6])
-                removed += self._delete_quietly(b.build_delsa, "DELSA", dst, sa[1])
+                removed += delete_quietly(self._nl, b.build_delsa, "DELSA", dst, sa[1])
         self._policy_refs.clear()
         self._installed.clear()
         self._pool_block = []
@@ -383,21 +320,9 @@ class XfrmDatapath:
             raise ValueError("datapath opened with listen=False")
         return self._events.fileno()
 
-    def read_events(self) -> list[SaExpired | PolicyExpired | EventsLost]:
+    def read_events(self) -> list[KernelEvent]:
         """Expire events for our SAs/policies already queued; returns [] rather than block."""
-        if self._events is None:
-            return []
-        events: list[SaExpired | PolicyExpired | EventsLost] = []
-        for mtype, buf, offset in self._events.receive_nowait():
-            if mtype < 0:
-                events.append(EventsLost())
-                continue
-            event = b.parse_event(mtype, buf, offset)
-            if event is not None:
-                events.append(event)
-            if len(events) >= _MAX_EVENTS:
-                break
-        return events
+        return [] if self._events is None else self._events.read()
 
     def close(self) -> None:
         self._nl.close()
