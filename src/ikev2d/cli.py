@@ -10,17 +10,16 @@ import argparse
 import errno
 import json
 import os
-import socket
 import sys
 import time
 
 from ikev2d import __version__
 from ikev2d.compat import printable
+from ikev2d.control_client import DEFAULT_SOCKET, ControlError, NotRunning, call
 
 __all__ = ["ctl_main", "daemon_main", "format_bytes", "format_status"]
 
 DEFAULT_UCI = "/etc/config/ikev2d"
-DEFAULT_SOCKET = "/var/run/ikev2d/control.sock"
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
 _DAEMON_EPILOG = """\
@@ -244,31 +243,6 @@ def _serve(config, load, path: str, args) -> int:
 
 
 # -- ikev2ctl ------------------------------------------------------------------------------------
-class NotRunning(Exception):
-    pass
-
-
-def request(path: str, message: dict, timeout: float = 10.0) -> dict:
-    """One request to the control socket; the reply object (raises NotRunning, ValueError)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(path)
-        except OSError as exc:
-            raise NotRunning(f"ikev2d is not running (no control socket at {path})") from exc
-        sock.sendall(json.dumps(message).encode() + b"\n")
-        reply = bytearray()
-        while b"\n" not in reply:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
-    answer = json.loads(bytes(reply).split(b"\n", 1)[0])
-    if not isinstance(answer, dict):
-        raise ValueError("not a JSON object")
-    return answer
-
-
 def _ctl_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ikev2ctl",
@@ -317,22 +291,18 @@ def ctl_main(argv: list[str] | None = None) -> int:
     if args.command == "disconnect":
         message.update({"id": args.id} if args.id else {"target": args.target})
     try:
-        answer = request(args.socket, message)
+        result = call(args.socket, message)
     except NotRunning as exc:
+        print(f"ikev2ctl: {exc} (no control socket at {exc.path})", file=sys.stderr)
+        return EXIT_FAIL
+    except ControlError as exc:  # the daemon's refusal, or no valid answer
         print(f"ikev2ctl: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    except (OSError, ValueError) as exc:
-        print(f"ikev2ctl: no valid answer from ikev2d: {exc}", file=sys.stderr)
-        return EXIT_FAIL
-    if not answer.get("ok"):
-        print(f"ikev2ctl: {answer.get('error') or 'request refused'}", file=sys.stderr)
-        return EXIT_FAIL
-    result = answer.get("result")
     if getattr(args, "json", False):
         print(json.dumps(result, indent=2))
     else:
         print(_HUMAN[args.command](result))
-    if args.command == "check" and not result.get("valid"):
+    if args.command == "check" and not (isinstance(result, dict) and result.get("valid")):
         return EXIT_CONFIG
     return EXIT_OK
 

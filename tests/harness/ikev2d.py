@@ -19,12 +19,13 @@ import os
 import pathlib
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from ikev2d.control_client import ControlError, call
 
 from .netns import Netns, NetnsSet
 from .proc import CommandFailed, run, wait_until
@@ -208,21 +209,10 @@ class Ikev2d:
     def request(self, cmd: str, timeout: float = 10.0, **args) -> object:
         """One control-socket request `{"cmd": cmd, **args}`; returns `result`, raises
         DaemonError on `{"ok": false}`. Fast (no process start): use it for polling."""
-        line = json.dumps({"cmd": cmd, **args}).encode() + b"\n"
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(self.control_socket))
-            sock.sendall(line)
-            chunks = []
-            while not chunks or not chunks[-1].endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        reply = json.loads(b"".join(chunks))
-        if not reply.get("ok"):
-            raise DaemonError(f"control {cmd} {args}: {reply.get('error')!r}")
-        return reply.get("result")
+        try:
+            return call(str(self.control_socket), {"cmd": cmd, **args}, timeout=timeout)
+        except ControlError as exc:
+            raise DaemonError(f"control {cmd} {args}: {str(exc)!r}") from None
 
     def status(self) -> object:
         return self.request("status")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ikev2d.compat import Logger
+from ikev2d.control_client import request
 from ikev2d.daemon.loop import Daemon
 from ikev2d.daemon.memory_datapath import MemoryDatapath
 from ikev2d.policy.config import from_mapping
@@ -83,18 +84,9 @@ class RunningDaemon:
     def natt(self) -> tuple[str, int]:
         return ("127.0.0.1", self.config.natt_port)
 
-    def control(self, message: dict | bytes) -> dict:
-        raw = message if isinstance(message, bytes) else json.dumps(message).encode() + b"\n"
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(5)
-            s.connect(self.config.control_socket)
-            s.sendall(raw)
-            reply = b""
-            while not reply.endswith(b"\n"):
-                chunk = s.recv(65536)
-                assert chunk, "control socket closed without a reply"
-                reply += chunk
-        return json.loads(reply)
+    def control(self, message: dict) -> dict:
+        """The daemon's whole reply object ({"ok": ..., "result" or "error": ...})."""
+        return request(self.config.control_socket, message, timeout=5)
 
     def snapshot(self) -> dict:
         return json.loads((Path(self.config.state_dir) / "status.json").read_text())

@@ -7,7 +7,9 @@ stdin (rpcd's exec protocol). Prints exactly one JSON object and exits 0 whateve
 a traceback. Parameters are checked here and travel only as JSON (to the control socket) or
 as separate argv items, never through a shell.
 
-Standard library only (python3-light): json, socket, subprocess, os, sys.
+The control socket is spoken by the installed package's client (ikev2d.control_client, the
+one ikev2ctl uses), from <root>/usr/lib/ikev2d beside this file's <root>/usr/libexec: a
+staging root runs its own copy. Standard library otherwise (python3-light).
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 
 __all__ = ["main"]
 
-CONTROL_SOCKET = os.environ.get("IKEV2D_CONTROL_SOCKET", "/var/run/ikev2d/control.sock")
+# the package's code: <root>/usr/lib/ikev2d for this file's <root>/usr/libexec/ikev2d
+PACKAGE = os.path.abspath(__file__).rpartition("/usr/libexec/")[0] + "/usr/lib/ikev2d"
+CONTROL_SOCKET = os.environ.get("IKEV2D_CONTROL_SOCKET")  # else the package's default
 LAUNCHER = os.environ.get("IKEV2D_LAUNCHER", "/usr/sbin/ikev2d")
 CONFIG = os.environ.get("IKEV2D_CONFIG", "/etc/config/ikev2d")
 UCI = os.environ.get("IKEV2D_UCI", "uci")
@@ -31,8 +34,6 @@ RPCD_DIR = os.environ.get("IKEV2D_RPCD_DIR", "/var/run/rpcd")
 # the UCI configs the daemon reads, all in CONFIG's directory (the secrets: policy.uci_secrets)
 CONFIG_NAMES = ("ikev2d", "ikev2d_secrets")
 MAX_INPUT = 64 * 1024  # ubus arguments are a few short strings
-MAX_REPLY = 4 * 1024 * 1024  # a profile with certificates is tens of kilobytes
-TIMEOUT = 10.0
 
 # method -> its parameters (all strings); a trailing "?" marks an optional one
 METHODS: dict[str, tuple[str, ...]] = {
@@ -72,35 +73,6 @@ def parse_params(method: str, raw: bytes) -> dict[str, str]:
     if method == "disconnect" and not params:
         raise RpcError("missing parameter: id (a connection from status) or target")
     return params
-
-
-def call_daemon(request: dict[str, str], path: str = CONTROL_SOCKET) -> object:
-    """One request line to the control socket; the reply's result, or RpcError."""
-    line = (json.dumps(request, separators=(",", ":")) + "\n").encode()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(TIMEOUT)
-        try:
-            sock.connect(path)
-        except OSError:
-            raise RpcError("ikev2d is not running") from None
-        sock.sendall(line)
-        reply = bytearray()
-        while b"\n" not in reply:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
-            if len(reply) > MAX_REPLY:
-                raise RpcError("reply from ikev2d too large")
-    try:
-        answer = json.loads(bytes(reply).split(b"\n", 1)[0])
-    except ValueError:
-        raise RpcError("invalid reply from ikev2d") from None
-    if not isinstance(answer, dict):
-        raise RpcError("invalid reply from ikev2d")
-    if not answer.get("ok"):
-        raise RpcError(str(answer.get("error") or "ikev2d refused the request"))
-    return answer.get("result")
 
 
 def staged_config(session: str | None, workdir: str) -> str:
@@ -151,7 +123,16 @@ def run(method: str, raw: bytes) -> dict[str, object]:
     params = parse_params(method, raw)
     if method == "check":
         return {"ok": True, "result": check_config(params.get("ubus_rpc_session"))}
-    return {"ok": True, "result": call_daemon({"cmd": method, **params})}
+    sys.path.insert(0, PACKAGE)
+    from ikev2d.control_client import DEFAULT_SOCKET, ControlError, call
+
+    try:
+        return {
+            "ok": True,
+            "result": call(CONTROL_SOCKET or DEFAULT_SOCKET, {"cmd": method, **params}),
+        }
+    except ControlError as exc:  # not running, refused (the daemon's words), no valid answer
+        raise RpcError(str(exc)) from None
 
 
 def main(argv: list[str]) -> int:
