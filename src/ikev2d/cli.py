@@ -12,10 +12,14 @@ import json
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from ikev2d import __version__
 from ikev2d.compat import printable
 from ikev2d.control_client import DEFAULT_SOCKET, ControlError, NotRunning, call
+
+if TYPE_CHECKING:
+    from ikev2d.policy.config import ServerConfig
 
 __all__ = ["ctl_main", "daemon_main", "format_bytes", "format_status"]
 
@@ -88,9 +92,10 @@ def _daemon_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--firewall",
         action="store_true",
-        help="with --check: also print 'firewall: NAME VALUE' lines of the networks the "
-        "firewall opens for clients (pool, pool6, masquerade6), defaults applied (the init "
-        "script)",
+        help="with --check: also print 'firewall: NAME VALUE' lines of what the init script "
+        "needs, defaults applied: the firewall's openings (wan_interface, port, natt_port, "
+        "pool, pool6, masquerade, masquerade6) and 'restart', the options a running daemon "
+        "cannot change",
     )
     p.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
     p.add_argument(
@@ -156,7 +161,7 @@ def daemon_main(argv: list[str] | None = None) -> int:
         for warning in (*config.warnings, *_runtime_warnings(config)):
             print(f"warning: {warning}")
         if args.firewall:
-            for name, value in firewall_networks(config):
+            for name, value in firewall_settings(config):
                 print(f"firewall: {name} {value}")
         print(f"configuration OK: {path}", file=sys.stderr)
         if args.refused_status:
@@ -165,12 +170,27 @@ def daemon_main(argv: list[str] | None = None) -> int:
     return _serve(config, load, path, args)
 
 
-def firewall_networks(config) -> list[tuple[str, str]]:
-    """What the init script's firewall data needs of the validated model, defaults applied:
-    the pools (pool6 'off' without IPv6 inside) and whether client IPv6 is masqueraded."""
+def firewall_settings(config: ServerConfig) -> list[tuple[str, str]]:
+    """What the init script needs of the validated model, defaults applied, so it keeps no
+    copy of them: the firewall's openings (pool6 'off' without IPv6 inside; masquerade6:
+    client IPv6 masqueraded) and ``restart``, the options a running daemon cannot change in
+    one word (the init script restarts it when that word changes)."""
+    from ikev2d.daemon.reload import RESTART_OPTIONS
+
+    def text(value: object) -> str:
+        return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
     pool6 = config.pool6
-    return [("pool", str(config.pool)), ("pool6", str(pool6) if pool6 else "off"),
-            ("masquerade6", "1" if config.masquerade6 else "0")]  # fmt: skip
+    return [
+        ("wan_interface", config.wan_interface),
+        ("port", str(config.port)),
+        ("natt_port", str(config.natt_port)),
+        ("pool", str(config.pool)),
+        ("pool6", str(pool6) if pool6 else "off"),
+        ("masquerade", "1" if config.masquerade else "0"),
+        ("masquerade6", "1" if config.masquerade6 else "0"),
+        ("restart", " ".join(f"{n}={text(getattr(config, n))}" for n in RESTART_OPTIONS)),
+    ]
 
 
 def _runtime_warnings(config) -> list[str]:

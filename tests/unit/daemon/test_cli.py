@@ -75,14 +75,31 @@ def test_check_of_a_good_config_prints_warnings_only(tmp_path, capsys):
     assert out.startswith("warning: server.psk") and "Xyzzy42" not in out
 
 
-def test_check_prints_the_networks_the_firewall_opens(tmp_path, capsys):
+def test_check_prints_what_the_init_script_needs_with_the_defaults(tmp_path, capsys):
     assert daemon_main(["--config", config_file(tmp_path), "--check", "--firewall"]) == 0
     out, _ = capsys.readouterr()
-    assert out == "firewall: pool 10.10.10.0/24\nfirewall: pool6 off\nfirewall: masquerade6 0\n"
+    assert out.splitlines() == [
+        "firewall: wan_interface wan",
+        "firewall: port 500",
+        "firewall: natt_port 4500",
+        "firewall: pool 10.10.10.0/24",
+        "firewall: pool6 off",
+        "firewall: masquerade 0",
+        "firewall: masquerade6 0",
+        "firewall: restart listen=0.0.0.0,:: port=500 natt_port=4500 "
+        "control_socket=/var/run/ikev2d/control.sock state_dir=/var/run/ikev2d",
+    ]
+    moved = config_file(tmp_path, port=1500, natt_port=14500, wan_interface="wwan",
+                        listen=["192.0.2.1"], state_dir="/run/x")  # fmt: skip
+    assert daemon_main(["--config", moved, "--check", "--firewall"]) == 0
+    out, _ = capsys.readouterr()
+    assert "firewall: wan_interface wwan\nfirewall: port 1500\nfirewall: natt_port 14500\n" in out
+    assert "firewall: restart listen=192.0.2.1 port=1500 natt_port=14500 " in out
+    assert "control_socket=/run/x/control.sock state_dir=/run/x\n" in out
     ula = config_file(tmp_path, pool6="fd00:99::/64", masquerade=True)
     assert daemon_main(["--config", ula, "--check", "--firewall"]) == 0
     out, _ = capsys.readouterr()
-    assert "firewall: pool6 fd00:99::/64\nfirewall: masquerade6 1\n" in out
+    assert "firewall: pool6 fd00:99::/64\nfirewall: masquerade 1\nfirewall: masquerade6 1\n" in out
     routed = config_file(tmp_path, pool6="2001:db8:99::/64", masquerade=True)
     assert daemon_main(["--config", routed, "--check", "--firewall"]) == 0
     assert "firewall: masquerade6 0" in capsys.readouterr()[0]  # the internet routes it
