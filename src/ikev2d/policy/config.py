@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ikev2d.policy.convert import convert
 from ikev2d.policy.errors import ConfigError, ConfigSyntaxError
 from ikev2d.policy.identity import Identity, identity_from_text
-from ikev2d.policy.pool import AddressPool
+from ikev2d.policy.pool import AddressPool, reserved_hosts
 from ikev2d.policy.proposals import Proposal
 from ikev2d.policy.schema import OPTIONS, SECTIONS
 from ikev2d.policy.validate import LanInfo, Values, finish_server, finish_users
@@ -185,7 +185,6 @@ class ServerConfig:
         certificate of that name from our CA, as auth_mode says), never to a PSK client that
         names itself so; DNS addresses inside the pool are reserved.
         """
-        reserved = [a for a in self.dns if a.version == 4 and a in self.pool]
         fixed: Mapping[Hashable, ipaddress.IPv4Address] = {}
         if self.auth_mode in ("eap", "cert"):
             fixed = {
@@ -193,7 +192,9 @@ class ServerConfig:
                 for u in self.users
                 if u.ip is not None and u.enabled
             }
-        return AddressPool(self.pool, reserved, fixed, sticky_limit=sticky_limit)
+        return AddressPool(
+            self.pool, reserved_hosts(self.pool, self.dns), fixed, sticky_limit=sticky_limit
+        )
 
 
 def lease_key(method: str, name: str) -> tuple[str, str]:

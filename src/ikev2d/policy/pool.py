@@ -19,9 +19,21 @@ from collections.abc import Hashable, Iterable, Mapping
 
 from ikev2d.wire.enums import NotifyType
 
-__all__ = ["AddressPool", "PoolError", "PoolExhausted"]
+__all__ = ["AddressPool", "PoolError", "PoolExhausted", "reserved_hosts"]
 
 IPv4 = ipaddress.IPv4Address
+
+
+def reserved_hosts(
+    network: ipaddress.IPv4Network,
+    addresses: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address],
+) -> frozenset[IPv4]:
+    """The host addresses of ``network`` among ``addresses`` (a DNS server inside the pool):
+    the pool leases none of them. Its network and broadcast addresses are no hosts (never
+    leased anyway; the router may answer DNS on the network address, which the init script
+    puts on lo)."""
+    ends = (network.network_address, network.broadcast_address)
+    return frozenset(a for a in addresses if isinstance(a, IPv4) and a in network and a not in ends)
 
 
 class PoolError(Exception):

@@ -14,6 +14,7 @@ from ikev2d.crypto.transforms import by_keyword
 from ikev2d.policy.convert import convert
 from ikev2d.policy.errors import HIDDEN, ConfigError
 from ikev2d.policy.identity import Identity, IdentityError, identity_from_text
+from ikev2d.policy.pool import reserved_hosts
 from ikev2d.policy.proposals import ProposalError, is_legacy, parse_proposal
 from ikev2d.policy.psk import psk_problem
 from ikev2d.policy.schema import (
@@ -143,10 +144,7 @@ def _pool(v: Values, lan: LanInfo | None) -> None:
             raise ConfigError(where, str(pool), allowed, f"overlaps local_subnet {net}")
     if lan is not None and lan.network is not None and pool.overlaps(lan.network):
         raise ConfigError(where, str(pool), allowed, f"overlaps the LAN {lan.network}")
-    reserved = {a for a in v["dns"] if a.version == 4 and a in pool}
-    reserved.discard(pool.network_address)
-    reserved.discard(pool.broadcast_address)
-    if pool.num_addresses - 2 - len(reserved) < _MIN_LEASABLE:
+    if pool.num_addresses - 2 - len(reserved_hosts(pool, v["dns"])) < _MIN_LEASABLE:
         raise ConfigError(
             where,
             str(pool),

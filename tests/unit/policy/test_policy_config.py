@@ -15,6 +15,7 @@ from ikev2d.policy.config import (
 )
 from ikev2d.policy.errors import ConfigError, ConfigSyntaxError
 from ikev2d.policy.identity import Identity
+from ikev2d.policy.pool import PoolExhausted
 from ikev2d.policy.schema import DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS
 from ikev2d.policy.validate import LanInfo
 from ikev2d.wire.enums import IdType
@@ -389,6 +390,16 @@ def test_new_pool_reserves_dns_and_fixed_addresses():
     # with a PSK nobody is authenticated as a user: no fixed addresses
     psk = from_mapping({**data, "server": {**data["server"], "auth_mode": "psk"}}).new_pool()
     assert psk.lease(lease_key("psk", "alice")) == ipaddress.IPv4Address("10.10.10.2")
+
+
+@pytest.mark.parametrize("dns", ["10.10.10.0", "10.10.10.255"])
+def test_a_dns_address_validation_accepts_at_the_pool_s_ends_makes_a_pool(dns):
+    # one rule for the addresses the pool keeps back: what the check accepts, the daemon starts
+    pool = from_mapping(server(dns=[dns, "10.10.10.9"])).new_pool()
+    leased = {pool.lease(lease_key("psk", str(n))) for n in range(253)}
+    assert ipaddress.IPv4Address("10.10.10.9") not in leased and len(leased) == 253
+    with pytest.raises(PoolExhausted):
+        pool.lease(lease_key("psk", "one more"))
 
 
 # -- errors: one line naming option, value and what is allowed ---------------------------------
