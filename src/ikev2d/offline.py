@@ -22,7 +22,6 @@ OFFLINE_COMMANDS = {
     "check": "validate the configuration and show which clients it admits",
 }
 DEFAULT_UCI = "/etc/config/ikev2d"
-DEFAULT_PKI_DIR = "/etc/ikev2d/pki"
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
 
@@ -38,6 +37,21 @@ def _load_config(args):
             print(f"ikev2ctl: no configuration at {path} (use --config or --uci)", file=sys.stderr)
             return None
         return load_uci(path, network_path=args.network)
+    except ConfigError as e:
+        print(str(e))
+        return None
+
+
+def _configured_pki_dir(args) -> str | None:
+    """The configuration's pki_dir, the one the daemon and `profile` use, read alone: the CA
+    comes before the rest of the configuration is finished. Without a configuration file on
+    this machine: the option's default."""
+    from ikev2d.policy.config import server_option
+    from ikev2d.policy.errors import ConfigError
+
+    uci = args.uci or (DEFAULT_UCI if os.path.exists(DEFAULT_UCI) else None)
+    try:
+        return str(server_option("pki_dir", uci=uci, toml=args.config))
     except ConfigError as e:
         print(str(e))
         return None
@@ -74,7 +88,9 @@ def offline_main(argv: list[str]) -> int | None:
     if command == "pki":
         from ikev2d.pki_files import pki_main
 
-        pki_dir = args.pki_dir or DEFAULT_PKI_DIR
+        pki_dir = args.pki_dir or _configured_pki_dir(args)
+        if pki_dir is None:
+            return EXIT_CONFIG
         return pki_main(["--dir", pki_dir, *rest] if "--dir" not in rest else rest)
     config = _load_config(args)
     if config is None:

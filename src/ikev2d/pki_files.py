@@ -1,6 +1,6 @@
 """The built-in CA on disk, and `ikev2ctl pki init|renew|issue|revoke|import|show`.
 
-Layout of the store (default /etc/ikev2d/pki):
+Layout of the store (the configuration's pki_dir, /etc/ikev2d/pki by default):
     ca.pem, ca.key (0600)          the CA
     server.pem, server.key (0600)  server certificate (chain allowed when imported), its key
     clients/NAME.p12 (0600)        issued client credentials, clients/NAME.pem its certificate
@@ -30,14 +30,12 @@ from ikev2d.policy.identity import identity_from_text
 from ikev2d.wire.enums import IdType
 
 __all__ = [
-    "DEFAULT_PKI_DIR",
     "PkiError",
     "PkiStore",
     "pki_main",
     "server_cert_names",
 ]
 
-DEFAULT_PKI_DIR = Path("/etc/ikev2d/pki")
 _PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679"  # noqa: S105 - no look-alikes
 
 
@@ -65,7 +63,7 @@ def atomic_write(path: Path, data: bytes, mode: int) -> None:
 class PkiStore:
     """File access for one PKI directory; all certificate logic lives in `ikev2d.auth.ca`."""
 
-    def __init__(self, directory: Path | str = DEFAULT_PKI_DIR) -> None:
+    def __init__(self, directory: Path | str) -> None:
         self.dir = Path(directory)
 
     # -- paths -------------------------------------------------------------------------------
@@ -279,7 +277,12 @@ def describe(cert: x509.Certificate) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikev2ctl pki", description="the built-in CA")
-    parser.add_argument("--dir", type=Path, default=DEFAULT_PKI_DIR, help="PKI directory")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        required=True,
+        help="PKI directory (ikev2ctl: the configuration's pki_dir)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="create the CA and the server certificate")
     init.add_argument("--name", action="append", default=[], help="server name or IP (repeat)")

@@ -60,6 +60,36 @@ def test_pki_commands_use_the_configured_directory(tmp_path, capsys):
     assert "vpn.example.org" in capsys.readouterr().out
 
 
+def test_pki_init_writes_where_profile_reads_the_configured_pki_dir(tmp_path, capsys):
+    # pki_dir set elsewhere than its default, no --pki-dir: both take it from the configuration
+    config = write_config(tmp_path, auth_mode="eap")
+    with open(config, "a") as f:
+        f.write('[[user]]\nname = "alice"\npassword = "a long enough password 7"\n')
+    assert ctl_main(["--config", config, "pki", "init", "--name", "vpn.example.org",
+                     "--key-type", "ecdsa-p256"]) == 0  # fmt: skip
+    assert (tmp_path / "pki" / "ca.pem").exists()
+    out = tmp_path / "alice.mobileconfig"
+    assert ctl_main(["--config", config, "profile", "--platform", "ios", "--user", "alice",
+                     "--out", str(out)]) == 0, capsys.readouterr().err  # fmt: skip
+    assert (tmp_path / "pki" / "ca.pem").read_bytes().strip().splitlines()[1] in out.read_bytes()
+
+
+def test_pki_reads_pki_dir_alone_from_an_unfinished_configuration(tmp_path, capsys):
+    uci = tmp_path / "ikev2d"
+    uci.write_text("config ikev2d 'server'\n\toption auth_mode 'cert'\n"
+                   f"\toption pki_dir '{tmp_path / 'ca'}'\n")  # fmt: skip
+    # no key, no users, no LAN to take local_subnet from: `check` refuses, `pki` works
+    network = ["--network", str(tmp_path / "no-network")]
+    assert ctl_main(["--uci", str(uci), *network, "check"]) == 2
+    assert ctl_main(["--uci", str(uci), *network, "pki", "init", "--name", "vpn.example.org",
+                     "--key-type", "ecdsa-p256"]) == 0  # fmt: skip
+    assert (tmp_path / "ca" / "server.pem").exists()
+    uci.write_text(f"config ikev2d 'server'\n\toption pki_dir 'relative/{tmp_path}'\n")
+    capsys.readouterr()
+    assert ctl_main(["--uci", str(uci), "pki", "show"]) == 2
+    assert capsys.readouterr().out.startswith("server.pki_dir: ")
+
+
 def test_daemon_commands_still_go_to_the_socket(tmp_path, capsys):
     # not an offline command: ikev2ctl asks the daemon, which is not running
     assert ctl_main(["--socket", str(tmp_path / "none.sock"), "status"]) == 1

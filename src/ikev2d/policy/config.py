@@ -40,6 +40,7 @@ __all__ = [
     "lease_key",
     "load_toml",
     "load_uci",
+    "server_option",
 ]
 
 DEFAULT_NETWORK_PATH = "/etc/config/network"
@@ -283,16 +284,19 @@ def from_mapping(
 
 def load_toml(path: str, *, lan: LanInfo | None = None) -> ServerConfig:
     """Load a TOML configuration file; ``lan`` may supply the router's LAN for defaults."""
+    return from_mapping(_read_toml(path), lan=lan, source=path)
+
+
+def _read_toml(path: str) -> Values:
     import tomllib
 
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            return tomllib.load(f)
     except OSError as exc:
         raise ConfigSyntaxError(path, None, f"cannot read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigSyntaxError(path, None, f"not valid TOML: {exc}") from None
-    return from_mapping(data, lan=lan, source=path)
 
 
 def lan_from_uci(pkg: UciPackage) -> LanInfo | None:
@@ -377,15 +381,7 @@ def load_uci(path: str, network_path: str = DEFAULT_NETWORK_PATH) -> ServerConfi
     pkg = load_uci_file(path)
     warnings: list[str] = []
     merge_secrets(pkg, read_secrets(secrets_path(path)), warnings)
-    servers = pkg.of_type("ikev2d")
-    if len(servers) > 1:
-        raise ConfigError(
-            f"{path}: config ikev2d",
-            servers[1].label,
-            "one config ikev2d 'server' section",
-            f"is a second server section (line {servers[1].line})",
-        )
-    server_raw = dict(servers[0].options) if servers else {}
+    server_raw = _uci_server(pkg, path)
     users = [(s.label, dict(s.options)) for s in pkg.of_type("user")]
     for s in pkg.sections:
         if s.type not in ("ikev2d", "user"):
@@ -394,3 +390,36 @@ def load_uci(path: str, network_path: str = DEFAULT_NETWORK_PATH) -> ServerConfi
             )
     lan, lan_source = _read_lan(network_path)
     return _build(server_raw, users, text=True, lan=lan, lan_source=lan_source, warnings=warnings)
+
+
+def _uci_server(pkg: UciPackage, path: str) -> Values:
+    servers = pkg.of_type("ikev2d")
+    if len(servers) > 1:
+        raise ConfigError(
+            f"{path}: config ikev2d",
+            servers[1].label,
+            "one config ikev2d 'server' section",
+            f"is a second server section (line {servers[1].line})",
+        )
+    return dict(servers[0].options) if servers else {}
+
+
+def server_option(name: str, *, uci: str | None = None, toml: str | None = None) -> object:
+    """One option of the server section of a UCI or TOML file (neither: the default),
+    converted, with the schema's default, without the rules between options: for a command
+    that must work before the rest of the configuration is finished (``ikev2ctl pki init``
+    before a key is set or the LAN is known)."""
+    opt = _SECTION_OPTIONS["server"][name]
+    raw: object = None
+    if toml is not None:
+        server = _read_toml(toml).get("server", {})
+        if not isinstance(server, dict):
+            raise ConfigError("server", server, "a table of options", "is not a table")
+        raw = server.get(name)
+    elif uci is not None:
+        from ikev2d.policy.uci import load_uci_file
+
+        raw = _uci_server(load_uci_file(uci), uci).get(name)
+    if raw is None:
+        return convert(opt, f"server.{name}", opt.default, text=False)
+    return convert(opt, f"server.{name}", raw, text=toml is None)

@@ -16,15 +16,12 @@ from .sswan import render_sswan
 from .windows import render_powershell
 
 __all__ = [
-    "PKI_DIR",
     "pki_material",
     "profile_command",
     "profile_main",
     "profile_request",
     "render_profile",
 ]
-
-PKI_DIR = "/etc/ikev2d/pki"
 
 _RENDERERS = {
     "ios": render_mobileconfig,
@@ -102,7 +99,7 @@ def pki_material(pki_dir: str, user: str | None) -> dict:
     return {"ca_pem": _read(os.path.join(pki_dir, "ca.pem")), "p12": p12}
 
 
-def profile_main(argv: list[str], config: ServerConfig, *, pki_dir: str = PKI_DIR) -> int:
+def profile_main(argv: list[str], config: ServerConfig, *, pki_dir: str) -> int:
     """``ikev2ctl profile --platform P [--user NAME] [--out FILE] [--on-demand]``.
 
     The CA and a user's PKCS#12 come from ``pki_dir`` (see pki_material).
