@@ -5,7 +5,9 @@
 
 - luci-app/htdocs/luci-static/resources/ikev2d/schema.js: the option schema
   (ikev2d.policy.schema), the proposal presets and the algorithm keywords. The LuCI page builds
-  and validates every field from it, so page and daemon refuse the same values.
+  and validates every field from it, so page and daemon refuse the same values. Also the
+  profile platforms with the auth modes each can use (ikev2d.profiles), the status page's
+  buttons.
 - luci-app/po/templates/ikev2d.pot: every literal _('...') of the app's JavaScript, found the
   way LuCI's i18n scanner finds them (only literals: a string built at run time is not in it).
 - docs/configuration.md: ikev2d.policy.schema_docs.configuration_markdown().
@@ -23,6 +25,8 @@ from ikev2d.policy.proposals import is_legacy, parse_proposal
 from ikev2d.policy.psk import MIN_DISTINCT, MIN_LENGTH
 from ikev2d.policy.schema_docs import configuration_markdown, schema_as_json
 from ikev2d.policy.uci_secrets import SECRETS_CONFIG
+from ikev2d.profiles import PLATFORMS
+from ikev2d.profiles.check import CLIENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 RES = ROOT / "luci-app/htdocs/luci-static/resources"
@@ -85,6 +89,8 @@ def schema_js() -> str:
     # the PSK rules the page can check as the user types (ikev2d.policy.psk); the
     # guessability estimate is left to the check before Save & Apply
     schema["psk_policy"] = {"min_length": MIN_LENGTH, "min_distinct": MIN_DISTINCT}
+    # the profiles the daemon makes, and for which auth modes (it refuses the others)
+    schema["platforms"] = [{"id": p, "modes": list(CLIENTS[p][3])} for p in PLATFORMS]
     body = json.dumps(schema, indent="\t", ensure_ascii=True).replace("\n", "\n\t")
     presets = ",\n".join(_preset_js(p) for p in PRESETS)
     return (

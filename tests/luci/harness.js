@@ -194,6 +194,7 @@ function makeEnv(opts = {}) {
   };
   sandbox.__format = format;
   const modules = {
+    ...(opts.modules || {}),  // a stand-in for one of the app's own modules (ikev2d.schema)
     baseclass: { extend: (o) => o },
     // LuCI's view: the default handleSave saves every form.Map of the page
     view: { extend: (o) => Object.assign({ handleSave() { log.saved++; return Promise.resolve(); } }, o) },

@@ -26,11 +26,12 @@ const PSK_UCI = { server: { '.type': 'ikev2d', auth_mode: 'psk', server_address:
 const EAP_UCI = { server: { '.type': 'ikev2d', auth_mode: 'eap', server_address: 'vpn.example.com' }, u1: { '.type': 'user', name: 'bob', enabled: '1' },
   u2: { '.type': 'user', name: 'off', enabled: '0' } };
 
-async function renderStatus(rpc = {}, uci = PSK_UCI, status = STATUS, readonly = false) {
+async function renderStatus(rpc = {}, uci = PSK_UCI, status = STATUS, readonly = false, modules = {}) {
   let current = status;
   const env = makeEnv({
     uci,
     readonly,
+    modules,
     rpc: {
       'ikev2d.status': () => current,
       'ikev2d.disconnect': (p) => {
@@ -198,6 +199,17 @@ test('PSK mode offers only the profiles it can make, and says in plain words how
   assert.doesNotMatch(setup.textContent, /auth_mode|\beap\b|\bpsk\b|\bcert\b|server_address/);
   const eap = await renderStatus({}, EAP_UCI);
   eq(platforms(eap.root), ['ios', 'macos', 'android', 'android-sswan', 'windows']);
+});
+
+test('the profile buttons are the daemon\'s platforms and modes from schema.js, not a list of its own', async () => {
+  const schema = { platforms: [{ id: 'ios', modes: ['psk', 'eap'] }, { id: 'newphone', modes: ['eap'] }] };
+  const modules = { 'ikev2d.schema': { schema } };
+  const psk = await renderStatus({}, PSK_UCI, STATUS, false, modules);
+  eq(platforms(psk.root), ['ios']);
+  const eap = await renderStatus({}, EAP_UCI, STATUS, false, modules);
+  eq(platforms(eap.root), ['ios', 'newphone']);
+  eq(buttons(eap.root, 'newphone').length, 1, 'a platform this page has no name for shows its id');
+  eq(buttons(eap.root, 'iPhone / iPad').length, 1);
 });
 
 test('a PSK profile carries the device name the owner types, so each device has its own row', async () => {

@@ -27,8 +27,9 @@ __all__ = [
     "stable_uuid",
 ]
 
-#: Platform names accepted by ``ikev2ctl profile --platform`` and the ubus ``profile`` method.
-PLATFORMS = ("ios", "macos", "windows", "android-sswan", "android")
+#: Platform names accepted by ``ikev2ctl profile --platform`` and the ubus ``profile`` method,
+#: in the order LuCI shows their buttons (scripts/generate.py puts them in schema.js).
+PLATFORMS = ("ios", "macos", "android", "android-sswan", "windows")
 
 _NAMESPACE = bytes.fromhex("6ba7b8109dad11d180b400c04fd430c8")  # RFC 4122 URL namespace
 

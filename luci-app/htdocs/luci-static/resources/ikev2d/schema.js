@@ -972,7 +972,47 @@ return baseclass.extend({
 		"psk_policy": {
 			"min_length": 20,
 			"min_distinct": 8
-		}
+		},
+		"platforms": [
+			{
+				"id": "ios",
+				"modes": [
+					"psk",
+					"eap",
+					"cert"
+				]
+			},
+			{
+				"id": "macos",
+				"modes": [
+					"psk",
+					"eap",
+					"cert"
+				]
+			},
+			{
+				"id": "android",
+				"modes": [
+					"psk",
+					"eap",
+					"cert"
+				]
+			},
+			{
+				"id": "android-sswan",
+				"modes": [
+					"eap",
+					"cert"
+				]
+			},
+			{
+				"id": "windows",
+				"modes": [
+					"eap",
+					"cert"
+				]
+			}
+		]
 	},
 	presets: [
 		{ id: 'default', label: _('Recommended: every modern client (iOS, macOS, Android)'), ike: ["aes256-sha256-modp2048", "aes256-sha256-ecp256", "aes256-sha256-curve25519", "aes256gcm16-prfsha256-curve25519"], esp: ["aes256-sha256", "aes256gcm16"] },

@@ -6,6 +6,7 @@
 'require uci';
 'require dom';
 'require ikev2d.untrusted as untrusted';
+'require ikev2d.schema as schemamod';
 
 // Every string of the status goes into E() inside an array, which LuCI turns into a text node
 // (a bare string child would be parsed as HTML). The text a client chose itself, its identity,
@@ -15,15 +16,16 @@ var callStatus = rpc.declare({ object: 'ikev2d', method: 'status', expect: { '':
 var callDisconnect = rpc.declare({ object: 'ikev2d', method: 'disconnect', params: [ 'id' ] });
 var callProfile = rpc.declare({ object: 'ikev2d', method: 'profile', params: [ 'platform', 'user' ] });
 
-// Platform buttons and the authentication modes whose profiles they can make (the daemon's
-// ikev2d.profiles refuses the others).
-var PLATFORMS = [
-	{ id: 'ios', label: _('iPhone / iPad'), modes: [ 'psk', 'eap', 'cert' ] },
-	{ id: 'macos', label: _('Mac'), modes: [ 'psk', 'eap', 'cert' ] },
-	{ id: 'android', label: _('Android, built-in VPN (settings to type in)'), modes: [ 'psk', 'eap', 'cert' ] },
-	{ id: 'android-sswan', label: _('Android, strongSwan app'), modes: [ 'eap', 'cert' ] },
-	{ id: 'windows', label: _('Windows (PowerShell script)'), modes: [ 'eap', 'cert' ] }
-];
+// The platform buttons: the daemon's profile platforms and the authentication modes each can
+// use (schema.js, generated from ikev2d.profiles), under these names; a platform without one
+// here shows its id.
+var PLATFORM_LABELS = {
+	'ios': _('iPhone / iPad'),
+	'macos': _('Mac'),
+	'android': _('Android, built-in VPN (settings to type in)'),
+	'android-sswan': _('Android, strongSwan app'),
+	'windows': _('Windows (PowerShell script)')
+};
 var DEVICE_NAME_MAX = 64;
 
 // Why the server is not running (status "reason"), as the init script and the daemon report it.
@@ -294,7 +296,7 @@ return view.extend({
 	renderSetup: function() {
 		var self = this, mode = authMode(), who = this.renderWho(mode);
 		var address = uci.get('ikev2d', 'server', 'server_address');
-		var offered = PLATFORMS.filter(function(p) { return p.modes.indexOf(mode) >= 0; });
+		var offered = schemamod.schema.platforms.filter(function(p) { return p.modes.indexOf(mode) >= 0; });
 		var buttons = offered.map(function(p) {
 			return E('button', {
 				'class': 'btn cbi-button-action', 'data-platform': p.id, 'style': 'margin: 0 .5em .5em 0',
@@ -308,7 +310,7 @@ return view.extend({
 					}
 					return self.fetchProfile(p.id, user);
 				})
-			}, [ p.label ]);
+			}, [ PLATFORM_LABELS[p.id] || p.id ]);
 		});
 		var body = [
 			E('h3', {}, [ _('Set up a device') ]),
