@@ -155,7 +155,7 @@ def daemon_main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stdout if args.check else sys.stderr)
         if args.check and args.refused_status:
-            _record_refusal(args.refused_status, str(exc))
+            _record_refusal(args.refused_status, exc.problems)
         return EXIT_CONFIG
     if args.check:
         for warning in (*config.warnings, *_runtime_warnings(config)):
@@ -202,15 +202,15 @@ def _runtime_warnings(config) -> list[str]:
     return [warning] if warning else []
 
 
-def _record_refusal(path: str, problem: str | None) -> None:
+def _record_refusal(path: str, problems: list[str] | None) -> None:
     """The init script's record of a refused configuration (None: it is valid now)."""
     from ikev2d.daemon.status import stopped_view, write_status
 
     try:
-        if problem is None:
+        if problems is None:
             os.unlink(path)
         else:
-            write_status(path, stopped_view("config_error", problems=[problem]))
+            write_status(path, stopped_view("config_error", problems=problems))
     except FileNotFoundError:
         pass
     except OSError as exc:

@@ -82,7 +82,7 @@ class Reloader:
         try:
             config = self._read()
         except ConfigError as exc:
-            return {"valid": False, "problems": [str(exc)], "warnings": []}
+            return {"valid": False, "problems": exc.problems, "warnings": []}
         return {"valid": True, "problems": [], "warnings": list(config.warnings)}
 
     def reload(self) -> dict:
@@ -90,8 +90,9 @@ class Reloader:
         try:
             new = self._read()
         except ConfigError as exc:
-            self._log.error(f"reload refused, keeping the running configuration: {exc}")
-            raise CommandError(str(exc)) from None
+            problems = "; ".join(exc.problems)
+            self._log.error(f"reload refused, keeping the running configuration: {problems}")
+            raise CommandError(problems) from None
         for warning in new.warnings:
             self._log.warning(warning)
         revoked = self._responder.update_credentials(

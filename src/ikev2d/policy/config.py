@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ikev2d.policy.convert import convert
-from ikev2d.policy.errors import ConfigError, ConfigSyntaxError
+from ikev2d.policy.errors import ConfigError, ConfigErrors, ConfigSyntaxError
 from ikev2d.policy.identity import Identity, identity_from_text
 from ikev2d.policy.pool import AddressPool, reserved_hosts
 from ikev2d.policy.proposals import Proposal
@@ -232,16 +232,22 @@ def _unknown(section: str, where: str) -> ConfigError:
     )
 
 
-def _typed(section: str, label: str, raw: Values, *, text: bool) -> Values:
-    """Convert every present option; defaults are left to the finishing step."""
+def _typed(
+    section: str, label: str, raw: Values, *, text: bool, errors: list[ConfigError]
+) -> Values:
+    """Convert every present option; defaults are left to the finishing step. Each option
+    that fails is added to `errors` (all of them are reported, not only the first)."""
     options = _SECTION_OPTIONS[section]
     values = {}
     for name, value in raw.items():
         where = f"{label}.{name}"
         opt = options.get(name)
-        if opt is None:
-            raise _unknown(section, where)
-        values[name] = convert(opt, where, value, text=text)
+        try:
+            if opt is None:
+                raise _unknown(section, where)
+            values[name] = convert(opt, where, value, text=text)
+        except ConfigError as exc:
+            errors.append(exc)
     return values
 
 
@@ -254,8 +260,12 @@ def _build(
     lan_source: str,
     warnings: list[str],
 ) -> ServerConfig:
-    server = _typed("server", "server", server_raw, text=text)
-    users = [(label, _typed("user", label, raw, text=text)) for label, raw in users_raw]
+    errors: list[ConfigError] = []
+    server = _typed("server", "server", server_raw, text=text, errors=errors)
+    users = [(label, _typed("user", label, raw, text=text, errors=errors))
+             for label, raw in users_raw]  # fmt: skip
+    if errors:  # the checks across options need every value converted
+        raise ConfigErrors.of(errors)
     fields = finish_server(server, lan=lan, lan_source=lan_source, warnings=warnings)
     user_objs = finish_users(users, fields, warnings=warnings)
     fields["users"] = tuple(UserConfig(**u) for u in user_objs)

@@ -1,12 +1,14 @@
 """Configuration errors: one line each, naming the option, the value and what is allowed.
 
-The CLI prints ``str(error)`` and exits with status 2. A secret's value never reaches the
-message, the exception's attributes or its repr: it is replaced by ``<hidden>`` at construction.
+The CLI prints ``str(error)`` and exits with status 2; ConfigErrors carries every option
+that failed on its own (one line each), so an owner fixes them in one go. A secret's value
+never reaches the message, the exception's attributes or its repr: it is replaced by
+``<hidden>`` at construction.
 """
 
 from __future__ import annotations
 
-__all__ = ["HIDDEN", "ConfigError", "ConfigSyntaxError", "quote_value"]
+__all__ = ["HIDDEN", "ConfigError", "ConfigErrors", "ConfigSyntaxError", "quote_value"]
 
 HIDDEN = "<hidden>"
 _MAX_SHOWN = 80  # a pasted certificate should not turn one line into a screenful
@@ -72,6 +74,11 @@ class ConfigError(ValueError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
+    @property
+    def problems(self) -> list[str]:
+        """One line per problem (status pages and LuCI list them)."""
+        return [str(self)]
+
     # keep pickling (multiprocessing, pytest-xdist) free of the secret
     def __reduce__(self) -> tuple[object, tuple[type[ConfigError], dict[str, object]]]:
         return (_rebuild, (type(self), self.__dict__.copy()))
@@ -97,3 +104,26 @@ class ConfigSyntaxError(ConfigError):
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
         return f"{where}: {self.message}"
+
+
+class ConfigErrors(ConfigError):
+    """Several options that failed on their own; its attributes are the first one's, ``str()``
+    is every line."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = tuple(errors)
+        first = errors[0]
+        super().__init__(first.option, first.value, first.allowed, first.problem,
+                         secret=first.secret, show_value=first.show_value)  # fmt: skip
+
+    @staticmethod
+    def of(errors: list[ConfigError]) -> ConfigError:
+        """The one error, or all of them."""
+        return errors[0] if len(errors) == 1 else ConfigErrors(errors)
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+    @property
+    def problems(self) -> list[str]:
+        return [str(e) for e in self.errors]

@@ -46,6 +46,16 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path, capsys, server, start):
     assert out.startswith(start) and out.count("\n") == 1  # --check: problems on stdout
 
 
+def test_check_names_every_bad_option_one_line_each_and_records_them(tmp_path, capsys):
+    path = config_file(tmp_path, pool="10.10.10.0/33", port=0, prot=500)
+    refused = tmp_path / "refused.json"
+    assert daemon_main(["--config", path, "--check", "--refused-status", str(refused)]) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["server.pool", "server.port", "server.prot"]
+    recorded = json.loads(refused.read_text())
+    assert recorded["reason"] == "config_error" and recorded["problems"] == lines
+
+
 def test_eap_config_checks_without_printing_passwords(tmp_path, capsys):
     path = config_file(tmp_path, auth_mode="eap")
     with open(path, "a") as f:

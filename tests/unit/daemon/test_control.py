@@ -166,12 +166,14 @@ def test_reload_and_check(daemon_with_file):
     assert "port changed: restart ikev2d to apply" in reply["message"]
     assert d.daemon.config.port == server["port"] and d.daemon.config.dpd_delay == 77
 
-    write_toml(path, {**server, "pool": "10.0.0.0/33"})
+    write_toml(path, {**server, "pool": "10.0.0.0/33", "dpd_delay": -1})
     reply = d.control({"cmd": "reload"})
     assert reply["ok"] is False and reply["error"].startswith("server.pool:")
+    assert "; server.dpd_delay: -1" in reply["error"]  # every problem, on one line
     assert str(d.daemon.config.pool) == "10.20.30.0/24"  # the running config stays
     check = d.control({"cmd": "check"})["result"]
-    assert check["valid"] is False and check["problems"][0].startswith("server.pool:")
+    assert check["valid"] is False
+    assert [p.split(":")[0] for p in check["problems"]] == ["server.pool", "server.dpd_delay"]
 
     write_toml(path, {**server, "psk": "Xyzzy42", "allow_weak_psk": True})
     check = d.control({"cmd": "check"})["result"]

@@ -732,3 +732,19 @@ def test_full_tunnel_claims_ipv6_too_and_refuses_it_without_pool6():
 )  # fmt: skip
 def test_ipv6_option_errors(options, message):
     assert str(error_of(server(**options))) == message
+
+
+def test_every_option_that_fails_on_its_own_is_reported_at_once():
+    data = server(port=70000, pool="10.10.10.0/33", pskk="x")
+    data["user"] = [{"name": "alice", "password": "p\x00"}]
+    exc = error_of(data)
+    port, pool, pskk, password = exc.problems
+    assert port == "server.port: 70000 is out of range (allowed: an integer 1..65535)"
+    assert pool.startswith("server.pool: '10.10.10.0/33' is not an IPv4 network")
+    assert pskk.startswith("server.pskk: is not a known option, did you mean 'psk'?")
+    assert password.startswith("user[0].password: <hidden> contains control characters")
+    assert str(exc) == "\n".join(exc.problems) and exc.option == "server.port"
+    assert "p\x00" not in repr(exc) and "p\\x00" not in str(exc)
+    # one problem stays one plain ConfigError
+    single = error_of(server(port=70000))
+    assert type(single) is ConfigError and single.problems == [str(single)]
