@@ -270,7 +270,11 @@ def _ctl_parser() -> argparse.ArgumentParser:
         epilog=_CTL_EPILOG,
         formatter_class=_HelpFormatter,
     )
-    p.add_argument("--socket", default=DEFAULT_SOCKET, help="control socket (default: %(default)s)")
+    p.add_argument(
+        "--socket",
+        help=f"control socket (default: the one {DEFAULT_UCI} configures, {DEFAULT_SOCKET} "
+        "unless state_dir or control_socket say otherwise)",
+    )
     p.add_argument(
         "--save-keys",
         metavar="DIR",
@@ -311,7 +315,7 @@ def ctl_main(argv: list[str] | None = None) -> int:
     if args.command == "disconnect":
         message.update({"id": args.id} if args.id else {"target": args.target})
     try:
-        result = call(args.socket, message)
+        result = call(args.socket or _configured_socket(), message)
     except NotRunning as exc:
         print(f"ikev2ctl: {exc} (no control socket at {exc.path})", file=sys.stderr)
         return EXIT_FAIL
@@ -325,6 +329,12 @@ def ctl_main(argv: list[str] | None = None) -> int:
     if args.command == "check" and not (isinstance(result, dict) and result.get("valid")):
         return EXIT_CONFIG
     return EXIT_OK
+
+
+def _configured_socket() -> str:
+    from ikev2d.policy.config import configured_control_socket
+
+    return configured_control_socket(DEFAULT_UCI)
 
 
 # -- human output --------------------------------------------------------------------------------

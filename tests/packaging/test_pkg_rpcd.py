@@ -22,6 +22,7 @@ def _call(staging: Path, run_dir: Path, *args: str, stdin: str = "{}", env=None)
     full_env = {
         "PATH": os.environ["PATH"],
         "IKEV2D_RUN_DIR": str(run_dir),
+        "IKEV2D_REFUSED": str(run_dir / "refused.json"),
         "IKEV2D_PYTHON": sys.executable,
         "IKEV2D_RPC_HELPER": str(staging / "usr/libexec/ikev2d/rpcd_call.py"),
         "IKEV2D_CONTROL_SOCKET": str(run_dir / "control.sock"),

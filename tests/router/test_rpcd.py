@@ -4,8 +4,10 @@ administrator may do, clean JSON errors for bad parameters, and no Python for st
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from ikev2d_router import enable
+from ikev2d_router import daemon_pid, enable, uci_commit, wait_serving
 
 ADMIN = ("admin", "admin secret 1")  # like root: read '*' and write '*'
 VIEWER = ("viewer", "viewer secret 2")  # only the read part of luci-app-ikev2d
@@ -141,3 +143,20 @@ def test_check_reports_the_problems_of_the_saved_file(installed, sessions):
     result = _data(_call(installed, sessions["admin"], "check"))["result"]
     assert result["valid"] is False
     assert any("server.pool" in problem for problem in result["problems"])
+
+
+def test_a_state_dir_elsewhere_is_where_status_and_commands_find_the_daemon(installed, sessions):
+    """state_dir (and with it the control socket) moved: LuCI's status, its write methods and
+    ikev2ctl follow the configuration, not the package's default path."""
+    old = daemon_pid(installed)
+    uci_commit(installed, {"state_dir": "/tmp/ikev2d-state"})
+    pid = wait_serving(installed, old_pid=old)  # a restart option: a new daemon, serving
+    assert installed.exists("/tmp/ikev2d-state/control.sock")
+    assert _data(_call(installed, sessions["viewer"], "status"))["pid"] == pid
+    reply = _data(_call(installed, sessions["admin"], "disconnect", {"target": "nobody"}))
+    assert reply["ok"] is False and "not running" not in reply["error"]  # the daemon answered
+    out = installed.run(["ikev2ctl", "status", "--json"]).stdout
+    assert json.loads(out)["pid"] == pid
+    installed.run(["/etc/init.d/ikev2d", "stop"])
+    status = _data(_call(installed, sessions["viewer"], "status"))
+    assert status["running"] is False and status["reason"] == "stopped"

@@ -19,7 +19,13 @@ from ikev2d.policy.identity import Identity, identity_from_text
 from ikev2d.policy.pool import AddressPool, reserved_hosts
 from ikev2d.policy.proposals import Proposal
 from ikev2d.policy.schema import OPTIONS, SECTIONS
-from ikev2d.policy.validate import LanInfo, Values, finish_server, finish_users
+from ikev2d.policy.validate import (
+    LanInfo,
+    Values,
+    default_control_socket,
+    finish_server,
+    finish_users,
+)
 from ikev2d.wire.enums import IdType
 
 if TYPE_CHECKING:
@@ -35,6 +41,7 @@ __all__ = [
     "ServerConfig",
     "UserConfig",
     "check_supported",
+    "configured_control_socket",
     "from_mapping",
     "lan_from_uci",
     "lease_key",
@@ -430,6 +437,22 @@ def server_option(name: str, *, uci: str | None = None, toml: str | None = None)
         from ikev2d.policy.uci import load_uci_file
 
         raw = _uci_server(load_uci_file(uci), uci).get(name)
-    if raw is None:
-        return convert(opt, f"server.{name}", opt.default, text=False)
+    if raw is None:  # the schema's default (None: unset, the rules between options decide)
+        return (
+            None if opt.default is None else convert(opt, f"server.{name}", opt.default, text=False)
+        )
     return convert(opt, f"server.{name}", raw, text=toml is None)
+
+
+def configured_control_socket(uci: str) -> str:
+    """The control socket of a daemon started from this UCI file (its state_dir and
+    control_socket; the defaults when the file is missing or they are invalid, since the
+    daemon would not have started with them): ikev2ctl and LuCI's helper find it here."""
+    import posixpath
+
+    try:
+        socket = server_option("control_socket", uci=uci)
+        state_dir = server_option("state_dir", uci=uci)
+    except ConfigError:
+        socket, state_dir = None, server_option("state_dir")
+    return posixpath.normpath(str(socket)) if socket else default_control_socket(str(state_dir))

@@ -214,12 +214,17 @@ _SOCKET_NAME = "control.sock"
 _SUN_PATH_MAX = 107  # bytes of a UNIX socket path (sun_path)
 
 
+def default_control_socket(state_dir: str) -> str:
+    """Where the control socket is when control_socket is not set: in state_dir."""
+    return posixpath.join(posixpath.normpath(state_dir), _SOCKET_NAME)
+
+
 def _control_socket(v: Values) -> None:
     """The control socket lives inside state_dir: start-up replaces a stale socket there, so
     the path must not reach any file an owner cares about (/etc/config/firewall ...)."""
     state = posixpath.normpath(v["state_dir"])
     if v["control_socket"] is None:
-        path = v["control_socket"] = posixpath.join(state, _SOCKET_NAME)
+        path = v["control_socket"] = default_control_socket(state)
         if len(path.encode()) > _SUN_PATH_MAX:
             raise ConfigError(
                 "server.state_dir", v["state_dir"], f"a path of at most "

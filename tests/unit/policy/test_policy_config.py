@@ -748,3 +748,20 @@ def test_every_option_that_fails_on_its_own_is_reported_at_once():
     # one problem stays one plain ConfigError
     single = error_of(server(port=70000))
     assert type(single) is ConfigError and single.problems == [str(single)]
+
+
+def test_the_configured_control_socket_follows_state_dir_and_control_socket(tmp_path):
+    from ikev2d.policy.config import configured_control_socket
+
+    def uci(*options: str) -> str:
+        path = tmp_path / "ikev2d"
+        path.write_text("config ikev2d 'server'\n" + "".join(f"\toption {o}\n" for o in options))
+        return str(path)
+
+    assert configured_control_socket(str(tmp_path / "missing")) == "/var/run/ikev2d/control.sock"
+    assert configured_control_socket(uci("state_dir '/tmp/st/'")) == "/tmp/st/control.sock"
+    assert (
+        configured_control_socket(uci("state_dir '/tmp/st'", "control_socket '/tmp/st/c'"))
+        == "/tmp/st/c"
+    )
+    assert configured_control_socket(uci("state_dir 'relative'")) == "/var/run/ikev2d/control.sock"

@@ -25,7 +25,7 @@ __all__ = ["main"]
 
 # the package's code: <root>/usr/lib/ikev2d for this file's <root>/usr/libexec/ikev2d
 PACKAGE = os.path.abspath(__file__).rpartition("/usr/libexec/")[0] + "/usr/lib/ikev2d"
-CONTROL_SOCKET = os.environ.get("IKEV2D_CONTROL_SOCKET")  # else the package's default
+CONTROL_SOCKET = os.environ.get("IKEV2D_CONTROL_SOCKET")  # else the one CONFIG configures
 LAUNCHER = os.environ.get("IKEV2D_LAUNCHER", "/usr/sbin/ikev2d")
 CONFIG = os.environ.get("IKEV2D_CONFIG", "/etc/config/ikev2d")
 UCI = os.environ.get("IKEV2D_UCI", "uci")
@@ -124,13 +124,12 @@ def run(method: str, raw: bytes) -> dict[str, object]:
     if method == "check":
         return {"ok": True, "result": check_config(params.get("ubus_rpc_session"))}
     sys.path.insert(0, PACKAGE)
-    from ikev2d.control_client import DEFAULT_SOCKET, ControlError, call
+    from ikev2d.control_client import ControlError, call
+    from ikev2d.policy.config import configured_control_socket
 
+    socket = CONTROL_SOCKET or configured_control_socket(CONFIG)
     try:
-        return {
-            "ok": True,
-            "result": call(CONTROL_SOCKET or DEFAULT_SOCKET, {"cmd": method, **params}),
-        }
+        return {"ok": True, "result": call(socket, {"cmd": method, **params})}
     except ControlError as exc:  # not running, refused (the daemon's words), no valid answer
         raise RpcError(str(exc)) from None
 
