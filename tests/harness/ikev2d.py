@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ikev2d.control_client import ControlError, call
+from ikev2d.control_client import ControlError, NotRunning, call
 
 from .netns import Netns, NetnsSet
 from .proc import CommandFailed, run, wait_until
@@ -158,8 +158,8 @@ class Ikev2d:
             if not self.control_socket.is_socket():
                 return False
             try:
-                self.request("status", timeout=2.0)
-            except (OSError, ValueError):
+                call(str(self.control_socket), {"cmd": "status"}, timeout=2.0)
+            except (NotRunning, OSError, ValueError):  # bound, not yet listening
                 return False
             return True
 
