@@ -230,7 +230,7 @@ def _pq_lines(rows: list[dict], in_process: dict | None) -> list[str]:
     for r in rows:
         out.append(f"| {r['proposal']} | {r['n']} | {_fmt(r['cpu_ms_per_handshake'])} | "
                    f"{_fmt(r['handshakes_per_s'])} | {_fmt(r['latency_ms_p50'])} | "
-                   f"{_fmt(r['latency_ms_p95'])} | {_fmt(r['rss_kb_per_client'])} | "
+                   f"{_fmt(r['latency_ms_p95'])} | {_per_client(r)} | "
                    f"{r['failed']} |")  # fmt: skip
     by_n: dict[int, dict[bool, dict]] = {}
     for r in rows:

@@ -64,6 +64,7 @@ _NEVER = {
     "ikev2d.ike.create_child": "rekeying loads with the first CREATE_CHILD_SA or expiry",
     "ikev2d.wire.message": "the message codec loads with the first datagram (ike/responder.py)",
     "ikev2d.wire.payloads": "payload classes load with the codec (wire/__init__ is lazy)",
+    "ikev2d.ike.events": "events load with the first one (responder; daemon.actions by name)",
 }
 # Without the kernel room: pyroute2.netlink brings logging (pyroute2.common), the core never.
 _NEVER_WITHOUT_KERNEL = {

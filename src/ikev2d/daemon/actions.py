@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ikev2d.compat import Logger
-from ikev2d.ike import events as ev
 
 from .udp import address_text
 
 if TYPE_CHECKING:
+    from ikev2d.ike import events as ev
     from ikev2d.kernel.tunnel import ChildTunnel, Lifetimes
 
     from .datapath import Datapath
@@ -154,7 +154,7 @@ class Actions:
         self.changed = False  # clients or failures changed since the last snapshot
 
     def apply(self, event: ev.Event) -> None:
-        handler = self._HANDLERS.get(type(event))
+        handler = self._HANDLERS.get(type(event).__name__)
         if handler is None:
             self.log.debug(f"ignored event {type(event).__name__}")
             return
@@ -346,14 +346,16 @@ class Actions:
         self.failures.append(Failure(self._wall(), address_text(remote), identity, reason, code))
         self.changed = True
 
-    _HANDLERS: dict = {  # a class-level dispatch table, never mutated
-        ev.IkeSaEstablished: _established,
-        ev.IkeSaTerminated: _terminated,
-        ev.ChildSaInstalled: _child_installed,
-        ev.ChildSaRemoved: _child_removed,
-        ev.ChildSaUpdated: _child_updated,
-        ev.IkeSaRekeyed: _rekeyed,
-        ev.IkeKeysDerived: _keys,
-        ev.AuthenticationFailed: _auth_failed,
-        ev.NegotiationFailed: _negotiation_failed,
+    # A class-level dispatch table, never mutated, by the names of ike.events' classes: the
+    # daemon does not build those ten dataclasses at start (issue 17), its first client does.
+    _HANDLERS: dict = {
+        "IkeSaEstablished": _established,
+        "IkeSaTerminated": _terminated,
+        "ChildSaInstalled": _child_installed,
+        "ChildSaRemoved": _child_removed,
+        "ChildSaUpdated": _child_updated,
+        "IkeSaRekeyed": _rekeyed,
+        "IkeKeysDerived": _keys,
+        "AuthenticationFailed": _auth_failed,
+        "NegotiationFailed": _negotiation_failed,
     }

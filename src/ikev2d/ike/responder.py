@@ -26,12 +26,10 @@ from ikev2d.policy.config import ServerConfig
 from ikev2d.wire.enums import ExchangeType, NotifyType
 from ikev2d.wire.errors import ParseError
 
-from . import events as ev
 from .closed import ClosedSas
 from .context import Rng, SpiSource
 from .dos import MAX_IKE_SA_INIT, HalfOpenLimits, InitGate
 from .errors import IkeError, KernelRefused, NoProposalChosen
-from .events import Address
 from .lifetimes import due_times
 from .reload import affected_by, carry_lease, no_longer_trusted
 from .sa import ChildSa, IkeSa, SaState
@@ -41,7 +39,9 @@ if TYPE_CHECKING:
     from ikev2d.wire.message import Header, Message
     from ikev2d.wire.payloads import Payload
 
+    from . import events as ev
     from .credentials import Credentials
+    from .events import Address
 
 # The exchanges (`exchanges`, `tasks`, `ike_sa_init`, `protection`, and through them key
 # exchange, ciphers, EAP, MOBIKE, rekeying) are imported by the first datagram or SA timer that
@@ -286,8 +286,10 @@ class Responder:
 
     def remove_child(self, sa: IkeSa, child: ChildSa) -> None:
         if child in sa.children:
+            from .events import ChildSaRemoved
+
             sa.children.remove(child)
-            self.emit(ev.ChildSaRemoved(sa.handle, child.spec))
+            self.emit(ChildSaRemoved(sa.handle, child.spec))
 
     def terminate(self, sa: IkeSa, reason: str) -> None:
         """End the SA's Child SAs and lease; announce the end of an established SA."""
@@ -297,7 +299,9 @@ class Responder:
             self.pool.release(sa.client.virtual_ip)
             sa.client.virtual_ip = sa.client.virtual_ip6 = None
         if sa.state == SaState.ESTABLISHED:
-            self.emit(ev.IkeSaTerminated(sa.handle, sa.client.name, reason))
+            from .events import IkeSaTerminated
+
+            self.emit(IkeSaTerminated(sa.handle, sa.client.name, reason))
             sa.move_to(SaState.DELETING)
 
     def forget(self, sa: IkeSa) -> None:
@@ -314,6 +318,7 @@ class Responder:
     def _on_init(self, data: bytes, header: Header, src: Address, dst: Address, now: float) -> None:
         """Cheap checks first (size, header, retransmission, throttle, limits), then the
         bounded decode, the cookie and the key exchange."""
+        from .events import NegotiationFailed
         from .ike_sa_init import handle_ike_sa_init
 
         if len(data) > MAX_IKE_SA_INIT:
@@ -343,7 +348,7 @@ class Responder:
             )
         except IkeError as e:
             if isinstance(e, NoProposalChosen):
-                self.emit(ev.NegotiationFailed(src, e.reason, e.code))
+                self.emit(NegotiationFailed(src, e.reason, e.code))
             self.transmit(_plain_answer(header, e.notify, e.data), dst, src)
             return
         self._sas[sa.spi_r] = sa

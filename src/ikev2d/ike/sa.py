@@ -19,7 +19,6 @@ from ikev2d.policy import config as _config
 from ikev2d.policy.identity import Identity
 from ikev2d.policy.proposals import Proposal
 
-from .events import Address, ChildSaSpec
 from .window import MessageWindow
 
 if TYPE_CHECKING:  # built by the exchanges, which load with the first client
@@ -29,6 +28,7 @@ if TYPE_CHECKING:  # built by the exchanges, which load with the first client
     from ikev2d.crypto.sk import SkCodec
     from ikev2d.wire.payloads import IdiPayload, IdrPayload, Payload
 
+    from .events import Address, ChildSaSpec
     from .fragments import Reassembly
 
 __all__ = [
