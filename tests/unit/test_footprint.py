@@ -65,6 +65,7 @@ _NEVER = {
     "ikev2d.wire.message": "the message codec loads with the first datagram (ike/responder.py)",
     "ikev2d.wire.payloads": "payload classes load with the codec (wire/__init__ is lazy)",
     "ikev2d.ike.events": "events load with the first one (responder; daemon.actions by name)",
+    "ikev2d.ike.sa": "the SA's data load with the first SA (the responder needs ike.state only)",
 }
 # Without the kernel room: pyroute2.netlink brings logging (pyroute2.common), the core never.
 _NEVER_WITHOUT_KERNEL = {

@@ -10,8 +10,10 @@ the oldest go first, never more memory.
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
-from .sa import IkeSa
+if TYPE_CHECKING:
+    from .sa import IkeSa
 
 __all__ = ["CLOSED_SA_LIMIT", "CLOSED_SA_LINGER", "ClosedSas"]
 

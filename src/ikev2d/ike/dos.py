@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ikev2d.crypto.digests import constant_time_equal, digest
 from ikev2d.wire.enums import NotifyType
 
-from .sa import SaState
+from .state import SaState
 
 if TYPE_CHECKING:
     from ikev2d.policy.config import ServerConfig

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ikev2d.policy.config import ServerConfig
 from ikev2d.policy.pool import AddressPool, PoolError
 
 from .credentials import Credentials
-from .sa import IkeSa
+
+if TYPE_CHECKING:
+    from .sa import IkeSa
 
 __all__ = ["affected_by", "carry_lease", "no_longer_trusted"]
 

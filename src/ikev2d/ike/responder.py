@@ -32,7 +32,7 @@ from .dos import MAX_IKE_SA_INIT, HalfOpenLimits, InitGate
 from .errors import IkeError, KernelRefused, NoProposalChosen
 from .lifetimes import due_times
 from .reload import affected_by, carry_lease, no_longer_trusted
-from .sa import ChildSa, IkeSa, SaState
+from .state import SaState
 from .window import OnResponse, QueuedRequest
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from . import events as ev
     from .credentials import Credentials
     from .events import Address
+    from .sa import ChildSa, IkeSa
 
 # The exchanges (`exchanges`, `tasks`, `ike_sa_init`, `protection`, and through them key
 # exchange, ciphers, EAP, MOBIKE, rekeying) are imported by the first datagram or SA timer that

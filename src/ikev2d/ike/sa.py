@@ -10,7 +10,6 @@ which SPI is ours, which keys protect which direction and the flags we send.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, TypeAlias
@@ -19,6 +18,7 @@ from ikev2d.policy import config as _config
 from ikev2d.policy.identity import Identity
 from ikev2d.policy.proposals import Proposal
 
+from .state import TRANSITIONS, SaState
 from .window import MessageWindow
 
 if TYPE_CHECKING:  # built by the exchanges, which load with the first client
@@ -42,24 +42,6 @@ __all__ = [
     "SaState",
     "carry_client_state",
 ]
-
-
-class SaState(enum.Enum):
-    HALF_OPEN = "half-open"  # IKE_SA_INIT answered, waiting for IKE_AUTH
-    ESTABLISHED = "established"
-    REKEYED = "rekeyed"  # replaced by a new IKE SA; waits for its Delete
-    DELETING = "deleting"  # ended; our Delete is in flight
-    DEAD = "dead"
-
-
-# Which states may follow which: anything else is a bug in the responder.
-TRANSITIONS = {
-    SaState.HALF_OPEN: {SaState.ESTABLISHED, SaState.DEAD},
-    SaState.ESTABLISHED: {SaState.REKEYED, SaState.DELETING, SaState.DEAD},
-    SaState.REKEYED: {SaState.DELETING, SaState.DEAD},
-    SaState.DELETING: {SaState.DEAD},
-    SaState.DEAD: set(),
-}
 
 
 @dataclass(slots=True, eq=False)
