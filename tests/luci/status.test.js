@@ -191,6 +191,19 @@ test('why the server is not running comes from the status, with the problems it 
   }
 });
 
+test('settings refused while the server runs: it says so, names the problems, and the server stays', async () => {
+  const refused = { running: false, reason: 'config_error', problems: ['server.pool: \'10.0.0.0/33\' is not an IPv4 network', 'server.port: 0 is out of range'] };
+  const { root } = await renderStatus({}, PSK_UCI, { running: true, started: 1700000000, clients: [], failures: [], refused });
+  const state = root.find((n) => n.attrs.id === 'ikev2d-state');
+  assert.match(state.textContent, /Running since .*not applied: they have problems.*earlier settings/);
+  assert.match(state.textContent, /server\.pool: '10\.0\.0\.0\/33' is not an IPv4 network.*server\.port: 0 is out of range/);
+  const plain = await renderStatus({}, PSK_UCI, { running: true, started: 1700000000, clients: [], failures: [] });
+  assert.doesNotMatch(plain.root.find((n) => n.attrs.id === 'ikev2d-state').textContent, /not applied/);
+  // the init script's "disabled" record while procd is stopping the daemon is not a refusal
+  const stopping = await renderStatus({}, PSK_UCI, { running: true, started: 1700000000, clients: [], failures: [], refused: { reason: 'disabled' } });
+  assert.doesNotMatch(stopping.root.find((n) => n.attrs.id === 'ikev2d-state').textContent, /not applied/);
+});
+
 test('PSK mode offers only the profiles it can make, and says in plain words how to get the others', async () => {
   const { root } = await renderStatus();
   eq(platforms(root), ['ios', 'macos', 'android']);

@@ -109,9 +109,12 @@ def test_status_says_why_the_server_does_not_run(staging, run_dir, fake_daemon):
     refused = {"running": False, "reason": "config_error", "problems": ["server.psk: ..."]}
     (run_dir / "refused.json").write_text(json.dumps(refused))
     assert _call(staging, run_dir, "call", "status") == refused
-    # ... unless a daemon runs (it keeps its configuration when a reload is refused)
+    # ... unless a daemon runs: it keeps its configuration when a reload is refused, and the
+    # refusal rides along
     live = {"running": True, "pid": fake_daemon.pid, "clients": []}
     (run_dir / "status.json").write_text(json.dumps(live))
+    assert _call(staging, run_dir, "call", "status") == {"refused": refused, **live}
+    (run_dir / "refused.json").unlink()
     assert _call(staging, run_dir, "call", "status") == live
 
 

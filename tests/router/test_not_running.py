@@ -1,10 +1,11 @@
 """Why the server is not running, as `ubus call ikev2d status` (LuCI's Status page) says it,
 from the init script under real procd and from the daemon: disabled, a refused configuration
-with its problems, the ports taken by another program, a clean stop."""
+with its problems (also while an earlier one keeps running), the ports taken by another
+program, a clean stop."""
 
 from __future__ import annotations
 
-from ikev2d_router import PSK, enable, rpcd_call, status, uci_commit, wait_stopped
+from ikev2d_router import PSK, daemon_pid, enable, rpcd_call, status, uci_commit, wait_stopped
 
 from harness import wait_until
 
@@ -42,6 +43,23 @@ def test_a_refused_configuration_names_its_problem(installed):
     uci_commit(installed, {"pool": "10.10.10.0/24"})  # corrected: it starts, the record goes
     wait_until(lambda: status(installed).get("running"), 30, interval=0.2, what="running")
     assert not installed.exists("/var/run/ikev2d/refused.json")
+
+
+def test_settings_refused_while_running_are_shown_beside_the_running_server(installed):
+    pid = enable(installed)
+    uci_commit(installed, {"pool": "10.10.10.5/24", "port": "0"})  # Save & Apply, by hand
+
+    def refused():
+        return status(installed).get("refused")
+
+    record = wait_until(refused, 20, interval=0.2, what="the refusal in the status")
+    state = status(installed)
+    assert state["running"] is True and state["pid"] == pid == daemon_pid(installed)
+    assert record["reason"] == "config_error"
+    assert sorted(p.split(":")[0] for p in record["problems"]) == ["server.pool", "server.port"]
+    uci_commit(installed, {"pool": "10.10.10.0/24", "port": "500"})  # corrected and applied
+    wait_until(lambda: not refused(), 20, interval=0.2, what="the refusal gone")
+    assert status(installed)["pid"] == pid  # a reload, the same daemon
 
 
 def test_the_ports_taken_by_another_program(installed):

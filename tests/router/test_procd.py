@@ -118,11 +118,13 @@ def test_start_with_a_broken_config_logs_each_problem_and_runs_nothing(installed
     installed.run(["uci", "set", "ikev2d.server.pool=not-a-network"])
     installed.run(["uci", "commit", "ikev2d"])
     installed.run(["/etc/init.d/ikev2d", "start"], check=False)
-    head = installed.wait_log(lambda line: "not starting" in line.text and "problems" in line.text)
+    end = installed.wait_log(lambda line: line.text == "not starting" and line.tag == "ikev2d")
     lines = installed.log()
-    problems = lines[lines.index(head) + 1 :]
-    assert problems and {p.priority for p in problems} == {"daemon.err"}
-    assert "server.port" in problems[0].text  # the option and the value, as the daemon says
+    head = next(line for line in lines if line.text == "/etc/config/ikev2d has problems:")
+    problems = lines[lines.index(head) + 1 : lines.index(end)]
+    assert {p.priority for p in [head, *problems, end]} == {"daemon.err"}
+    # every problem, each naming the option and the value as the daemon says
+    assert [p.text.split(":")[0] for p in problems] == ["server.port", "server.pool"]
     assert instance(installed) == {}
 
 

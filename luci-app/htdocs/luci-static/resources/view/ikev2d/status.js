@@ -114,6 +114,15 @@ function downloadBase64(filename, mime, b64) {
 	URL.revokeObjectURL(url);
 }
 
+// The daemon's lines (problems of the settings, why it stopped), one per item; '' if none.
+function problemList(lines) {
+	if (!Array.isArray(lines) || !lines.length)
+		return '';
+	return E('ul', {}, lines.map(function(line) {
+		return E('li', {}, [ E('code', { 'style': 'white-space: pre-wrap; word-break: break-all' }, [ untrusted.visible(String(line)) ]) ]);
+	}));
+}
+
 function cell(title, content, extra) {
 	return E('td', Object.assign({ 'class': 'td', 'data-title': title }, extra || {}), content);
 }
@@ -161,17 +170,19 @@ return view.extend({
 	},
 
 	renderState: function(status) {
+		var out;
 		if (status.running) {
 			var n = (status.clients || []).length;
-			return [ E('p', {}, [ _('Running since %s; %d device(s) connected.').format(fmtTime(status.started), n) ]) ];
+			out = [ E('p', {}, [ _('Running since %s; %d device(s) connected.').format(fmtTime(status.started), n) ]) ];
+			var refused = status.refused || {};
+			if (refused.reason == 'config_error')
+				out.push(E('p', {}, [ E('strong', {}, [ _('The settings saved last were not applied: they have problems. The VPN server keeps running with its earlier settings. Correct them on the Settings page, then Save & Apply:') ]) ]),
+					problemList(refused.problems));
+			return out;
 		}
 		var reason = String(status.reason || 'not_started');
-		var out = [ E('p', {}, [ E('strong', {}, [ STOPPED[reason] || STOPPED.start_failed ]) ]) ];
-		var details = (Array.isArray(status.problems) ? status.problems : []).concat(status.detail ? [ status.detail ] : []);
-		if (details.length)
-			out.push(E('ul', {}, details.map(function(line) {
-				return E('li', {}, [ E('code', { 'style': 'white-space: pre-wrap; word-break: break-all' }, [ untrusted.visible(line) ]) ]);
-			})));
+		out = [ E('p', {}, [ E('strong', {}, [ STOPPED[reason] || STOPPED.start_failed ]) ]) ];
+		out.push(problemList((Array.isArray(status.problems) ? status.problems : []).concat(status.detail ? [ status.detail ] : [])));
 		return out;
 	},
 
