@@ -40,7 +40,7 @@ test-oldest:
 	@scripts/setup.sh --oldest
 	.venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/attack tests/fuzz
 
-LINT_DIRS := $(wildcard src tests bench scripts files)
+LINT_DIRS := $(wildcard src testbed tests bench scripts files)
 
 lint: setup
 	$(PY) -m ruff check $(LINT_DIRS)

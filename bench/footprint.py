@@ -36,8 +36,7 @@ from .responders import (
     started_with,
 )
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
-from harness.topology import LAN_NET, ROUTER_WAN
+from testbed.topology import LAN_NET, ROUTER_WAN
 
 __all__ = [
     "PYTHONS", "flash_sizes", "floor_kb", "installed_trees", "one_client_rows", "pyc_only_tree",

@@ -2,7 +2,7 @@
 
     python -m bench.handshakes OUT.json '{"n": [200], "reps": 1, "proposals": [...]}'
 
-One road-warrior topology (tests/harness/topology.py): the load generator (a strongSwan
+One road-warrior topology (testbed.topology): the load generator (a strongSwan
 charon initiator) in phone1, the responder under test in the router, an iperf3 server on the
 LAN host. Each run starts a fresh responder and a fresh generator, so every run measures N
 handshakes from an empty state.
@@ -33,9 +33,8 @@ from .responders import (
     rss_kb,
 )
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
-from harness import NetnsSet
-from harness.topology import LAN_HOST, LAN_NET, NAT_OUTSIDE, ROUTER_WAN, build_road_warrior
+from testbed import NetnsSet
+from testbed.topology import LAN_HOST, LAN_NET, NAT_OUTSIDE, ROUTER_WAN, build_road_warrior
 
 __all__ = ["handshake_run", "main", "throughput_run"]
 
@@ -228,7 +227,7 @@ def _profile_run(topo, workdir, prof: dict, c: int) -> dict:
     out = pathlib.Path(prof["out"])
 
     def wrap(daemon) -> None:
-        from harness.ikev2d import daemon_argv
+        from testbed.ikev2d import daemon_argv
 
         # .venv/bin/ikev2d is a Python script: cProfile runs it as __main__
         argv = [sys.executable, "-m", "cProfile", "-o", str(out), *daemon_argv(daemon.config_path)]

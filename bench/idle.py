@@ -15,9 +15,8 @@ import time
 from .footprint import python_label
 from .responders import PSK, SwanResponder, rss_kb, spawn_daemon
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
-from harness import NetnsSet
-from harness.ikev2d import Ikev2d
+from testbed import NetnsSet
+from testbed.ikev2d import Ikev2d
 
 __all__ = ["idle_figures", "import_times"]
 

@@ -36,9 +36,7 @@ from ikev2d.daemon.loop import Daemon
 from ikev2d.daemon.memory_datapath import MemoryDatapath
 from ikev2d.policy.config import from_mapping
 from ikev2d.wire.enums import IdType
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "unit" / "ike"))
-from ike_initiator import Initiator
+from testbed.ike_initiator import Initiator
 
 __all__ = ["main", "per_client"]
 

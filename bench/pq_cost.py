@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import statistics
 import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "unit" / "ike"))
-
-from pq_initiator import ADDKE1, PqInitiator
-from test_ike_responder import PHONE, SERVER, Spis, make_config
-
 from ikev2d.ike.responder import Responder
+from testbed.pq_initiator import ADDKE1, PqInitiator
+from testbed.sans_io import PHONE, SERVER, Spis, make_config
 
 __all__ = ["main", "measure"]
 

@@ -18,13 +18,11 @@ import pathlib
 import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
-
-from harness.ikev2d import Ikev2d
-from harness.netns import Netns, NetnsSet
-from harness.proc import wait_until
-from harness.strongswan import KERNEL_NETLINK, Charon
-from harness.topology import LAN_NET, ROUTER_WAN
+from testbed.ikev2d import Ikev2d
+from testbed.netns import Netns, NetnsSet
+from testbed.proc import wait_until
+from testbed.strongswan import KERNEL_NETLINK, Charon
+from testbed.topology import LAN_NET, ROUTER_WAN
 
 from .loadgen import INITIATOR_THREADS_EXTRA, session
 

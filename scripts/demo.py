@@ -23,19 +23,9 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the namespace/strongSwan harness of the tests
-
-from harness import NetnsSet  # noqa: E402
-from harness.ikev2d import Ikev2d  # noqa: E402
-from harness.strongswan import Charon  # noqa: E402
-from harness.topology import (  # noqa: E402
-    LAN_HOST,
-    LAN_NET,
-    NAT_OUTSIDE,
-    ROUTER_WAN,
-    build_road_warrior,
-)
+from testbed.swanctl import Conn
+from testbed.topology import LAN_HOST, LAN_NET, ROUTER_WAN
+from testbed.world import Phone, World
 
 POOL = "10.10.10.0/24"
 PING_COUNT = 3
@@ -65,36 +55,9 @@ def default_config(psk: str) -> dict[str, object]:
     }
 
 
-def phone_conf(psk: str) -> str:
-    return f"""connections {{
-  home {{
-    version = 2
-    remote_addrs = {ROUTER_WAN}
-    vips = 0.0.0.0
-    proposals = aes256-sha256-modp2048
-    local {{
-      auth = psk
-      id = phone@example.test
-    }}
-    remote {{
-      auth = psk
-      id = {ROUTER_WAN}
-    }}
-    children {{
-      home {{
-        remote_ts = {LAN_NET}
-        esp_proposals = aes256-sha256
-      }}
-    }}
-  }}
-}}
-secrets {{
-  ike-home {{
-    id = phone@example.test
-    secret = "{psk}"
-  }}
-}}
-"""
+def phone(psk: str) -> Phone:
+    """The phone: strongSwan, expecting the router's WAN address as the server's identity."""
+    return Phone([Conn("home", "phone@example.test", secret=psk, remote_id=ROUTER_WAN)])
 
 
 def ping(ns, dst: str) -> int:
@@ -106,29 +69,23 @@ def ping(ns, dst: str) -> int:
 
 
 def run_demo(workdir: pathlib.Path, nat: bool) -> None:
-    netns = NetnsSet()
-    daemon = phone = None
+    world = None
     try:
         where = "behind the NAT box" if nat else "routed, no NAT"
-        say(f"building topology (namespaces phone, nat box, router, lan; phone {where})")
-        topo = build_road_warrior(netns, phones=1, nat=nat)
-        topo.router.ip("route", "replace", "default", "via", NAT_OUTSIDE)  # the upstream
-
+        say(f"building topology (namespaces phone, nat box, router, lan; phone {where}) and "
+            "starting the strongSwan phone (charon, kernel ESP)")  # fmt: skip
         psk = secrets.token_urlsafe(18)
-        daemon = Ikev2d(topo.router, workdir / "ikev2d", netns)
-        daemon.configure(**default_config(psk))
+        world = World.build(workdir, [phone(psk)], nat=nat)
+        topo = world.topo
+
         say(f"starting ikev2d in the router (WAN {ROUTER_WAN}, pool {POOL}, PSK {masked(psk)})")
-        daemon.start()
+        daemon = world.use(default_config(psk))
         listening = ", ".join(daemon.status()["listen"])
         say(f"ikev2d is up, listening on {listening}")
 
-        say("starting the strongSwan phone (charon, kernel ESP)")
-        phone = Charon(topo.phone, workdir / "phone", netns)
-        phone.write_swanctl_conf(phone_conf(psk))
-        phone.start()
-        phone.load_all()
         say("phone connecting (IKE aes256-sha256-modp2048, ESP aes256-sha256)")
-        out = phone.swanctl("--initiate", "--child", "home", "--timeout", "20", check=False)
+        charon = world.phones[0]
+        out = charon.swanctl("--initiate", "--child", "home", "--timeout", "20", check=False)
         vip = re.search(r"installing new virtual IP (\S+)", out.out)
         if not out.ok or not vip:
             raise DemoFailed(f"the phone could not connect:\n{out.out}")
@@ -157,22 +114,19 @@ def run_demo(workdir: pathlib.Path, nat: bool) -> None:
         if rc != 0 or left:
             raise DemoFailed(f"ikev2d exited {rc}; XFRM left in the router:\n{left}")
         deadline = time.monotonic() + 5
-        while "received DELETE for IKE_SA home" not in phone.log_text():
+        while "received DELETE for IKE_SA home" not in charon.log_text():
             if time.monotonic() > deadline:
                 raise DemoFailed("the phone never saw the Delete")
             time.sleep(0.05)
         say("phone got the Delete; router has no XFRM state or policy left")
     except Exception:
-        if daemon is not None:
-            print(f"--- ikev2d log ---\n{daemon.log_tail(80)}", file=sys.stderr)
-        if phone is not None:
-            print(f"--- phone charon log ---\n{phone.log_tail(60)}", file=sys.stderr)
+        if world is not None:
+            print(world.logs(), file=sys.stderr)
         raise
     finally:
         say("tearing down")
-        if daemon is not None:
-            daemon.cleanup()
-        netns.teardown()
+        if world is not None:
+            world.teardown()
 
 
 def main() -> int:

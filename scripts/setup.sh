@@ -67,7 +67,7 @@ find_python() {
 # make_venv DIR PYTHON STAMP-INPUT PIP-ARGS...: (re)creates DIR only when inputs changed.
 make_venv() {
   local dir=$1 py=$2 stamp_input=$3; shift 3
-  local stamp; stamp=$( { echo "$py"; "$py" -V; cat pyproject.toml ${stamp_input:+"$stamp_input"}; } | sha256sum | cut -c1-16)
+  local stamp; stamp=$( { echo "$py"; "$py" -V; cat pyproject.toml testbed/pyproject.toml ${stamp_input:+"$stamp_input"}; } | sha256sum | cut -c1-16)
   if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
     say "$dir: up to date ($("$dir/bin/python" -V))"
     return
@@ -115,10 +115,12 @@ install_node_packages
 
 PY_NEW=$(find_python python3.13 /root/.pyenv/versions/3.13.0/bin/python3.13 python3) \
   || { echo "setup: no python3 found" >&2; exit 1; }
-make_venv .venv "$PY_NEW" "" -e '.[dev]'
+# the package and, for tests, bench and demo, the test bed (testbed/, never shipped)
+make_venv .venv "$PY_NEW" "" -e '.[dev]' -e ./testbed
 
 if [ "${1:-}" = "--oldest" ]; then
   PY_OLD=$(find_python python3.11 /root/.pyenv/versions/3.11.7/bin/python3.11) \
     || { echo "setup: Python 3.11 is needed for the oldest-set venv" >&2; exit 1; }
-  make_venv .venv-oldest "$PY_OLD" constraints-oldest.txt -c constraints-oldest.txt -e '.[dev]'
+  make_venv .venv-oldest "$PY_OLD" constraints-oldest.txt -c constraints-oldest.txt -e '.[dev]' \
+    -e ./testbed
 fi

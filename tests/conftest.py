@@ -1,7 +1,6 @@
-"""Shared by every tier: root check, per-test namespaces, strongSwan instances.
-
-`tests/` is on sys.path (rootdir conftest), so tests import the harness as `harness`.
-"""
+"""Shared by every tier: root check, per-test namespaces, strongSwan instances, and each
+phase's report kept on the test (fixtures print logs only on failure). The harness is the
+`testbed` package (installed in the venv)."""
 
 from __future__ import annotations
 
@@ -9,8 +8,8 @@ import os
 
 import pytest
 
-from harness import NetnsSet
-from harness.strongswan import KERNEL_NETLINK, Charon
+from testbed import NetnsSet
+from testbed.strongswan import KERNEL_NETLINK, Charon
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -10,9 +10,7 @@ import datetime as dt
 import os
 
 from cryptography.hazmat.primitives.serialization import Encoding
-from ike_initiator import Initiator, RekeyingInitiator, wire_proposal
 
-from harness.mschapv2_peer import MschapV2Peer
 from ikev2d.auth import ca as pki
 from ikev2d.auth.signatures import sign_auth
 from ikev2d.crypto.auth import initiator_signed_octets, psk_auth
@@ -35,6 +33,8 @@ from ikev2d.wire.message import Message, decode_message, encode_message
 from ikev2d.wire.payloads import AuthPayload, CertPayload, IdiPayload, NotifyPayload
 from ikev2d.wire.sa import SaPayload
 from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
+from testbed.ike_initiator import Initiator, RekeyingInitiator, wire_proposal
+from testbed.mschapv2_peer import MschapV2Peer
 
 __all__ = [
     "ALICE_IP",

@@ -22,10 +22,10 @@ from attack_support import (
     events,
     responder,
 )
-from ike_initiator import vip
 
 from ikev2d.auth import ca as pki
 from ikev2d.wire.enums import IdType
+from testbed.ike_initiator import vip
 
 
 def test_item02_a_fixed_address_goes_only_to_its_authenticated_user():

@@ -16,7 +16,6 @@ import pytest
 from attack_support import NOW, PHONE, SERVER, Client, config, roundtrip
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from harness.mschapv2_peer import MschapV2Peer  # noqa: F401 - the EAP peer of connect_eap
 from ikev2d.auth import ca as pki
 from ikev2d.compat import Logger
 from ikev2d.daemon.credentials import load_credentials
@@ -24,6 +23,7 @@ from ikev2d.ike.responder import Responder
 from ikev2d.pki_files import PkiStore, pki_main
 from ikev2d.wire.enums import ExchangeType, IdType
 from ikev2d.wire.payloads import CertPayload, IdiPayload
+from testbed.mschapv2_peer import MschapV2Peer  # noqa: F401 - the EAP peer of connect_eap
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,6 @@ import contextlib
 import struct
 from collections.abc import Callable
 
-from harness.mschapv2_peer import MschapV2Peer
 from ikev2d.auth.signatures import ALGORITHM_IDENTIFIERS, SigScheme, sign_auth
 from ikev2d.crypto import mlkem
 from ikev2d.crypto.auth import (
@@ -58,6 +57,7 @@ from ikev2d.wire.payloads import (
     Payload,
 )
 from ikev2d.wire.sa import SaPayload
+from testbed.mschapv2_peer import MschapV2Peer
 
 from .client_sa import ClientSa, natd_hash, new_sa, our_kex, private_key, transforms_of
 from .seeds import PLAIN, RETRANSMIT, SEALED, Seed, Step

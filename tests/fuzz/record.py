@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness import NetnsSet
-from harness.proc import wait_until
-from harness.strongswan import KERNEL_LIBIPSEC, Charon, strongswan6_root
 from ikev2d.auth import ca as pki
 from ikev2d.wire.enums import ExchangeType
+from testbed import NetnsSet
+from testbed.proc import wait_until
+from testbed.strongswan import KERNEL_LIBIPSEC, Charon, strongswan6_root
 
 from .recorder import Pump, to_steps
 from .seeds import SEEDS, Seed, save_seed

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.strongswan import KERNEL_NETLINK, strongswan6_root
 from ikev2d.wire.enums import (
     DhId,
     EncrId,
@@ -33,6 +32,7 @@ from ikev2d.wire.enums import (
 from ikev2d.wire.message import Message, decode_message
 from ikev2d.wire.payloads import KePayload, NoncePayload, NotifyPayload
 from ikev2d.wire.sa import SaPayload
+from testbed.strongswan import KERNEL_NETLINK, strongswan6_root
 
 pytestmark = pytest.mark.interop
 

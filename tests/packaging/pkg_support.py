@@ -7,24 +7,20 @@ with nothing but tarfile/gzip, so a format slip fails here.
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from testbed.paths import PROJECT, script
+
+ROOT = PROJECT
 
 
 def load_builder():
-    spec = importlib.util.spec_from_file_location("build_ipk", ROOT / "scripts/build_ipk.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("build_ipk", module)
-    spec.loader.exec_module(module)
-    return module
+    return script("build_ipk")
 
 
 @dataclass

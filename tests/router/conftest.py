@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from ikev2d_router import build_packages, install_opkg
 
-from harness.routerns import RouterNamespace, userland_tree
+from testbed.openwrt_service import build_packages, install_opkg
+from testbed.routerns import RouterNamespace, userland_tree
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,11 @@ import re
 import subprocess
 
 import pytest
-from ikev2d_router import (
+
+from testbed import wait_until
+from testbed.openwrt_pkg import apk, put_packages
+from testbed.openwrt_service import (
     CONFIG,
-    PROJECT,
-    build_apk,
     daemon_pid,
     enable,
     ikev2d_rules,
@@ -21,9 +22,7 @@ from ikev2d_router import (
     wait_serving,
     wait_stopped,
 )
-
-from harness import wait_until
-from harness.openwrt_pkg import apk, put_packages
+from testbed.paths import PROJECT, script
 
 SCRIPTS = {"post-install", "post-upgrade", "pre-deinstall", "post-deinstall"}
 
@@ -57,7 +56,7 @@ def test_package_metadata_as_package_pack_mk_writes_it(tree, packages, name):
     assert _info(dump, "arch") == "noarch"
     description = re.search(r"^  description: \|\n    (.*)$", dump, re.M)
     description = description.group(1) if description else _info(dump, "description")
-    assert description and len(description.encode()) <= build_apk.MAX_DESCRIPTION
+    assert description and len(description.encode()) <= script("build_apk").MAX_DESCRIPTION
     depends = re.findall(r"^    - (\S+)$", dump.split("depends:", 1)[1].split("paths:")[0], re.M)
     assert depends and not any("(" in d or ")" in d or "," in d for d in depends)
     expected = SCRIPTS if name == "ikev2d" else SCRIPTS - {"post-deinstall"}

@@ -8,9 +8,9 @@ import subprocess
 import uuid
 
 import pytest
-from ikev2d_router import enable, install_opkg, uci_commit, wait_rules, wait_stopped
 
-from harness import wait_until
+from testbed import wait_until
+from testbed.openwrt_service import enable, install_opkg, uci_commit, wait_rules, wait_stopped
 
 POOL_CLIENT = "10.10.10.5"  # an address of the default pool, as a connected phone has
 LAN_DNS = "192.168.1.1"  # the router's LAN address: the DNS server clients are given

@@ -5,7 +5,9 @@ sockets leaves daemon and firewall agreeing."""
 from __future__ import annotations
 
 import pytest
-from ikev2d_router import (
+
+from testbed import wait_until
+from testbed.openwrt_service import (
     enable,
     ikev2d_rules,
     listening,
@@ -15,8 +17,6 @@ from ikev2d_router import (
     wait_serving,
     wait_stopped,
 )
-
-from harness import wait_until
 
 RULES = 7  # udp 500, udp 4500, esp, dns (tcp + udp), pool -> lan, no masquerade to the pool
 

@@ -5,9 +5,16 @@ program, a clean stop."""
 
 from __future__ import annotations
 
-from ikev2d_router import PSK, daemon_pid, enable, rpcd_call, status, uci_commit, wait_stopped
-
-from harness import wait_until
+from testbed import wait_until
+from testbed.openwrt_service import (
+    PSK,
+    daemon_pid,
+    enable,
+    rpcd_call,
+    status,
+    uci_commit,
+    wait_stopped,
+)
 
 
 def _reason(router, expected: str, timeout: float = 20) -> dict:

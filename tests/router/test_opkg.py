@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 
-from ikev2d_router import (
+from testbed import wait_until
+from testbed.openwrt_pkg import build_image_opkg, opkg, opkg_setup, put_packages
+from testbed.openwrt_service import (
     CONFIG,
     PSK,
     enable,
@@ -17,10 +19,7 @@ from ikev2d_router import (
     wait_serving,
     wait_stopped,
 )
-
-from harness import wait_until
-from harness.openwrt_pkg import build_image_opkg, opkg, opkg_setup, put_packages
-from harness.routerns import RouterNamespace
+from testbed.routerns import RouterNamespace
 
 # what the package manager and the router write besides the package's own files
 BOOKKEEPING = ("/usr/lib/opkg/", "/etc/uci-defaults", "/etc/opkg.conf")

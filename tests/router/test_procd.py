@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ikev2d_router import (
+from testbed import wait_until
+from testbed.openwrt_service import (
     PSK,
     daemon_pid,
     enable,
@@ -12,8 +13,6 @@ from ikev2d_router import (
     wait_serving,
     wait_stopped,
 )
-
-from harness import wait_until
 
 
 def _log_since(router, mark: int):

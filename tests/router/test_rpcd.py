@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from ikev2d_router import daemon_pid, enable, uci_commit, wait_serving
+
+from testbed.openwrt_service import daemon_pid, enable, uci_commit, wait_serving
 
 ADMIN = ("admin", "admin secret 1")  # like root: read '*' and write '*'
 VIEWER = ("viewer", "viewer secret 2")  # only the read part of luci-app-ikev2d

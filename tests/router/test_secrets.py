@@ -5,9 +5,10 @@ configurations with OpenWrt's own uci; a changed key alone reloads the daemon.""
 from __future__ import annotations
 
 import pytest
-from ikev2d_router import PROJECT, PSK, install_opkg, rpcd_call, status, wait_serving
 
-from harness.routerns import RouterNamespace
+from testbed.openwrt_service import PSK, install_opkg, rpcd_call, status, wait_serving
+from testbed.paths import PROJECT
+from testbed.routerns import RouterNamespace
 
 PASSWORD = 'alice long "password" 7'
 

@@ -3,7 +3,7 @@ warnings as daemon.warn, errors as daemon.err (procd alone would log all of stde
 
 from __future__ import annotations
 
-from ikev2d_router import rpcd_call, uci_commit, wait_serving
+from testbed.openwrt_service import rpcd_call, uci_commit, wait_serving
 
 
 def _daemon_lines(router, pid):

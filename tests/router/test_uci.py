@@ -4,7 +4,8 @@ uci-defaults scripts run twice change nothing the second time."""
 
 from __future__ import annotations
 
-from ikev2d_router import CONFIG, PROJECT, enable
+from testbed.openwrt_service import CONFIG, enable
+from testbed.paths import PROJECT
 
 SHIPPED = ("ikev2d", "ikev2d_secrets")
 

@@ -1,14 +1,16 @@
-"""System tests: need a kernel with ESP (tests/espvm/run-in-esp-kernel provides one)."""
+"""System tests: need a kernel with ESP (tests/espvm/run-in-esp-kernel provides one).
+
+Each module builds its world (testbed.world) once, since process starts are slow in the VM;
+`clean` hands it to one test at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
 
-from harness import NetnsSet
-from harness.strongswan import strongswan6_root
-from harness.topology import RoadWarrior, build_road_warrior
+from testbed import NetnsSet
 
 _PROBE_SA = [
     "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2", "proto", "esp",
@@ -34,30 +36,25 @@ def esp_kernel() -> None:
         )
 
 
-@pytest.fixture
-def road_warrior(netns_set):
-    """road_warrior(phones=1, nat=False) -> RoadWarrior (see harness.topology)."""
-
-    def factory(*, phones: int = 1, nat: bool = False) -> RoadWarrior:
-        return build_road_warrior(netns_set, phones=phones, nat=nat)
-
-    return factory
-
-
-@pytest.fixture(scope="module", params=["strongswan5", "strongswan6"])
-def peer_root(request):
+@pytest.fixture(scope="module", params=[5, 6], ids=["strongswan5", "strongswan6"])
+def peer(request) -> int:
     """The phones' strongSwan, for modules run against both: this machine's (Debian 12,
-    5.9.8) or strongSwan 6 from its Debian root (the root to pass to Charon / World.build)."""
-    return None if request.param == "strongswan5" else strongswan6_root()
+    5.9.8) or strongSwan 6 from its Debian root (testbed.world.Phone.strongswan)."""
+    return request.param
 
 
 @pytest.fixture
 def clean(world, request):
-    """The module's `world` with no client before the test; on failure, print every log and
-    make the next test restart the daemon."""
+    """The module's `world` for one test. On failure every log is printed and the daemon
+    stopped (the next test starts it afresh); afterwards no client is left."""
     yield world
+    daemon = world.daemon
     rep = getattr(request.node, "rep_call", None)
     if rep is None or rep.failed:
         print(world.logs())
-        world.config = None
+        if daemon is not None and daemon.running:
+            with contextlib.suppress(AssertionError):
+                daemon.stop()
     world.reset()
+    if daemon is not None and daemon.running:
+        world.wait_for(lambda: not world.clients(), 15, "clients gone")

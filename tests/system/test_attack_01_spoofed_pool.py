@@ -13,13 +13,14 @@ Run with (tests/system/test_attack_*.py: the attack tier's kernel part):
 
 from __future__ import annotations
 
-import re
 import socket
 
 import pytest
-from tunnel_world import MAIN_CONFIG, ClientConn, World, phone_id, wait_for
 
-from harness.topology import LAN_HOST, ROUTER_LAN
+from testbed.probes import xfrm_stat
+from testbed.swanctl import Conn
+from testbed.topology import LAN_HOST, ROUTER_LAN
+from testbed.world import MAIN_CONFIG, Phone, World, phone_id
 
 pytestmark = [pytest.mark.espvm, pytest.mark.attack]
 
@@ -29,15 +30,14 @@ PORT = 5555
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    w = World.build(tmp_path_factory.mktemp("spoof"), [[ClientConn("home", phone_id(1))], []])
-    yield w
-    w.teardown()
+    phones = [Phone([Conn("home", phone_id(1))]), Phone()]  # phone2: no tunnel, a spoofer
+    with World.build(tmp_path_factory.mktemp("spoof"), phones) as w:
+        yield w
 
 
 def _blocked_in_router(w: World) -> int:
     """The router's XfrmInPolBlock counter: packets a block policy dropped."""
-    stat = w.topo.router.run(["cat", "/proc/net/xfrm_stat"]).stdout
-    return int(re.search(r"XfrmInPolBlock\s+(\d+)", stat).group(1))
+    return xfrm_stat(w.topo.router, "XfrmInPolBlock")
 
 
 def _send(ns, source: str, payload: bytes, to: tuple[str, int], count: int = 1) -> None:
@@ -58,8 +58,7 @@ def _received(sock: socket.socket, until: bytes, timeout: float = 10.0) -> list[
 def test_item01_clear_packets_from_the_pool(world):
     w = world
     w.use(MAIN_CONFIG)
-    out = w.phones[0].initiate("home")
-    vip = re.search(r"installing new virtual IP (\S+)", out).group(1)
+    vip = w.connect("home")
     assert vip != UNLEASED
     spoofer = w.topo.phones[1]
     spoofer.batch([f"addr add {UNLEASED}/32 dev wan0", f"addr add {vip}/32 dev wan0"])
@@ -79,6 +78,6 @@ def test_item01_clear_packets_from_the_pool(world):
     assert at_lan == [b"tunnelled"], at_lan
     assert at_router == [b"tunnelled"], at_router
     # the block policies dropped the unleased source (the client's policy the leased one)
-    wait_for(lambda: _blocked_in_router(w) - before >= 10, 5, "10 blocked packets", w.logs)
+    w.wait_for(lambda: _blocked_in_router(w) - before >= 10, 5, "10 blocked packets")
     policies = w.topo.router.ip("xfrm", "policy").stdout
     assert policies.count("src 10.10.10.0/24 dst 0.0.0.0/0") == 2, policies

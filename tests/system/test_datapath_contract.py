@@ -1,4 +1,4 @@
-"""The datapath contract's checks that install ESP states (tests/harness/datapath_contract.py)
+"""The datapath contract's checks that install ESP states (testbed/datapath_contract.py)
 against KernelDatapath, in a throw-away namespace of the ESP kernel (the others run on this
 machine's kernel, with the in-memory datapath: tests/unit/daemon/test_datapath_contract.py).
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.datapath_contract import WITH_ESP, kernel_subject, prepare_namespace
+from testbed.datapath_contract import WITH_ESP, kernel_subject, prepare_namespace
 
 pytestmark = pytest.mark.espvm
 

@@ -10,7 +10,10 @@ import struct
 
 import pytest
 
-from harness.topology import LAN_HOST, LAN_NET
+from testbed.probes import sa_packets
+from testbed.swanctl import Conn
+from testbed.topology import LAN_HOST, LAN_NET
+from testbed.world import Phone, StrongswanServer, World
 
 pytestmark = pytest.mark.espvm
 
@@ -44,10 +47,9 @@ def _esp_lines(outer: str, inner: str, peer_outer: str, peer_inner: str) -> list
 
 def _packets(state_text: str, spi: int) -> int:
     """Packet counter of the SA with `spi` from `ip -s xfrm state`."""
-    for block in re.split(r"^src ", state_text, flags=re.MULTILINE)[1:]:
-        if f"spi {spi:#010x}" in block:
-            return int(re.search(r"(\d+)\(bytes\), (\d+)\(packets\)", block).group(2))
-    raise AssertionError(f"SA {spi:#x} not in:\n{state_text}")
+    counters = sa_packets(state_text)
+    assert spi in counters, state_text
+    return counters[spi][1]
 
 
 def test_hand_made_esp_tunnel_carries_ping(netns_set):
@@ -103,63 +105,39 @@ pools {
 }
 secrets {
   ike-any {
-    secret = "system-test-psk-0123456789"
+    secret = "%(secret)s"
   }
 }
 """
-PHONE_CONF = """
-connections {
-  home {
-    version = 2
-    remote_addrs = 198.51.100.1
-    vips = 0.0.0.0
-    proposals = aes256gcm16-prfsha256-curve25519
-    local {
-      auth = psk
-      id = phone@example.test
-    }
-    remote {
-      auth = psk
-      id = vpn.example.test
-    }
-    children {
-      home {
-        remote_ts = %(lan)s
-        esp_proposals = aes256gcm16
-      }
-    }
-  }
-}
-secrets {
-  ike-any {
-    secret = "system-test-psk-0123456789"
-  }
-}
-"""
+SECRET = "system-test-psk-0123456789"
+PHONE = Conn("home", "phone@example.test", secret=SECRET,
+             proposals="aes256gcm16-prfsha256-curve25519", esp="aes256gcm16")  # fmt: skip
 
 
-@pytest.mark.parametrize("nat", [False, True], ids=["direct", "nat"])
-def test_strongswan_psk_tunnel_kernel_netlink(road_warrior, make_charon, nat):
-    topo = road_warrior(nat=nat)
-    router = make_charon(topo.router, "router")
-    phone = make_charon(topo.phone, "phone")
-    router.write_swanctl_conf(ROUTER_CONF % {"lan": LAN_NET})
-    phone.write_swanctl_conf(PHONE_CONF % {"lan": LAN_NET})
-    for charon in (router, phone):
-        charon.launch()
-    for charon in (router, phone):
-        charon.wait_ready()
-        charon.load_all()
+@pytest.fixture(params=[False, True], ids=["direct", "nat"])
+def world(request, tmp_path):
+    server = StrongswanServer(ROUTER_CONF % {"lan": LAN_NET, "secret": SECRET})
+    w = World.build(tmp_path, [Phone([PHONE])], nat=request.param, server=server)
+    yield w
+    rep = getattr(request.node, "rep_call", None)
+    if rep is None or rep.failed:
+        print(w.logs())
+    w.teardown()
 
-    out = phone.initiate("home")
 
-    assert "CHILD_SA home{1} established" in out
-    vip = re.search(r"installing new virtual IP (10\.10\.10\.\d+)", out).group(1)
-    ping = topo.phone.ping(LAN_HOST, count=2)
+def test_strongswan_psk_tunnel_kernel_netlink(world):
+    nat = world.topo.nat
+    router = world.responder
+
+    vip = world.connect("home")
+
+    assert "CHILD_SA home{1} established" in world.phones[0].log_text()
+    assert vip.startswith("10.10.10.")
+    ping = world.topo.phone.ping(LAN_HOST, count=2)
     assert "2 received" in ping.stdout
     sas = router.list_sas()
     assert "ESTABLISHED" in sas and f"{vip}/32" in sas
     # real kernel SAs carried it (not a userspace stack), UDP-encapsulated exactly behind NAT
-    states = topo.router.ip("-s", "xfrm", "state").stdout
+    states = world.topo.router.ip("-s", "xfrm", "state").stdout
     assert re.search(r"\b[1-9]\d*\(packets\)", states), states
     assert ("encap type espinudp" in states) == nat

@@ -15,10 +15,10 @@ import ipaddress
 import re
 
 import pytest
-from lifecycle_world import spis
-from tunnel_world import MAIN_CONFIG, ClientConn, World, phone_id, sa_packets, wait_for
 
-from harness.topology import (
+from testbed.probes import sa_packets, spis, xfrm_stat
+from testbed.swanctl import Conn
+from testbed.topology import (
     LAN_HOST,
     LAN_HOST6,
     LAN_NET,
@@ -29,15 +29,16 @@ from harness.topology import (
     ROUTER_WAN6,
     phone_addr6,
 )
+from testbed.world import MAIN_CONFIG, Phone, World, phone_id
 
 pytestmark = pytest.mark.espvm
 
-OUTSIDE6 = ClientConn("outside6", phone_id(1), remote_addrs=ROUTER_WAN6)
-ROAMING = ClientConn("roaming", phone_id(1))  # starts over IPv4
-DUAL = ClientConn("dual", phone_id(1), vips="0.0.0.0, ::", remote_ts=f"{LAN_NET}, {LAN_NET6}")
-FULL = ClientConn("full", phone_id(1), vips="0.0.0.0, ::", remote_ts="0.0.0.0/0, ::/0")
+OUTSIDE6 = Conn("outside6", phone_id(1), remote_addrs=ROUTER_WAN6)
+ROAMING = Conn("roaming", phone_id(1))  # starts over IPv4
+DUAL = Conn("dual", phone_id(1), vips="0.0.0.0, ::", remote_ts=f"{LAN_NET}, {LAN_NET6}")
+FULL = Conn("full", phone_id(1), vips="0.0.0.0, ::", remote_ts="0.0.0.0/0, ::/0")
 # as Android's built-in client: all of IPv6 as its own side, whatever address it gets
-PHONE_LIKE = ClientConn("phonelike", phone_id(1), vips="0.0.0.0, ::",
+PHONE_LIKE = Conn("phonelike", phone_id(1), vips="0.0.0.0, ::",
                         remote_ts="0.0.0.0/0, ::/0", local_ts="dynamic, ::/0")  # fmt: skip
 POOL6 = "fd00:99::/64"
 INSIDE6 = {**MAIN_CONFIG, "pool6": POOL6, "local_subnet": [LAN_NET, LAN_NET6]}
@@ -48,24 +49,15 @@ INTERNET6 = "2001:db8:ffff::1"  # an address beyond the router, through the tunn
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    conns = [OUTSIDE6, ROAMING, DUAL, FULL, PHONE_LIKE]
-    w = World.build(tmp_path_factory.mktemp("ipv6"), [conns], ipv6=True)
-    try:
+    phones = [Phone([OUTSIDE6, ROAMING, DUAL, FULL, PHONE_LIKE])]
+    with World.build(tmp_path_factory.mktemp("ipv6"), phones, ipv6=True) as w:
         yield w
-    finally:
-        w.teardown()
 
 
-@pytest.fixture
-def w(world, request):
-    yield world
-    world.reset()
-    wait_for(lambda: not world.daemon.status()["clients"], 15, "clients gone", world.logs)
-
-
-def test_client_over_ipv6_outside_passes_traffic(w):
+def test_client_over_ipv6_outside_passes_traffic(clean):
     """IKE and ESP between IPv6 addresses; the client's IPv4 address is routed over the IPv6
     WAN (the router has no IPv4 default route here: the daemon's route must do)."""
+    w = clean
     d = w.use(MAIN_CONFIG)
     w.topo.router.ip("route", "del", "default")
     try:
@@ -82,10 +74,11 @@ def test_client_over_ipv6_outside_passes_traffic(w):
         w.topo.router.ip("route", "replace", "default", "via", NAT_OUTSIDE)
 
 
-def test_mobike_moves_the_tunnel_from_ipv4_to_ipv6(w):
+def test_mobike_moves_the_tunnel_from_ipv4_to_ipv6(clean):
     """The phone loses its IPv4 address: strongSwan knows our IPv6 address from the
     ADDITIONAL_IP6_ADDRESS of our IKE_AUTH response, sends UPDATE_SA_ADDRESSES from its IPv6
     address, and the kernel SAs move to IPv6 outer addresses (same SPIs); traffic goes on."""
+    w = clean
     d = w.use(MAIN_CONFIG)
     phone = w.topo.phone
     out = w.phones[0].initiate("roaming")
@@ -95,9 +88,9 @@ def test_mobike_moves_the_tunnel_from_ipv4_to_ipv6(w):
     before = spis(w.topo.router.ip("xfrm", "state").stdout)
     phone.ip("addr", "del", f"{w.topo.phone_addrs[0]}/24", "dev", "wan0")
     try:
-        wait_for(
+        w.wait_for(
             lambda: d.status()["clients"][0]["remote"].startswith(f"[{phone_addr6(1)}]"),
-            20, "the client moved to IPv6", w.logs,
+            20, "the client moved to IPv6",
         )  # fmt: skip
         state = w.topo.router.ip("xfrm", "state").stdout
         assert spis(state) == before, state  # moved, not renegotiated
@@ -116,7 +109,8 @@ def connect(w, conn: str) -> str:
     return out
 
 
-def test_dual_stack_client_gets_both_addresses_and_reaches_the_ipv6_lan(w):
+def test_dual_stack_client_gets_both_addresses_and_reaches_the_ipv6_lan(clean):
+    w = clean
     d = w.use(INSIDE6)
     out = connect(w, "dual")
     vips = re.findall(r"installing new virtual IP (\S+)", out)
@@ -132,7 +126,8 @@ def test_dual_stack_client_gets_both_addresses_and_reaches_the_ipv6_lan(w):
     assert f"src {LAN_NET6} dst {client['virtual_ip6']}/128" in policies, policies
 
 
-def test_full_tunnel_takes_the_phones_ipv6_default_route(w):
+def test_full_tunnel_takes_the_phones_ipv6_default_route(clean):
+    w = clean
     d = w.use({**FULL_TUNNEL, "pool6": POOL6})
     connect(w, "full")
     (client,) = d.status()["clients"]
@@ -142,10 +137,11 @@ def test_full_tunnel_takes_the_phones_ipv6_default_route(w):
     assert "2 received" in ping.stdout, ping.stdout + w.logs()
 
 
-def test_full_tunnel_without_pool6_refuses_ipv6_instead_of_leaking_it(w):
+def test_full_tunnel_without_pool6_refuses_ipv6_instead_of_leaking_it(clean):
     """No IPv6 address for the phone, but ::/0 on both sides of the tunnel: a phone that
     keeps ::/0 as its own side (Android builds its routes from our TSr) sends its IPv6 into
     the tunnel, none in the clear, and the router drops it."""
+    w = clean
     d = w.use(FULL_TUNNEL)
     connect(w, "phonelike")
     (client,) = d.status()["clients"]
@@ -163,7 +159,4 @@ def test_full_tunnel_without_pool6_refuses_ipv6_instead_of_leaking_it(w):
 
 def in_no_policy(w) -> int:
     """The router's XfrmInNoPols: packets that came out of ESP and matched no policy."""
-    stats = w.topo.router.run(["cat", "/proc/net/xfrm_stat"]).stdout
-    found = re.search(r"^XfrmInNoPols\s+(\d+)", stats, re.M)
-    assert found, stats
-    return int(found.group(1))
+    return xfrm_stat(w.topo.router, "XfrmInNoPols")

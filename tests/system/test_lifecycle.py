@@ -13,39 +13,26 @@ import subprocess
 import time
 
 import pytest
-from lifecycle_world import MAIN, BackgroundPing, LifeConn, build_world, ping_loss, spis
-from tunnel_world import phone_id, sa_packets, wait_for
+
+from testbed.probes import BackgroundPing, ping_loss, sa_packets, spis
+from testbed.proc import wait_for
+from testbed.swanctl import Conn
+from testbed.world import MAIN_CONFIG, Phone, World, phone_id
 
 pytestmark = pytest.mark.espvm
 
 PHONE1 = [
-    LifeConn("life", phone_id(1)),
-    LifeConn("rekey", phone_id(1), ike_rekey=12, child_rekey=5),
-    LifeConn("fixed", phone_id(1), mobike=False),
+    Conn("life", phone_id(1)),
+    Conn("rekey", phone_id(1), ike_rekey=12, child_rekey=5),
+    Conn("fixed", phone_id(1), mobike=False),
 ]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, peer_root):
-    w = build_world(tmp_path_factory.mktemp("life"), [PHONE1], root=peer_root)
-    try:
+def world(tmp_path_factory, peer):
+    phones = [Phone(PHONE1, strongswan=peer, fast_retransmit=True)]
+    with World.build(tmp_path_factory.mktemp("life"), phones) as w:
         yield w
-    finally:
-        w.teardown()
-
-
-@pytest.fixture
-def w(world):
-    yield world
-    world.reset()
-    wait_for(lambda: not world.daemon.status()["clients"], 15, "clients gone", world.logs)
-
-
-def connect(w, conn: str = "life") -> str:
-    out = w.phones[0].initiate(conn)
-    vip = re.search(r"installing new virtual IP (\S+)", out)
-    assert vip, out + w.logs()
-    return vip.group(1)
 
 
 def sa_counts(ns) -> dict[int, tuple[int, int]]:
@@ -56,11 +43,12 @@ def router_spis(w) -> set[int]:
     return spis(w.topo.router.ip("xfrm", "state").stdout)
 
 
-def test_client_rekeys_child_and_ike_sa_under_ping_without_loss(w):
+def test_client_rekeys_child_and_ike_sa_under_ping_without_loss(clean):
     """strongSwan rekeys its Child SA every 5 s and the IKE SA every 12 s; not one ping of a
     16 s run is lost (make-before-break: our new outbound SA waits for the old one's Delete)."""
-    d = w.use(MAIN)
-    connect(w, "rekey")
+    w = clean
+    d = w.use(MAIN_CONFIG)
+    w.connect("rekey")
     first = router_spis(w)
     ping = BackgroundPing(w.netns, w.topo.phone, d.workdir / "ping.log", count=80)
     sent, received = ping.result()
@@ -75,10 +63,11 @@ def test_client_rekeys_child_and_ike_sa_under_ping_without_loss(w):
     assert len(clients) == 1 and clients[0]["identity"] == phone_id(1)
 
 
-def test_server_rekeys_child_sa_at_its_byte_limit_without_loss(w):
+def test_server_rekeys_child_sa_at_its_byte_limit_without_loss(clean):
     """child_lifetime_bytes: the kernel's soft byte limit raises an expire event, we rekey."""
-    d = w.use({**MAIN, "child_lifetime_bytes": 30000})
-    connect(w)
+    w = clean
+    d = w.use({**MAIN_CONFIG, "child_lifetime_bytes": 30000})
+    w.connect("life")
     first = router_spis(w)
     sent, received = ping_loss(w.topo.phone, 50, interval=0.1, size=1000)
     assert sent == received == 50, w.logs()
@@ -96,11 +85,12 @@ def restart(w, phone) -> None:
     phone.load_all()
 
 
-def test_dead_client_is_removed_by_dpd(w):
+def test_dead_client_is_removed_by_dpd(clean):
     """charon killed with SIGKILL: after dpd_delay and the retransmissions (dpd 2 s,
     retransmit 1 s + 2 s; the exact moments are the unit tests') our SAs and the lease are gone."""
-    d = w.use({**MAIN, "dpd_delay": 2, "retransmit_timeout": 1, "retransmit_tries": 2})
-    first = connect(w)
+    w = clean
+    d = w.use({**MAIN_CONFIG, "dpd_delay": 2, "retransmit_timeout": 1, "retransmit_tries": 2})
+    first = w.connect("life")
     phone = w.phones[0]
     os.killpg(phone.proc.pid, signal.SIGKILL)
     try:
@@ -109,14 +99,15 @@ def test_dead_client_is_removed_by_dpd(w):
         assert "stopped answering" in d.log_text()
     finally:
         restart(w, phone)
-    assert connect(w) == first  # the lease was freed: the same address again
+    assert w.connect("life") == first  # the lease was freed: the same address again
 
 
-def test_client_restarted_after_a_crash_replaces_its_old_sas_at_once(w):
+def test_client_restarted_after_a_crash_replaces_its_old_sas_at_once(clean):
     """charon crashes (no Delete) and starts again: its IKE_AUTH carries INITIAL_CONTACT, so
     the old IKE SA, its kernel SAs and its lease end as the new one comes up; DPD is off."""
-    d = w.use({**MAIN, "dpd_delay": 0})
-    first = connect(w)
+    w = clean
+    d = w.use({**MAIN_CONFIG, "dpd_delay": 0})
+    first = w.connect("life")
     old = router_spis(w)
     phone = w.phones[0]
     os.killpg(phone.proc.pid, signal.SIGKILL)  # a crash: no Delete
@@ -133,11 +124,12 @@ def test_client_restarted_after_a_crash_replaces_its_old_sas_at_once(w):
     assert ping_loss(w.topo.phone, 3, interval=0.2) == (3, 3), w.logs()
 
 
-def test_mobike_client_changes_address_mid_ping(w):
+def test_mobike_client_changes_address_mid_ping(clean):
     """The phone's address changes; strongSwan sends UPDATE_SA_ADDRESSES; we move the kernel
     SAs (same SPIs) and the ping goes on."""
-    d = w.use(MAIN)
-    connect(w)
+    w = clean
+    d = w.use(MAIN_CONFIG)
+    w.connect("life")
     first = router_spis(w)
     phone = w.topo.phone
     ping = BackgroundPing(w.netns, phone, d.workdir / "ping-mobike.log", count=40)
@@ -161,21 +153,23 @@ def test_mobike_client_changes_address_mid_ping(w):
                      "route replace default via 192.0.2.1 src 192.0.2.2"], check=False)  # fmt: skip
 
 
-def test_cookies_on_every_attempt_still_let_the_client_in(w):
-    d = w.use({**MAIN, "cookie_threshold": 0})
-    connect(w)
+def test_cookies_on_every_attempt_still_let_the_client_in(clean):
+    w = clean
+    d = w.use({**MAIN_CONFIG, "cookie_threshold": 0})
+    w.connect("life")
     assert ping_loss(w.topo.phone, 3) == (3, 3)
     charon = w.phones[0].log_text()
     assert "received COOKIE" in charon or "N(COOKIE)" in charon, charon[-3000:]
     assert d.status()["clients"]
 
 
-def test_tunnel_comes_up_through_a_third_of_ike_packets_lost(w):
+def test_tunnel_comes_up_through_a_third_of_ike_packets_lost(clean):
     """Every third IKE datagram in each direction is dropped, the first one included: both
     sides must retransmit (lost requests, and lost answers that the daemon sends again, even
     for a Delete of the IKE SA). The loss is periodic, not random, so a run never meets a
     streak longer than charon's retries (random 30 % loss failed CI now and then by chance)."""
-    w.use(MAIN)
+    w = clean
+    w.use(MAIN_CONFIG)
     router = w.topo.router
     rule = ["-p", "udp", "-m", "multiport", "--ports", "500,4500", "-m", "statistic",
             "--mode", "nth", "--every", "3", "--packet", "0", "-j", "DROP"]  # fmt: skip
@@ -183,7 +177,7 @@ def test_tunnel_comes_up_through_a_third_of_ike_packets_lost(w):
         router.run(["iptables-legacy", "-A", chain, *rule])
     try:
         for _ in range(3):
-            connect(w)
+            w.connect("life")
             # ESP (IP protocol 50, no NAT here) is not subject to the UDP drop rule
             assert ping_loss(w.topo.phone, 3) == (3, 3), w.logs()
             # a non-forced terminate: charon retransmits its Delete through the loss
@@ -201,18 +195,19 @@ def test_tunnel_comes_up_through_a_third_of_ike_packets_lost(w):
             router.run(["iptables-legacy", "-F", chain], check=False)
 
 
-def test_reload_keeps_unaffected_tunnels_and_drops_affected_ones(w):
-    d = w.use(MAIN)
-    connect(w)
+def test_reload_keeps_unaffected_tunnels_and_drops_affected_ones(clean):
+    w = clean
+    d = w.use(MAIN_CONFIG)
+    w.connect("life")
     before = router_spis(w)
     # an unaffected change: DPD timing
-    d.configure(**{**MAIN, "dpd_delay": 45})
+    d.configure(**{**MAIN_CONFIG, "dpd_delay": 45})
     os.kill(d.proc.pid, signal.SIGHUP)
     d.wait_log(r"reload: configuration reloaded", timeout=10)
     assert d.status()["clients"] and router_spis(w) == before
     assert ping_loss(w.topo.phone, 2) == (2, 2)
     # a new PSK: the client's authentication no longer holds
-    d.configure(**{**MAIN, "dpd_delay": 45, "psk": "Zq7-wX4k-Mv8p-Jy3n-Tc6d"})
+    d.configure(**{**MAIN_CONFIG, "dpd_delay": 45, "psk": "Zq7-wX4k-Mv8p-Jy3n-Tc6d"})
     out = d.ctl("reload").stdout
     assert "1 client(s) disconnected" in out, out
     wait_for(lambda: not d.status()["clients"], 5, "client dropped", w.logs)
@@ -224,7 +219,7 @@ def test_reload_keeps_unaffected_tunnels_and_drops_affected_ones(w):
     )
     bad = d.ctl("reload", check=False)
     assert bad.returncode != 0 and "server.pool" in bad.stdout + bad.stderr
-    w.config = None  # the file on disk is not MAIN any more: restart on next use()
+    w.config = None  # the file on disk is not MAIN_CONFIG any more: restart on next use()
 
 
 def _esp_in_capture(cap) -> int:
@@ -234,27 +229,28 @@ def _esp_in_capture(cap) -> int:
     return out.stdout.count(" ESP(")
 
 
-def test_save_keys_lets_tshark_decrypt_ike_and_esp(w, tmp_path):
+def test_save_keys_lets_tshark_decrypt_ike_and_esp(clean, tmp_path):
     """--save-keys DIR: tshark 4.x, given only DIR as its configuration directory, decrypts
     the IKE_AUTH exchange and the ESP-protected pings of a capture on the router's WAN."""
+    w = clean
     keys = tmp_path / "keys"
-    w.daemon.save_keys = keys
+    w.daemon.extra_args = ["--save-keys", str(keys)]
     w.config = None  # restart with the option
     try:
-        d = w.use(MAIN)
+        d = w.use(MAIN_CONFIG)
         assert "--save-keys is ON" in d.status()["save_keys"]
         d.wait_log(r"WARNING: --save-keys is ON", timeout=5)
         cap = tmp_path / "cap.pcap"
         argv = ["tcpdump", "-i", "wan0", "-U", "-n", "-w", str(cap), "udp or esp"]
         dump = w.netns.spawn(w.topo.router, argv, log_path=str(tmp_path / "td.log"))
         wait_for(lambda: "listening" in (tmp_path / "td.log").read_text(), 10, "tcpdump", w.logs)
-        connect(w)
+        w.connect("life")
         assert ping_loss(w.topo.phone, 2) == (2, 2)
         # under a loaded VM tcpdump may write the last packets well after they crossed
         wait_for(lambda: _esp_in_capture(cap) >= 4, 15, "the pings' ESP in the capture", w.logs)
         w.netns.procs.stop(dump)
     finally:
-        w.daemon.save_keys = None
+        w.daemon.extra_args = []
         w.config = None
     assert (keys / "ikev2_decryption_table").read_text().count("\n") == 1
     assert (keys / "esp_sa").read_text().count("\n") == 2
@@ -277,15 +273,16 @@ def test_save_keys_lets_tshark_decrypt_ike_and_esp(w, tmp_path):
     assert {"8", "0"} <= icmp, out  # echo request and reply, out of ESP
 
 
-def test_route_to_virtual_ip_without_default_route(w):
+def test_route_to_virtual_ip_without_default_route(clean):
     """ikev2d routes each virtual IP (/32, via the path to the client, src = our LAN address):
     replies reach the client with no default route, and the router's own packets to the
     client are tunnelled (source inside the policy), never sent in clear."""
+    w = clean
     router = w.topo.router
     router.ip("route", "del", "default")
     try:
-        d = w.use(MAIN)
-        vip = connect(w)
+        d = w.use(MAIN_CONFIG)
+        vip = w.connect("life")
         routes = router.ip("route", "show", "proto", "194").stdout
         assert re.search(rf"^{re.escape(vip)} via 198\.51\.100\.2 dev wan0 .*src 192\.168\.1\.1",
                          routes, re.MULTILINE), routes  # fmt: skip

@@ -13,10 +13,12 @@ import sys
 import time
 
 import pytest
-from lifecycle_world import MAIN, LifeConn, build_world, ping_loss
-from tunnel_world import phone_id, wait_for
 
-from harness.topology import ROUTER_WAN
+from testbed.probes import ping_loss
+from testbed.proc import wait_for
+from testbed.swanctl import Conn
+from testbed.topology import ROUTER_WAN
+from testbed.world import MAIN_CONFIG, Phone, World, phone_id
 
 pytestmark = pytest.mark.espvm
 
@@ -71,11 +73,9 @@ def rss_kib(pid: int) -> int:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    w = build_world(tmp_path_factory.mktemp("flood"), [[LifeConn("life", phone_id(1))], []])
-    try:
+    phones = [Phone([Conn("life", phone_id(1))], fast_retransmit=True), Phone()]  # 2: flooder
+    with World.build(tmp_path_factory.mktemp("flood"), phones) as w:
         yield w
-    finally:
-        w.teardown()
 
 
 def test_init_flood_keeps_memory_bounded_and_lets_a_client_in(world, tmp_path):
@@ -84,7 +84,7 @@ def test_init_flood_keeps_memory_bounded_and_lets_a_client_in(world, tmp_path):
     # address gets one half-open SA and then only cookies (cookie_threshold_per_ip 1), so
     # the ten of them stay below the derived cookie_threshold (32): a low one makes the
     # client come through a cookie too
-    d = w.use({**MAIN, "cookie_threshold": 5})
+    d = w.use({**MAIN_CONFIG, "cookie_threshold": 5})
     flood_ns = w.topo.phones[1]
     flood_ns.batch([f"addr add {a}/24 dev wan0" for a in SOURCES])
     before = rss_kib(d.proc.pid)

@@ -12,14 +12,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from lifecycle_world import MAIN, BackgroundPing, LifeConn, build_world, spis
-from tunnel_world import phone_id, wait_for
+
+from testbed.probes import BackgroundPing, spis
+from testbed.proc import wait_for
+from testbed.swanctl import Conn
+from testbed.world import MAIN_CONFIG, Phone, World, phone_id
 
 pytestmark = pytest.mark.espvm
 
 # the client's own rekeys are two hours away: every rekey in this test is ours
-PHONE1 = [LifeConn("steady", phone_id(1), ike_rekey=7200, child_rekey=7200)]
-SERVER = {**MAIN, "ike_lifetime": 60, "child_lifetime": 60}
+PHONE1 = [Conn("steady", phone_id(1), ike_rekey=7200, child_rekey=7200)]
+SERVER = {**MAIN_CONFIG, "ike_lifetime": 60, "child_lifetime": 60}
 PINGS, INTERVAL = 150, 0.5  # 75 s: past the latest rekey (60 s) and an old SA's hard end (67 s)
 
 # swanctl --list-sas: "steady: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r"
@@ -30,11 +33,9 @@ _IKE_LINE = re.compile(
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    w = build_world(tmp_path_factory.mktemp("rekey"), [PHONE1])
-    try:
+    phones = [Phone(PHONE1, fast_retransmit=True)]
+    with World.build(tmp_path_factory.mktemp("rekey"), phones) as w:
         yield w
-    finally:
-        w.teardown()
 
 
 def charon_ike_sas(charon) -> list[dict]:

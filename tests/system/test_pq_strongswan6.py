@@ -14,21 +14,22 @@ from __future__ import annotations
 import re
 
 import pytest
-from lifecycle_world import BackgroundPing, LifeConn
-from tunnel_world import MAIN_CONFIG, SERVER_IKE, ClientConn, World, dumps, phone_id, wait_for
 
-from harness.strongswan import strongswan6_root
-from harness.topology import LAN_HOST
+from testbed.probes import BackgroundPing, dumps
+from testbed.proc import wait_for
+from testbed.swanctl import Conn
+from testbed.topology import LAN_HOST
+from testbed.world import MAIN_CONFIG, SERVER_IKE, Phone, World, phone_id
 
 pytestmark = pytest.mark.espvm
 
 PQ = "aes256-sha256-x25519-ke1_mlkem768"
 PHONE = [
-    ClientConn("pq", phone_id(1), proposals=PQ, esp=PQ),
-    ClientConn("pq1024", phone_id(1), proposals="aes256-sha256-x25519-ke1_mlkem1024"),
-    ClientConn("classic", phone_id(1), proposals="aes256-sha256-x25519"),
+    Conn("pq", phone_id(1), proposals=PQ, esp=PQ),
+    Conn("pq1024", phone_id(1), proposals="aes256-sha256-x25519-ke1_mlkem1024"),
+    Conn("classic", phone_id(1), proposals="aes256-sha256-x25519"),
     # the phone never rekeys first: every rekey of this one is the server's
-    LifeConn("steady", phone_id(1), proposals=PQ, esp=PQ, ike_rekey=7200, child_rekey=7200),
+    Conn("steady", phone_id(1), proposals=PQ, esp=PQ, ike_rekey=7200, child_rekey=7200),
 ]
 CONFIG = {**MAIN_CONFIG, "ike_proposal": ["aes256-sha256-curve25519", *SERVER_IKE]}
 
@@ -51,9 +52,8 @@ def child_sas(charon) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    w = World.build(tmp_path_factory.mktemp("pq"), [PHONE], root=strongswan6_root())
-    yield w
-    w.teardown()
+    with World.build(tmp_path_factory.mktemp("pq"), [Phone(PHONE, strongswan=6)]) as w:
+        yield w
 
 
 def connect(w: World, conn: str) -> None:

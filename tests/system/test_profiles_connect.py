@@ -16,12 +16,14 @@ import plistlib
 import re
 
 import pytest
-from tunnel_world import MAIN_CONFIG, ClientConn, World, dumps, wait_for
 
-from harness.topology import LAN_HOST, ROUTER_WAN
 from ikev2d.policy.config import from_mapping
 from ikev2d.profiles import render_profile
 from ikev2d.profiles.suites import APPLE
+from testbed.probes import dumps
+from testbed.swanctl import Conn
+from testbed.topology import LAN_HOST, ROUTER_WAN
+from testbed.world import MAIN_CONFIG, Phone, World
 
 pytestmark = pytest.mark.espvm
 
@@ -57,24 +59,24 @@ def apple_to_strongswan(ikev2: dict) -> tuple[str, str]:
     return ike, esp
 
 
-def mobileconfig_conn(name: str, server: dict) -> ClientConn:
+def mobileconfig_conn(name: str, server: dict) -> Conn:
     cfg = from_mapping({"server": server})
     doc = plistlib.loads(render_profile(cfg, "ios", f"{name}@example.test").data)
     [vpn] = [p for p in doc["PayloadContent"] if p["PayloadType"] == "com.apple.vpn.managed"]
     ikev2 = vpn["IKEv2"]
     assert ikev2["RemoteAddress"] == ROUTER_WAN
     ike, esp = apple_to_strongswan(ikev2)
-    return ClientConn(
+    return Conn(
         name, ikev2["LocalIdentifier"], remote_id=ikev2["RemoteIdentifier"], proposals=ike,
         esp=esp, secret=ikev2["SharedSecret"],
     )  # fmt: skip
 
 
-def android_conn(name: str, server: dict) -> ClientConn:
+def android_conn(name: str, server: dict) -> Conn:
     card = json.loads(render_profile(from_mapping({"server": server}), "android", name).data)
     assert card["warnings"] == [], card
     fields = {f["label"]: f["value"] for f in card["fields"]}
-    return ClientConn(
+    return Conn(
         name, fields["IPsec identifier"], remote_id=fields["Server address"],
         proposals=ANDROID_OFFER, esp="aes256-sha256", secret=fields["IPsec pre-shared key"],
     )  # fmt: skip
@@ -89,9 +91,9 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    w = World.build(tmp_path_factory.mktemp("profiles"), [[c for _, c in CASES.values()]])
-    yield w
-    w.teardown()
+    phones = [Phone([c for _, c in CASES.values()])]
+    with World.build(tmp_path_factory.mktemp("profiles"), phones) as w:
+        yield w
 
 
 def test_translation_of_the_profiles():
@@ -104,21 +106,13 @@ def test_translation_of_the_profiles():
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_profile_connects_and_carries_traffic(world, case, request):
+def test_profile_connects_and_carries_traffic(clean, case):
     config, conn = CASES[case]
-    w = world
+    w = clean
     w.use(config)
-    try:
-        out = w.phones[0].initiate(conn.name)
-        assert re.search(rf"CHILD_SA {conn.name}\{{\d+\}} established", out), out + w.logs()
-        clients = wait_for(w.clients, 5, "daemon lists the client", w.logs)
-        assert clients[0]["identity"] == conn.local_id, dumps(clients)
-        ping = w.topo.phone.ping(LAN_HOST, count=1, check=False)
-        assert "1 received" in ping.stdout, ping.stdout + w.logs()
-    except AssertionError:
-        print(w.logs())
-        w.config = None
-        raise
-    finally:
-        w.reset()
-        wait_for(lambda: not w.clients(), 10, "client gone", w.logs)
+    out = w.phones[0].initiate(conn.name)
+    assert re.search(rf"CHILD_SA {conn.name}\{{\d+\}} established", out), out + w.logs()
+    clients = w.wait_for(w.clients, 5, "daemon lists the client")
+    assert clients[0]["identity"] == conn.local_id, dumps(clients)
+    ping = w.topo.phone.ping(LAN_HOST, count=1, check=False)
+    assert "1 received" in ping.stdout, ping.stdout + w.logs()

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
 
 import pytest
 from cryptography import x509
-from tunnel_world import PSK, SERVER_ESP, SERVER_IKE, wait_for
 
-from harness import NetnsSet
-from harness.ikev2d import Ikev2d, ctl_argv
-from harness.proc import run
-from harness.strongswan import Charon
-from harness.topology import LAN_NET, NAT_OUTSIDE, ROUTER_WAN, build_road_warrior
+from testbed.ikev2d import ctl_argv
+from testbed.proc import run
+from testbed.swanctl import PSK, Conn, swanctl_conf
+from testbed.topology import LAN_NET, ROUTER_WAN
+from testbed.world import SERVER_ESP, SERVER_IKE, Phone, World
 
 pytestmark = pytest.mark.espvm
 
@@ -38,73 +36,22 @@ P12_PASSWORD = "p12-Pass-4711"
 ASKED = {"ip": ROUTER_WAN, "name": NAME, "none": None}
 ANSWERED = {"ip": ROUTER_WAN, "name": NAME, "none": NAME}  # none: the first local_id
 METHODS = ("psk", "eap", "cert")
+CREDENTIALS = {
+    "psk": {"secret": PSK},
+    "eap": {"auth": "eap-mschapv2", "secret": PASSWORD},
+    "cert": {"auth": "pubkey", "p12": "laptop.p12", "secret": P12_PASSWORD},
+}
 
 
-def _local(method: str) -> str:
-    if method == "psk":
-        return f"auth = psk\n      id = {CLIENT}"
-    if method == "eap":
-        return f"auth = eap-mschapv2\n      id = {USER}\n      eap_id = {USER}"
-    return f"auth = pubkey\n      id = {CLIENT}"
+def _conn(method: str, form: str) -> Conn:
+    local_id = USER if method == "eap" else CLIENT
+    return Conn(f"{method}-{form}", local_id, remote_id=ASKED[form], fragmentation=True,
+                **CREDENTIALS[method])  # fmt: skip
 
 
-def _conn(method: str, form: str) -> str:
-    remote_auth = "psk" if method == "psk" else "pubkey"
-    remote_id = f"\n      id = {ASKED[form]}" if ASKED[form] else ""
-    return f"""  {method}-{form} {{
-    version = 2
-    remote_addrs = {ROUTER_WAN}
-    vips = 0.0.0.0
-    proposals = aes256-sha256-modp2048
-    fragmentation = yes
-    local {{
-      {_local(method)}
-    }}
-    remote {{
-      auth = {remote_auth}{remote_id}
-    }}
-    children {{
-      {method}-{form} {{
-        remote_ts = {LAN_NET}
-        esp_proposals = aes256-sha256
-      }}
-    }}
-  }}
-"""
-
-
-def swanctl_conf() -> str:
-    conns = "".join(_conn(m, f) for m in METHODS for f in ASKED)
-    return (
-        f"connections {{\n{conns}}}\nsecrets {{\n"
-        f'  ike-psk {{\n    id = {CLIENT}\n    secret = "{PSK}"\n  }}\n'
-        f'  eap-{USER} {{\n    id = {USER}\n    secret = "{PASSWORD}"\n  }}\n'
-        f'  pkcs12-laptop {{\n    file = laptop.p12\n    secret = "{P12_PASSWORD}"\n  }}\n}}\n'
-    )
-
-
-@dataclass
-class IdentityWorld:
-    netns: NetnsSet
-    daemon: Ikev2d
-    phone: Charon
-    pki_dir: object
-    mode: str = "eap"
-
-    def use_mode(self, mode: str) -> None:
-        """Have the daemon accept `mode` (auth_mode): rewrite its config and reload it."""
-        if mode != self.mode:
-            self.daemon.configure(**_server(self.pki_dir, mode))
-            self.daemon.ctl("reload")
-            self.mode = mode
-
-    def logs(self) -> str:
-        return (f"--- ikev2d.log ---\n{self.daemon.log_tail(60)}\n"
-                f"--- charon.log ---\n{self.phone.log_tail(40)}")  # fmt: skip
-
-
-def _pki(daemon: Ikev2d, pki_dir, *args: str) -> None:
-    run(ctl_argv(daemon.control_socket, "pki", "--dir", str(pki_dir), *args), timeout=120)
+def _pki(pki_dir, *args: str) -> None:
+    """The real `ikev2ctl pki --dir DIR ARGS...` (offline: no daemon involved)."""
+    run(ctl_argv(None, "pki", "--dir", str(pki_dir), *args), timeout=120)
 
 
 def _server(pki_dir, mode: str) -> dict:
@@ -117,42 +64,32 @@ def _server(pki_dir, mode: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("identity")
-    netns = NetnsSet()
-    try:
-        topo = build_road_warrior(netns, phones=1)
-        topo.router.ip("route", "replace", "default", "via", NAT_OUTSIDE)
-        phone = Charon(topo.phones[0], workdir / "phone", netns)
-        phone.launch()
-        daemon = Ikev2d(topo.router, workdir / "ikev2d", netns)
-        pki_dir = workdir / "pki"
-        # an older install: the CA's server certificate names the name only
-        _pki(daemon, pki_dir, "init", "--name", NAME, "--key-type", "ecdsa-p256")
-        _pki(daemon, pki_dir, "issue", CLIENT, "--password", P12_PASSWORD,
-             "--key-type", "ecdsa-p256")  # fmt: skip
+def pki_dir(tmp_path_factory):
+    """An older install's PKI: the CA's server certificate names the name only."""
+    pki_dir = tmp_path_factory.mktemp("pki") / "pki"
+    _pki(pki_dir, "init", "--name", NAME, "--key-type", "ecdsa-p256")
+    _pki(pki_dir, "issue", CLIENT, "--password", P12_PASSWORD, "--key-type", "ecdsa-p256")
+    return pki_dir
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, pki_dir):
+    with World.build(tmp_path_factory.mktemp("identity"), [Phone()]) as w:
+        phone = w.phones[0]
         shutil.copy(pki_dir / "ca.pem", phone.swanctl_dir / "x509ca" / "ca.pem")
         shutil.copy(
             pki_dir / "clients" / f"{CLIENT}.p12", phone.swanctl_dir / "pkcs12" / "laptop.p12"
         )
-        daemon.configure(**_server(pki_dir, "eap"))
-        daemon.start()
-        phone.write_swanctl_conf(swanctl_conf())
-        phone.wait_ready()
+        phone.write_swanctl_conf(swanctl_conf(_conn(m, f) for m in METHODS for f in ASKED))
         phone.load_all()
-    except BaseException:
-        netns.teardown()
-        raise
-    w = IdentityWorld(netns, daemon, phone, pki_dir)
-    yield w
-    daemon.cleanup()
-    netns.teardown()
+        w.use(_server(pki_dir, "eap"))
+        yield w
 
 
-def test_the_older_certificate_was_reissued_to_name_the_address_too(world):
+def test_the_older_certificate_was_reissued_to_name_the_address_too(world, pki_dir):
     log = world.daemon.log_text()
     assert f"reissued the server certificate so that it names {NAME}, {ROUTER_WAN}" in log, log
-    cert = x509.load_pem_x509_certificate((world.pki_dir / "server.pem").read_bytes())
+    cert = x509.load_pem_x509_certificate((pki_dir / "server.pem").read_bytes())
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert [str(a) for a in san.get_values_for_type(x509.IPAddress)] == [ROUTER_WAN]
     assert san.get_values_for_type(x509.DNSName) == [NAME, ROUTER_WAN]  # Windows: also dNSName
@@ -160,19 +97,15 @@ def test_the_older_certificate_was_reissued_to_name_the_address_too(world):
 
 @pytest.mark.parametrize("form", list(ASKED))
 @pytest.mark.parametrize("method", METHODS)
-def test_client_is_answered_with_the_identity_it_asks_for(world, method, form):
-    name = f"{method}-{form}"
-    world.use_mode(method)
-    try:
-        out = world.phone.initiate(name, timeout=30)
-        assert re.search(rf"CHILD_SA {name}\{{\d+\}} established", out), out + world.logs()
-        sas = world.phone.list_sas()  # the identity strongSwan accepted for the server
-        found = re.search(rf"^{name}: #\d+, ESTABLISHED.*?\n\s+remote '([^']*)'", sas,
-                          flags=re.MULTILINE | re.DOTALL)  # fmt: skip
-        assert found and found.group(1) == ANSWERED[form], sas + world.logs()
-        if method != "psk":  # strongSwan checked our certificate for that identity
-            assert re.search(rf"authentication of '{re.escape(ANSWERED[form])}' with \S+ "
-                             "successful", out), out  # fmt: skip
-    finally:
-        world.phone.swanctl("--terminate", "--ike", name, "--force", check=False)
-        wait_for(lambda: not world.daemon.status()["clients"], 10, "no client left", world.logs)
+def test_client_is_answered_with_the_identity_it_asks_for(clean, pki_dir, method, form):
+    w, name = clean, f"{method}-{form}"
+    w.reload(_server(pki_dir, method))  # the server accepts only the method of auth_mode
+    out = w.phones[0].initiate(name, timeout=30)
+    assert re.search(rf"CHILD_SA {name}\{{\d+\}} established", out), out + w.logs()
+    sas = w.phones[0].list_sas()  # the identity strongSwan accepted for the server
+    found = re.search(rf"^{name}: #\d+, ESTABLISHED.*?\n\s+remote '([^']*)'", sas,
+                      flags=re.MULTILINE | re.DOTALL)  # fmt: skip
+    assert found and found.group(1) == ANSWERED[form], sas + w.logs()
+    if method != "psk":  # strongSwan checked our certificate for that identity
+        assert re.search(rf"authentication of '{re.escape(ANSWERED[form])}' with \S+ "
+                         "successful", out), out  # fmt: skip

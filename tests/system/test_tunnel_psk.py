@@ -13,25 +13,25 @@ import ipaddress
 import re
 
 import pytest
-from tunnel_world import (
-    ESP_FOR,
-    MAIN_CONFIG,
-    SERVER_IKE,
-    WRONG_PSK,
-    ClientConn,
-    World,
-    drain,
-    dumps,
-    esp_packets,
-    phone_id,
-    sa_packets,
-    wait_for,
-)
 
-from harness.topology import LAN_HOST, NAT_OUTSIDE, ROUTER_WAN
+from testbed.netns import drain
+from testbed.probes import dumps, esp_packets, sa_packets
+from testbed.proc import wait_for
+from testbed.swanctl import Conn
+from testbed.topology import LAN_HOST, NAT_OUTSIDE, ROUTER_WAN
+from testbed.world import MAIN_CONFIG, SERVER_IKE, Phone, World, phone_id
 
 pytestmark = pytest.mark.espvm
 
+WRONG_PSK = "Nd4-Yf6s-Gj1u-Ke5q-Pa0w"
+# the ESP proposal each IKE proposal's client offers (every ESP suite gets used)
+ESP_FOR = {
+    "aes256-sha256-modp2048": "aes256-sha256",
+    "aes256-sha256-ecp256": "aes256gcm16",
+    "aes256gcm16-prfsha384-curve25519": "aes256gcm16",
+    "chacha20poly1305-prfsha256-curve25519": "chacha20poly1305",
+    "aes128-sha256-modp3072": "aes256-sha256",
+}
 PATTERN = "c0ffee5aa5c0ffee"  # ping payload: must never be seen in clear on the wire
 POOL = ipaddress.ip_network("10.10.10.0/24")
 
@@ -59,21 +59,21 @@ ID_CASES = {
     # ipv4 local ID, any remote ID (the phone uses an ipv4 ID too)
     "ipv4": (
         {"local_id_type": "ipv4", "local_id": ROUTER_WAN},
-        ClientConn("id-ipv4", "192.0.2.2", remote_id=ROUTER_WAN),
+        Conn("id-ipv4", "192.0.2.2", remote_id=ROUTER_WAN),
         "192.0.2.2",
     ),
     # user-fqdn local ID; only the key-id "phone-key-1" may connect
     "user-fqdn": (
         {"local_id_type": "user-fqdn", "local_id": "server@example.test",
          "remote_id_type": "key-id", "remote_id": "phone-key-1"},
-        ClientConn("id-ufqdn", "keyid:phone-key-1", remote_id="userfqdn:server@example.test"),
+        Conn("id-ufqdn", "keyid:phone-key-1", remote_id="userfqdn:server@example.test"),
         "phone-key-1",
     ),
     # key-id local ID; only the fqdn phone1.example.test may connect
     "key-id": (
         {"local_id_type": "key-id", "local_id": "ikev2d-router",
          "remote_id_type": "fqdn", "remote_id": "phone1.example.test"},
-        ClientConn("id-keyid", "fqdn:phone1.example.test", remote_id="keyid:ikev2d-router"),
+        Conn("id-keyid", "fqdn:phone1.example.test", remote_id="keyid:ikev2d-router"),
         "phone1.example.test",
     ),
 }  # fmt: skip
@@ -81,42 +81,30 @@ ID_CASES = {
 FQDN_SPECIFIC = {"remote_id_type": "user-fqdn", "remote_id": phone_id(1)}
 
 PHONE1 = [
-    *(ClientConn(proposal_conn(p), phone_id(1), proposals=p, esp=ESP_FOR[p]) for p in SERVER_IKE),
+    *(Conn(proposal_conn(p), phone_id(1), proposals=p, esp=ESP_FOR[p]) for p in SERVER_IKE),
     # first KE group modp4096, which the server does not accept: INVALID_KE_PAYLOAD(modp2048)
-    ClientConn(
-        "invalidke", phone_id(1), proposals="aes256-sha256-modp4096, aes256-sha256-modp2048"
-    ),
-    ClientConn("wrongpsk", "wrong-psk@example.test", secret=WRONG_PSK),
-    ClientConn("home", phone_id(1)),
-    ClientConn("other", "other@example.test"),
-    ClientConn("id-mismatch", "fqdn:phone9.example.test", remote_id="keyid:ikev2d-router"),
+    Conn("invalidke", phone_id(1), proposals="aes256-sha256-modp4096, aes256-sha256-modp2048"),
+    Conn("wrongpsk", "wrong-psk@example.test", secret=WRONG_PSK),
+    Conn("home", phone_id(1)),
+    Conn("other", "other@example.test"),
+    Conn("id-mismatch", "fqdn:phone9.example.test", remote_id="keyid:ikev2d-router"),
     *(case[1] for case in ID_CASES.values()),
 ]
-PHONE2 = [ClientConn("home", phone_id(2))]
+PHONE2 = [Conn("home", phone_id(2))]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, peer_root):
-    w = World.build(tmp_path_factory.mktemp("tunnel"), [PHONE1, PHONE2], root=peer_root)
-    yield w
-    w.teardown()
+def world(tmp_path_factory, peer):
+    phones = [Phone(PHONE1, strongswan=peer), Phone(PHONE2, strongswan=peer)]
+    with World.build(tmp_path_factory.mktemp("tunnel"), phones) as w:
+        yield w
 
 
 def connect(w: World, phone: int, conn: str) -> str:
     """swanctl --initiate on phone `phone` (1-based); returns the virtual IP it installed."""
-    out = w.phones[phone - 1].initiate(conn)
-    assert re.search(rf"CHILD_SA {conn}\{{\d+\}} established", out), out + w.logs()
-    vip = re.search(r"installing new virtual IP (\d+\.\d+\.\d+\.\d+)", out)
-    assert vip, out + w.logs()
-    assert ipaddress.ip_address(vip.group(1)) in POOL
-    return vip.group(1)
-
-
-def assert_router_clean(w: World, timeout: float = 5.0) -> None:
-    """No client in the daemon, and no XFRM state or policy left in the router."""
-    wait_for(lambda: not w.clients(), timeout, "daemon has no client", w.logs)
-    wait_for(lambda: not w.router_xfrm(), timeout, "router XFRM state/policy empty",
-             lambda: w.router_xfrm() + "\n" + w.logs())  # fmt: skip
+    vip = w.connect(conn, phone)
+    assert ipaddress.ip_address(vip) in POOL
+    return vip
 
 
 def assert_phone_deleted(w: World, phone: int, conn: str, timeout: float = 5.0) -> None:
@@ -150,7 +138,7 @@ def test_proposal_negotiates_and_carries_traffic(clean, proposal):
 
     # the phone ends it: the daemon answers the Delete and removes the kernel state
     w.phones[0].swanctl("--terminate", "--ike", conn)
-    assert_router_clean(w)
+    w.assert_router_clean()
 
 
 # --- key exchange group the server does not take first ------------------------------------
@@ -166,7 +154,7 @@ def test_invalid_ke_round_trip(clean):
                      "requested MODP_2048", log), w.logs()  # fmt: skip
     assert "/MODP_2048" in w.phones[0].list_sas()
     w.phones[0].swanctl("--terminate", "--ike", "invalidke")
-    assert_router_clean(w)
+    w.assert_router_clean()
 
 
 # --- wrong pre-shared key --------------------------------------------------------------------
@@ -238,7 +226,7 @@ def test_two_clients_traffic_both_ways_and_disconnect(clean):
     assert [c["identity"] for c in w.clients()] == [phone_id(1)]
     w.daemon.ctl("disconnect", vip1)
     assert_phone_deleted(w, 1, "home")
-    assert_router_clean(w)
+    w.assert_router_clean()
     assert w.daemon.ctl_status_json()["clients"] == []
 
 
@@ -261,12 +249,12 @@ def test_local_id_type_and_remote_id(clean, case):
     [client] = w.clients()
     assert shown in client["identity"], dumps(client)
     w.phones[0].swanctl("--terminate", "--ike", conn.name)
-    assert_router_clean(w)
+    w.assert_router_clean()
     if case == "key-id":  # a phone with another identity is refused
         out = w.phones[0].swanctl("--initiate", "--child", "id-mismatch", "--timeout", "15",
                                   check=False, timeout=25)  # fmt: skip
         assert not out.ok and "AUTHENTICATION_FAILED" in out.out, out.out + w.logs()
-        assert_router_clean(w)
+        w.assert_router_clean()
 
 
 def test_fqdn_local_id_with_specific_remote_id(clean):
@@ -280,7 +268,7 @@ def test_fqdn_local_id_with_specific_remote_id(clean):
     assert not out.ok and "AUTHENTICATION_FAILED" in out.out, out.out + w.logs()
     assert [c["identity"] for c in w.clients()] == [phone_id(1)]
     w.phones[0].swanctl("--terminate", "--ike", "home")
-    assert_router_clean(w)
+    w.assert_router_clean()
 
 
 # --- daemon stop -----------------------------------------------------------------------------
@@ -303,9 +291,9 @@ def test_sigterm_deletes_clients_and_kernel_state(clean):
 # --- behind NAT: ESP in UDP on 4500 ----------------------------------------------------------
 @pytest.fixture(scope="module")
 def nat_world(tmp_path_factory):
-    w = World.build(tmp_path_factory.mktemp("nat"), [[ClientConn("home", phone_id(1))]], nat=True)
-    yield w
-    w.teardown()
+    phones = [Phone([Conn("home", phone_id(1))])]
+    with World.build(tmp_path_factory.mktemp("nat"), phones, nat=True) as w:
+        yield w
 
 
 def test_nat_traversal_esp_in_udp(nat_world, request):
@@ -341,4 +329,4 @@ def _nat_case(w: World) -> None:
 
     w.daemon.ctl("disconnect", phone_id(1))
     assert_phone_deleted(w, 1, "home")
-    assert_router_clean(w)
+    w.assert_router_clean()

@@ -9,12 +9,12 @@ import os
 
 import pytest
 from luci_ui import Luci, serve_luci
-from world import RouterWorld
 
-from harness import NetnsSet
-from harness.browser import Browser
-from harness.routerns import userland_tree
-from router.ikev2d_router import build_packages
+from testbed import NetnsSet
+from testbed.browser import Browser
+from testbed.openwrt_service import build_packages
+from testbed.routerns import userland_tree
+from testbed.world import OpenWrtServer, World, openwrt_conn, openwrt_phone
 
 _PROBES = {
     "ESP": ["ip", "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2", "proto", "esp",
@@ -55,12 +55,15 @@ def packages(tmp_path_factory):
 
 @pytest.fixture
 def world_factory(tree, packages, tmp_path, request):
-    """world_factory(**kw) -> a RouterWorld (see world.py), closed after the test; on failure
-    every log of it is printed with the report."""
-    made: list[RouterWorld] = []
+    """world_factory(luci=False, conns=[...]) -> a World with the OpenWrt router (see
+    testbed.world; default: one connection "home" as phone1@example.test), torn down after
+    the test; on failure every log of it is printed with the report."""
+    made: list[World] = []
 
-    def factory(**kw) -> RouterWorld:
-        world = RouterWorld.build(tmp_path / f"world{len(made)}", tree, packages, **kw)
+    def factory(*, luci: bool = False, conns=None) -> World:
+        conns = conns or [openwrt_conn("home", "phone1@example.test")]
+        server = OpenWrtServer(tree, packages, luci=luci)
+        world = World.build(tmp_path / f"world{len(made)}", [openwrt_phone(conns)], server=server)
         made.append(world)
         return world
 
@@ -69,7 +72,7 @@ def world_factory(tree, packages, tmp_path, request):
     for world in made:
         if rep is None or rep.failed:
             print(world.logs())
-        world.close()
+        world.teardown()
 
 
 @pytest.fixture
@@ -79,7 +82,7 @@ def luci_factory(request, tmp_path):
     stack = contextlib.ExitStack()
     made: list[Luci] = []
 
-    def factory(world: RouterWorld) -> Luci:
+    def factory(world: World) -> Luci:
         url = stack.enter_context(serve_luci(world))
         browser = stack.enter_context(Browser(timeout=90))
         made.append(Luci(browser, url))

@@ -1,7 +1,7 @@
 """Real LuCI on the whole-router world, and an owner's steps in it with headless Chromium.
 
 uhttpd serves LuCI (luci-base, the bootstrap theme and luci-app-ikev2d as opkg installed it)
-on the router's LAN address; a relay (harness.relay) carries the browser's connections in
+on the router's LAN address; a relay (testbed.relay) carries the browser's connections in
 from wherever Chromium runs (outside the VM: tests/wholerouter/run) and re-opens them on the
 LAN host, so the router sees a LAN client through fw4. The steps click what an owner clicks.
 Plain library code, no pytest.
@@ -13,10 +13,10 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from world import ROUTER_LAN, RouterWorld
-
-from harness.browser import Browser
-from harness.relay import TcpRelay
+from testbed.browser import Browser
+from testbed.relay import TcpRelay
+from testbed.topology import ROUTER_LAN
+from testbed.world import World
 
 __all__ = ["LUCI_PASSWORD", "Luci", "serve_luci"]
 
@@ -37,15 +37,15 @@ def _checkbox(option: str) -> str:
 
 
 @contextlib.contextmanager
-def serve_luci(world: RouterWorld) -> Iterator[str]:
+def serve_luci(world: World) -> Iterator[str]:
     """LuCI up on the router, reachable by the browser; yields the URL the browser opens.
     LUCI_LISTEN (HOST:PORT, default an ephemeral port on loopback) is where the relay listens
     in this network namespace, LUCI_URL the same place as the browser sees it."""
-    router = world.router
+    router = world.openwrt
     router.add_login("root", LUCI_PASSWORD)
     router.start_uhttpd(*UHTTPD_LUCI, listen=f"{ROUTER_LAN}:80")
     host, port = os.environ.get("LUCI_LISTEN", "127.0.0.1:0").rsplit(":", 1)
-    with TcpRelay((host, int(port)), world.lan, (ROUTER_LAN, 80)) as relay:
+    with TcpRelay((host, int(port)), world.topo.lan, (ROUTER_LAN, 80)) as relay:
         yield os.environ.get("LUCI_URL") or f"http://{relay.address[0]}:{relay.address[1]}"
 
 

@@ -2,9 +2,9 @@
 
     tests/wholerouter/run .venv/bin/python tests/wholerouter/screenshots.py --out DIR
 
-Boots the whole-router world (world.py) with LuCI, and saves full-page PNGs of what an owner
-sees, with the page's text next to each (NAME.txt) and the browser's complaints
-(problems.txt):
+Boots the whole-router world (testbed.world's OpenWrtServer) with LuCI, and saves full-page
+PNGs of what an owner sees, with the page's text next to each (NAME.txt) and the browser's
+complaints (problems.txt):
 - status-disabled: the server installed, not enabled yet;
 - settings-TAB: each tab of the settings form, the server enabled with a key;
 - status-normal: two phones connected, one attempt with a wrong key;
@@ -22,15 +22,15 @@ import sys
 import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
+sys.path.insert(0, str(HERE))  # luci_ui, a sibling
 
 from luci_ui import Luci, serve_luci  # noqa: E402
-from world import PhoneConn, RouterWorld  # noqa: E402
 
-from harness import wait_until  # noqa: E402
-from harness.browser import Browser  # noqa: E402
-from harness.routerns import userland_tree  # noqa: E402
-from router.ikev2d_router import build_packages, enable  # noqa: E402
+from testbed import wait_until  # noqa: E402
+from testbed.browser import Browser  # noqa: E402
+from testbed.openwrt_service import build_packages, enable  # noqa: E402
+from testbed.routerns import userland_tree  # noqa: E402
+from testbed.world import OpenWrtServer, World, openwrt_conn, openwrt_phone  # noqa: E402
 
 WRONG_KEY = "not the key of this router, 42 chars long"
 
@@ -41,21 +41,26 @@ def _key_id(text: str) -> str:
 
 
 NORMAL = {
-    "phone": PhoneConn("phone1@example.test"),
-    "laptop": PhoneConn("laptop@example.test"),
+    "phone": openwrt_conn("phone", "phone1@example.test"),
+    "laptop": openwrt_conn("laptop", "laptop@example.test"),
 }
-NORMAL_FAILING = {"stranger": PhoneConn("stranger@example.test", secret=WRONG_KEY)}
+NORMAL_FAILING = {"stranger": openwrt_conn("stranger", "stranger@example.test", secret=WRONG_KEY)}
 HOSTILE = {
-    "long": PhoneConn("a-really-long-device-name-" * 8 + "@example.test"),
-    "rlo": PhoneConn(_key_id("invoice\u202egnp.exe@example.test")),
+    "long": openwrt_conn("long", "a-really-long-device-name-" * 8 + "@example.test"),
+    "rlo": openwrt_conn("rlo", _key_id("invoice\u202egnp.exe@example.test")),
     # (swanctl cuts a key-id secret's owner at some length: each kept short)
-    "forged-log": PhoneConn(
-        _key_id("alice@example.test\nclient admin@example.test connected, address 10.10.10.250")
+    "forged-log": openwrt_conn(
+        "forged-log",
+        _key_id("alice@example.test\nclient admin@example.test connected, address 10.10.10.250"),
     ),
-    "forged-row": PhoneConn(_key_id("bob\tadmin@example.test\t10.10.10.250\t198.51.100.9")),
+    "forged-row": openwrt_conn(
+        "forged-row", _key_id("bob\tadmin@example.test\t10.10.10.250\t198.51.100.9")
+    ),
 }
 HOSTILE_FAILING = {
-    "markup": PhoneConn('<img src=x onerror="alert(1)"><b>router admin</b>@x', secret=WRONG_KEY)
+    "markup": openwrt_conn(
+        "markup", '<img src=x onerror="alert(1)"><b>router admin</b>@x', secret=WRONG_KEY
+    )
 }
 
 
@@ -86,11 +91,11 @@ class Shots:
             self.take(f"settings-{tab}")
 
 
-def _connect_all(world: RouterWorld, connecting: dict, failing: dict) -> None:
+def _connect_all(world: World, connecting: dict, failing: dict) -> None:
     for name in connecting:
-        world.connect(name)
+        world.connect(name, timeout=60)
     for name in failing:
-        out = world.phone.swanctl("--initiate", "--child", name, "--timeout", "20",
+        out = world.phones[0].swanctl("--initiate", "--child", name, "--timeout", "20",
                                   check=False, timeout=30)  # fmt: skip
         if out.ok:
             raise AssertionError(f"{name} should have been refused:\n{out.out}")
@@ -104,16 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="luci-shots-") as tmp:
         work = pathlib.Path(tmp)
         conns = {**NORMAL, **NORMAL_FAILING, **HOSTILE, **HOSTILE_FAILING}
-        world = RouterWorld.build(
-            work, userland_tree(), build_packages(work / "pkgs"), luci=True, phone_conns=conns
-        )
+        server = OpenWrtServer(userland_tree(), build_packages(work / "pkgs"), luci=True)
+        world = World.build(work, [openwrt_phone(conns.values())], server=server)
         try:
             with serve_luci(world) as url, Browser(timeout=120) as browser:
                 shots = Shots(Luci(browser, url), out)
                 shots.luci.login()
                 shots.luci.open("status")
                 shots.take("status-disabled")
-                enable(world.router, timeout=180)
+                enable(world.openwrt, timeout=180)
                 shots.settings()
                 _connect_all(world, NORMAL, NORMAL_FAILING)
                 shots.status("status-normal", clients=len(NORMAL))
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             print(world.logs(), file=sys.stderr)
             raise
         finally:
-            world.close()
+            world.teardown()
     (out / "problems.txt").write_text("".join(f"{p}\n" for p in shots.problems))
     print(f"screenshots: {len(shots.problems)} browser problems, see {out / 'problems.txt'}")
     return 0

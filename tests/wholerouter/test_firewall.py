@@ -10,28 +10,31 @@ from __future__ import annotations
 import re
 import struct
 
-from world import LAN_HOST, PHONE, PHONE_MOVED, ROUTER_WAN, PhoneConn
-
-from harness import wait_until
-from harness.netns import drain
-from router.ikev2d_router import (
+from testbed import wait_until
+from testbed.netns import drain
+from testbed.openwrt_service import (
     enable,
     ikev2d_rules,
     other_rules,
     wait_rules,
     wait_stopped,
 )
+from testbed.topology import LAN_HOST, ROUTER_WAN, phone_addr
+from testbed.world import openwrt_conn
 
-# In the ISP box: counts the IKE packets it forwards to the router's WAN address (so "nothing
-# reached the router's sockets" cannot mean "nothing was sent"), and, once switched on, loses
-# what the router sends from its IKE ports, as a flaky mobile network would.
-ISP_WATCH = f"""table ip watch {{
+# In the nat box (the ISP, routing here): counts the IKE packets it forwards to the router's
+# WAN address (so "nothing reached the router's sockets" cannot mean "nothing was sent"), and,
+# once switched on, loses what the router sends from its IKE ports, as a flaky mobile network
+# would.
+UPSTREAM_WATCH = f"""table ip watch {{
   chain forward {{
     type filter hook forward priority 0; policy accept;
     ip daddr {ROUTER_WAN} udp dport {{ 500, 4500 }} counter comment "ike-to-router"
   }}
 }}
 """
+PHONE = phone_addr(1)
+PHONE_MOVED = "192.0.2.200"  # the phone's second address, as after moving to another network
 LOSE_IKE_FROM_ROUTER = (
     f"add rule ip watch forward ip saddr {ROUTER_WAN} udp sport {{ 500, 4500 }} drop\n"
 )
@@ -39,29 +42,30 @@ LOSE_IKE_FROM_ROUTER = (
 
 def test_phone_reaches_the_lan_and_stop_makes_the_firewall_refuse_it(world_factory):
     w = world_factory(
-        phone_conns={
-            "home": PhoneConn("phone1@example.test"),
-            "moved": PhoneConn("phone1@example.test", local_addr=PHONE_MOVED),
-        }
+        conns=[
+            openwrt_conn("home", "phone1@example.test"),
+            openwrt_conn("moved", "phone1@example.test", local_addrs=PHONE_MOVED),
+        ]
     )
-    router = w.router
+    router = w.openwrt
+    w.topo.phone.ip("addr", "add", f"{PHONE_MOVED}/24", "dev", "wan0")
     baseline = other_rules(router)
     assert ikev2d_rules(router) == []  # installed, not enabled: nothing open
-    w.isp.run(["nft", "-f", "-"], input=ISP_WATCH)
+    w.topo.nat_box.run(["nft", "-f", "-"], input=UPSTREAM_WATCH)
 
     enable(router, timeout=120)
     opened = wait_until(lambda: ikev2d_rules(router), 60, what="ikev2d's firewall rules")
     assert any("udp dport 500 " in rule for rule in opened), opened
 
-    vip = w.connect("home")
-    ping = w.phone_ns.ping(LAN_HOST, count=2, check=False)
+    vip = w.connect("home", timeout=60)
+    ping = w.topo.phone.ping(LAN_HOST, count=2, check=False)
     assert "2 received" in ping.stdout, ping.stdout + w.logs()
     assert _esp_rule_packets(router) > 0, "the phone's ESP did not pass ikev2d's ESP rule"
     assert vip.startswith("10.10.10.")
 
     # The phone loses the router's Delete and keeps its SAs, so it goes on sending.
-    w.isp.run(["nft", "-f", "-"], input=LOSE_IKE_FROM_ROUTER)
-    udp_in = w.router_net.raw_socket(17)  # a copy of each UDP packet the router accepts
+    w.topo.nat_box.run(["nft", "-f", "-"], input=LOSE_IKE_FROM_ROUTER)
+    udp_in = w.topo.router.raw_socket(17)  # a copy of each UDP packet the router accepts
     with udp_in:
         router.run(["/etc/init.d/ikev2d", "stop"])
         wait_stopped(router, timeout=60)
@@ -71,7 +75,7 @@ def test_phone_reaches_the_lan_and_stop_makes_the_firewall_refuse_it(world_facto
         # its tunnel is dead: no SA is left on the router (the ESP of this flow still passes
         # fw4's "ct state established" until conntrack forgets the flow, and then dies)
         sent_before = _phone_out_packets(w)
-        ping = w.phone_ns.ping(LAN_HOST, count=2, check=False)
+        ping = w.topo.phone.ping(LAN_HOST, count=2, check=False)
         assert "0 received" in ping.stdout, ping.stdout
         assert _phone_out_packets(w) >= sent_before + 2  # the phone did encrypt and send
         assert router.run(["ip", "xfrm", "state"]).stdout == ""
@@ -79,11 +83,11 @@ def test_phone_reaches_the_lan_and_stop_makes_the_firewall_refuse_it(world_facto
         # a new IKE attempt (from the phone's other address: a new flow) reaches the router
         # and the firewall refuses it
         drain(udp_in)
-        ike_before = _isp_count(w, "ike-to-router")
-        out = w.phone.swanctl("--initiate", "--child", "moved", "--timeout", "10",
+        ike_before = _upstream_count(w, "ike-to-router")
+        out = w.phones[0].swanctl("--initiate", "--child", "moved", "--timeout", "10",
                               check=False, timeout=20)  # fmt: skip
         assert not out.ok and "initiating IKE_SA moved" in out.out, out.out
-        assert _isp_count(w, "ike-to-router") > ike_before
+        assert _upstream_count(w, "ike-to-router") > ike_before
         from_phone = [p for p in drain(udp_in) if _src_and_dport(p)[0] == PHONE_MOVED]
         assert from_phone == [], "the phone's new IKE attempt passed the firewall after stop"
 
@@ -96,8 +100,8 @@ def _esp_rule_packets(router) -> int:
     raise AssertionError(f"no counted ESP rule of ikev2d in {ikev2d_rules(router)}")
 
 
-def _isp_count(w, comment: str) -> int:
-    ruleset = w.isp.run(["nft", "list", "table", "ip", "watch"]).stdout
+def _upstream_count(w, comment: str) -> int:
+    ruleset = w.topo.nat_box.run(["nft", "list", "table", "ip", "watch"]).stdout
     m = re.search(rf'counter packets (\d+) bytes \d+ comment "{comment}"', ruleset)
     assert m, ruleset
     return int(m.group(1))
@@ -105,7 +109,7 @@ def _isp_count(w, comment: str) -> int:
 
 def _phone_out_packets(w) -> int:
     """Packets the phone's SA towards the router has encrypted."""
-    state = w.phone_ns.ip("-s", "xfrm", "state").stdout
+    state = w.topo.phone.ip("-s", "xfrm", "state").stdout
     for block in re.split(r"^src ", state, flags=re.MULTILINE)[1:]:
         if block.startswith(f"{PHONE} dst {ROUTER_WAN}"):
             return int(re.search(r"\d+\(bytes\), (\d+)\(packets\)", block).group(1))

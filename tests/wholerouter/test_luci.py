@@ -7,16 +7,16 @@ Run with: tests/wholerouter/run .venv/bin/python -m pytest tests/wholerouter/tes
 
 from __future__ import annotations
 
-from world import LAN_HOST, PhoneConn
-
-from router.ikev2d_router import PSK, daemon_pid, status, wait_serving
+from testbed.openwrt_service import PSK, daemon_pid, status, wait_serving
+from testbed.topology import LAN_HOST
+from testbed.world import openwrt_conn
 
 PHONE_ID = "phone1@example.test"
 
 
 def test_owner_enables_the_server_in_luci_and_disconnects_a_phone(world_factory, luci_factory):
-    w = world_factory(luci=True, phone_conns={"home": PhoneConn(PHONE_ID)})
-    router = w.router
+    w = world_factory(luci=True, conns=[openwrt_conn("home", PHONE_ID)])
+    router = w.openwrt
     luci = luci_factory(w)
     browser = luci.browser
     luci.login()
@@ -35,8 +35,8 @@ def test_owner_enables_the_server_in_luci_and_disconnects_a_phone(world_factory,
     luci.open("status")
     browser.wait_text("Running since", selector="#ikev2d-state")
 
-    vip = w.connect("home")
-    ping = w.phone_ns.ping(LAN_HOST, count=1, check=False)
+    vip = w.connect("home", timeout=60)
+    ping = w.topo.phone.ping(LAN_HOST, count=1, check=False)
     assert "1 received" in ping.stdout, ping.stdout + w.logs()
     # the page polls the daemon's status every few seconds
     browser.wait_for("#ikev2d-clients tr[data-connection]")
@@ -46,7 +46,7 @@ def test_owner_enables_the_server_in_luci_and_disconnects_a_phone(world_factory,
     luci.disconnect_first()
     browser.wait_for("#ikev2d-clients tr[data-connection]", state="detached")
     assert status(router)["clients"] == []
-    w.phone.wait_log("received DELETE for IKE_SA home", timeout=30)
+    w.phones[0].wait_log("received DELETE for IKE_SA home", timeout=30)
     assert daemon_pid(router) == pid  # disconnecting a phone is not a restart
     problems = browser.problems()
     assert not [p for p in problems if "/ubus" in p or "page error" in p], problems

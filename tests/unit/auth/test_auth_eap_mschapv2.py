@@ -6,7 +6,6 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.mschapv2_peer import MschapV2Peer
 from ikev2d.auth.eap import (
     eap_failure,
     eap_success,
@@ -15,6 +14,7 @@ from ikev2d.auth.eap import (
     parse_identity_response,
 )
 from ikev2d.auth.eap_mschapv2 import EapMschapv2Server
+from testbed.mschapv2_peer import MschapV2Peer
 
 USERS = {"alice": "correct horse", "bob": "hunter2"}
 

@@ -1,11 +1,10 @@
 """Fixtures for the daemon tests: the in-memory datapath, a config on loopback high ports, and the
-real event loop running in a thread (the in-memory initiator of tests/unit/ike drives it)."""
+real event loop running in a thread (the in-memory initiator, testbed.ike_initiator, drives it)."""
 
 from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from ikev2d.control_client import request
 from ikev2d.daemon.loop import Daemon
 from ikev2d.daemon.memory_datapath import MemoryDatapath
 from ikev2d.policy.config import from_mapping
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ike"))  # ike_initiator
 
 PSK = "correct horse battery staple 42"
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 from daemon_support import PSK
-from ike_initiator import vip
 from test_control import write_toml
 from test_daemon_loop import Phone
 
 from ikev2d.cli import ctl_main, daemon_main, format_bytes
+from testbed.ike_initiator import vip
 
 
 def config_file(tmp_path, **server):

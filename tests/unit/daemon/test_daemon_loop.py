@@ -8,7 +8,6 @@ import os
 import socket
 import time
 
-from ike_initiator import Initiator, vip
 
 from ikev2d.daemon.loop import router_memory
 from ikev2d.daemon.memory_datapath import MemoryDatapath
@@ -17,6 +16,7 @@ from ikev2d.wire.enums import IdType, NotifyType, ProtocolId
 from ikev2d.wire.message import decode_message
 from ikev2d.wire.nat_t import NON_ESP_MARKER
 from ikev2d.wire.payloads import DeletePayload
+from testbed.ike_initiator import Initiator, vip
 
 
 class Phone:

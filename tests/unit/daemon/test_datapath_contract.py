@@ -1,4 +1,4 @@
-"""The datapath contract (tests/harness/datapath_contract.py): every check against the
+"""The datapath contract (testbed/datapath_contract.py): every check against the
 in-memory datapath, and the checks that need no ESP against the kernel datapath in a
 throw-away namespace of this machine's kernel (the others run in the ESP kernel:
 tests/system/test_datapath_contract.py)."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.datapath_contract import (
+from testbed.datapath_contract import (
     WITH_ESP,
     WITHOUT_ESP,
     kernel_subject,

@@ -9,12 +9,12 @@ import socket
 
 import pytest
 from daemon_support import LogCapture, server_table
-from ike_initiator import Initiator
 
 from ikev2d.compat import Logger
 from ikev2d.daemon.loop import Daemon
 from ikev2d.policy.config import from_mapping
 from ikev2d.wire.enums import ExchangeType, IdType
+from testbed.ike_initiator import Initiator
 
 DPD = 10  # seconds
 STEP = DPD / 4  # the fake clock's step: finer than the counter poll (dpd_delay/2)

@@ -7,10 +7,7 @@ import os
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from ike_initiator import Initiator, vip, wire_proposal
-from test_ike_responder import PHONE, SERVER, Spis, events, roundtrip
 
-from harness.mschapv2_peer import MschapV2Peer
 from ikev2d.auth import ca as pki
 from ikev2d.auth.signatures import sign_auth, verify_auth
 from ikev2d.crypto.auth import initiator_signed_octets, psk_auth, responder_signed_octets
@@ -48,6 +45,9 @@ from ikev2d.wire.payloads import (
 )
 from ikev2d.wire.sa import SaPayload
 from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
+from testbed.ike_initiator import Initiator, vip, wire_proposal
+from testbed.mschapv2_peer import MschapV2Peer
+from testbed.sans_io import PHONE, SERVER, Spis, events, roundtrip
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 USERS = [{"name": "alice", "password": "correct horse"}, {"name": "bob", "password": "hunter22"}]

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 
 import pytest
-from ike_initiator import Initiator, vip
-from test_ike_responder import PHONE, Spis, events, make_config, roundtrip
 
 from ikev2d.ike import events as ev
 from ikev2d.ike.responder import Responder
 from ikev2d.wire.enums import IdType, NotifyType
 from ikev2d.wire.payloads import NotifyPayload
+from testbed.ike_initiator import Initiator, vip
+from testbed.sans_io import PHONE, Spis, events, make_config, roundtrip
 
 INITIAL_CONTACT = NotifyPayload.of(NotifyType.INITIAL_CONTACT)
 OTHER_PORT = (PHONE[0], 4500)  # a restarted client comes from another port (or address)

@@ -7,9 +7,8 @@ import json
 import subprocess
 import sys
 
-from ike_initiator import Initiator, vip
-
 from ikev2d.wire.enums import ExchangeType
+from testbed.ike_initiator import Initiator, vip
 
 SERVER = ("198.51.100.1", 500)
 PHONE = ("192.0.2.10", 500)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from pq_initiator import ADDKE1, PqInitiator, link_of
 from test_ike_intermediate import X25519, connect_pq, notifies, responder
-from test_ike_responder import PHONE, SERVER, events, roundtrip
 
 from ikev2d.crypto import mlkem
 from ikev2d.crypto.dh import new_key_exchange
@@ -25,6 +23,8 @@ from ikev2d.wire.enums import ExchangeType, KeId, NotifyType, ProtocolId
 from ikev2d.wire.payloads import KePayload, NoncePayload, NotifyPayload
 from ikev2d.wire.sa import Proposal, SaPayload
 from ikev2d.wire.ts import TsiPayload, TsrPayload
+from testbed.pq_initiator import ADDKE1, PqInitiator, link_of
+from testbed.sans_io import PHONE, SERVER, events, roundtrip
 
 pytestmark = pytest.mark.skipif(
     not mlkem.available_methods(), reason="this cryptography has no ML-KEM (tests/unit/crypto)"
@@ -312,7 +312,7 @@ def test_a_refused_followup_fails_our_rekey_and_keeps_the_child():
 
 
 def test_reload_to_required_keeps_a_client_that_ran_mlkem():
-    from test_ike_responder import make_config
+    from testbed.sans_io import make_config
 
     r, _client, sa = established()
     assert r.update_config(make_config(post_quantum="required"), now=5.0) == []

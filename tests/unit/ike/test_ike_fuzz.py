@@ -11,8 +11,6 @@ import pathlib
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ike_initiator import RekeyingInitiator
-from test_ike_responder import PHONE, SERVER, Spis, connect, events, make_config
 
 from ikev2d.ike.responder import Responder
 from ikev2d.wire.cp import CfgAttribute, CpPayload
@@ -29,6 +27,8 @@ from ikev2d.wire.payloads import (
 )
 from ikev2d.wire.sa import Proposal, SaPayload, Transform
 from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
+from testbed.ike_initiator import RekeyingInitiator
+from testbed.sans_io import PHONE, SERVER, Spis, connect, events, make_config
 
 FUZZ = settings(
     max_examples=int(os.environ.get("IKEV2D_FUZZ_EXAMPLES", "300")),

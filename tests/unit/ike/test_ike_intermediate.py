@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from pq_initiator import ADDKE1, PqInitiator
-from test_ike_responder import Spis, events, make_config, roundtrip
 
 from ikev2d.crypto import mlkem
 from ikev2d.ike import events as ev
@@ -23,6 +21,8 @@ from ikev2d.wire.enums import ExchangeType, KeId, NotifyType
 from ikev2d.wire.message import decode_message
 from ikev2d.wire.payloads import KePayload, NotifyPayload
 from ikev2d.wire.sa import Proposal, SaPayload, Transform
+from testbed.pq_initiator import ADDKE1, PqInitiator
+from testbed.sans_io import Spis, events, make_config, roundtrip
 
 HAVE_MLKEM = bool(mlkem.available_methods())
 needs_mlkem = pytest.mark.skipif(

@@ -5,9 +5,6 @@ from __future__ import annotations
 import ipaddress
 import os
 
-from ike_initiator import Initiator, RekeyingInitiator
-from test_ike_responder import Spis, events, make_config, roundtrip
-
 from ikev2d.daemon.actions import tunnel_from_spec
 from ikev2d.ike import events as ev
 from ikev2d.ike.responder import Responder
@@ -16,6 +13,8 @@ from ikev2d.wire.cp import CpPayload
 from ikev2d.wire.enums import CfgAttr, NotifyType
 from ikev2d.wire.payloads import NotifyPayload
 from ikev2d.wire.ts import TsiPayload, TsrPayload
+from testbed.ike_initiator import Initiator, RekeyingInitiator
+from testbed.sans_io import Spis, events, make_config, roundtrip
 
 PHONE6 = ("2001:db8:2::2", 500)
 SERVER6 = ("2001:db8:1::1", 500)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from ike_initiator import RekeyingInitiator, vip
-from test_ike_responder import PHONE, SERVER, Spis, connect, events, make_config, roundtrip
 
 from ikev2d.crypto.dh import new_key_exchange
 from ikev2d.ike import events as ev
@@ -17,6 +15,8 @@ from ikev2d.wire.message import Header, Message, decode_message, encode_message
 from ikev2d.wire.payloads import DeletePayload, KePayload, NoncePayload, NotifyPayload
 from ikev2d.wire.sa import SaPayload
 from ikev2d.wire.ts import TsiPayload, TsrPayload
+from testbed.ike_initiator import RekeyingInitiator, vip
+from testbed.sans_io import PHONE, SERVER, Spis, connect, events, make_config, roundtrip
 
 
 def setup(**server):

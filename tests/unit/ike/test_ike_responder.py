@@ -9,48 +9,21 @@ import os
 import types
 
 import pytest
-from ike_initiator import Initiator, vip
 
 from ikev2d.crypto.dh import EcpKeyExchange, ModpKeyExchange, X25519KeyExchange
 from ikev2d.ike import events as ev
 from ikev2d.ike.closed import CLOSED_SA_LIMIT, CLOSED_SA_LINGER
 from ikev2d.ike.responder import Responder
-from ikev2d.policy.config import from_mapping
 from ikev2d.wire.cp import CpPayload
-from ikev2d.wire.enums import CfgAttr, DhId, ExchangeType, IdType, NotifyType, ProtocolId
+from ikev2d.wire.enums import CfgAttr, DhId, IdType, NotifyType, ProtocolId
 from ikev2d.wire.message import decode_message
 from ikev2d.wire.payloads import DeletePayload, IdrPayload, NotifyPayload
 from ikev2d.wire.sa import SaPayload
 from ikev2d.wire.ts import TsiPayload, TsrPayload
+from testbed.ike_initiator import Initiator, vip
+from testbed.sans_io import PHONE, SERVER, Spis, connect, events, make_config, roundtrip
 
-PSK = "correct horse battery staple 42"
-SERVER = ("198.51.100.1", 500)
-PHONE = ("192.0.2.10", 500)
 KEY_EXCHANGES = (ModpKeyExchange, EcpKeyExchange, X25519KeyExchange)
-
-
-def make_config(**server):
-    base = {
-        "enabled": True,
-        "psk": PSK,
-        "local_id_type": "fqdn",
-        "local_id": "vpn.example.test",
-        "local_subnet": ["192.168.1.0/24"],
-        "dns": ["192.168.1.1"],
-    }
-    base.update(server)
-    return from_mapping({"server": base})
-
-
-class Spis:
-    def __init__(self):
-        self.next = 0xC0000100
-        self.calls = []
-
-    def __call__(self, local, remote):
-        self.calls.append((local, remote))
-        self.next += 1
-        return self.next
 
 
 @pytest.fixture
@@ -61,32 +34,6 @@ def spis():
 @pytest.fixture
 def responder(spis):
     return Responder(make_config(), rng=os.urandom, allocate_spi=spis)
-
-
-def roundtrip(r: Responder, data: bytes, src=PHONE, dst=SERVER, now=0.0) -> list[bytes]:
-    r.receive_datagram(data, src, dst, now)
-    out = r.datagrams_to_send()
-    for _, local, remote in out:
-        assert local == dst and remote == src
-    return [d for d, _, _ in out]
-
-
-def events(r: Responder) -> list:
-    out = []
-    while (e := r.next_event()) is not None:
-        out.append(e)
-    return out
-
-
-def connect(r: Responder, client: Initiator, src=PHONE, now=0.0):
-    # IKE_SA_INIT { SAi1, KEi, Ni } -->
-    (resp,) = roundtrip(r, client.init_request(), src=src, now=now)
-    client.init_response(resp)
-    # IKE_AUTH { IDi, AUTH, CP, SAi2, TSi, TSr } -->
-    (resp,) = roundtrip(r, client.auth_request(), src=src, now=now)
-    header, inner = client.open(resp)
-    assert header.exchange == ExchangeType.IKE_AUTH and header.response
-    return inner
 
 
 def test_psk_client_connects_and_gets_a_tunnel(responder, spis):

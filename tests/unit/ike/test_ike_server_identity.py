@@ -8,10 +8,8 @@ import ipaddress
 import os
 
 import pytest
-from ike_initiator import Initiator
 from test_ike_auth_methods import NOW, EapInitiator, cert_auth_request, start
 from test_ike_auth_methods import responder as cert_responder
-from test_ike_responder import SERVER, Spis, make_config, roundtrip
 
 from ikev2d.auth import ca as pki
 from ikev2d.auth.signatures import verify_auth
@@ -20,6 +18,8 @@ from ikev2d.ike.reload import affected_by
 from ikev2d.ike.responder import Responder
 from ikev2d.wire.enums import ExchangeType, IdType
 from ikev2d.wire.payloads import AuthPayload, IdrPayload
+from testbed.ike_initiator import Initiator
+from testbed.sans_io import SERVER, Spis, make_config, roundtrip
 
 CONTACTED = (IdType.IPV4_ADDR, ipaddress.ip_address(SERVER[0]).packed)
 PUBLIC_IP = (IdType.IPV4_ADDR, ipaddress.ip_address("203.0.113.7").packed)

@@ -1,24 +1,47 @@
-"""ikev2d on a RouterNamespace: the built packages, installing them, configuring and watching
-the service the way an owner (through LuCI or the shell) does."""
+"""ikev2d as an OpenWrt service on a RouterNamespace: the built packages, installing them,
+configuring and watching the service the way an owner (through LuCI or the shell) does, and the
+firewall rules it brings. Used by tests/router and the whole-router world. Plain library code.
+
+    packages = build_packages(tmp)          # both packages in both formats, by scripts/build_*
+    install_opkg(router, packages)          # live, maintainer scripts run, service enabled
+    pid = enable(router)                    # a key set and enabled through rpcd's uci object
+    status(router)                          # `ubus call ikev2d status`
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import wait_until
-from harness.openwrt_pkg import apk, apk_setup, opkg, opkg_setup, put_packages
-from harness.routerns import RouterNamespace
+from .openwrt_pkg import apk, apk_setup, opkg, opkg_setup, put_packages
+from .paths import PROJECT, script
+from .proc import wait_until
+from .routerns import RouterNamespace
 
-PROJECT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(PROJECT / "scripts"))
-
-import build_apk  # noqa: E402
-import build_ipk  # noqa: E402
+__all__ = [
+    "CONFIG",
+    "PSK",
+    "Packages",
+    "build_packages",
+    "daemon_pid",
+    "enable",
+    "ikev2d_rules",
+    "install_apk",
+    "install_opkg",
+    "instance",
+    "listening",
+    "other_rules",
+    "rpcd_call",
+    "ruleset",
+    "status",
+    "uci_commit",
+    "wait_rules",
+    "wait_serving",
+    "wait_stopped",
+]
 
 PSK = "correct horse battery staple 42"
 CONFIG = "/etc/config/ikev2d"
@@ -35,8 +58,10 @@ class Packages:
 
 
 def build_packages(out: Path, release_bump: int = 0) -> Packages:
-    """Both packages in both formats; release_bump > 0 builds the same tree as a later
-    release (PKG_RELEASE + bump), for upgrade tests."""
+    """Both packages in both formats, made by the project's builders (`make ipk`, `make apk`);
+    release_bump > 0 builds the same tree as a later release (PKG_RELEASE + bump), for
+    upgrade tests."""
+    build_ipk, build_apk = script("build_ipk"), script("build_apk")
     root = PROJECT
     if release_bump:
         root = out / "tree"

@@ -63,11 +63,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .paths import PROJECT
 from .proc import CommandFailed, run, wait_until
 
 __all__ = ["LogLine", "RouterNamespace", "userland_tree"]
 
-PROJECT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = PROJECT / "scripts/openwrt-userland.sh"
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 SYSLOG = "/var/log/messages"
@@ -313,7 +313,7 @@ class RouterNamespace:
     def _host_paths_to_keep(self) -> str:
         """The python's venv and the project checkout, which the namespace must still see."""
         venv = Path(self.python).parent.parent
-        return ":".join(str(p.resolve()) for p in (venv, Path(__file__).resolve().parents[2]))
+        return ":".join(str(p.resolve()) for p in (venv, PROJECT))
 
     def _binds_text(self) -> str:
         return "".join(f"{inside.strip('/')}={host}\n" for inside, host in self.binds.items())
@@ -424,10 +424,13 @@ class RouterNamespace:
         self.run(["/etc/init.d/rpcd", "start"])
         self._wait_daemon("rpcd", lambda: self._has_object("session"))
 
-    def network(self, lan: str = "192.168.1.1/24", wan: str = "203.0.113.2/24") -> None:
+    def network(
+        self, lan: str = "192.168.1.1/24", wan: str = "203.0.113.2/24", *, wired: bool = False
+    ) -> None:
         """A LAN (device br-lan) and a WAN (device wan) as links with these addresses,
         /etc/config/network describing them, and a stand-in for netifd that answers
-        `network.interface dump` with them (fw4 and OpenWrt's network.sh ask it)."""
+        `network.interface dump` with them (fw4 and OpenWrt's network.sh ask it). `wired`:
+        both devices exist already with these addresses, leading to other namespaces."""
         interfaces = []
         config = [
             "config interface 'loopback'",
@@ -439,11 +442,8 @@ class RouterNamespace:
         ]
         for name, device, cidr in (("lan", "br-lan", lan), ("wan", "wan", wan)):
             iface = ipaddress.ip_interface(cidr)
-            # a veth pair (this kernel has no dummy links); the peer <device>-p stays inside
-            self.run(["ip", "link", "add", device, "type", "veth", "peer", "name", f"{device}-p"])
-            self.run(["ip", "addr", "add", cidr, "dev", device])
-            self.run(["ip", "link", "set", f"{device}-p", "up"])
-            self.run(["ip", "link", "set", device, "up"])
+            if not wired:
+                self._stub_link(device, cidr)
             interfaces.append({
                 "interface": name, "up": True, "proto": "static", "device": device,
                 "l3_device": device, "ipv4-address": [
@@ -457,6 +457,13 @@ class RouterNamespace:
         self.write("/tmp/netifd-standin.uc", _NETIFD_STANDIN)
         self.spawn(["ucode", "/tmp/netifd-standin.uc", "/tmp/netifd-interfaces.json"], "netifd")
         self.wait_object("network.interface")
+
+    def _stub_link(self, device: str, cidr: str) -> None:
+        # a veth pair (this kernel has no dummy links); the peer <device>-p stays inside
+        self.run(["ip", "link", "add", device, "type", "veth", "peer", "name", f"{device}-p"])
+        self.run(["ip", "addr", "add", cidr, "dev", device])
+        self.run(["ip", "link", "set", f"{device}-p", "up"])
+        self.run(["ip", "link", "set", device, "up"])
 
     def move_link(self, device: str, netns: str) -> None:
         """Move a link of the router (e.g. the WAN peer "wan-p") into a named network

@@ -22,6 +22,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from .netns import Netns, NetnsSet
+from .paths import PROJECT
 from .proc import CommandFailed, run, wait_until
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 
 # where the instance directory appears inside a chroot
 _IN_ROOT = pathlib.PurePosixPath("/ikev2d")
-_ROOT_SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "strongswan6-root.sh"
+_ROOT_SCRIPT = PROJECT / "scripts" / "strongswan6-root.sh"
 
 CHARON = "/usr/lib/ipsec/charon"
 _BASE_PLUGINS = (

@@ -53,13 +53,14 @@ def daemon_argv(config: pathlib.Path | str) -> list[str]:
     return [sys.executable, "-c", code, "--config", str(config)]
 
 
-def ctl_argv(socket_path: pathlib.Path | str, *args: str) -> list[str]:
-    """argv running `ikev2ctl --socket PATH ARGS...`."""
+def ctl_argv(socket_path: pathlib.Path | str | None, *args: str) -> list[str]:
+    """argv running `ikev2ctl [--socket PATH] ARGS...` (no socket: an offline command)."""
+    where = ["--socket", str(socket_path)] if socket_path is not None else []
     tool = _venv_tool("ikev2ctl")
     if tool is not None:
-        return [str(tool), "--socket", str(socket_path), *args]
+        return [str(tool), *where, *args]
     code = "import sys; from ikev2d.cli import ctl_main; sys.exit(ctl_main())"
-    return [sys.executable, "-c", code, "--socket", str(socket_path), *args]
+    return [sys.executable, "-c", code, *where, *args]
 
 
 def _toml_value(value) -> str:
@@ -91,6 +92,8 @@ class Ikev2d:
     ns: Netns
     workdir: pathlib.Path
     netns_set: NetnsSet
+    extra_args: list[str] = field(default_factory=list)  # e.g. ["--save-keys", DIR]
+    prefix: list[str] = field(default_factory=list)  # e.g. [python, "-m", "cProfile", ...]
     proc: subprocess.Popen | None = field(default=None, init=False)
     runtime_dir: pathlib.Path = field(init=False)
     _own_runtime_dir: bool = field(default=False, init=False)
@@ -146,9 +149,8 @@ class Ikev2d:
         with self.log_path.open("a") as log:
             log.write(f"=== ikev2d start ({self.config_path.name}) ===\n")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = self.netns_set.spawn(
-            self.ns, daemon_argv(self.config_path), log_path=str(self.log_path), env=env
-        )
+        argv = [*self.prefix, *daemon_argv(self.config_path), *self.extra_args]
+        self.proc = self.netns_set.spawn(self.ns, argv, log_path=str(self.log_path), env=env)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         def up() -> bool:

@@ -27,9 +27,11 @@ import socket
 import subprocess
 import time
 
+from .paths import PROJECT
+
 __all__ = ["Browser", "BrowserError"]
 
-DRIVER_DIR = pathlib.Path(__file__).resolve().parents[1] / "browser"
+DRIVER_DIR = PROJECT / "tests" / "browser"
 _MARGIN_S = 10.0  # the driver's own timeout fires first; this catches a hung driver
 
 

@@ -7,7 +7,10 @@
                                                                  192.168.1.2 [lan]
 
 Device names: phoneN has `wan0`; nat has `br0` (phone ports `pN`) and `out0`; router has
-`wan0` and `lan0`; lan has `eth0`. Phones and the LAN host route everything via their box.
+`wan0` and `lan0` (other names with `router_devs`); lan has `eth0`. Phones and the LAN host
+route everything via their box; the router's default route leads upstream to the nat box (the
+way back to the clients' pool addresses, which its XFRM policies then divert into the tunnel).
+The router namespace is made here, or given (`router`: an OpenWrt router's, see testbed.world).
 
 With ``ipv6=True`` every link is dual-stack: phones 2001:db8:2::N+1, the nat box (an IPv6
 router, no NAT66) 2001:db8:2::1 and 2001:db8:1::2, the router 2001:db8:1::1 on the WAN and
@@ -25,13 +28,17 @@ from .proc import CommandFailed, wait_until
 __all__ = [
     "LAN_HOST",
     "LAN_HOST6",
+    "LAN_NET",
     "LAN_NET6",
+    "NAT_INSIDE",
+    "NAT_OUTSIDE",
     "PHONE_NET",
     "ROUTER_LAN",
     "ROUTER_WAN",
     "ROUTER_WAN6",
     "RoadWarrior",
     "build_road_warrior",
+    "phone_addr",
     "phone_addr6",
 ]
 
@@ -49,6 +56,11 @@ ROUTER_WAN6 = "2001:db8:1::1"
 ROUTER_LAN6 = "fd00:1::1"
 LAN_HOST6 = "fd00:1::2"
 LAN_NET6 = "fd00:1::/64"
+
+
+def phone_addr(index: int) -> str:
+    """The IPv4 address of phone `index` (1-based)."""
+    return f"192.0.2.{index + 1}"
 
 
 def phone_addr6(index: int) -> str:
@@ -72,17 +84,27 @@ class RoadWarrior:
 
 
 def build_road_warrior(
-    netns: NetnsSet, *, phones: int = 1, nat: bool = False, ipv6: bool = False
+    netns: NetnsSet,
+    *,
+    phones: int = 1,
+    nat: bool = False,
+    ipv6: bool = False,
+    router: Netns | None = None,
+    router_devs: tuple[str, str] = ("wan0", "lan0"),
 ) -> RoadWarrior:
-    """Create the namespaces and links above inside `netns` (which tears them down).
+    """Create the namespaces and links above inside `netns` (which tears them down); the
+    router's namespace too unless given, its WAN and LAN devices named `router_devs`.
 
     Batched: one `ip` process per namespace, since process starts dominate under UML."""
     phone_names = [f"ph{i}" for i in range(1, phones + 1)]
-    nat_box, router, lan, *phone_list = netns.add_many("nat", "rtr", "lan", *phone_names)
-    addrs = [f"192.0.2.{i + 1}" for i in range(1, phones + 1)]
+    made = netns.add_many("nat", "lan", *phone_names, *([] if router else ["rtr"]))
+    nat_box, lan, *phone_list = made[: 2 + phones]
+    router = router or made[-1]
+    wan, lan_dev = router_devs
+    addrs = [phone_addr(i) for i in range(1, phones + 1)]
     netns.veths(
         [(phone, "wan0", nat_box, f"p{i}") for i, phone in enumerate(phone_list, 1)]
-        + [(nat_box, "out0", router, "wan0"), (router, "lan0", lan, "eth0")]
+        + [(nat_box, "out0", router, wan), (router, lan_dev, lan, "eth0")]
     )
     nat_lines = ["link set lo up", "link add br0 type bridge forward_delay 0",
                  f"addr add {NAT_INSIDE}/24 dev br0", "link set br0 up",
@@ -91,8 +113,9 @@ def build_road_warrior(
     for i in range(1, phones + 1):
         nat_lines += [f"link set p{i} master br0", f"link set p{i} up"]
     nat_box.batch(nat_lines)
-    router_lines = ["link set lo up", f"addr add {ROUTER_WAN}/24 dev wan0", "link set wan0 up",
-                    f"addr add {ROUTER_LAN}/24 dev lan0", "link set lan0 up"]  # fmt: skip
+    router_lines = ["link set lo up", f"addr add {ROUTER_WAN}/24 dev {wan}", f"link set {wan} up",
+                    f"addr add {ROUTER_LAN}/24 dev {lan_dev}", f"link set {lan_dev} up",
+                    f"route add default via {NAT_OUTSIDE}"]  # fmt: skip
     if not nat:
         router_lines.append(f"route add {PHONE_NET} via {NAT_OUTSIDE}")
     router.batch(router_lines)
@@ -102,7 +125,7 @@ def build_road_warrior(
         phone.batch(["link set lo up", f"addr add {addr}/24 dev wan0", "link set wan0 up",
                      f"route add default via {NAT_INSIDE}"])  # fmt: skip
     if ipv6:
-        _add_ipv6(nat_box, router, lan, phone_list)
+        _add_ipv6(nat_box, router, lan, phone_list, router_devs)
     _enable_forwarding(router, ipv6=ipv6)
     _enable_forwarding(nat_box, masquerade_dev="out0" if nat else None, ipv6=ipv6)
     topo = RoadWarrior(netns, phone_list, nat_box, router, lan, nat, addrs)
@@ -114,12 +137,14 @@ def build_road_warrior(
     return topo
 
 
-def _add_ipv6(nat_box: Netns, router: Netns, lan: Netns, phones: list[Netns]) -> None:
+def _add_ipv6(
+    nat_box: Netns, router: Netns, lan: Netns, phones: list[Netns], router_devs: tuple[str, str]
+) -> None:
     nat_box.batch([f"addr add {NAT_INSIDE6}/64 dev br0 nodad",
                    f"addr add {NAT_OUTSIDE6}/64 dev out0 nodad",
                    f"route add default via {ROUTER_WAN6}"])  # fmt: skip
-    router.batch([f"addr add {ROUTER_WAN6}/64 dev wan0 nodad",
-                  f"addr add {ROUTER_LAN6}/64 dev lan0 nodad",
+    router.batch([f"addr add {ROUTER_WAN6}/64 dev {router_devs[0]} nodad",
+                  f"addr add {ROUTER_LAN6}/64 dev {router_devs[1]} nodad",
                   f"route add {PHONE_NET6} via {NAT_OUTSIDE6}"])  # fmt: skip
     lan.batch([f"addr add {LAN_HOST6}/64 dev eth0 nodad",
                f"route add default via {ROUTER_LAN6}"])  # fmt: skip

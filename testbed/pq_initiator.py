@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 
-from ike_initiator import RekeyingInitiator, wire_proposal
-
 from ikev2d.crypto.auth import intermediate_auth, unprotected_octets
 from ikev2d.crypto.dh import new_key_exchange
 from ikev2d.crypto.keys import derive_child_keys, derive_intermediate_ike_keys
@@ -33,6 +31,8 @@ from ikev2d.wire.payloads import (
 )
 from ikev2d.wire.sa import Proposal, SaPayload, Transform
 from ikev2d.wire.ts import TrafficSelector, TsiPayload, TsrPayload
+
+from .ike_initiator import RekeyingInitiator, wire_proposal
 
 ADDKE1 = 6
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["CommandFailed", "ProcessTracker", "run", "wait_until"]
+__all__ = ["CommandFailed", "ProcessTracker", "run", "wait_for", "wait_until"]
 
 
 class CommandFailed(AssertionError):
@@ -56,6 +56,14 @@ def wait_until(predicate, timeout: float, interval: float = 0.02, what: str = "c
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what} not reached within {timeout}s")
         time.sleep(interval)
+
+
+def wait_for(predicate, timeout: float, what: str, logs):
+    """wait_until for tests: on timeout an AssertionError naming `what`, with `logs()`."""
+    try:
+        return wait_until(predicate, timeout, interval=0.05, what=what)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{logs()}") from None
 
 
 @dataclass
