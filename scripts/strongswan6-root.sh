@@ -69,7 +69,7 @@ debootstrap --variant=minbase "$SUITE" "$TMP" "$MIRROR" /usr/share/debootstrap/s
   { tail -n 30 "$TMP.log" >&2; rm -f "$TMP.log"; exit 1; }
 rm -f "$TMP.log"
 printf '#!/bin/sh\nexit 101\n' > "$TMP/usr/sbin/policy-rc.d"
-mkdir -p "$TMP/ikev2d"  # where tests bind an instance's directory (tests/harness/strongswan.py)
+mkdir -p "$TMP/ikev2d"  # where tests bind an instance's directory (testbed/strongswan.py)
 chmod 755 "$TMP/usr/sbin/policy-rc.d"
 mount -t proc proc "$TMP/proc"
 say "installing ${PACKAGES[*]}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// driver.js - one headless Chromium page, driven by JSON lines on stdin (tests/harness/browser.py).
+// driver.js - one headless Chromium page, driven by JSON lines on stdin (testbed/browser.py).
 //
 // Uses Debian's chromium (CHROMIUM, default /usr/bin/chromium) through playwright-core; never
 // downloads a browser. Each request line {"id": N, "cmd": NAME, ...} gets one reply line
