@@ -23,6 +23,8 @@ import tempfile
 import time
 import zlib
 
+from testbed.topology import LAN_NET, ROUTER_WAN
+
 from .loadgen import client_conns, drive, load
 from .responders import (
     ESP,
@@ -35,8 +37,6 @@ from .responders import (
     rss_kb,
     started_with,
 )
-
-from testbed.topology import LAN_NET, ROUTER_WAN
 
 __all__ = [
     "PYTHONS", "flash_sizes", "floor_kb", "installed_trees", "one_client_rows", "pyc_only_tree",

@@ -19,6 +19,9 @@ import sys
 import tempfile
 import time
 
+from testbed import NetnsSet
+from testbed.topology import LAN_HOST, LAN_NET, NAT_OUTSIDE, ROUTER_WAN, build_road_warrior
+
 from .footprint import one_client_rows
 from .loadgen import client_conns, drive, load
 from .responders import (
@@ -32,9 +35,6 @@ from .responders import (
     generator,
     rss_kb,
 )
-
-from testbed import NetnsSet
-from testbed.topology import LAN_HOST, LAN_NET, NAT_OUTSIDE, ROUTER_WAN, build_road_warrior
 
 __all__ = ["handshake_run", "main", "throughput_run"]
 

@@ -8,15 +8,14 @@ import pathlib
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-from .footprint import python_label
-from .responders import PSK, SwanResponder, rss_kb, spawn_daemon
-
 from testbed import NetnsSet
 from testbed.ikev2d import Ikev2d
+
+from .footprint import python_label
+from .responders import PSK, SwanResponder, rss_kb, spawn_daemon
 
 __all__ = ["idle_figures", "import_times"]
 

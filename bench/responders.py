@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import sys
 import time
 
 from testbed.ikev2d import Ikev2d

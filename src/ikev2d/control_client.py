@@ -1,6 +1,6 @@
 """The client of the daemon's control socket: one JSON request line, one JSON reply line
 (docs/interfaces.md). The one copy, used by ``ikev2ctl`` (cli.py), the rpcd helper on the
-router (files/usr/libexec/ikev2d/rpcd_call.py) and the tests' harness.
+router (files/usr/libexec/ikev2d/rpcd_call.py) and the test harness (testbed).
 
     result = call("/var/run/ikev2d/control.sock", {"cmd": "status"})
 

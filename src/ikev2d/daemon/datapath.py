@@ -2,7 +2,7 @@
 
 Two implementations: ``ikev2d.kernel.datapath.KernelDatapath`` (XFRM and routes over
 netlink, from ``open_kernel_datapath()``) and ``ikev2d.daemon.memory_datapath.MemoryDatapath``
-(dictionaries: the unit tests and the in-process benchmarks). tests/harness/datapath_contract.py
+(dictionaries: the unit tests and the in-process benchmarks). testbed/datapath_contract.py
 holds both to the same checks.
 
 The daemon never imports the kernel room at module level: ``open_kernel_datapath()`` does, so

@@ -1,7 +1,7 @@
 """The datapath in memory: the ``Datapath`` contract kept in dictionaries, no kernel.
 
 The unit tests and the in-process benchmarks (``bench.memory``) run the daemon on it; the
-contract test (tests/harness/datapath_contract.py) holds it to what ``KernelDatapath`` does.
+contract test (testbed/datapath_contract.py) holds it to what ``KernelDatapath`` does.
 What a test needs beyond the contract is here too and never called by the daemon: traffic on
 an SA (``count``), an expire event (``push_event``), a refused install (``refuse_install``)
 and the order of the kernel operations (``journal``).

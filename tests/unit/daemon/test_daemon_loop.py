@@ -8,7 +8,6 @@ import os
 import socket
 import time
 
-
 from ikev2d.daemon.loop import router_memory
 from ikev2d.daemon.memory_datapath import MemoryDatapath
 from ikev2d.kernel.tunnel import EspTransform, UdpEncap
