@@ -23,9 +23,10 @@ import coverage
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "ikev2d"
 CORE = ("wire", "crypto", "ike", "auth", "policy")
-# Measured 2026-12-04 (make test's in-process tiers): core 95.6 %; the floor leaves 1 point of
-# room for code moving between rooms. Raise it when the figure rises.
-CORE_FLOOR = 94.6
+# Measured 2026-12-04: core 96.6 % from the unit, attack, fuzz, packaging and LuCI tiers alone
+# (interop and router add to it); the floor leaves 1 point of room for code moving between
+# rooms. Raise it when the figure rises.
+CORE_FLOOR = 95.6
 
 
 def room_of(path: Path) -> str:

@@ -15,7 +15,13 @@ IKEV2D_STRONGSWAN6_ROOT=$(scripts/strongswan6-root.sh)
 export IKEV2D_STRONGSWAN6_ROOT  # the ESP kernel has no network: built here, used there
 
 echo "==> unit, attack (issue 13), fuzz (short run), interop, packaging, LuCI view and router tests"
-$PY -m pytest tests/unit tests/attack tests/fuzz tests/interop tests/packaging tests/luci tests/router "$@"
+mkdir -p build/coverage
+rm -f build/coverage/data*
+$PY -m coverage run -m pytest tests/unit tests/attack tests/fuzz tests/interop tests/packaging \
+  tests/luci tests/router "$@"
+
+echo "==> line coverage of src/ikev2d per room (these tiers, in process); the core rooms' floor"
+$PY scripts/coverage_floor.py
 
 if compgen -G 'tests/system/test_*.py' >/dev/null; then
   echo "==> system tests (kernel ESP)"
