@@ -6,7 +6,7 @@ PY := .venv/bin/python
 
 help:
 	@echo "make demo    set up, then bring up a live demo tunnel (strongSwan phone -> ikev2d -> LAN host)"
-	@echo "make test    set up, then run every test tier (unit, interop, packaging, LuCI views, router, system in an ESP kernel, whole router + real LuCI under qemu)"
+	@echo "make test    set up, then run every test tier (unit, interop, packaging, LuCI views, router, system in an ESP kernel, whole router + real LuCI under qemu) and print line coverage per room"
 	@echo "make lint    ruff over the Python code, mypy (strict) over the core, shellcheck over shipped shell scripts"
 	@echo "make generate  rewrite the files made from the code (LuCI schema.js and .pot, docs/configuration.md)"
 	@echo "make ipk     build the OpenWrt 24.10 packages (.ipk, opkg)"
