@@ -93,7 +93,6 @@ class Ikev2d:
     workdir: pathlib.Path
     netns_set: NetnsSet
     extra_args: list[str] = field(default_factory=list)  # e.g. ["--save-keys", DIR]
-    prefix: list[str] = field(default_factory=list)  # e.g. [python, "-m", "cProfile", ...]
     proc: subprocess.Popen | None = field(default=None, init=False)
     runtime_dir: pathlib.Path = field(init=False)
     _own_runtime_dir: bool = field(default=False, init=False)
@@ -149,7 +148,7 @@ class Ikev2d:
         with self.log_path.open("a") as log:
             log.write(f"=== ikev2d start ({self.config_path.name}) ===\n")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        argv = [*self.prefix, *daemon_argv(self.config_path), *self.extra_args]
+        argv = [*daemon_argv(self.config_path), *self.extra_args]
         self.proc = self.netns_set.spawn(self.ns, argv, log_path=str(self.log_path), env=env)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
