@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .netns import Netns, NetnsSet
-from .proc import wait_until
+from .proc import LogFile, wait_until
 from .strongswan import KERNEL_NETLINK
 
 __all__ = ["CMD_PLUGINS", "CharonCmd", "CharonCmdError"]
@@ -42,7 +42,7 @@ class CharonCmdError(AssertionError):
 
 
 @dataclass
-class CharonCmd:
+class CharonCmd(LogFile):
     """charon-cmd in `ns`, configured and logging under `workdir` (created)."""
 
     ns: Netns
@@ -121,15 +121,6 @@ class CharonCmd:
             raise self.error(f"charon-cmd still running after {timeout}s") from None
 
     # --- log
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
     def wait_log(self, pattern: str, timeout: float = 20.0) -> re.Match:
         """Wait until the regex `pattern` matches this run's log (fails early if it exits)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 import signal
 import subprocess
 import time
@@ -64,6 +65,21 @@ def wait_for(predicate, timeout: float, what: str, logs):
         return wait_until(predicate, timeout, interval=0.05, what=what)
     except TimeoutError as exc:
         raise AssertionError(f"{exc}\n{logs()}") from None
+
+
+class LogFile:
+    """A process's log read back (the class defines `log_path`); empty before it exists."""
+
+    log_path: pathlib.Path
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
 
 
 @dataclass

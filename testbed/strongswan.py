@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from .netns import Netns, NetnsSet
 from .paths import PROJECT
-from .proc import CommandFailed, run, wait_until
+from .proc import CommandFailed, LogFile, run, wait_until
 
 __all__ = [
     "KERNEL_LIBIPSEC",
@@ -60,7 +60,7 @@ class StrongswanError(AssertionError):
 
 
 @dataclass
-class Charon:
+class Charon(LogFile):
     """charon in `ns`, configured under `workdir` (created)."""
 
     ns: Netns
@@ -235,15 +235,6 @@ swanctl {{
 
     def wait_log(self, needle: str, timeout: float = 10.0) -> None:
         wait_until(lambda: needle in self.log_text(), timeout, what=f"{needle!r} in charon.log")
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
 
     def _error(self, message: str) -> StrongswanError:
         stdout = self.workdir / "stdout.log"
