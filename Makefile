@@ -28,7 +28,9 @@ screenshots: setup
 demo: setup
 	@scripts/demo.sh
 
+# the oldest-set venv too: tests/packaging compiles and runs the .ipk's Python 3.11 bytecode
 test: setup
+	@scripts/setup.sh --oldest
 	@scripts/test.sh
 
 test-unit: setup
@@ -51,7 +53,9 @@ lint: setup
 generate: setup
 	$(PY) scripts/generate.py
 
+# the daemon as Python 3.11 bytecode (24.10's), compiled by the oldest-set venv; --source: .py
 ipk: setup
+	@scripts/setup.sh --oldest
 	$(PY) scripts/build_ipk.py
 
 # OpenWrt 25.12's packages, made by the pinned apk-tools (built once by scripts/openwrt-userland.sh)

@@ -10,7 +10,7 @@ postrm); then ``apk mkpkg`` from the pinned apk-tools (scripts/openwrt-userland.
 with the description on one line, ``arch:noarch`` and the dependencies space-separated. Contents,
 fields and scripts come from the same feed Makefiles as the .ipk (scripts/build_ipk.py).
 
-Usage: build_apk.py [--out DIR]
+Usage: build_apk.py [--out DIR] [--source]
 """
 
 from __future__ import annotations
@@ -156,14 +156,16 @@ def write_apk(spec: IpkSpec, out_dir: Path, mtime: int, apk: Path, env: dict[str
     return output
 
 
-def build_all(out_dir: Path, root: Path = ROOT) -> list[Path]:
+def build_all(out_dir: Path, root: Path = ROOT, python: str | None = None) -> list[Path]:
+    """Both .apk; the daemon as bytecode of `python` (None: plain .py)."""
     apk, env = userland_apk()
     mtime = source_date_epoch(root)
-    return [write_apk(s, out_dir, mtime, apk, env) for s in (ikev2d_spec(root), luci_spec(root))]
+    specs = (ikev2d_spec(root, python), luci_spec(root))
+    return [write_apk(s, out_dir, mtime, apk, env) for s in specs]
 
 
 def main(argv: list[str] | None = None) -> int:
-    return build_main(argv, __doc__.splitlines()[0], build_all)
+    return build_main(argv, __doc__.splitlines()[0], build_all, "apk")
 
 
 if __name__ == "__main__":

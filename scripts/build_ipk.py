@@ -9,28 +9,37 @@ package's own maintainer scripts come from the feed Makefiles in package/ (one s
 both builds); the postinst/prerm wrappers are the ones include/package-pack.mk generates,
 which hand over to default_postinst/default_prerm from /lib/functions.sh.
 
-Usage: build_ipk.py [--out DIR]
+The daemon ships as bytecode for the release's Python only (``module.pyc`` where ``module.py``
+would be, as OpenWrt's python3-package.mk does with ``compileall -b``): nothing is compiled or
+written to flash at first start. ``--source`` builds a package of plain ``.py`` instead.
+
+Usage: build_ipk.py [--out DIR] [--source]
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import gzip
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "RELEASE_PYTHON",
     "ROOT",
     "FeedMakefile",
     "IpkSpec",
     "build_all",
     "build_main",
+    "bytecode_python",
     "control_text",
     "ikev2d_spec",
     "luci_spec",
@@ -40,6 +49,10 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The Python of each release, the one whose bytecode its package carries: OpenWrt 24.10 (opkg,
+# .ipk) has 3.11, 25.12 (apk) 3.13. Each is a venv of scripts/setup.sh (--oldest for 3.11).
+RELEASE_PYTHON = {"ipk": ("3.11", ".venv-oldest"), "apk": ("3.13", ".venv")}
 
 # include/package-pack.mk: the generated postinst/prerm. The package's own scripts go to
 # postinst-pkg / prerm-pkg, which default_postinst / default_prerm source.
@@ -195,15 +208,53 @@ def _full_version(mk: FeedMakefile, version: str, name: str) -> str:
     return f"{version}-r{release}"
 
 
-def ikev2d_spec(root: Path = ROOT) -> IpkSpec:
+def bytecode_python(kind: str, root: Path = ROOT) -> str:
+    """The interpreter that compiles the `kind` ("ipk"/"apk") package's bytecode; exits with
+    what to run when it is missing or of another version (a source package is never made
+    silently)."""
+    version, venv = RELEASE_PYTHON[kind]
+    python = root / venv / "bin/python"
+    found = ""
+    if python.exists():
+        probe = [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+        found = subprocess.run(probe, capture_output=True, text=True, check=False).stdout.strip()
+    if found != version:
+        raise SystemExit(
+            f"the .{kind} carries Python {version} bytecode, but {python} is "
+            f"{'Python ' + found if found else 'missing'}: run scripts/setup.sh"
+            f"{' --oldest' if venv == '.venv-oldest' else ''} (or build from source: --source)"
+        )
+    return str(python)
+
+
+def _compiled_tree(base: Path, prefix: str, python: str) -> list[tuple[str, Path, int]]:
+    """base's modules compiled by `python` to legacy .pyc (no __pycache__, no .py), with the
+    install path in tracebacks; unchecked-hash .pyc hold no mtime, so builds are identical."""
+    work = Path(tempfile.mkdtemp(prefix="ikev2d-pyc-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
+    tree = work / "tree"
+    shutil.copytree(base, tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    argv = [python, "-I", "-m", "compileall", "-q", "-f", "-b", "-d", prefix]
+    argv += ["--invalidation-mode", "unchecked-hash", str(tree)]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"compileall with {python} failed:\n{proc.stdout}{proc.stderr}")
+    return [
+        (prefix + "/" + pyc.relative_to(tree).as_posix(), pyc, 0o644)
+        for pyc in sorted(tree.rglob("*.pyc"))
+    ]
+
+
+def ikev2d_spec(root: Path = ROOT, python: str | None = None) -> IpkSpec:
+    """The daemon's package: bytecode compiled by `python`, or plain .py when it is None."""
     mk = parse_makefile(root / "package/ikev2d/Makefile")
     version = _full_version(mk, project_version(root), "ikev2d")
     pkg = "Package/ikev2d"
-    files = [
-        (dest, src, 0o644)
-        for dest, src, _ in _tree(root / "src/ikev2d", "/usr/lib/ikev2d/ikev2d")
-        if src.suffix == ".py"
-    ]
+    lib, dest_dir = root / "src/ikev2d", "/usr/lib/ikev2d/ikev2d"
+    if python:
+        files = _compiled_tree(lib, dest_dir, python)
+    else:
+        files = [(dest, src, 0o644) for dest, src, _ in _tree(lib, dest_dir) if src.suffix == ".py"]
     files += _tree(root / "files", "")
     scripts = {"postinst": POSTINST_WRAPPER, "prerm": PRERM_WRAPPER}
     for script, name in (
@@ -352,23 +403,28 @@ def write_ipk(spec: IpkSpec, out_dir: Path, mtime: int) -> Path:
     return path
 
 
-def build_all(out_dir: Path, root: Path = ROOT) -> list[Path]:
+def build_all(out_dir: Path, root: Path = ROOT, python: str | None = None) -> list[Path]:
+    """Both .ipk; the daemon as bytecode of `python` (None: plain .py)."""
     mtime = source_date_epoch(root)
-    return [write_ipk(spec, out_dir, mtime) for spec in (ikev2d_spec(root), luci_spec(root))]
+    specs = (ikev2d_spec(root, python), luci_spec(root))
+    return [write_ipk(spec, out_dir, mtime) for spec in specs]
 
 
-def build_main(argv: list[str] | None, description: str, build) -> int:
-    """The command line of a package builder: `--out DIR` (default dist/), build(out)."""
+def build_main(argv: list[str] | None, description: str, build, kind: str) -> int:
+    """The command line of a package builder: `--out DIR` (default dist/), `--source` (plain
+    .py instead of the release's bytecode), build(out, ROOT, python)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
+    parser.add_argument("--source", action="store_true", help="ship .py, not bytecode")
     args = parser.parse_args(argv)
-    for path in build(args.out):
+    python = None if args.source else bytecode_python(kind)
+    for path in build(args.out, ROOT, python):
         print(f"built {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return build_main(argv, __doc__.splitlines()[0], build_all)
+    return build_main(argv, __doc__.splitlines()[0], build_all, "ipk")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +78,10 @@ def build_packages(out: Path, release_bump: int = 0) -> Packages:
                     r"^PKG_RELEASE:=\d+", f"PKG_RELEASE:={release + release_bump}", text, flags=re.M
                 )
             )
-    ipks = build_ipk.build_all(out / "dist", root)
-    apks = build_apk.build_all(out / "dist", root)
+    # the router namespace's python3 is the interpreter running the tests, so both packages
+    # carry its bytecode here; tests/packaging runs each release's bytecode on its own Python
+    ipks = build_ipk.build_all(out / "dist", root, sys.executable)
+    apks = build_apk.build_all(out / "dist", root, sys.executable)
     specs = (build_ipk.ikev2d_spec(root), build_ipk.luci_spec(root))
     names = {s.package for s in specs}
     stand_ins = sorted(

@@ -8,6 +8,7 @@ with nothing but tarfile/gzip, so a format slip fails here.
 from __future__ import annotations
 
 import io
+import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,11 +84,16 @@ def builder():
     return load_builder()
 
 
+def build_unpacked(out: Path, python: str | None) -> dict[str, Unpacked]:
+    """Both .ipk built into out, the daemon as bytecode of `python`, unpacked by name."""
+    paths = load_builder().build_all(out, ROOT, python)
+    return {unpack(p).fields["Package"]: unpack(p) for p in paths}
+
+
 @pytest.fixture(scope="session")
 def built(builder, tmp_path_factory) -> dict[str, Unpacked]:
-    out = tmp_path_factory.mktemp("dist")
-    paths = builder.build_all(out)
-    return {unpack(p).fields["Package"]: unpack(p) for p in paths}
+    """The .ipk as `make ipk` makes them: Python 3.11 bytecode (OpenWrt 24.10's Python)."""
+    return build_unpacked(tmp_path_factory.mktemp("dist"), builder.bytecode_python("ipk"))
 
 
 @pytest.fixture(scope="session")
@@ -100,10 +106,16 @@ def luci_ipk(built) -> Unpacked:
     return built["luci-app-ikev2d"]
 
 
-@pytest.fixture(scope="session")
-def staging(ikev2d_ipk, tmp_path_factory) -> Path:
-    """The data of ikev2d.ipk installed under a staging root (modes kept, as opkg does)."""
-    root = tmp_path_factory.mktemp("staging")
-    with tarfile.open(fileobj=io.BytesIO(ikev2d_ipk.data_tar)) as tar:
+def install_tree(ipk: Unpacked, root: Path) -> Path:
+    """The data of an .ipk installed under root (modes kept, as opkg does)."""
+    with tarfile.open(fileobj=io.BytesIO(ipk.data_tar)) as tar:
         tar.extractall(root, filter="tar")
     return root
+
+
+@pytest.fixture(scope="session")
+def staging(tmp_path_factory) -> Path:
+    """ikev2d.ipk installed under a staging root, its bytecode compiled by the Python running
+    the tests (3.13, or 3.11 in the oldest venv), which the staging tests run it with."""
+    ipk = build_unpacked(tmp_path_factory.mktemp("dist-here"), sys.executable)["ikev2d"]
+    return install_tree(ipk, tmp_path_factory.mktemp("staging"))

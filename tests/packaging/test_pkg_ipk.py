@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 
-from pkg_support import ROOT, load_builder, unpack
+from pkg_support import ROOT, build_unpacked, install_tree, load_builder
 
 EXECUTABLES = {
     "/etc/init.d/ikev2d",
@@ -98,25 +100,68 @@ def test_modes_owners_and_times(built):
                 assert info.mode == 0o755, name
             else:
                 assert info.mode == 0o644, name
-            assert not name.endswith(".pyc") and "__pycache__" not in name
+            assert "__pycache__" not in name
         assert len(mtimes) == 1
 
 
-def test_python_ships_as_plain_sources(ikev2d_ipk):
-    shipped = {n for n in ikev2d_ipk.data if n.startswith("./usr/lib/ikev2d/ikev2d/")}
+def _release_magic(builder) -> bytes:
+    probe = "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"
+    python = builder.bytecode_python("ipk")
+    proc = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, check=True)
+    return bytes.fromhex(proc.stdout)
+
+
+def test_daemon_ships_as_python_3_11_bytecode_only(ikev2d_ipk, builder):
+    """Every module as module.pyc where module.py would be (no __pycache__, no .py: nothing
+    is compiled or written to flash at start), with 3.11's magic number, hash-based and
+    unchecked (no source to check; no mtime, so builds are reproducible)."""
+    shipped = {n for n, (i, _) in ikev2d_ipk.data.items() if i.isfile()}
+    daemon = {n for n in shipped if n.startswith("./usr/lib/ikev2d/ikev2d/")}
     expected = {
-        "./usr/lib/ikev2d/" + p.relative_to(ROOT / "src").as_posix()
+        "./usr/lib/ikev2d/" + p.relative_to(ROOT / "src").with_suffix(".pyc").as_posix()
         for p in (ROOT / "src/ikev2d").rglob("*.py")
         if "__pycache__" not in p.parts
     }
-    assert expected <= shipped
-    assert all(ikev2d_ipk.data[n][0].isdir() or n.endswith(".py") for n in shipped)
+    assert daemon == expected
+    assert not any(n.endswith(".py") and "/usr/lib/ikev2d/" in n for n in shipped)
+    magic = _release_magic(builder)
+    for name in daemon:
+        header = ikev2d_ipk.file(name[1:])[:8]
+        assert header[:4] == magic, name
+        assert int.from_bytes(header[4:8], "little") == 0b01, name  # hash-based, unchecked
+
+
+def test_installed_bytecode_runs_on_3_11_and_not_on_another_python(ikev2d_ipk, builder, tmp_path):
+    """The .ipk's tree runs its launcher on Python 3.11 (24.10's) and writes no bytecode
+    cache; another Python refuses it (bad magic number), so the bytecode is what runs."""
+    root = install_tree(ikev2d_ipk, tmp_path / "root")
+    launcher = str(root / "usr/sbin/ikev2d")
+
+    def run(python):
+        env = {"PATH": os.environ["PATH"], "IKEV2D_PYTHON": python, "LC_ALL": "C"}
+        return subprocess.run(
+            [launcher, "--version"], capture_output=True, text=True, env=env, timeout=60
+        )
+
+    proc = run(builder.bytecode_python("ipk"))
+    assert proc.returncode == 0 and _version() in proc.stdout + proc.stderr, proc.stderr
+    assert not list(root.rglob("__pycache__"))
+    other = run(builder.bytecode_python("apk"))
+    assert other.returncode != 0 and "bad magic number" in other.stderr, other.stderr
+
+
+def test_installed_size_is_recorded(ikev2d_ipk):
+    """Installed-Size is the data tar's size (ipkg-build), what the router's overlay holds."""
+    size = int(ikev2d_ipk.fields["Installed-Size"])
+    assert size == len(ikev2d_ipk.data_tar)
+    files = sum(len(d) for _, d in ikev2d_ipk.data.values() if d is not None)
+    assert files < size
 
 
 def test_build_is_reproducible(built, tmp_path):
-    again = load_builder().build_all(tmp_path)
-    for path in again:
-        assert path.read_bytes() == built[unpack(path).fields["Package"]].raw
+    again = build_unpacked(tmp_path, load_builder().bytecode_python("ipk"))
+    for name, ipk in again.items():
+        assert ipk.raw == built[name].raw
 
 
 def test_maintainer_scripts_follow_package_pack_mk(built, builder):
@@ -178,9 +223,9 @@ def test_every_path_the_scripts_name_is_shipped(ikev2d_ipk):
         text = ikev2d_ipk.file(f"/usr/sbin/{launcher}").decode()
         assert "/usr/lib/ikev2d" in text and f"from ikev2d.cli import {entry}" in text
     # The launchers' entry points: fails until src/ikev2d/cli.py exists.
-    assert "/usr/lib/ikev2d/ikev2d/cli.py" in shipped, "src/ikev2d/cli.py is missing"
-    cli = ikev2d_ipk.file("/usr/lib/ikev2d/ikev2d/cli.py").decode()
-    assert "def daemon_main" in cli and "def ctl_main" in cli
+    assert "/usr/lib/ikev2d/ikev2d/cli.pyc" in shipped, "src/ikev2d/cli.py is missing"
+    cli = ikev2d_ipk.file("/usr/lib/ikev2d/ikev2d/cli.pyc")
+    assert b"daemon_main" in cli and b"ctl_main" in cli
 
 
 def test_luci_app_menu_and_acl(luci_ipk, ikev2d_ipk):

@@ -17,7 +17,7 @@ def _env() -> dict[str, str]:
 
 
 def _run(staging: Path, launcher: str, *args: str) -> subprocess.CompletedProcess:
-    assert (staging / "usr/lib/ikev2d/ikev2d/cli.py").is_file(), (
+    assert (staging / "usr/lib/ikev2d/ikev2d/cli.pyc").is_file(), (
         "src/ikev2d/cli.py (daemon_main, ctl_main) does not exist yet: the launchers have "
         "no entry point"
     )
@@ -69,8 +69,9 @@ assert not outside, outside
 
 
 def test_launcher_entry_points_exist(staging):
-    cli = staging / "usr/lib/ikev2d/ikev2d/cli.py"
+    cli = staging / "usr/lib/ikev2d/ikev2d/cli.pyc"
     assert cli.is_file(), "src/ikev2d/cli.py (daemon_main, ctl_main) does not exist yet"
+    assert not list((staging / "usr/lib/ikev2d").rglob("*.py"))  # bytecode only
 
 
 def test_ikev2d_version_from_the_staging_root(staging):

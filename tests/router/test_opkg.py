@@ -70,7 +70,7 @@ def test_image_builder_install_then_first_boot(router, packages, tree, tmp_path)
         opkg_setup(builder, packages.stand_ins, root="/image")
         ipks = put_packages(builder, [packages.ipk["ikev2d"], packages.ipk["luci-app-ikev2d"]])
         build_image_opkg(builder, "/image", ipks)
-    assert (image / "usr/lib/ikev2d/ikev2d/cli.py").is_file()
+    assert (image / "usr/lib/ikev2d/ikev2d/cli.pyc").is_file()
     assert (image / "etc/rc.d/S90ikev2d").is_symlink()
     assert (image / "etc/uci-defaults/90-ikev2d-dnsmasq").is_file()  # runs at first boot
     assert not list((image / "usr/lib/opkg/info").glob("*.postinst"))  # rootfs.mk drops them
@@ -89,7 +89,8 @@ def test_image_builder_install_then_first_boot(router, packages, tree, tmp_path)
 
 
 def test_live_install_sets_up_everything(installed):
-    assert installed.exists("/usr/lib/ikev2d/ikev2d/cli.py")
+    assert installed.exists("/usr/lib/ikev2d/ikev2d/cli.pyc")
+    assert not installed.exists("/usr/lib/ikev2d/ikev2d/cli.py")
     assert installed.exists("/etc/rc.d/S90ikev2d")
     assert not installed.exists("/etc/uci-defaults/90-ikev2d-dnsmasq")  # ran, then removed
     assert installed.exists("/usr/share/luci/menu.d/luci-app-ikev2d.json")
