@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from pkg_support import ROOT, build_unpacked, install_tree, load_builder
 
 EXECUTABLES = {
@@ -282,3 +283,9 @@ def test_default_config_values_are_the_schema_defaults(ikev2d_ipk, tmp_path):
     for name, value in server.options.items():
         if name != "enabled":
             assert value == as_uci(schema[name].default), name
+
+
+def test_build_stops_without_the_release_python(builder, tmp_path):
+    """No venv of the release's Python: the build says what to run, never ships source."""
+    with pytest.raises(SystemExit, match=r"Python 3\.11 bytecode.*setup\.sh --oldest"):
+        builder.bytecode_python("ipk", tmp_path)
