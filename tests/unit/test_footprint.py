@@ -18,7 +18,7 @@ import pytest
 _DAEMON = """
 from ikev2d.daemon.loop import Daemon
 import ikev2d.cli
-ikev2d.cli._daemon_parser().parse_args(["--config", "ikev2d.toml"])
+ikev2d.cli._daemon_args(["--config", "ikev2d.toml", "--syslog"])
 from ikev2d.policy.config import from_mapping
 config = from_mapping({"server": {
     "psk": "Zq7-wX4k-Mv8p-Jy3n-Tc6d", "local_id": "vpn.example.test", "local_id_type": "fqdn",
@@ -54,6 +54,9 @@ _NEVER = {
     "hmac": "imports hashlib; constant-time comparison is crypto.digests.constant_time_equal",
     "shutil": "argparse's terminal width (and zlib, bz2, lzma): cli._HelpFormatter",
     "difflib": "option-name suggestions, only for a configuration with a mistake",
+    "argparse": "procd's command line is read without it (cli._plain_daemon_args)",
+    "gettext": "argparse's messages: only for --help and command-line mistakes",
+    "datetime": "certificate dates (daemon/credentials); TOML's dates (tomllib, not on UCI)",
     "ikev2d.policy.uci": "the UCI reader, for UCI configurations only",
     "ikev2d.ike.ike_sa_init": "the exchanges load with the first client (ike/responder.py)",
     "ikev2d.ike.exchanges": "the exchanges load with the first client (ike/responder.py)",

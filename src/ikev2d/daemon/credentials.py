@@ -12,10 +12,13 @@ are accepted then.
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import TYPE_CHECKING
 
 from ikev2d.ike.credentials import Credentials
 from ikev2d.policy.config import ServerConfig
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 __all__ = ["load_credentials"]
 
@@ -23,6 +26,8 @@ __all__ = ["load_credentials"]
 def load_credentials(config: ServerConfig, log, now: float) -> Credentials | None:
     if config.auth_mode not in ("eap", "cert"):
         return None  # PSK only: x509 and pki_files stay unloaded
+
+    import datetime as dt  # lazy: ~3 ms of a PSK daemon's start (UCI: nothing else loads it)
 
     from ikev2d.pki_files import PkiError, PkiStore  # lazy: ~1 MB and ~80 ms of imports
 

@@ -9,7 +9,7 @@ from daemon_support import PSK
 from test_control import write_toml
 from test_daemon_loop import Phone
 
-from ikev2d.cli import ctl_main, daemon_main, format_bytes
+from ikev2d.cli import _daemon_parser, _plain_daemon_args, ctl_main, daemon_main, format_bytes
 from testbed.ike_initiator import vip
 
 
@@ -140,6 +140,51 @@ def test_help_documents_exit_codes(capsys):
             main(["--help"])
         assert stop.value.code == 0
         assert "exit status:" in capsys.readouterr().out
+
+
+def _daemon_options():
+    """(option, takes a value) of every option of ikev2d's argparse parser but help/version."""
+    actions = [a for a in _daemon_parser()._actions if a.dest not in ("help", "version")]
+    return [(a.option_strings[-1], a.nargs is None) for a in actions]
+
+
+def _plain_command_lines():
+    """Every option alone, with --config and with --uci, and all of them together."""
+    options = _daemon_options()
+    words = {name: [name, f"/some/{name[2:]}"] if value else [name] for name, value in options}
+    lines = [[]]
+    for name, _value in options:
+        lines.append(words[name])
+        for source in ("--config", "--uci"):
+            if name not in ("--config", "--uci"):
+                lines += [[*words[source], *words[name]], [*words[name], *words[source]]]
+    lines.append([w for name, _value in options if name != "--uci" for w in words[name]])
+    return lines
+
+
+@pytest.mark.parametrize("argv", _plain_command_lines(), ids=" ".join)
+def test_the_daemons_plain_command_lines_read_as_argparse_reads_them(argv):
+    assert vars(_plain_daemon_args(argv)) == vars(_daemon_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--version"],
+        ["--conf", "c.toml"],  # an abbreviation argparse accepts
+        ["--config=c.toml"],
+        ["--config", "a.toml", "--config", "b.toml"],
+        ["--config", "c.toml", "--uci", "u"],  # argparse: not allowed with
+        ["--config"],
+        ["--config", "--check"],
+        ["--check", "extra"],
+        ["--bogus"],
+    ],
+    ids=" ".join,
+)
+def test_anything_else_is_left_to_argparse(argv):
+    assert _plain_daemon_args(argv) is None
 
 
 def test_ctl_when_the_daemon_is_not_running(tmp_path, capsys):
