@@ -135,7 +135,7 @@ def an_update_keeps_spis_and_reqid(s: Subject) -> None:
     old = tunnel(s.datapath)
     for changed in ({"reqid": old.reqid + 1}, {"inbound": SaKeys(old.inbound.spi + 1, b"k" * 16)}):
         try:
-            s.datapath.update_child(old, dataclasses.replace(old, **changed))
+            s.datapath.update_child(old, old.replace(**changed))
         except ValueError:
             continue
         raise AssertionError(f"update_child accepted a change of {changed}")
@@ -192,10 +192,10 @@ def a_client_moves(s: Subject) -> None:
     dp = s.datapath
     t = tunnel(dp)
     dp.install_child(t)
-    moved = dataclasses.replace(t, remote=MOVED_PEER, encap=UdpEncap(4500, 4501))
+    moved = t.replace(remote=MOVED_PEER, encap=UdpEncap(4500, 4501))
     assert dp.update_child(t, moved) in ("migrate", "re-add")
     assert {t.inbound.spi, t.outbound.spi} <= set(dp.all_counters())
-    back = dataclasses.replace(moved, remote=PEER, encap=None)  # NAT gone: plain ESP again
+    back = moved.replace(remote=PEER, encap=None)  # NAT gone: plain ESP again
     assert dp.update_child(moved, back) in ("migrate", "re-add")
     dp.remove_child(back)
     assert not {t.inbound.spi, t.outbound.spi} & set(dp.all_counters())

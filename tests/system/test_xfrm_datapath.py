@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import os
 import re
 import select
@@ -290,10 +289,8 @@ def test_client_moves_tunnel_follows_with_sequence_numbers(pair, method, encap):
         cli.ip("addr", "add", f"{CLI2}/24", "dev", "v0")
         cli.ip("route", "replace", LAN_NET, "via", SRV, "src", VIP)
         udp2 = UdpEncap(4500, 4501) if encap else None
-        srv_new = dataclasses.replace(srv_t, remote=CLI2, encap=udp2)
-        cli_new = dataclasses.replace(
-            cli_t, local=CLI2, encap=UdpEncap(4501, 4500) if encap else None
-        )
+        srv_new = srv_t.replace(remote=CLI2, encap=udp2)
+        cli_new = cli_t.replace(local=CLI2, encap=UdpEncap(4501, 4500) if encap else None)
         if encap:
             socks.append(cli.udp4500(CLI2, 4501))
         if method == "re-add":

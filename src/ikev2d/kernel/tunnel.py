@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from dataclasses import dataclass, field
+from typing import Self
 
 __all__ = [
     "OWNED_REQIDS",
@@ -17,6 +17,7 @@ __all__ = [
     "ChildTunnel",
     "EspTransform",
     "EventsLost",
+    "Frozen",
     "Lifetimes",
     "PolicyExpired",
     "SaExpired",
@@ -36,21 +37,67 @@ REQID_LARVAL = OWNED_REQIDS.start
 XFRM_INF = (1 << 64) - 1
 
 
-@dataclass(frozen=True, slots=True)
-class SaKeys:
+class Frozen:
+    """Immutable value objects with equality, hashing and a repr over their ``__slots__``.
+
+    Written out rather than ``@dataclass(frozen=True, slots=True)``: the dataclasses module
+    brings inspect, ast, dis and tokenize (~1.8 MB) and each class takes ~1 ms to build at
+    import, on the daemon's start path (docs/benchmarks.md, Start cost). ``_hidden`` names
+    fields left out of the repr (keys).
+    """
+
+    __slots__ = ()
+    _hidden: frozenset[str] = frozenset()
+
+    def _set(self, **values: object) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name}")
+
+    def replace(self, **changes: object) -> Self:
+        """A copy with `changes` (field=value), checked by the constructor as a new one is."""
+        values = {name: changes.pop(name, getattr(self, name)) for name in self.__slots__}
+        if changes:
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(changes)}")
+        return type(self)(**values)
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = (f"{n}={getattr(self, n)!r}" for n in self.__slots__ if n not in self._hidden)
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+class SaKeys(Frozen):
     """One direction of a Child SA: its SPI and keys (AEAD: encr_key includes the salt)."""
 
+    __slots__ = ("encr_key", "integ_key", "spi")
+    _hidden = frozenset(("encr_key", "integ_key"))
     spi: int
-    encr_key: bytes = field(repr=False)
-    integ_key: bytes = field(default=b"", repr=False)
+    encr_key: bytes
+    integ_key: bytes
 
-    def __post_init__(self) -> None:
-        if not 0x100 <= self.spi <= 0xFFFF_FFFF:
-            raise ValueError(f"ESP SPI {self.spi:#x} out of range")
+    def __init__(self, spi: int, encr_key: bytes, integ_key: bytes = b"") -> None:
+        if not 0x100 <= spi <= 0xFFFF_FFFF:
+            raise ValueError(f"ESP SPI {spi:#x} out of range")
+        self._set(spi=spi, encr_key=encr_key, integ_key=integ_key)
 
 
-@dataclass(frozen=True, slots=True)
-class EspTransform:
+class EspTransform(Frozen):
     """The negotiated ESP suite in XFRM names.
 
     AEAD: ``encr`` is e.g. ``rfc4106(gcm(aes))`` with ``icv_bits`` 128 and no ``integ``.
@@ -58,40 +105,67 @@ class EspTransform:
     ``integ_trunc_bits`` 128 (RFC 4868).
     """
 
+    __slots__ = ("encr", "esn", "icv_bits", "integ", "integ_trunc_bits", "replay_window")
     encr: str
-    icv_bits: int = 0
-    integ: str | None = None
-    integ_trunc_bits: int = 0
-    esn: bool = False
-    replay_window: int = 32
+    icv_bits: int
+    integ: str | None
+    integ_trunc_bits: int
+    esn: bool
+    replay_window: int
 
-    def __post_init__(self) -> None:
-        if self.aead == (self.integ is not None):
+    def __init__(
+        self,
+        encr: str,
+        icv_bits: int = 0,
+        integ: str | None = None,
+        integ_trunc_bits: int = 0,
+        esn: bool = False,
+        replay_window: int = 32,
+    ) -> None:
+        if (icv_bits > 0) == (integ is not None):
             raise ValueError("give either an AEAD (icv_bits) or an integrity algorithm")
-        if not 0 <= self.replay_window <= 4096:
+        if not 0 <= replay_window <= 4096:
             raise ValueError("replay window out of range")
+        self._set(encr=encr, icv_bits=icv_bits, integ=integ, integ_trunc_bits=integ_trunc_bits,
+                  esn=esn, replay_window=replay_window)  # fmt: skip
 
     @property
     def aead(self) -> bool:
         return self.icv_bits > 0
 
 
-@dataclass(frozen=True, slots=True)
-class UdpEncap:
+class UdpEncap(Frozen):
     """ESP-in-UDP (RFC 3948) ports, set when NAT was detected or the peer floated to 4500."""
 
-    local_port: int = 4500
-    remote_port: int = 4500
+    __slots__ = ("local_port", "remote_port")
+    local_port: int
+    remote_port: int
+
+    def __init__(self, local_port: int = 4500, remote_port: int = 4500) -> None:
+        self._set(local_port=local_port, remote_port=remote_port)
 
 
-@dataclass(frozen=True, slots=True)
-class Lifetimes:
+class Lifetimes(Frozen):
     """Kernel limits; ``None`` is unlimited. Soft limits raise a soft expire (rekey time)."""
 
-    soft_bytes: int | None = None
-    hard_bytes: int | None = None
-    soft_seconds: int | None = None
-    hard_seconds: int | None = None
+    __slots__ = ("hard_bytes", "hard_seconds", "soft_bytes", "soft_seconds")
+    soft_bytes: int | None
+    hard_bytes: int | None
+    soft_seconds: int | None
+    hard_seconds: int | None
+
+    def __init__(
+        self,
+        soft_bytes: int | None = None,
+        hard_bytes: int | None = None,
+        soft_seconds: int | None = None,
+        hard_seconds: int | None = None,
+    ) -> None:
+        self._set(soft_bytes=soft_bytes, hard_bytes=hard_bytes, soft_seconds=soft_seconds,
+                  hard_seconds=hard_seconds)  # fmt: skip
+
+
+_UNLIMITED = Lifetimes()
 
 
 # ipaddress objects are immutable but big (an IPv4Network with its cached properties is ~400
@@ -117,14 +191,25 @@ def _nets(values: object) -> tuple[IPNetwork, ...]:
     return tuple(v if isinstance(v, IPNetwork) else _parsed_net(v) for v in values)
 
 
-@dataclass(frozen=True, slots=True)
-class ChildTunnel:
+class ChildTunnel(Frozen):
     """A tunnel-mode Child SA pair and its traffic selectors, as the daemon installs it.
 
     ``local``/``remote`` are the outer (IKE) addresses; ``local_ts`` the protected subnets
     behind us, ``remote_ts`` the client's virtual IP(s). Strings are accepted and normalised.
     """
 
+    __slots__ = (
+        "encap",
+        "inbound",
+        "lifetimes",
+        "local",
+        "local_ts",
+        "outbound",
+        "remote",
+        "remote_ts",
+        "reqid",
+        "transform",
+    )  # fmt: skip
     local: IPAddress
     remote: IPAddress
     inbound: SaKeys
@@ -133,14 +218,25 @@ class ChildTunnel:
     local_ts: tuple[IPNetwork, ...]
     remote_ts: tuple[IPNetwork, ...]
     reqid: int
-    encap: UdpEncap | None = None
-    lifetimes: Lifetimes = Lifetimes()
+    encap: UdpEncap | None
+    lifetimes: Lifetimes
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "local", _addr(self.local))
-        object.__setattr__(self, "remote", _addr(self.remote))
-        object.__setattr__(self, "local_ts", _nets(self.local_ts))
-        object.__setattr__(self, "remote_ts", _nets(self.remote_ts))
+    def __init__(
+        self,
+        local: IPAddress | str,
+        remote: IPAddress | str,
+        inbound: SaKeys,
+        outbound: SaKeys,
+        transform: EspTransform,
+        local_ts: object,
+        remote_ts: object,
+        reqid: int,
+        encap: UdpEncap | None = None,
+        lifetimes: Lifetimes = _UNLIMITED,
+    ) -> None:
+        self._set(local=_addr(local), remote=_addr(remote), inbound=inbound, outbound=outbound,
+                  transform=transform, local_ts=_nets(local_ts), remote_ts=_nets(remote_ts),
+                  reqid=reqid, encap=encap, lifetimes=lifetimes)  # fmt: skip
         if self.local.version != self.remote.version:
             raise ValueError("outer addresses of different families")
         if self.reqid not in OWNED_REQIDS or self.reqid == REQID_LARVAL:
@@ -149,10 +245,10 @@ class ChildTunnel:
             raise ValueError("a tunnel needs traffic selectors on both sides")
 
 
-@dataclass(frozen=True, slots=True)
-class SaExpired:
+class SaExpired(Frozen):
     """XFRM_MSG_EXPIRE for one of our SAs: soft means rekey now, hard means it is gone."""
 
+    __slots__ = ("bytes", "dst", "hard", "packets", "reqid", "spi")
     spi: int
     dst: IPAddress
     reqid: int
@@ -160,16 +256,25 @@ class SaExpired:
     bytes: int
     packets: int
 
+    def __init__(
+        self, spi: int, dst: IPAddress, reqid: int, hard: bool, bytes: int, packets: int
+    ) -> None:
+        self._set(spi=spi, dst=dst, reqid=reqid, hard=hard, bytes=bytes, packets=packets)
 
-@dataclass(frozen=True, slots=True)
-class PolicyExpired:
+
+class PolicyExpired(Frozen):
     """XFRM_MSG_POLEXPIRE for one of our policies (we set no policy lifetimes today)."""
 
+    __slots__ = ("direction", "hard", "index")
     direction: int
     index: int
     hard: bool
 
+    def __init__(self, direction: int, index: int, hard: bool) -> None:
+        self._set(direction=direction, index=index, hard=hard)
 
-@dataclass(frozen=True, slots=True)
-class EventsLost:
+
+class EventsLost(Frozen):
     """The kernel dropped multicast events (ENOBUFS): re-check SA state by other means."""
+
+    __slots__ = ()

@@ -9,13 +9,13 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from dataclasses import dataclass
 
 from ikev2d.kernel import xfrm_messages as m
 from ikev2d.kernel.tunnel import (
     OWNED_REQIDS,
     XFRM_INF,
     ChildTunnel,
+    Frozen,
     IPAddress,
     IPNetwork,
     Lifetimes,
@@ -165,13 +165,16 @@ def build_sa(
     return m.new_message(m.xfrm_usersa_info, msg_type, _REQ | _ACK, seq, fields, attrs)
 
 
-@dataclass(frozen=True, slots=True)
-class SaRuntime:
+class SaRuntime(Frozen):
     """What an SA has accumulated since it was added: replay state and lifetime counters."""
 
+    __slots__ = ("esn", "lifetime", "replay")
     replay: dict | None  # oseq, seq, bitmap (XFRMA_REPLAY_VAL)
     esn: dict | None  # oseq, seq, oseq_hi, seq_hi (XFRMA_REPLAY_ESN_VAL; bitmap not kept)
     lifetime: dict | None  # cur_bytes, cur_packets, cur_add_time, cur_use_time
+
+    def __init__(self, replay: dict | None, esn: dict | None, lifetime: dict | None) -> None:
+        self._set(replay=replay, esn=esn, lifetime=lifetime)
 
 
 def sa_runtime(msg: m.xfrm_usersa_info) -> SaRuntime:
@@ -188,15 +191,22 @@ def sa_runtime(msg: m.xfrm_usersa_info) -> SaRuntime:
 _MIGRATE = struct.Struct("=16s16s16s16sBBxxIHH")  # struct xfrm_user_migrate (76 bytes)
 
 
-@dataclass(frozen=True, slots=True)
-class Move:
+class Move(Frozen):
     """One SA (both ends, reqid) moving from old to new outer addresses."""
 
+    __slots__ = ("new_dst", "new_src", "old_dst", "old_src", "reqid")
     old_src: IPAddress
     old_dst: IPAddress
     new_src: IPAddress
     new_dst: IPAddress
     reqid: int
+
+    def __init__(
+        self, old_src: IPAddress, old_dst: IPAddress, new_src: IPAddress, new_dst: IPAddress,
+        reqid: int,
+    ) -> None:  # fmt: skip
+        self._set(old_src=old_src, old_dst=old_dst, new_src=new_src, new_dst=new_dst,
+                  reqid=reqid)  # fmt: skip
 
     def pack(self) -> bytes:
         return _MIGRATE.pack(
@@ -265,15 +275,21 @@ def build_dump(msg_type: int, seq: int) -> bytes:
     return m.new_message(cls, msg_type, _REQ | _DUMP, seq, {})
 
 
-@dataclass(frozen=True, slots=True)
-class PolicySpec:
+class PolicySpec(Frozen):
     """One SPD entry of a tunnel: direction, selector src→dst, and its template's ends."""
 
+    __slots__ = ("direction", "dst", "src", "tmpl_dst", "tmpl_src")
     direction: int
     src: IPNetwork
     dst: IPNetwork
     tmpl_src: IPAddress
     tmpl_dst: IPAddress
+
+    def __init__(
+        self, direction: int, src: IPNetwork, dst: IPNetwork, tmpl_src: IPAddress,
+        tmpl_dst: IPAddress,
+    ) -> None:  # fmt: skip
+        self._set(direction=direction, src=src, dst=dst, tmpl_src=tmpl_src, tmpl_dst=tmpl_dst)
 
     @property
     def key(self) -> tuple[int, IPNetwork, IPNetwork]:
