@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ikev2d.ike.credentials import Credentials
-from ikev2d.policy.config import ServerConfig
-
 if TYPE_CHECKING:
     import datetime as dt
+
+    from ikev2d.ike.credentials import Credentials
+    from ikev2d.policy.config import ServerConfig
 
 __all__ = ["load_credentials"]
 
@@ -29,6 +29,7 @@ def load_credentials(config: ServerConfig, log, now: float) -> Credentials | Non
 
     import datetime as dt  # lazy: ~3 ms of a PSK daemon's start (UCI: nothing else loads it)
 
+    from ikev2d.ike.credentials import Credentials
     from ikev2d.pki_files import PkiError, PkiStore  # lazy: ~1 MB and ~80 ms of imports
 
     store = PkiStore(config.pki_dir)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ikev2d.crypto.digests import constant_time_equal, digest
@@ -55,14 +54,19 @@ _MIN_BUDGET, _MAX_BUDGET = 1 << 20, 4 << 20  # ... between 1 and 4 MiB
 _UNKNOWN_MEMORY = 64 << 20  # when the daemon could not tell: assume a small router
 
 
-@dataclass(frozen=True, slots=True)
 class HalfOpenLimits:
-    """The limits in force: configured values, or derived from the router's memory."""
+    """The limits in force: configured values, or derived from the router's memory.
+    (Not a dataclass: on the daemon's start path, see window.py.)"""
 
-    total: int
-    per_ip: int
-    cookie_threshold: int
-    cookie_threshold_per_ip: int
+    __slots__ = ("cookie_threshold", "cookie_threshold_per_ip", "per_ip", "total")
+
+    def __init__(
+        self, total: int, per_ip: int, cookie_threshold: int, cookie_threshold_per_ip: int
+    ) -> None:
+        self.total = total
+        self.per_ip = per_ip
+        self.cookie_threshold = cookie_threshold
+        self.cookie_threshold_per_ip = cookie_threshold_per_ip
 
     @classmethod
     def of(cls, config: ServerConfig, memory_bytes: int | None) -> HalfOpenLimits:

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 from ikev2d.policy.config import ServerConfig
 from ikev2d.policy.pool import AddressPool, PoolError
 
-from .credentials import Credentials
-
 if TYPE_CHECKING:
+    from .credentials import Credentials
     from .sa import IkeSa
 
 __all__ = ["affected_by", "carry_lease", "no_longer_trusted"]

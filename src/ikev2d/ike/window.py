@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,39 +35,61 @@ __all__ = [
 OnResponse = Callable[[list["Payload"], float], None]
 
 
-@dataclass(slots=True)
+# Plain classes with __slots__, not dataclasses: this module is on the daemon's start path, where
+# each dataclass costs ~1 ms to build and the dataclasses module ~1.8 MB (docs/benchmarks.md).
 class PendingRequest:
     """A request we sent and keep retransmitting until its response arrives.
 
     `on_response(inner payloads, now)` finishes the exchange; no answer after the configured
     tries ends the IKE SA."""
 
-    message_id: int
-    datagrams: list[bytes]
-    next_send: float
-    kind: str
-    on_response: OnResponse | None = None
-    tries: int = 1
+    __slots__ = ("datagrams", "kind", "message_id", "next_send", "on_response", "tries")
+
+    def __init__(
+        self,
+        message_id: int,
+        datagrams: list[bytes],
+        next_send: float,
+        kind: str,
+        on_response: OnResponse | None = None,
+        tries: int = 1,
+    ) -> None:
+        self.message_id = message_id
+        self.datagrams = datagrams
+        self.next_send = next_send
+        self.kind = kind
+        self.on_response = on_response
+        self.tries = tries
 
 
-@dataclass(slots=True)
 class QueuedRequest:
     """A request of ours waiting for the one in flight to be answered."""
 
-    exchange: int
-    payloads: list[Payload]
-    kind: str
-    on_response: OnResponse | None = None
+    __slots__ = ("exchange", "kind", "on_response", "payloads")
+
+    def __init__(
+        self,
+        exchange: int,
+        payloads: list[Payload],
+        kind: str,
+        on_response: OnResponse | None = None,
+    ) -> None:
+        self.exchange = exchange
+        self.payloads = payloads
+        self.kind = kind
+        self.on_response = on_response
 
 
-@dataclass(slots=True)
 class DelayedResponse:
     """A response held back until `due` (sent from `local` to `remote`)."""
 
-    due: float
-    datagrams: list[bytes]
-    local: Address
-    remote: Address
+    __slots__ = ("datagrams", "due", "local", "remote")
+
+    def __init__(self, due: float, datagrams: list[bytes], local: Address, remote: Address) -> None:
+        self.due = due
+        self.datagrams = datagrams
+        self.local = local
+        self.remote = remote
 
 
 class RequestVerdict(enum.Enum):
@@ -79,17 +100,20 @@ class RequestVerdict(enum.Enum):
     OUT_OF_WINDOW = "out of window"
 
 
-@dataclass(slots=True, eq=False)
 class MessageWindow:
-    # the peer's requests
-    next_request_id: int = 1
-    last_response_id: int = -1
-    last_response: list[bytes] = field(default_factory=list, repr=False)
-    delayed: DelayedResponse | None = None
-    # our own requests
-    next_own_id: int = 0
-    pending: PendingRequest | None = None
-    queued: list[QueuedRequest] = field(default_factory=list, repr=False)
+    __slots__ = ("delayed", "last_response", "last_response_id", "next_own_id",
+                 "next_request_id", "pending", "queued")  # fmt: skip
+
+    def __init__(self, next_request_id: int = 1) -> None:
+        # the peer's requests
+        self.next_request_id = next_request_id
+        self.last_response_id = -1
+        self.last_response: list[bytes] = []
+        self.delayed: DelayedResponse | None = None
+        # our own requests
+        self.next_own_id = 0
+        self.pending: PendingRequest | None = None
+        self.queued: list[QueuedRequest] = []
 
     # -- the peer's requests ---------------------------------------------------------------
     def verdict(self, message_id: int) -> RequestVerdict:
