@@ -81,7 +81,8 @@ class Context(Protocol):
         ...
 
     def leave_half_open(self, sa: IkeSa) -> None:
-        """IKE_AUTH is done: the SA no longer counts against the half-open limits."""
+        """IKE_AUTH is done: the SA no longer counts against the half-open limits, and is
+        one of its client's sessions (what INITIAL_CONTACT replaces)."""
         ...
 
     def note_auth_failure(self, ip: str, now: float) -> None:
