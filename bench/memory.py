@@ -35,13 +35,19 @@ from ikev2d.compat import Logger
 from ikev2d.daemon.loop import Daemon
 from ikev2d.daemon.memory_datapath import MemoryDatapath
 from ikev2d.policy.config import from_mapping
-from ikev2d.wire.enums import IdType
+from ikev2d.wire.enums import IdType, NotifyType
+from ikev2d.wire.payloads import NotifyPayload
 from testbed.ike_initiator import Initiator
 
 __all__ = ["main", "per_client"]
 
 PSK = "Bq7-Kx2v-Nw8r-Tz4m-Hc9p"
 SERVER = ("198.51.100.1", 500)
+# what strongSwan's charon (bench.loadgen's generator) puts in each IKE_AUTH besides the SA
+STRONGSWAN_NOTIFIES = (
+    NotifyPayload.of(NotifyType.INITIAL_CONTACT),
+    NotifyPayload.of(NotifyType.MOBIKE_SUPPORTED),
+)
 
 
 class Bench:
@@ -102,7 +108,7 @@ class Bench:
             server=SERVER,
         )
         client.init_response(self._exchange(client.init_request(), src))
-        client.open(self._exchange(client.auth_request(), src))
+        client.open(self._exchange(client.auth_request(extra=STRONGSWAN_NOTIFIES), src))
         self.now += 0.01
         if self.daemon.snapshots.due(self.now):
             self.daemon.snapshots.write()
