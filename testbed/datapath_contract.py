@@ -201,6 +201,16 @@ def a_client_moves(s: Subject) -> None:
     assert not {t.inbound.spi, t.outbound.spi} & set(dp.all_counters())
 
 
+def a_reqid_in_use_is_never_given_again(s: Subject) -> None:
+    """Not even once the reqids went round their whole range (a router up for months)."""
+    dp = s.datapath
+    t = tunnel(dp)
+    dp.install_child(t)
+    given = [dp.allocate_reqid() for _ in range(len(OWNED_REQIDS) + 2)]
+    assert t.reqid not in given and set(given) <= set(OWNED_REQIDS), t.reqid
+    dp.remove_child(t)
+
+
 def flush_removes_installed_tunnels(s: Subject) -> None:
     dp = s.datapath
     dp.install_child(tunnel(dp))
@@ -214,6 +224,7 @@ WITH_ESP: tuple[Callable[[Subject], None], ...] = (
     outbound_sa_when_asked,
     a_rekey_keeps_the_reqid_make_before_break,
     a_client_moves,
+    a_reqid_in_use_is_never_given_again,
     flush_removes_installed_tunnels,
 )
 

@@ -53,6 +53,7 @@ class MemoryDatapath:
         self.closed = False
         self._next_spi = SPI_RANGE.start + 0x1000
         self._next_reqid = REQID_LARVAL + 1
+        self._reqids_wrapped = False
         self._events: list[KernelEvent] = []
         self._wakeup: tuple[int, int] | None = None  # a pipe, made when fileno() is asked
 
@@ -68,10 +69,16 @@ class MemoryDatapath:
         return self._next_spi
 
     def allocate_reqid(self) -> int:
-        in_use = {t.reqid for t in self.installed.values()}
+        # Until the counter has gone round the range once, the next reqid was never given out:
+        # only then is what is installed looked at (a connect at 1000 clients must not cost
+        # a look at each, or the in-process benchmarks measure this stand-in).
+        in_use = {t.reqid for t in self.installed.values()} if self._reqids_wrapped else ()
         for _ in range(len(OWNED_REQIDS)):
             reqid = self._next_reqid
-            self._next_reqid = reqid + 1 if reqid + 1 < OWNED_REQIDS.stop else REQID_LARVAL + 1
+            if reqid + 1 < OWNED_REQIDS.stop:
+                self._next_reqid = reqid + 1
+            else:
+                self._next_reqid, self._reqids_wrapped = REQID_LARVAL + 1, True
             if reqid not in in_use:
                 return reqid
         raise RuntimeError("every ikev2d reqid is in use")
