@@ -3,8 +3,10 @@
 A change (a client connected or left, a failed attempt) is written at once, but changes within
 a gap of each other are written as one: a storm of connects must not rewrite an O(clients)
 file per connect. While clients are connected the file is also refreshed every
-``SNAPSHOT_REFRESH`` seconds, with counters read fresh from the kernel (their bytes); a change
-alone writes the counters as last read, so a burst costs no kernel dump per connect.
+``SNAPSHOT_REFRESH`` seconds. The counters (their bytes) are read from the kernel, one dump of
+every SA, only when those last read are ``SNAPSHOT_REFRESH`` old; other writes show them as
+last read, so a storm of connects costs one kernel dump per ``SNAPSHOT_REFRESH``, not one per
+write.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class SnapshotSchedule:
         self._clock = clock
         self._log = log
         self.next_refresh: float | None = None
-        self._last = float("-inf")
+        self._last = float("-inf")  # the last write
+        self._read = float("-inf")  # the last write that read the kernel's counters
 
     def due(self, now: float) -> bool:
         return self._actions.changed or (self.next_refresh is not None and now >= self.next_refresh)
@@ -61,10 +64,14 @@ class SnapshotSchedule:
         if running and self._actions.changed and now < self._last + gap:
             self.next_refresh = self._last + gap  # coalesce the burst
             return
-        fresh = self.next_refresh is not None and now >= self.next_refresh
+        connected = running and bool(self._actions.clients)
+        fresh = connected and now >= self._read + SNAPSHOT_REFRESH
+        if fresh:
+            self._read = now
         self._actions.changed = False
         self._last = now
-        self.next_refresh = now + SNAPSHOT_REFRESH if running and self._actions.clients else None
+        # the next write: when the counters it shows are SNAPSHOT_REFRESH old
+        self.next_refresh = self._read + SNAPSHOT_REFRESH if connected else None
         try:
             status = self._report.status(running=running, fresh=fresh, stream=True)
             write_snapshot(self._state_dir, status)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from daemon_support import LogCapture, server_table
 
 from ikev2d.compat import Logger
+from ikev2d.daemon import snapshot as snapshot_module
 from ikev2d.daemon.actions import Client
 from ikev2d.daemon.loop import Daemon
 from ikev2d.daemon.memory_datapath import MemoryDatapath
@@ -49,3 +52,34 @@ def test_burst_of_many_clients_is_written_once_per_gap(tmp_path):
     clock[0] = daemon.snapshots.next_refresh
     daemon.snapshots.write()
     assert written() == 1000
+
+
+def test_a_storm_reads_the_kernel_counters_once_per_refresh_period(tmp_path, monkeypatch):
+    """A write per burst window, but the kernel's counters (a dump of every SA) are read only
+    when SNAPSHOT_REFRESH old: 4 dumps in a 20-s storm of 1000 connects, not 12."""
+    clock = [100.0]
+    datapath = MemoryDatapath()
+    reads, writes = [], []
+    all_counters = datapath.all_counters
+    monkeypatch.setattr(datapath, "all_counters", lambda: reads.append(clock[0]) or all_counters())
+    write_snapshot = snapshot_module.write_snapshot
+    monkeypatch.setattr(snapshot_module, "write_snapshot",
+                        lambda *a: writes.append(clock[0]) or write_snapshot(*a))  # fmt: skip
+    config = from_mapping({"server": server_table(tmp_path)})
+    daemon = Daemon(config, datapath=datapath, clock=lambda: clock[0],
+                    log=Logger("error", stream=LogCapture()))  # fmt: skip
+    schedule = daemon.snapshots
+    schedule.write()
+    for i in range(1500):  # 50 connects a second for 20 s, then 10 s quiet; written when due
+        clock[0] = 100.0 + (i + 1) * 0.02
+        if i < 1000:
+            daemon.actions.clients[i] = _client(i)
+            daemon.actions.changed = True
+        if schedule.due(clock[0]):
+            schedule.write()
+    storm = [t for t in writes if t <= 120]
+    assert len(storm) >= 10 and len([t for t in reads if t <= 120]) == 4
+    assert reads[0] == writes[1]  # the first write with a client shows its counters
+    between = [b - a for a, b in zip(reads, reads[1:], strict=False)]
+    assert all(SNAPSHOT_REFRESH <= d <= SNAPSHOT_REFRESH + snapshot_gap(1000) for d in between)
+    assert between[-1] == pytest.approx(SNAPSHOT_REFRESH)  # quiet again: every refresh reads
