@@ -46,6 +46,10 @@ from .udp import IkeSocket, IkeSockets, address_text
 __all__ = ["Daemon", "router_memory"]
 
 _MAX_BURST = 64  # datagrams read from one socket per turn, so no socket starves the others
+# Our other addresses, announced to each MOBIKE client, are asked of the kernel (an address
+# dump) at most this often per contacted address, not once per client: a burst of connects
+# is answered from one dump.
+OTHER_ADDRESSES_REUSED_FOR = 10.0
 
 
 def router_memory(path: str = "/proc/meminfo") -> int | None:
@@ -102,6 +106,8 @@ class Daemon:
         self._stopping = False
         self._signals = False  # install_signal_handlers() ran: the wake-up fd is ours
         self._reload_wanted = False
+        # contacted address -> (until when, our other addresses on its interface)
+        self._other_addresses_seen: dict[str, tuple[float, list[str]]] = {}
 
     @property
     def config(self) -> ServerConfig:
@@ -126,13 +132,20 @@ class Daemon:
 
     def _other_addresses(self, contacted: str) -> list[str]:
         """Our other addresses a MOBIKE client may move to: those of the interface it
-        contacted that one of our IKE sockets receives on."""
+        contacted that one of our IKE sockets receives on (as the kernel said at most
+        OTHER_ADDRESSES_REUSED_FOR seconds ago)."""
+        now = self._clock()
+        seen = self._other_addresses_seen.get(contacted)
+        if seen is not None and now < seen[0]:
+            return list(seen[1])
         try:
             found = self.datapath.addresses_beside(contacted)
         except OSError as exc:
             self.log.debug(f"our other addresses are unknown: {exc}")
             return []
-        return [a for a in found if self.ike.listens_on(a)]
+        others = [a for a in found if self.ike.listens_on(a)]
+        self._other_addresses_seen[contacted] = (now + OTHER_ADDRESSES_REUSED_FOR, others)
+        return list(others)
 
     # -- start and stop --------------------------------------------------------------------
     def start(self) -> None:
