@@ -29,6 +29,7 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import time
 import tracemalloc
 
 from ikev2d.compat import Logger
@@ -86,18 +87,22 @@ class Bench:
             clock=lambda: self.now,
         )
         self.count = 0
+        self.step = 0.01  # simulated seconds per connect (the snapshot schedule follows it)
+        self.server_cpu = 0.0  # process CPU seconds of the daemon's side (bench.growth)
 
     def _exchange(self, data: bytes, src) -> bytes:
+        t = time.process_time()
         responder = self.daemon.responder
         responder.receive_datagram(data, src, SERVER, self.now)
         while (event := responder.next_event()) is not None:
             self.daemon.actions.apply(event)
         (reply,) = responder.datagrams_to_send()
+        self.server_cpu += time.process_time() - t
         return reply[0]
 
     def connect(self) -> None:
         """One client: IKE_SA_INIT, IKE_AUTH with CP and a Child SA; the snapshot rewritten
-        (as often as the daemon's loop would, once a simulated second)."""
+        when due, as the daemon's loop does; each connect moves the clock on by `step`."""
         k = self.count = self.count + 1
         src = (f"10.{k >> 16 & 255}.{k >> 8 & 255}.{k & 255}", 500)
         client = Initiator(
@@ -109,9 +114,11 @@ class Bench:
         )
         client.init_response(self._exchange(client.init_request(), src))
         client.open(self._exchange(client.auth_request(extra=STRONGSWAN_NOTIFIES), src))
-        self.now += 0.01
+        self.now += self.step
+        t = time.process_time()
         if self.daemon.snapshots.due(self.now):
             self.daemon.snapshots.write()
+        self.server_cpu += time.process_time() - t
 
     def clients(self) -> int:
         return sum(1 for _ in self.daemon.responder.ike_sas())
