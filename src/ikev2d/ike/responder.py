@@ -32,6 +32,7 @@ from .dos import MAX_IKE_SA_INIT, HalfOpenLimits, InitGate
 from .errors import IkeError, KernelRefused, NoProposalChosen
 from .lifetimes import due_times
 from .reload import affected_by, carry_lease, no_longer_trusted
+from .sessions import ClientSessions
 from .state import SaState
 from .window import OnResponse, QueuedRequest
 
@@ -81,9 +82,7 @@ class Responder:
         self.export_keys = export_keys
         self.pool = config.new_pool()
         self._sas: dict[bytes, IkeSa] = {}  # by our SPI
-        # the SAs past IKE_AUTH (established, rekeyed, deleting) by their client's lease key:
-        # INITIAL_CONTACT finds a client's other sessions without looking at every client's
-        self._sessions: dict[tuple[str, str], list[IkeSa]] = {}
+        self._sessions = ClientSessions()  # the SAs past IKE_AUTH by client (INITIAL_CONTACT)
         self._gate = InitGate(rng)
         self._outbox: list[tuple[bytes, Address, Address]] = []
         self._events: deque[ev.Event] = deque()
@@ -163,13 +162,11 @@ class Responder:
         delete_ike(self, sa, now)
 
     def replace_older_sessions(self, sa: IkeSa) -> None:
-        """INITIAL_CONTACT (RFC 7296 §2.4): the client lost its state (a crash, a reboot), so
-        every other IKE SA of the same authenticated client ends now, with its Child SAs and
-        lease; no Delete is sent, nobody would answer it."""
-        for old in list(self._sessions.get(sa.client.lease_key, ())):
-            if old is not sa:
-                self.terminate(old, "replaced: the client reconnected (INITIAL_CONTACT)")
-                self.forget(old)
+        """INITIAL_CONTACT (RFC 7296 §2.4): the client lost its state (a crash), so its other
+        IKE SAs end now, with their Child SAs and leases; no Delete, nobody would answer it."""
+        for old in self._sessions.others(sa):
+            self.terminate(old, "replaced: the client reconnected (INITIAL_CONTACT)")
+            self.forget(old)
 
     def shutdown(self, now: float) -> None:
         """Delete every IKE SA (one Delete each, no waiting): the daemon is stopping."""
@@ -279,23 +276,12 @@ class Responder:
     def adopt(self, sa: IkeSa) -> None:
         """Register a new IKE SA (from a rekey) under our SPI."""
         self._sas[sa.our_spi] = sa
-        self._add_session(sa)
+        self._sessions.add(sa)
         self.schedule(sa)
 
     def leave_half_open(self, sa: IkeSa) -> None:
         self._gate.closed(sa)
-        self._add_session(sa)
-
-    def _add_session(self, sa: IkeSa) -> None:
-        self._sessions.setdefault(sa.client.lease_key, []).append(sa)
-
-    def _drop_session(self, sa: IkeSa) -> None:
-        key = sa.client.lease_key  # fixed once authenticated (a rekey carries it over)
-        sessions = self._sessions.get(key, [])
-        if sa in sessions:
-            sessions.remove(sa)
-            if not sessions:
-                del self._sessions[key]
+        self._sessions.add(sa)
 
     def note_auth_failure(self, ip: str, now: float) -> None:
         self._gate.throttle.note_failure(ip, now)
@@ -325,8 +311,7 @@ class Responder:
             self.terminate(sa, "removed")
         if sa.state == SaState.HALF_OPEN:
             self._gate.closed(sa)
-        elif sa.state != SaState.DEAD:
-            self._drop_session(sa)
+        self._sessions.remove(sa)
         if sa.state != SaState.DEAD:
             sa.move_to(SaState.DEAD)
         self._sas.pop(sa.our_spi, None)

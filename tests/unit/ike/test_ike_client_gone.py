@@ -136,4 +136,4 @@ def test_sessions_of_clients_that_left_are_forgotten():
         roundtrip(r, client.delete_ike(), src=(f"10.0.0.{k + 1}", 500))
         for sa in [sa for sa in r._sas.values() if sa.closed_until is not None]:
             r.handle_timer(sa.closed_until)
-    assert list(r.ike_sas()) == [] and r._sas == {} and r._sessions == {}
+    assert list(r.ike_sas()) == [] and r._sas == {} and len(r._sessions) == 0
