@@ -81,7 +81,7 @@ _NEVER_WITHOUT_KERNEL = {
 # The modules of the daemon's start (with the kernel room) that still build dataclasses, and
 # why: each costs ~1 ms of the start to build (docs/benchmarks.md, Start cost), and the
 # dataclasses module itself brings inspect, ast, dis and tokenize (~1.8 MB). Shrink it; never
-# grow it: a value object on the start path is a class with __slots__ (kernel.tunnel.Frozen).
+# grow it: a value object on the start path is a class with __slots__ (wire.frozen.Frozen).
 _DATACLASSES_AT_START = {
     "ikev2d.kernel.rtnl": "Route: kernel/routes.py copies it with dataclasses.replace",
     "ikev2d.crypto.transforms": "not converted yet",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from typing import Self
+
+from ikev2d.wire.frozen import Frozen
 
 __all__ = [
     "OWNED_REQIDS",
@@ -17,7 +18,6 @@ __all__ = [
     "ChildTunnel",
     "EspTransform",
     "EventsLost",
-    "Frozen",
     "Lifetimes",
     "PolicyExpired",
     "SaExpired",
@@ -35,51 +35,6 @@ OWNED_REQIDS = range(0x1C2E_0000, 0x1C2F_0000)
 # The reqid of larval SAs from allocate_spi() before the Child SA exists.
 REQID_LARVAL = OWNED_REQIDS.start
 XFRM_INF = (1 << 64) - 1
-
-
-class Frozen:
-    """Immutable value objects with equality, hashing and a repr over their ``__slots__``.
-
-    Written out rather than ``@dataclass(frozen=True, slots=True)``: the dataclasses module
-    brings inspect, ast, dis and tokenize (~1.8 MB) and each class takes ~1 ms to build at
-    import, on the daemon's start path (docs/benchmarks.md, Start cost). ``_hidden`` names
-    fields left out of the repr (keys).
-    """
-
-    __slots__ = ()
-    _hidden: frozenset[str] = frozenset()
-
-    def _set(self, **values: object) -> None:
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name}")
-
-    def replace(self, **changes: object) -> Self:
-        """A copy with `changes` (field=value), checked by the constructor as a new one is."""
-        values = {name: changes.pop(name, getattr(self, name)) for name in self.__slots__}
-        if changes:
-            raise TypeError(f"{type(self).__name__} has no field {', '.join(changes)}")
-        return type(self)(**values)
-
-    def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        shown = (f"{n}={getattr(self, n)!r}" for n in self.__slots__ if n not in self._hidden)
-        return f"{type(self).__name__}({', '.join(shown)})"
 
 
 class SaKeys(Frozen):

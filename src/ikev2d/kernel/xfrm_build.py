@@ -15,13 +15,13 @@ from ikev2d.kernel.tunnel import (
     OWNED_REQIDS,
     XFRM_INF,
     ChildTunnel,
-    Frozen,
     IPAddress,
     IPNetwork,
     Lifetimes,
     PolicyExpired,
     SaExpired,
 )
+from ikev2d.wire.frozen import Frozen
 
 __all__ = [
     "Move",
