@@ -13,9 +13,8 @@ expects for `rfc4106(gcm(aes))` and `rfc7539esp(chacha20,poly1305)`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ikev2d.wire.enums import DhId, EncrId, EsnId, IntegId, PrfId, TransformType
+from ikev2d.wire.frozen import Frozen
 
 __all__ = [
     "ALL_TRANSFORMS",
@@ -34,38 +33,96 @@ class UnknownTransform(LookupError):
     """No transform with that keyword or (type, id, key bits) is implemented."""
 
 
-@dataclass(frozen=True, slots=True)
-class Transform:
+class Transform(Frozen):
     """One implemented transform (see the module docstring for units)."""
 
+    __slots__ = (
+        "aliases",
+        "block_size",
+        "ciphertext_len",
+        "hash_name",
+        "iana_name",
+        "icv_len",
+        "id",
+        "iv_len",
+        "key_bits",
+        "key_len",
+        "keyword",
+        "legacy",
+        "output_len",
+        "public_len",
+        "salt_len",
+        "type",
+        "xfrm_name",
+    )
     type: TransformType
     id: int
     keyword: str
     iana_name: str
     #: Value of the Key Length attribute (RFC 7296 §3.3.5); None for fixed-key transforms,
     #: which must be sent without the attribute.
-    key_bits: int | None = None
+    key_bits: int | None
     #: Linux XFRM algorithm name for ESP (None where XFRM has no such name: PRF, KE, ESN).
-    xfrm_name: str | None = None
+    xfrm_name: str | None
     #: Keying material consumed from KEYMAT / prf+ (ENCR: key + salt; INTEG: HMAC key;
     #: PRF: preferred key length = output length for HMAC).
-    key_len: int = 0
-    salt_len: int = 0
+    key_len: int
+    salt_len: int
     #: ENCR: AEAD ICV length; INTEG: truncated output length.
-    icv_len: int = 0
-    iv_len: int = 0
-    block_size: int = 0
+    icv_len: int
+    iv_len: int
+    block_size: int
     #: PRF: output length; INTEG: full (untruncated) hash length.
-    output_len: int = 0
+    output_len: int
     #: KE: length of the public value in the KE payload and of the shared secret g^ir; for a
     #: KEM the initiator's public (encapsulation) key, and `ciphertext_len` the responder's.
-    public_len: int = 0
-    ciphertext_len: int = 0
+    public_len: int
+    ciphertext_len: int
     #: Hash name for HMAC-based PRF/INTEG ("sha256" ...).
-    hash_name: str | None = None
+    hash_name: str | None
     #: Weak transforms: offered and accepted only when the operator enables legacy suites.
-    legacy: bool = False
-    aliases: tuple[str, ...] = ()
+    legacy: bool
+    aliases: tuple[str, ...]
+
+    def __init__(
+        self,
+        type: TransformType,
+        id: int,
+        keyword: str,
+        iana_name: str,
+        key_bits: int | None = None,
+        xfrm_name: str | None = None,
+        key_len: int = 0,
+        salt_len: int = 0,
+        icv_len: int = 0,
+        iv_len: int = 0,
+        block_size: int = 0,
+        output_len: int = 0,
+        public_len: int = 0,
+        ciphertext_len: int = 0,
+        hash_name: str | None = None,
+        legacy: bool = False,
+        aliases: tuple[str, ...] = (),
+    ) -> None:
+        self._set(
+            type=type,
+            id=id,
+            keyword=keyword,
+            iana_name=iana_name,
+            key_bits=key_bits,
+            xfrm_name=xfrm_name,
+            key_len=key_len,
+            salt_len=salt_len,
+            icv_len=icv_len,
+            iv_len=iv_len,
+            block_size=block_size,
+            output_len=output_len,
+            public_len=public_len,
+            ciphertext_len=ciphertext_len,
+            hash_name=hash_name,
+            legacy=legacy,
+            aliases=aliases,
+        )
 
     @property
     def is_aead(self) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
 
 from ikev2d.wire.enums import IdType
+from ikev2d.wire.frozen import Frozen
 
 __all__ = [
     "CONFIG_ID_TYPES",
@@ -84,22 +84,22 @@ def _normalise(id_type: int, data: bytes) -> bytes:
     return data
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Identity:
+class Identity(Frozen):
     """An IKE identity: the ID payload's type number and its data."""
 
+    __slots__ = ("_key", "data", "id_type")
+    _hidden = frozenset(("_key",))
     id_type: int
     data: bytes
-    _key: tuple[int, bytes] = field(init=False, repr=False, compare=False)
+    _key: tuple[int, bytes]
 
-    def __post_init__(self) -> None:
+    def __init__(self, id_type: int, data: bytes) -> None:
+        self._set(id_type=id_type, data=data)
         if len(self.data) > _MAX_ID:
             raise IdentityError(f"identity longer than {_MAX_ID} bytes")
         normal = _normalise(self.id_type, self.data)
         # most identities are already in normal form: keep one bytes object, not two
-        object.__setattr__(
-            self, "_key", (int(self.id_type), self.data if normal == self.data else normal)
-        )
+        self._set(_key=(int(self.id_type), self.data if normal == self.data else normal))
 
     # -- constructors -------------------------------------------------------------------------
     @classmethod

@@ -14,8 +14,6 @@ KE group is required. Keywords, ids and the ``legacy`` flag come from crypto.tra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ikev2d.crypto.transforms import (
     ALL_TRANSFORMS,
     Transform,
@@ -24,6 +22,7 @@ from ikev2d.crypto.transforms import (
     prf_for_integ,
 )
 from ikev2d.wire.enums import EsnId, TransformType
+from ikev2d.wire.frozen import Frozen
 
 __all__ = [
     "Proposal",
@@ -50,17 +49,29 @@ def is_legacy(t: Transform) -> bool:
     return t.legacy or t.hash_name == "sha1"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class Proposal:
+class Proposal(Frozen):
     """One proposal: transforms from the registry, in wire order by ``transforms``."""
 
+    __slots__ = ("encr", "esn", "integ", "ke", "prf", "protocol", "text")
     protocol: str  # "ike" or "esp"
     text: str  # canonical (lower-case) proposal string
     encr: Transform
-    prf: Transform | None = None  # IKE only
-    integ: Transform | None = None  # None for AEAD
-    ke: Transform | None = None  # IKE: required; ESP: optional PFS group for rekeying
-    esn: Transform = _NO_ESN  # ESP only (ignored for IKE)
+    prf: Transform | None  # IKE only
+    integ: Transform | None  # None for AEAD
+    ke: Transform | None  # IKE: required; ESP: optional PFS group for rekeying
+    esn: Transform  # ESP only (ignored for IKE)
+
+    def __init__(
+        self,
+        protocol: str,
+        text: str,
+        encr: Transform,
+        prf: Transform | None = None,
+        integ: Transform | None = None,
+        ke: Transform | None = None,
+        esn: Transform = _NO_ESN,
+    ) -> None:
+        self._set(protocol=protocol, text=text, encr=encr, prf=prf, integ=integ, ke=ke, esn=esn)
 
     @property
     def group(self) -> int:

@@ -11,7 +11,7 @@ renders them the way /etc/config/ikev2d spells them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ikev2d.wire.frozen import Frozen
 
 __all__ = [
     "DEFAULT_ESP_PROPOSALS",
@@ -42,14 +42,27 @@ LEGACY_IKE_PROPOSALS = ("aes256-sha256-modp1024", "aes256-sha1-modp1024", "3des-
 LEGACY_ESP_PROPOSALS = ("aes256-sha1", "aes128-sha1", "3des-sha1")
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(Frozen):
+    __slots__ = ("help", "multiple", "name", "toml", "uci_name", "uci_type")
     name: str  # the schema's name: "server" or "user"
     uci_type: str  # config <uci_type> ['<uci_name>']
     uci_name: str | None  # None: anonymous sections, any number
     toml: str  # [server] or [[user]]
     multiple: bool
     help: str
+
+    def __init__(
+        self,
+        name: str,
+        uci_type: str,
+        uci_name: str | None,
+        toml: str,
+        multiple: bool,
+        help: str,
+    ) -> None:
+        self._set(
+            name=name, uci_type=uci_type, uci_name=uci_name, toml=toml, multiple=multiple, help=help
+        )
 
 
 SECTIONS = (
@@ -58,24 +71,73 @@ SECTIONS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+class Option(Frozen):
     """One configuration option."""
 
+    __slots__ = (
+        "allowed",
+        "choices",
+        "datatype",
+        "default",
+        "default_doc",
+        "help",
+        "is_list",
+        "max",
+        "min",
+        "name",
+        "required",
+        "secret",
+        "section",
+        "type",
+    )
     name: str
     section: str
     type: str  # bool int enum ipaddr cidr4 cidr pool6 host name path secret string identity ...
     default: object
     help: str
     allowed: str  # shown in error messages: "(allowed: ...)"
-    choices: tuple[str, ...] = ()
-    min: int | None = None
-    max: int | None = None
-    is_list: bool = False
-    secret: bool = False
-    required: bool = False
-    default_doc: str = ""  # for defaults computed from other values
-    datatype: str = ""  # LuCI datatype for the form field
+    choices: tuple[str, ...]
+    min: int | None
+    max: int | None
+    is_list: bool
+    secret: bool
+    required: bool
+    default_doc: str  # for defaults computed from other values
+    datatype: str  # LuCI datatype for the form field
+
+    def __init__(
+        self,
+        name: str,
+        section: str,
+        type: str,
+        default: object,
+        help: str,
+        allowed: str,
+        choices: tuple[str, ...] = (),
+        min: int | None = None,
+        max: int | None = None,
+        is_list: bool = False,
+        secret: bool = False,
+        required: bool = False,
+        default_doc: str = "",
+        datatype: str = "",
+    ) -> None:
+        self._set(
+            name=name,
+            section=section,
+            type=type,
+            default=default,
+            help=help,
+            allowed=allowed,
+            choices=choices,
+            min=min,
+            max=max,
+            is_list=is_list,
+            secret=secret,
+            required=required,
+            default_doc=default_doc,
+            datatype=datatype,
+        )
 
     @property
     def uci_default(self) -> str | list[str] | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import posixpath
-from dataclasses import dataclass
 from typing import Any
 
 from ikev2d.crypto.transforms import by_keyword
@@ -23,6 +22,7 @@ from ikev2d.policy.schema import (
     OPTIONS,
     option,
 )
+from ikev2d.wire.frozen import Frozen
 
 __all__ = ["LanInfo", "Values", "finish_server", "finish_users", "last_64"]
 
@@ -40,15 +40,24 @@ _ID_ALLOWED = {
 _MIN_LEASABLE = 2
 
 
-@dataclass(frozen=True, slots=True)
-class LanInfo:
+class LanInfo(Frozen):
     """The router's LAN: its address, and its subnet when known; the router's ULA prefix and
     the LAN's /64 of it, when it has them."""
 
+    __slots__ = ("address", "network", "network6", "ula")
     address: ipaddress.IPv4Address
-    network: ipaddress.IPv4Network | None = None
-    ula: ipaddress.IPv6Network | None = None
-    network6: ipaddress.IPv6Network | None = None
+    network: ipaddress.IPv4Network | None
+    ula: ipaddress.IPv6Network | None
+    network6: ipaddress.IPv6Network | None
+
+    def __init__(
+        self,
+        address: ipaddress.IPv4Address,
+        network: ipaddress.IPv4Network | None = None,
+        ula: ipaddress.IPv6Network | None = None,
+        network6: ipaddress.IPv6Network | None = None,
+    ) -> None:
+        self._set(address=address, network=network, ula=ula, network6=network6)
 
 
 def _with_defaults(server: Values) -> Values:
