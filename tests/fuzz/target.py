@@ -9,7 +9,6 @@ decode, or it sends to an address nobody sent it anything from.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import ipaddress
 import json
@@ -254,7 +253,7 @@ def _reload(**change):
     """Reload with the configuration changed as an owner could (the same if no change)."""
 
     def run(t: Target, now: float) -> None:
-        t.r.update_config(dataclasses.replace(t.r.config, **change), now)
+        t.r.update_config(t.r.config.replace(**change), now)
 
     return run
 

@@ -85,7 +85,6 @@ _NEVER_WITHOUT_KERNEL = {
 _DATACLASSES_AT_START = {
     "ikev2d.kernel.rtnl": "Route: kernel/routes.py copies it with dataclasses.replace",
     "ikev2d.daemon.actions": "not converted yet",
-    "ikev2d.policy.config": "not converted yet",
 }
 _LIST_MODULES = "print(json.dumps(sorted(sys.modules)))"
 _LIST_DATACLASSES = """print(json.dumps(sorted({f"{c.__module__}.{c.__qualname__}"

@@ -10,7 +10,6 @@ nothing.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -111,7 +110,7 @@ class Reloader:
         old = self.config
         changed = [n for n in RESTART_OPTIONS if getattr(new, n) != getattr(old, n)]
         if changed:  # the sockets stay as bound; everything else applies now
-            new = dataclasses.replace(new, **{n: getattr(old, n) for n in changed})
+            new = new.replace(**{n: getattr(old, n) for n in changed})
         dropped = self._responder.update_config(new, self._clock())
         if (new.pool, new.pool6) != (old.pool, old.pool6):
             block_pools(self._datapath, new, self._log)

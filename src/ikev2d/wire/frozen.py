@@ -18,11 +18,13 @@ class Frozen:
     """Immutable value objects with equality, hashing and a repr over their ``__slots__``.
 
     Each subclass lists its fields in ``__slots__`` and sets them in its own ``__init__``
-    with ``_set``; ``_hidden`` names fields left out of the repr (keys, passwords).
+    with ``_set``; ``_hidden`` names fields left out of the repr (keys, passwords),
+    ``_uncompared`` those equality and hashing ignore.
     """
 
     __slots__: tuple[str, ...] = ()
     _hidden: frozenset[str] = frozenset()
+    _uncompared: frozenset[str] = frozenset()
 
     def _set(self, **values: object) -> None:
         for name, value in values.items():
@@ -42,7 +44,7 @@ class Frozen:
         return type(self)(**values)
 
     def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
+        return tuple(getattr(self, n) for n in self.__slots__ if n not in self._uncompared)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Frozen) or other.__class__ is not self.__class__:
