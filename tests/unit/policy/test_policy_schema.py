@@ -27,9 +27,7 @@ def test_docs_are_generated_from_the_schema():
 def test_model_fields_are_the_option_names():
     server_fields = set(ServerConfig.__slots__) - {"users", "warnings"}
     assert server_fields == {o.name for o in SERVER_OPTIONS}
-    assert set(UserConfig.__slots__) == {
-        o.name for o in OPTIONS if o.section == "user"
-    }
+    assert set(UserConfig.__slots__) == {o.name for o in OPTIONS if o.section == "user"}
 
 
 def test_json_export_shape():
