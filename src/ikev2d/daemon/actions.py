@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ikev2d.compat import Logger
+from ikev2d.wire.frozen import Frozen
 
 from .udp import address_text
 
@@ -41,33 +41,46 @@ __all__ = ["MAX_FAILURES", "Actions", "Client", "Failure", "soft_lifetime", "tun
 MAX_FAILURES = 20  # failed attempts kept for the status page
 
 
-@dataclass(slots=True)
 class Client:
     """One connected client (an established IKE SA), as status shows it. `id` names the
-    connection for status and disconnect: the first IKE SA's handle, kept across rekeys."""
+    connection for status and disconnect: the first IKE SA's handle, kept across rekeys.
+    (Not a dataclass: this module is on the daemon's start path, see wire/frozen.py.)"""
 
-    id: str
-    handle: int
-    identity: str
-    remote: tuple[str, int]
-    virtual_ip: str | None
-    nat: bool
-    ike_algorithms: str
-    since: float  # unix time
-    esp_algorithms: str = ""
-    tunnels: list[int] = field(default_factory=list)  # inbound SPIs of its Child SAs
-    routed: bool = False  # a route to its virtual IP is installed
-    counters: tuple[int, int, int, int] | None = None  # as last read (counters.COUNTER_NAMES)
-    virtual_ip6: str | None = None
+    __slots__ = (
+        "counters", "esp_algorithms", "handle", "id", "identity", "ike_algorithms", "nat",
+        "remote", "routed", "since", "tunnels", "virtual_ip", "virtual_ip6",
+    )  # fmt: skip
+
+    def __init__(
+        self, id: str, handle: int, identity: str, remote: tuple[str, int],
+        virtual_ip: str | None, nat: bool, ike_algorithms: str, since: float,
+        esp_algorithms: str = "", virtual_ip6: str | None = None,
+    ) -> None:  # fmt: skip
+        self.id = id
+        self.handle = handle
+        self.identity = identity
+        self.remote = remote
+        self.virtual_ip = virtual_ip
+        self.nat = nat
+        self.ike_algorithms = ike_algorithms
+        self.since = since  # unix time
+        self.esp_algorithms = esp_algorithms
+        self.tunnels: list[int] = []  # inbound SPIs of its Child SAs
+        self.routed = False  # a route to its virtual IP is installed
+        self.counters: tuple[int, int, int, int] | None = None  # as last read (COUNTER_NAMES)
+        self.virtual_ip6 = virtual_ip6
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(Frozen):
+    __slots__ = ("code", "identity", "reason", "remote", "time")
     time: float  # unix time
     remote: str  # "ip:port"
     identity: str  # "" when the attempt failed before the client named itself
     reason: str  # in words, for people and logs
     code: str  # for programs: ike.errors.IkeError.code (docs/interfaces.md lists them)
+
+    def __init__(self, time: float, remote: str, identity: str, reason: str, code: str) -> None:
+        self._set(time=time, remote=remote, identity=identity, reason=reason, code=code)
 
 
 def soft_lifetime(hard: int) -> int:
