@@ -298,15 +298,19 @@ def _serve(config, load, path: str, args) -> int:
         return EXIT_OK
     from ikev2d.daemon.datapath import open_kernel_datapath
     from ikev2d.daemon.loop import Daemon
+    from ikev2d.daemon.randomness import RandomPool
 
+    rng = RandomPool()  # one pool for the IKE core and the datapath's SPIs
     try:
-        datapath = open_kernel_datapath()
+        datapath = open_kernel_datapath(rng)
     except OSError as exc:
         log.error(f"cannot open the kernel's XFRM interface: {exc}")
         detail = f"cannot open the kernel's XFRM interface: {exc}"
         _record_stopped(config, log, "no_kernel_support", detail)
         return EXIT_FAIL
-    daemon = Daemon(config, datapath=datapath, load_config=load, log=log, save_keys=args.save_keys)
+    daemon = Daemon(
+        config, datapath=datapath, load_config=load, log=log, rng=rng, save_keys=args.save_keys
+    )
     try:
         daemon.start()
     except OSError as exc:

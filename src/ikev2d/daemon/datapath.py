@@ -14,7 +14,7 @@ Errors: a request the kernel refuses raises ``OSError`` (the kernel room's ``Xfr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ class Datapath(Protocol):
 
     # -- SPIs and reqids ----------------------------------------------------------------------
     def allocate_spi(self, src: str, dst: str) -> int:
-        """A fresh inbound SPI (0xc0000000-0xcfffffff) for ESP from ``src`` (the client) to
-        ``dst`` (us): a larval SA, counted by all_counters, until install_child fills it."""
+        """A fresh inbound SPI (kernel.spis.SPI_RANGE) for ESP from ``src`` (the client) to
+        ``dst`` (us), used by no SA of ours; the kernel sees it with install_child."""
         ...
 
     def allocate_reqid(self) -> int:
@@ -102,8 +102,9 @@ class Datapath(Protocol):
     def close(self) -> None: ...
 
 
-def open_kernel_datapath() -> Datapath:
-    """The real datapath: XFRM over netlink in the current network namespace."""
+def open_kernel_datapath(rng: Callable[[int], bytes] | None = None) -> Datapath:
+    """The real datapath: XFRM over netlink in the current network namespace; ``rng`` draws
+    its SPIs (the daemon's RandomPool; os.urandom by default)."""
     from ikev2d.kernel.datapath import KernelDatapath  # pyroute2 only when needed
 
-    return KernelDatapath()
+    return KernelDatapath() if rng is None else KernelDatapath(rng)

@@ -19,6 +19,7 @@ import os
 import socket
 from collections.abc import Sequence
 
+from ikev2d.kernel.spis import InboundSpis
 from ikev2d.kernel.tunnel import (
     OWNED_REQIDS,
     REQID_LARVAL,
@@ -28,9 +29,7 @@ from ikev2d.kernel.tunnel import (
     SaExpired,
 )
 
-__all__ = ["SPI_RANGE", "MemoryDatapath"]
-
-SPI_RANGE = range(0xC000_0000, 0xD000_0000)  # what the kernel's ALLOCSPI hands out to us
+__all__ = ["MemoryDatapath"]
 
 KernelEvent = SaExpired | PolicyExpired | EventsLost
 
@@ -41,7 +40,7 @@ class MemoryDatapath:
     def __init__(self, *, journal: bool = True) -> None:
         self.installed: dict[int, ChildTunnel] = {}  # inbound SPI -> tunnel
         self._no_outbound: set[int] = set()  # inbound SPIs installed with outbound=False
-        self._larval: set[int] = set()  # SPIs allocated, not installed yet
+        self._spis = InboundSpis(os.urandom)  # as the kernel datapath draws them
         self._traffic: dict[int, tuple[int, int]] = {}  # SPI -> (bytes, packets) counted
         self.routes: dict[str, tuple[str, tuple[str, ...]]] = {}  # virtual IP -> (peer, ts)
         self.blocked_pools: list[str] = []
@@ -51,7 +50,6 @@ class MemoryDatapath:
         self.refuse_install = False
         self.flushes = 0
         self.closed = False
-        self._next_spi = SPI_RANGE.start + 0x1000
         self._next_reqid = REQID_LARVAL + 1
         self._reqids_wrapped = False
         self._events: list[KernelEvent] = []
@@ -63,10 +61,9 @@ class MemoryDatapath:
 
     # -- SPIs and reqids ----------------------------------------------------------------------
     def allocate_spi(self, src: str, dst: str) -> int:
-        self._next_spi += 1
-        self._larval.add(self._next_spi)
+        spi = self._spis.new()
         self._note("allocate_spi", f"{src} -> {dst}")
-        return self._next_spi
+        return spi
 
     def allocate_reqid(self) -> int:
         # Until the counter has gone round the range once, the next reqid was never given out:
@@ -86,11 +83,12 @@ class MemoryDatapath:
     # -- Child SAs ----------------------------------------------------------------------------
     def install_child(self, tunnel: ChildTunnel, *, outbound: bool = True) -> None:
         if self.refuse_install:
+            self._spis.released(tunnel.inbound.spi)
             raise OSError(errno.EPERM, "Operation not permitted (refuse_install)")
         spi = tunnel.inbound.spi
         if spi in self.installed:
             raise OSError(errno.EEXIST, f"an SA with SPI {spi:08x} exists")
-        self._larval.discard(spi)
+        self._spis.installed(spi)
         self.installed[spi] = tunnel
         self._note("in", spi)
         if outbound:
@@ -115,13 +113,14 @@ class MemoryDatapath:
         spi = tunnel.inbound.spi
         if self.installed.pop(spi, None) is None:
             return
+        self._spis.released(spi)
         self._no_outbound.discard(spi)
         self._traffic.pop(spi, None)
         self._traffic.pop(tunnel.outbound.spi, None)
         self._note("remove", spi)
 
     def all_counters(self) -> dict[int, tuple[int, int]]:
-        table = dict.fromkeys(self._larval, (0, 0))
+        table: dict[int, tuple[int, int]] = {}
         for spi, tunnel in self.installed.items():
             table[spi] = self._traffic.get(spi, (0, 0))
             if spi not in self._no_outbound:
@@ -153,7 +152,7 @@ class MemoryDatapath:
         removed = len(self.all_counters()) + len(self.routes) + len(self.blocked_pools)
         self.installed.clear()
         self._no_outbound.clear()
-        self._larval.clear()
+        self._spis.clear()
         self._traffic.clear()
         self.routes.clear()
         self.blocked_pools = []

@@ -10,8 +10,9 @@ inside a network namespace works in that namespace only.
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ikev2d.kernel.routes import VirtualIpRoutes
 from ikev2d.kernel.sockets import bypass_ike_socket, enable_udp_encap
@@ -23,8 +24,8 @@ __all__ = ["KernelDatapath"]
 class KernelDatapath(XfrmDatapath):
     """XFRM plus a /32 route to each client's virtual IP (see kernel.routes)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, rng: Callable[[int], bytes] = os.urandom) -> None:
+        super().__init__(rng=rng)
         try:
             self._routes = VirtualIpRoutes()
         except BaseException:

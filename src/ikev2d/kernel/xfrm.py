@@ -3,8 +3,8 @@
 Public surface (called by the daemon only)::
 
     dp = XfrmDatapath()                       # opens two NETLINK_XFRM sockets
-    spi = dp.allocate_spi(src=peer, dst=us)   # larval inbound SA, SPI in 0xc0000000-0xcfffffff
-    dp.install_child(ChildTunnel(...))        # UPDSA in, NEWSA out, UPDPOLICY out/in/fwd
+    spi = dp.allocate_spi(src=peer, dst=us)   # an inbound SPI of ours (kernel.spis), no kernel call
+    dp.install_child(ChildTunnel(...))        # NEWSA in and out, UPDPOLICY out/in/fwd
     dp.all_counters() -> {spi: (bytes, pkts)} # curlft of every SA of ours (one GETSA dump)
     dp.remove_child(tunnel)                   # DELSA both, DELPOLICY when no tunnel uses it
     dp.flush_owned() -> int                   # leftovers of an earlier run, ours only
@@ -18,9 +18,9 @@ Ownership: every SA and every policy template we install carries a reqid from
 part of both the SA and each policy template, survives a daemon crash in the kernel, needs no
 LSM (unlike XFRMA_SEC_CTX) and, unlike XFRMA_MARK, does not change which packets match. So
 ``flush_owned`` and the expire listener can recognise our state with certainty and leave a
-strongSwan in the same netns alone. Larval SAs from ``allocate_spi`` get ``REQID_LARVAL``; the
-kernel drops those by itself after ``net.core.xfrm_acq_expires`` (30 s), so the daemon should
-allocate the SPI when it is about to answer with the SA payload.
+strongSwan in the same netns alone. The pool-wide block policies carry ``REQID_LARVAL`` (the
+reqid of the larval SAs that ALLOCSPI made before ``kernel.spis``; a crash of such a version can
+still have left some, and ``flush_owned`` removes them by it).
 
 Policies are shared by Child SAs with the same traffic selectors (a rekeyed Child SA installs
 the same out/in/fwd entries before the old one is removed), so they are reference counted:
@@ -32,12 +32,15 @@ partial work before raising.
 from __future__ import annotations
 
 import ipaddress
+import os
+from collections.abc import Callable
 from collections import Counter as _Multiset
 
 from ikev2d.kernel import xfrm_build as b
 from ikev2d.kernel import xfrm_messages as m
 from ikev2d.kernel.errors import XfrmError
 from ikev2d.kernel.netlink import NetlinkSocket
+from ikev2d.kernel.spis import InboundSpis
 from ikev2d.kernel.tunnel import (
     OWNED_REQIDS,
     REQID_LARVAL,
@@ -69,19 +72,8 @@ __all__ = [
     "XfrmDatapath",
 ]
 
-SPI_MIN = 0xC000_0000
-SPI_MAX = 0xCFFF_FFFF
-
-
-def _ip(value: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return value
-    return ipaddress.ip_address(value)
-
-
 # Replies read straight from the receive buffer (pyroute2's decode() is ~100 µs per SA, and a
 # status of 1000 clients reads 2000 of them).
-_SA_SPI = FieldReader(m.xfrm_usersa_info, "id_spi")
 _SA_SUMMARY = FieldReader(
     m.xfrm_usersa_info,
     "id_daddr", "id_spi", "id_proto", "cur_bytes", "cur_packets", "reqid", "family",
@@ -106,7 +98,9 @@ def _tunnel_key(tunnel: ChildTunnel) -> tuple:
 class XfrmDatapath:
     """Installs and removes tunnel-mode ESP Child SAs in the current network namespace."""
 
-    def __init__(self, *, listen: bool = True) -> None:
+    def __init__(
+        self, *, listen: bool = True, rng: Callable[[int], bytes] = os.urandom
+    ) -> None:
         self._nl = NetlinkSocket()
         try:
             self._events = ExpireListener() if listen else None
@@ -118,7 +112,8 @@ class XfrmDatapath:
         self._installed: dict[tuple, int] = {}  # tunnel key -> reqid
         self._next_reqid = REQID_LARVAL + 1
         self._deferred: set[tuple] = set()  # tunnels whose outbound SA is not added yet
-        self._pool_block: list[b.PolicySpec] = []  # the in/fwd block policies of the pool
+        self._pool_block: list[b.PolicySpec] = []  # the block policies of the pools
+        self._spis = InboundSpis(rng)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -131,19 +126,10 @@ class XfrmDatapath:
                 return reqid
         raise RuntimeError("every ikev2d reqid is in use")
 
-    def allocate_spi(self, src, dst, reqid: int = REQID_LARVAL) -> int:
-        """Reserve an inbound SPI: a larval SA src (peer) → dst (us). Returns the SPI."""
-        src, dst = _ip(src), _ip(dst)
-        if reqid not in OWNED_REQIDS:
-            raise ValueError(f"reqid {reqid:#x} outside ikev2d's range")
-        replies = call(self._nl, b.build_allocspi, "ALLOCSPI", src, dst, reqid, SPI_MIN, SPI_MAX)
-        for mtype, buf, offset in replies:
-            if mtype == m.XFRM_MSG.NEWSA:
-                try:
-                    return _SA_SPI.read(buf, offset)[0]
-                except ValueError:
-                    break
-        raise XfrmError(71, "ALLOCSPI answered without an SA", "ALLOCSPI")  # EPROTO
+    def allocate_spi(self, src: object, dst: object) -> int:
+        """An inbound SPI for ESP src (peer) → dst (us): chosen here (kernel.spis), the kernel
+        sees it only when install_child adds the SA."""
+        return self._spis.new()
 
     def install_child(self, tunnel: ChildTunnel, *, outbound: bool = True) -> None:
         """Add both SAs and the out/in/fwd policies; on failure, undo and raise XfrmError.
@@ -164,7 +150,8 @@ class XfrmDatapath:
             steps.append((kind, what))
 
         inbound = (tunnel.local, tunnel.inbound.spi)
-        add(b.build_sa, "UPDSA", "sa", inbound, tunnel, True, m.XFRM_MSG.UPDSA)
+        # NEWSA, not UPDSA: an SPI another program holds is refused (EEXIST), not taken over
+        add(b.build_sa, "NEWSA", "sa", inbound, tunnel, True, m.XFRM_MSG.NEWSA)
         if not outbound:
             self._deferred.add(_tunnel_key(tunnel))
         else:
@@ -183,18 +170,15 @@ class XfrmDatapath:
                 else:
                     done_policies.append(what)
                     self._policy_refs[what.key] += 1
-            if errors[0] is not None and errors[0].not_found:
-                # The larval SA expired (or allocate_spi was not used): add it afresh.
-                call(self._nl, b.build_sa, "NEWSA", tunnel, True, m.XFRM_MSG.NEWSA)
-                done_sas.append(inbound)
-                errors[0] = None
             failed = next((e for e in errors if e is not None), None)
             if failed is not None:
                 raise failed
         except BaseException:
             self._undo(done_sas, done_policies)
+            self._spis.released(tunnel.inbound.spi)
             raise
         self._installed[_tunnel_key(tunnel)] = tunnel.reqid
+        self._spis.installed(tunnel.inbound.spi)
 
     def block_pool(self, pools: list[str]) -> None:
         """Only traffic that came out of a client's ESP SA may come from the address pools
@@ -267,6 +251,7 @@ class XfrmDatapath:
         delete_quietly(self._nl, b.build_delsa, "DELSA", tunnel.remote, tunnel.outbound.spi)
         known = self._installed.pop(_tunnel_key(tunnel), None) is not None
         self._deferred.discard(_tunnel_key(tunnel))
+        self._spis.released(tunnel.inbound.spi)
         for spec in b.policy_specs(tunnel):
             if known:
                 self._release_policy(spec)
@@ -309,6 +294,7 @@ class XfrmDatapath:
                 removed += delete_quietly(self._nl, b.build_delsa, "DELSA", dst, sa[1])
         self._policy_refs.clear()
         self._installed.clear()
+        self._spis.clear()
         self._pool_block = []
         return removed
 

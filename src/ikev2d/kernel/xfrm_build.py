@@ -28,7 +28,6 @@ __all__ = [
     "PolicySpec",
     "SaRuntime",
     "address_from",
-    "build_allocspi",
     "build_block_policy",
     "build_delpolicy",
     "build_delsa",
@@ -238,23 +237,6 @@ def build_migrate(
             )
         )
     return m.new_message(m.xfrm_userpolicy_id, m.XFRM_MSG.MIGRATE, _REQ | _ACK, seq, fields, attrs)
-
-
-def build_allocspi(
-    src: IPAddress, dst: IPAddress, reqid: int, spi_min: int, spi_max: int, seq: int
-) -> bytes:
-    """ALLOCSPI: a larval SA src→dst (the peer→us direction) with an SPI from [min, max]."""
-    fields = {
-        "id_daddr": xaddr(dst),
-        "id_proto": m.IPPROTO_ESP,
-        "saddr": xaddr(src),
-        "reqid": reqid,
-        "family": _af(dst.version),
-        "mode": m.XFRM_MODE_TUNNEL,
-        "min": spi_min,
-        "max": spi_max,
-    }
-    return m.new_message(m.xfrm_userspi_info, m.XFRM_MSG.ALLOCSPI, _REQ, seq, fields)
 
 
 def _sa_id(dst: IPAddress, spi: int) -> dict[str, object]:

@@ -49,7 +49,6 @@ __all__ = [
     "xfrm_userpolicy_info",
     "xfrm_usersa_id",
     "xfrm_usersa_info",
-    "xfrm_userspi_info",
 ]
 
 IPPROTO_ESP = 50
@@ -418,18 +417,10 @@ def encode_esn(replay_window: int) -> dict[str, object]:
 # Each message class derives straight from nlmsg: pyroute2 caches the compiled nla_map on the
 # class, and a subclass of an already compiled class would silently reuse its parent's table.
 class xfrm_usersa_info(nlmsg, _XfrmNlas):
-    """NEWSA / UPDSA requests, and NEWSA replies to GETSA, ALLOCSPI and dumps."""
+    """NEWSA / UPDSA requests, and NEWSA replies to GETSA and dumps."""
 
     __slots__ = ()
     fields = USERSA_INFO_FIELDS
-    nla_map = _NLA_MAP
-
-
-class xfrm_userspi_info(nlmsg, _XfrmNlas):
-    """ALLOCSPI request: a usersa_info template plus the SPI range."""
-
-    __slots__ = ()
-    fields = (*USERSA_INFO_FIELDS, ("min", "I"), ("max", "I"))
     nla_map = _NLA_MAP
 
 

@@ -73,7 +73,6 @@ def _requests(tunnel: ChildTunnel):
         for i, spec in enumerate(b.policy_specs(tunnel)):
             b.build_policy(spec, tunnel.reqid, m.XFRM_MSG.UPDPOLICY, 10 + i)
             b.build_delpolicy(spec.direction, 20 + i, spec=spec)
-        b.build_allocspi(tunnel.remote, tunnel.local, tunnel.reqid, 0xC0000000, 0xCFFFFFFF, 3)
         b.build_getsa(tunnel.remote, tunnel.outbound.spi, 4)
         b.build_delsa(tunnel.local, tunnel.inbound.spi, 5)
         b.build_dump(m.XFRM_MSG.GETSA, 6)
