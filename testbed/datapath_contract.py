@@ -255,8 +255,10 @@ def _routed(ns: Netns) -> set[str]:
 
 
 def _blocked(ns: Netns) -> set[str]:
+    """The pools of the block policies (from the pool to anywhere, or the reverse)."""
     entries = ns.ip("xfrm", "policy").stdout.split("src ")[1:]
-    return {e.split()[0] for e in entries if "action block" in e}
+    ends = [e.split()[:3:2] for e in entries if "action block" in e]  # [src, dst]
+    return {dst if src in ("0.0.0.0/0", "::/0") else src for src, dst in ends}
 
 
 @contextlib.contextmanager

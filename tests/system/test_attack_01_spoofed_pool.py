@@ -7,6 +7,11 @@ below every client's policy: only what came out of a client's ESP SA gets throug
 
 phone1 holds a tunnel (10.10.10.1); phone2 has none and forges pool sources in clear.
 
+The other way: the clients share one route for the whole pool (kernel.routes), so a packet to
+a pool address that no client holds would follow it out of the WAN in clear; out block
+policies for the whole pool drop it (and did not exist while each client had its own /32:
+such a packet then left by the default route, in clear too).
+
 Run with (tests/system/test_attack_*.py: the attack tier's kernel part):
     tests/espvm/run-in-esp-kernel .venv/bin/python -m pytest -m attack tests/system
 """
@@ -19,6 +24,7 @@ import pytest
 
 from testbed.probes import xfrm_stat
 from testbed.swanctl import Conn
+from testbed.netns import drain
 from testbed.topology import LAN_HOST, ROUTER_LAN
 from testbed.world import MAIN_CONFIG, Phone, World, phone_id
 
@@ -81,3 +87,31 @@ def test_item01_clear_packets_from_the_pool(world):
     w.wait_for(lambda: _blocked_in_router(w) - before >= 10, 5, "10 blocked packets")
     policies = w.topo.router.ip("xfrm", "policy").stdout
     assert policies.count("src 10.10.10.0/24 dst 0.0.0.0/0") == 2, policies
+
+
+def test_packets_to_an_unleased_pool_address_never_leave_in_clear(world):
+    """The nat box upstream of the router's WAN holds 10.10.10.99 and listens: what the LAN
+    host and the router itself send there is dropped by the pool's out block policy, while
+    phone1 behind its tunnel is reached through the same pool route."""
+    w = world
+    w.use(MAIN_CONFIG)
+    vip = w.connect("home")
+    router, upstream = w.topo.router, w.topo.nat_box
+    routes = router.ip("route", "show", "proto", "194").stdout
+    assert routes.startswith("10.10.10.0/24 dev wan0 scope link src 192.168.1.1"), routes
+    assert len(routes.splitlines()) == 1, routes
+    upstream.ip("addr", "add", f"{UNLEASED}/32", "dev", "out0")
+    before = xfrm_stat(router, "XfrmOutPolBlock")
+    try:
+        with upstream.udp_socket(UNLEASED, PORT) as listener, \
+                w.topo.phones[0].udp_socket(vip, PORT) as phone:  # fmt: skip
+            _send(w.topo.lan, LAN_HOST, b"to-unleased", (UNLEASED, PORT), count=5)
+            _send(router, ROUTER_LAN, b"to-unleased", (UNLEASED, PORT), count=5)
+            _send(w.topo.lan, LAN_HOST, b"to-phone", (vip, PORT))
+            assert _received(phone, b"to-phone") == [b"to-phone"]
+            w.wait_for(
+                lambda: xfrm_stat(router, "XfrmOutPolBlock") - before >= 10, 5, "10 blocked"
+            )
+            assert drain(listener) == []
+    finally:
+        upstream.ip("addr", "del", f"{UNLEASED}/32", "dev", "out0")

@@ -67,7 +67,8 @@ class Datapath(Protocol):
     # -- routes and addresses -----------------------------------------------------------------
     def add_client_route(self, virtual_ip: str, peer: str, local_ts: Sequence[str]) -> None:
         """Route a client's virtual IP the way its outer address ``peer`` goes, from our
-        address inside ``local_ts`` (kernel.routes); replaces an earlier one."""
+        address inside ``local_ts`` (kernel.routes: by its pool's route, or a /32 of its
+        own); replaces an earlier one."""
         ...
 
     def remove_client_route(self, virtual_ip: str) -> None: ...
@@ -78,8 +79,9 @@ class Datapath(Protocol):
         ...
 
     def block_pool(self, pools: Sequence[str]) -> None:
-        """Drop clear packets from the ``pools`` (pool, pool6): only a client's ESP SA may
-        bring them in. Replaces the blocks of earlier pools; [] removes them."""
+        """Drop clear packets from and to the ``pools`` (pool, pool6): only a client's ESP SA
+        may bring them in or take them out; the clients of a pool share one route.
+        Replaces the blocks of earlier pools; [] removes them."""
         ...
 
     # -- start, events, stop ------------------------------------------------------------------

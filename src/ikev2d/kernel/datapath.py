@@ -3,7 +3,7 @@
 ``KernelDatapath`` is what ``ikev2d.daemon.datapath.open_kernel_datapath()`` returns: the
 daemon's ``Datapath`` contract over :class:`~ikev2d.kernel.xfrm.XfrmDatapath` (Child SAs,
 policies, SPIs, counters, expire events), :class:`~ikev2d.kernel.routes.VirtualIpRoutes`
-(a /32 route per client, our other addresses for MOBIKE) and the socket options of
+(a route per pool, a /32 for a client off its path; our other addresses for MOBIKE) and the socket options of
 :mod:`ikev2d.kernel.sockets`. Every socket is opened in the constructor, so a datapath made
 inside a network namespace works in that namespace only.
 """
@@ -22,7 +22,7 @@ __all__ = ["KernelDatapath"]
 
 
 class KernelDatapath(XfrmDatapath):
-    """XFRM plus a /32 route to each client's virtual IP (see kernel.routes)."""
+    """XFRM plus the routes to the clients' virtual IPs (see kernel.routes)."""
 
     def __init__(self, rng: Callable[[int], bytes] = os.urandom) -> None:
         super().__init__(rng=rng)
@@ -40,6 +40,10 @@ class KernelDatapath(XfrmDatapath):
 
     def addresses_beside(self, address: str) -> list[str]:
         return self._routes.addresses.beside(address)
+
+    def block_pool(self, pools: Sequence[str]) -> None:
+        super().block_pool(pools)
+        self._routes.cover(pools)
 
     def flush_owned(self) -> int:
         return super().flush_owned() + self._routes.flush()

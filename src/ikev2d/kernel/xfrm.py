@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections import Counter as _Multiset
 
 from ikev2d.kernel import xfrm_build as b
@@ -180,12 +180,13 @@ class XfrmDatapath:
         self._installed[_tunnel_key(tunnel)] = tunnel.reqid
         self._spis.installed(tunnel.inbound.spi)
 
-    def block_pool(self, pools: list[str]) -> None:
+    def block_pool(self, pools: Sequence[str]) -> None:
         """Only traffic that came out of a client's ESP SA may come from the address pools
-        (pool, pool6): in/fwd block policies for each whole pool sit below every client's
-        policy (replacing those of earlier pools; [] removes them). A clear packet from an
-        unleased pool address, or spoofing a leased one, is dropped before routing or
-        delivery."""
+        (pool, pool6), and only a client's ESP SA may take traffic to them: in/fwd/out block
+        policies for each whole pool sit below every client's policy (replacing those of
+        earlier pools; [] removes them). A clear packet from an unleased pool address, or
+        spoofing a leased one, is dropped before routing or delivery; one to an unleased
+        pool address is dropped instead of leaving in clear."""
         for spec in self._pool_block:
             self._delete_policy(spec)
         self._pool_block = []

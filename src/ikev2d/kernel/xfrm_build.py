@@ -311,11 +311,16 @@ def _selector(src: IPNetwork, dst: IPNetwork) -> dict[str, object]:
 
 def pool_block_specs(pool: IPNetwork) -> list[PolicySpec]:
     """in and fwd from the whole pool to anywhere: packets with a pool source that did not
-    come out of a client's ESP SA (no client policy matched them) are dropped."""
+    come out of a client's ESP SA (no client policy matched them) are dropped. out from
+    anywhere to the whole pool: a packet for a pool address that no client's policy takes
+    (an address no client holds, or a source outside the client's selectors) is dropped, not
+    routed on in clear by the pool's route (kernel.routes)."""
     nowhere = _NO_ADDRESS[pool.version]  # the template of a block policy is never used
+    anywhere = _ANYWHERE[pool.version]
     return [
-        PolicySpec(direction, pool, _ANYWHERE[pool.version], nowhere, nowhere)
-        for direction in (m.XFRM_POLICY_IN, m.XFRM_POLICY_FWD)
+        PolicySpec(m.XFRM_POLICY_IN, pool, anywhere, nowhere, nowhere),
+        PolicySpec(m.XFRM_POLICY_FWD, pool, anywhere, nowhere, nowhere),
+        PolicySpec(m.XFRM_POLICY_OUT, anywhere, pool, nowhere, nowhere),
     ]
 
 

@@ -105,19 +105,24 @@ def test_pool_block_policies_sit_below_client_policies_and_are_ours(netns):
         dp.block_pool(["10.10.10.0/24", "fd00:1:2:3::/64"])
         policy = _ip(netns, "xfrm", "policy")
         blocks = [b for b in policy.split("src ")[1:] if "action block" in b]
-        v6 = [b for b in blocks if b.startswith("fd00:1:2:3::/64 dst ::/0")]
+        v6 = [b for b in blocks if "fd00:1:2:3::/64" in b.split("\n")[0]]
         blocks = [b for b in blocks if b not in v6]
-        assert len(blocks) == 2 and all(b.startswith("10.10.10.0/24 dst 0.0.0.0/0") for b in blocks)
-        assert {"dir in" in b for b in blocks} == {True, False}  # one in, one fwd
-        assert len(v6) == 2 and {"dir in" in b for b in v6} == {True, False}
+        directions = {re.search(r"dir (\w+)", b).group(1): b.split("\n")[0] for b in blocks}
+        assert len(blocks) == 3 and directions == {  # from the pool in and fwd, to it out
+            "in": "10.10.10.0/24 dst 0.0.0.0/0 ", "fwd": "10.10.10.0/24 dst 0.0.0.0/0 ",
+            "out": "0.0.0.0/0 dst 10.10.10.0/24 ",
+        }, directions  # fmt: skip
+        assert len(v6) == 3 and {re.search(r"dir (\w+)", b).group(1) for b in v6} == {
+            "in", "fwd", "out"
+        }
         # a client's policy (as install_child makes it) wins over the pool's block
         client = b.policy_priority(ipaddress.ip_network("10.10.10.5/32"),
                                    ipaddress.ip_network("0.0.0.0/0"))  # fmt: skip
         assert all(int(re.search(r"priority (\d+)", p).group(1)) > client for p in blocks)
         dp.block_pool(["10.20.0.0/16"])  # a new pool replaces the old blocks
         policy = _ip(netns, "xfrm", "policy")
-        assert "10.10.10.0/24" not in policy and policy.count("action block") == 2
-        assert dp.flush_owned() == 2  # ours: removed at start and stop like the rest
+        assert "10.10.10.0/24" not in policy and policy.count("action block") == 3
+        assert dp.flush_owned() == 3  # ours: removed at start and stop like the rest
         assert "action block" not in _ip(netns, "xfrm", "policy")
         dp.block_pool(["10.10.10.0/24"])
         dp.block_pool([])

@@ -204,3 +204,74 @@ def test_addresses_beside_the_contacted_one(router):
         assert routes.addresses.beside("192.0.2.99") == []  # not ours: nothing
     finally:
         routes.close()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The routes' monotonic clock, moved by the test."""
+    now = [1000.0]
+    monkeypatch.setattr("ikev2d.kernel.routes.time.monotonic", lambda: now[0])
+    return now
+
+
+def test_the_clients_of_a_pool_share_one_route(router, clock):
+    """One route for the pool (one add for a burst of clients), a /32 for a client reached
+    through another device, the route taken away with the last client."""
+    with in_netns(router):
+        routes = VirtualIpRoutes()
+    adds = []
+    real_add = routes._add
+    routes._add = lambda route: adds.append(route) or real_add(route)
+    try:
+        routes.cover(["10.10.10.0/24", "fd00:99::/64"])
+        routes.add("10.10.10.5", "203.0.113.7", ["192.168.1.0/24"])  # via the gateway
+        routes.add("10.10.10.6", "198.51.100.9", ["192.168.1.0/24"])  # on the link
+        routes.add("10.10.10.7", "203.0.113.8", ["192.168.1.0/24"])
+        assert _ours(router) == "10.10.10.0/24 dev wan0 scope link src 192.168.1.1 \n"
+        assert len(adds) == 1
+
+        routes.add("10.10.10.8", "192.168.1.50", ["192.168.1.0/24"])  # a client on the LAN
+        lines = _ours(router).splitlines()
+        assert "10.10.10.8 dev lan0 scope link src 192.168.1.1 " in lines, lines
+        assert len(lines) == 2
+        routes.add("10.10.10.8", "203.0.113.9", ["192.168.1.0/24"])  # it moved to the WAN
+        assert _ours(router) == "10.10.10.0/24 dev wan0 scope link src 192.168.1.1 \n"
+
+        clock[0] += 31  # the pool's route is added again (it may have gone behind our back)
+        ip(router, "route", "del", "10.10.10.0/24")
+        routes.add("10.10.10.9", "203.0.113.7", ["192.168.1.0/24"])
+        assert _ours(router) == "10.10.10.0/24 dev wan0 scope link src 192.168.1.1 \n"
+
+        for host in (5, 6, 7, 8):
+            routes.remove(f"10.10.10.{host}")
+        assert "10.10.10.0/24" in _ours(router)  # 10.10.10.9 still uses it
+        routes.remove("10.10.10.9")
+        assert _ours(router) == ""
+    finally:
+        routes.close()
+
+
+def test_the_pool_route_follows_a_device_that_came_back_as_another(router, clock):
+    """A PPPoE WAN that reconnects is a new device: the kernel dropped the pool's route with
+    the old one, and the next client after the renewal time brings it back on the new."""
+    with in_netns(router):
+        routes = VirtualIpRoutes()
+    try:
+        routes.cover(["10.10.10.0/24"])
+        routes.add("10.10.10.5", "203.0.113.7", ["192.168.1.0/24"])
+        for args in (("link", "del", "wan0"),
+                     ("link", "add", "wan2", "type", "veth", "peer", "name", "wan3"),
+                     ("addr", "add", "198.51.100.1/24", "dev", "wan2"),
+                     ("link", "set", "wan3", "up"), ("link", "set", "wan2", "up"),
+                     ("route", "add", "203.0.113.0/24", "via", "198.51.100.2")):  # fmt: skip
+            ip(router, *args)
+        assert _ours(router) == ""
+        routes.add("10.10.10.6", "203.0.113.8", ["192.168.1.0/24"])  # within the renewal time
+        assert _ours(router).startswith("10.10.10.6 via 198.51.100.2 dev wan2")
+        clock[0] += 31
+        routes.add("10.10.10.7", "203.0.113.9", ["192.168.1.0/24"])
+        assert "10.10.10.0/24 dev wan2 scope link src 192.168.1.1 " in _ours(router).splitlines()
+        routes.remove("10.10.10.6")
+        assert _ours(router) == "10.10.10.0/24 dev wan2 scope link src 192.168.1.1 \n"
+    finally:
+        routes.close()
