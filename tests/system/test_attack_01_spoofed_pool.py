@@ -22,9 +22,9 @@ import socket
 
 import pytest
 
+from testbed.netns import drain
 from testbed.probes import xfrm_stat
 from testbed.swanctl import Conn
-from testbed.netns import drain
 from testbed.topology import LAN_HOST, ROUTER_LAN
 from testbed.world import MAIN_CONFIG, Phone, World, phone_id
 

@@ -294,6 +294,7 @@ def test_route_to_virtual_ip_without_default_route(clean):
         w.reset()
         wait_for(lambda: not d.status()["clients"], 15, "client gone", w.logs)
         assert "proto 194" not in router.ip("route", "show", "proto", "194").stdout + " "
-        assert vip not in router.ip("route").stdout and "10.10.10.0" not in router.ip("route").stdout
+        table = router.ip("route").stdout
+        assert vip not in table and "10.10.10.0" not in table
     finally:
         router.ip("route", "replace", "default", "via", "198.51.100.2")

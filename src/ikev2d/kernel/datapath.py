@@ -3,9 +3,9 @@
 ``KernelDatapath`` is what ``ikev2d.daemon.datapath.open_kernel_datapath()`` returns: the
 daemon's ``Datapath`` contract over :class:`~ikev2d.kernel.xfrm.XfrmDatapath` (Child SAs,
 policies, SPIs, counters, expire events), :class:`~ikev2d.kernel.routes.VirtualIpRoutes`
-(a route per pool, a /32 for a client off its path; our other addresses for MOBIKE) and the socket options of
-:mod:`ikev2d.kernel.sockets`. Every socket is opened in the constructor, so a datapath made
-inside a network namespace works in that namespace only.
+(a route per pool, a /32 for a client off its path; our other addresses for MOBIKE) and the
+socket options of :mod:`ikev2d.kernel.sockets`. Every socket is opened in the constructor, so
+a datapath made inside a network namespace works in that namespace only.
 """
 
 from __future__ import annotations

@@ -145,9 +145,12 @@ class VirtualIpRoutes:
             if current.until > now and current.route.prefsrc == source:
                 current.members.add(virtual_ip)
                 return True
-        elif current is not None and current.members - {virtual_ip}:
-            if current.until > now or self._still_there(current):
-                return False  # another device than the pool's route: a /32 of its own
+        elif (
+            current is not None
+            and current.members - {virtual_ip}
+            and (current.until > now or self._still_there(current))
+        ):
+            return False  # another device than the pool's route: a /32 of its own
         route = self._add_with_source(
             lambda src: rtnl.Route(
                 family, str(pool.network_address), pool.prefixlen, protocol=RTPROT_IKEV2D,

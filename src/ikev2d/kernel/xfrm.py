@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Callable, Sequence
 from collections import Counter as _Multiset
+from collections.abc import Callable, Sequence
 
 from ikev2d.kernel import xfrm_build as b
 from ikev2d.kernel import xfrm_messages as m
@@ -98,9 +98,7 @@ def _tunnel_key(tunnel: ChildTunnel) -> tuple:
 class XfrmDatapath:
     """Installs and removes tunnel-mode ESP Child SAs in the current network namespace."""
 
-    def __init__(
-        self, *, listen: bool = True, rng: Callable[[int], bytes] = os.urandom
-    ) -> None:
+    def __init__(self, *, listen: bool = True, rng: Callable[[int], bytes] = os.urandom) -> None:
         self._nl = NetlinkSocket()
         try:
             self._events = ExpireListener() if listen else None

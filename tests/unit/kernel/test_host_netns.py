@@ -113,7 +113,9 @@ def test_pool_block_policies_sit_below_client_policies_and_are_ours(netns):
             "out": "0.0.0.0/0 dst 10.10.10.0/24 ",
         }, directions  # fmt: skip
         assert len(v6) == 3 and {re.search(r"dir (\w+)", b).group(1) for b in v6} == {
-            "in", "fwd", "out"
+            "in",
+            "fwd",
+            "out",
         }
         # a client's policy (as install_child makes it) wins over the pool's block
         client = b.policy_priority(ipaddress.ip_network("10.10.10.5/32"),
