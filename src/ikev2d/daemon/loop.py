@@ -82,6 +82,7 @@ class Daemon:
         self.datapath = datapath
         self.log = log = log or Logger(config.log_level)
         self._clock, self._wall = clock, wall_clock
+        self._now = clock()  # the clock as read at the start of this turn (run_once)
         self.responder = self._new_responder(config, rng or RandomPool())
         self.actions = Actions(
             datapath, log, wall_clock, self._install_failed, _key_writer(save_keys)
@@ -235,11 +236,13 @@ class Daemon:
 
     # -- one turn --------------------------------------------------------------------------
     def run_once(self, max_wait: float | None = None) -> None:
-        timeout = self._timeout(max_wait)
-        for key, mask in self._selector.select(timeout):
+        ready = self._selector.select(self._timeout(max_wait))
+        # One clock read per turn (a syscall where the clock has no vDSO, as on many MIPS
+        # routers): the handlers below and the next turn's timeout use it. That timeout is
+        # then long by this turn's work (milliseconds), which a timer can afford.
+        now = self._now = self._clock()
+        for key, mask in ready:
             key.data(mask)
-        # one clock read per turn from here on (a syscall where the clock has no vDSO)
-        now = self._clock()
         timer = self.responder.get_timer()
         if timer is not None and timer <= now:
             self.responder.handle_timer(now)
@@ -251,23 +254,26 @@ class Daemon:
         if self.traffic.due is not None and now >= self.traffic.due:
             self.traffic.poll(now)
         if self.snapshots.due(now):
-            self.snapshots.write()
+            self.snapshots.write(now)
 
     def _timeout(self, max_wait: float | None) -> float | None:
         if self._stopping or self._reload_wanted:
             return 0
-        self.traffic.arm(self._clock, self.config.dpd_delay)
+        self.traffic.arm(self._turn_clock, self.config.dpd_delay)
         pending = (self.responder.get_timer(), self.snapshots.next_refresh, self.traffic.due)
         deadlines = [t for t in pending if t is not None]
         if not deadlines and max_wait is None:
             return None
-        now = self._clock()
+        now = self._now
         if max_wait is not None:
             deadlines.append(now + max_wait)
         return max(min(deadlines) - now, 0)
 
+    def _turn_clock(self) -> float:
+        return self._now
+
     def _on_ike(self, s: IkeSocket) -> None:
-        now = self._clock()  # for the whole burst: it is read in one go
+        now = self._now  # for the whole burst: it is read in one go
         for _ in range(_MAX_BURST):
             try:
                 got = s.receive()
@@ -295,7 +301,7 @@ class Daemon:
         except OSError as exc:
             self.log.error(f"reading kernel events: {exc}")
             return
-        now = self._clock()
+        now = self._now
         for event in events:
             if isinstance(event, SaExpired):  # soft = rekey now, hard = the kernel deleted it
                 spi, kind = event.spi, "hard" if event.hard else "soft"

@@ -56,10 +56,11 @@ class SnapshotSchedule:
     def due(self, now: float) -> bool:
         return self._actions.changed or (self.next_refresh is not None and now >= self.next_refresh)
 
-    def write(self, *, running: bool = True) -> None:
+    def write(self, now: float | None = None, *, running: bool = True) -> None:
         """Rewrite status.json, unless this change falls within the gap after the last one
-        (then it is written when the gap ends)."""
-        now = self._clock()
+        (then it is written when the gap ends). `now`: the loop's clock of this turn."""
+        if now is None:
+            now = self._clock()
         gap = snapshot_gap(len(self._actions.clients))
         if running and self._actions.changed and now < self._last + gap:
             self.next_refresh = self._last + gap  # coalesce the burst

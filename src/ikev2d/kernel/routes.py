@@ -77,6 +77,7 @@ class VirtualIpRoutes:
         self._pool_routes: dict[IPNetwork, _PoolRoute] = {}
         self._routes: dict[str, rtnl.Route] = {}  # virtual IP -> its own /32 as added
         self._sources: dict[tuple, tuple[float, str | None]] = {}  # local_ts -> (until, src)
+        self._now = 0.0  # the clock, read when a client is routed
 
     def cover(self, pools: Sequence[str]) -> None:
         """The address pools: a client inside one is routed by the pool's route."""
@@ -84,11 +85,10 @@ class VirtualIpRoutes:
 
     def _cached_source_in(self, local_ts, family: int, *, fresh: bool = False) -> str | None:
         key = (family, *(str(n) for n in local_ts))
-        now = time.monotonic()
         cached = self._sources.get(key)
-        if fresh or cached is None or cached[0] <= now:
+        if fresh or cached is None or cached[0] <= self._now:
             source = self._source_in(local_ts, family)
-            cached = self._sources[key] = (now + SOURCE_CACHE_SECONDS, source)
+            cached = self._sources[key] = (self._now + SOURCE_CACHE_SECONDS, source)
         return cached[1]
 
     def _source_in(self, local_ts, family: int) -> str | None:
@@ -113,6 +113,7 @@ class VirtualIpRoutes:
     def add(self, virtual_ip: str, peer: str, local_ts) -> rtnl.Route:
         """Route `virtual_ip` the way packets to `peer` (its outer address) go: by its pool's
         route when that leads there, else by a /32 of its own."""
+        self._now = time.monotonic()  # once per client: a syscall where there is no vDSO
         path = self._path_to(peer)
         family = socket.AF_INET6 if ":" in virtual_ip else socket.AF_INET
         pool = self._pool_of(virtual_ip)
@@ -138,7 +139,7 @@ class VirtualIpRoutes:
     def _join_pool(self, pool, virtual_ip: str, path: rtnl.Route, local_ts, family) -> bool:
         """Carry `virtual_ip` by its pool's route (adding or renewing that route) if the route
         leads where `path` does; False when the client needs a /32 of its own."""
-        now = time.monotonic()
+        now = self._now
         current = self._pool_routes.get(pool)
         source = self._cached_source_in(local_ts, family)
         if current is not None and current.route.oif == path.oif:
@@ -171,7 +172,7 @@ class VirtualIpRoutes:
             if exc.errno in (errno.ENODEV, errno.ENETDOWN, errno.EINVAL):
                 return False
             raise
-        pool_route.until = time.monotonic() + SOURCE_CACHE_SECONDS
+        pool_route.until = self._now + SOURCE_CACHE_SECONDS
         return True
 
     def _add_with_source(self, make, local_ts, family: int) -> rtnl.Route:

@@ -146,7 +146,7 @@ last /64 of the router's ULA prefix (`ula_prefix` of `/etc/config/network`) and 
 to the LAN's IPv4 subnet and the LAN's /64 of that prefix (the one netifd gives an interface
 with `ip6assign`, numbered by `ip6hint`); set `local_subnet` when the LAN's IPv6 network is
 another one. LAN hosts reach the clients through the router (odhcpd announces the ULA prefix
-as a route); the daemon routes each client's /128 into its tunnel, as it routes its /32.
+as a route); the daemon routes `pool6` into the clients' tunnels, as it routes `pool`.
 
 **Full tunnel.** `0.0.0.0/0` (or `::/0`) in `local_subnet` claims all of IPv6 as well, so a
 dual-stack phone sends no IPv6 around the tunnel:

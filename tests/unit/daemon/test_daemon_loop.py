@@ -278,3 +278,38 @@ def test_router_memory_reads_memtotal_and_the_responder_gets_it(tmp_path, start_
     assert router_memory(str(meminfo)) is None
     running = start_daemon()
     assert running.daemon.responder.memory_bytes == router_memory() > 0
+
+
+def test_a_turn_reads_the_clock_once(tmp_path, datapath):
+    """Where the clock has no vDSO (user-mode Linux, many MIPS routers) every read is a
+    system call: a turn of the loop that answers an IKE_SA_INIT and an IKE_AUTH reads it
+    once, and its timeout for the next turn comes from that read too."""
+    from daemon_support import server_table
+
+    from ikev2d.compat import Logger
+    from ikev2d.daemon.loop import Daemon
+    from ikev2d.policy.config import from_mapping
+
+    reads = []
+
+    def clock() -> float:
+        reads.append(1)
+        return time.monotonic()
+
+    config = from_mapping({"server": server_table(tmp_path)})
+    daemon = Daemon(config, datapath=datapath, log=Logger("error"), clock=clock)
+    daemon.start()
+    phone = Phone(("127.0.0.1", config.port), identity=(IdType.RFC822_ADDR, b"alice@home"))
+    try:
+        for request in (phone.ike.init_request, phone.ike.auth_request):
+            phone.send(request())
+            reads.clear()
+            daemon.run_once(max_wait=5)
+            assert len(reads) == 1
+            answer = phone.receive()
+            if request == phone.ike.init_request:
+                phone.ike.init_response(answer)
+        assert len(datapath.installed) == 1
+    finally:
+        phone.close()
+        daemon.close()
