@@ -94,8 +94,9 @@ def phone(dnsmasq):
 
 def _as_if_tunnelled(router) -> None:
     """There is no ESP in this kernel, so the phone's clear queries stand in for decapsulated
-    ones: the running daemon's block of clear traffic from the pool (in/fwd XFRM policies;
-    tests/system/test_attack_01_spoofed_pool.py proves it with ESP) is lifted for them."""
+    ones: the running daemon's block of clear traffic from and to the pool (in/fwd/out XFRM
+    policies; tests/system/test_attack_01_spoofed_pool.py proves it with ESP) is lifted for
+    them (in: the query; out: dnsmasq's answer)."""
 
     def blocked() -> bool:
         return "action block" in router.run(["ip", "xfrm", "policy", "list", "dir", "in"]).stdout
@@ -103,6 +104,8 @@ def _as_if_tunnelled(router) -> None:
     wait_until(blocked, 20, what="the daemon's block of clear pool traffic")
     router.run(["ip", "xfrm", "policy", "delete", "src", "10.10.10.0/24", "dst", "0.0.0.0/0",
                 "dir", "in"])  # fmt: skip
+    router.run(["ip", "xfrm", "policy", "delete", "src", "0.0.0.0/0", "dst", "10.10.10.0/24",
+                "dir", "out"])  # fmt: skip
 
 
 def _ask(phone: str, source: str = POOL_CLIENT) -> str:

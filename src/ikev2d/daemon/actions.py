@@ -165,6 +165,9 @@ class Actions:
         self.clients: dict[int, Client] = {}  # IKE SA handle -> Client
         self.failures: deque[Failure] = deque(maxlen=MAX_FAILURES)
         self.changed = False  # clients or failures changed since the last snapshot
+        # outer address -> the interface its datagrams of this turn arrived on (the loop
+        # fills it and forgets it once the turn's events are applied)
+        self.arrived_on: dict[str, int] = {}
 
     def apply(self, event: ev.Event) -> None:
         handler = self._HANDLERS.get(type(event).__name__)
@@ -207,7 +210,8 @@ class Actions:
         """(Re-)route the client's virtual IPs towards its outer address (kernel.routes)."""
         for address in _addresses(client):
             try:
-                self.datapath.add_client_route(address, spec.remote[0], spec.local_ts)
+                device = self.arrived_on.get(spec.remote[0])
+                self.datapath.add_client_route(address, spec.remote[0], spec.local_ts, device)
                 client.routed = True
             except Exception as exc:  # a missing route costs reachability, not the tunnel
                 self.log.warning(f"no route to {address} installed: {exc}")

@@ -65,10 +65,14 @@ class Datapath(Protocol):
         ...
 
     # -- routes and addresses -----------------------------------------------------------------
-    def add_client_route(self, virtual_ip: str, peer: str, local_ts: Sequence[str]) -> None:
+    def add_client_route(
+        self, virtual_ip: str, peer: str, local_ts: Sequence[str], device: int | None = None
+    ) -> None:
         """Route a client's virtual IP the way its outer address ``peer`` goes, from our
         address inside ``local_ts`` (kernel.routes: by its pool's route, or a /32 of its
-        own); replaces an earlier one."""
+        own); replaces an earlier one. ``device``: the interface the client's IKE message
+        came in on, if known (its ESP comes in there too); where the pool's route leads
+        there, no route lookup is needed."""
         ...
 
     def remove_client_route(self, virtual_ip: str) -> None: ...

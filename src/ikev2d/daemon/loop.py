@@ -285,6 +285,8 @@ class Daemon:
             data, remote, local = got
             if not data:
                 continue  # NAT keepalive, ESP the kernel did not take, truncated datagram
+            if s.device is not None:
+                self.actions.arrived_on[remote[0]] = s.device  # for its route (kernel.routes)
             try:
                 self.responder.receive_datagram(data, remote, local, now)
             except Exception as exc:  # a responder bug must not stop the server
@@ -327,6 +329,7 @@ class Daemon:
         responder = self.responder
         while (event := responder.next_event()) is not None:
             self.actions.apply(event)
+        self.actions.arrived_on.clear()
         for data, local, remote in responder.datagrams_to_send():
             self.ike.send(data, local, remote)
 

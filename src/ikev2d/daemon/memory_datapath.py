@@ -43,6 +43,7 @@ class MemoryDatapath:
         self._spis = InboundSpis(os.urandom)  # as the kernel datapath draws them
         self._traffic: dict[int, tuple[int, int]] = {}  # SPI -> (bytes, packets) counted
         self.routes: dict[str, tuple[str, tuple[str, ...]]] = {}  # virtual IP -> (peer, ts)
+        self.route_devices: dict[str, int | None] = {}  # virtual IP -> the device it came on
         self.blocked_pools: list[str] = []
         self.neighbours: dict[str, list[str]] = {}  # an address -> others on its interface
         self.journal: list[tuple[str, int | str]] | None = [] if journal else None
@@ -133,11 +134,15 @@ class MemoryDatapath:
         self._traffic[spi] = (total + data, number + packets)
 
     # -- routes, addresses, the pools ---------------------------------------------------------
-    def add_client_route(self, virtual_ip: str, peer: str, local_ts: Sequence[str]) -> None:
+    def add_client_route(
+        self, virtual_ip: str, peer: str, local_ts: Sequence[str], device: int | None = None
+    ) -> None:
         self.routes[virtual_ip] = (peer, tuple(local_ts))
+        self.route_devices[virtual_ip] = device
 
     def remove_client_route(self, virtual_ip: str) -> None:
         self.routes.pop(virtual_ip, None)
+        self.route_devices.pop(virtual_ip, None)
 
     def addresses_beside(self, address: str) -> list[str]:
         ipaddress.ip_address(address)  # the kernel's lookup refuses what is no address
@@ -155,6 +160,7 @@ class MemoryDatapath:
         self._spis.clear()
         self._traffic.clear()
         self.routes.clear()
+        self.route_devices.clear()
         self.blocked_pools = []
         return removed
 

@@ -39,7 +39,7 @@ def address_text(addr: Address) -> str:
 class IkeSocket:
     """One bound UDP socket. ``natt`` marks the NAT-T port (non-ESP marker framing)."""
 
-    __slots__ = ("_buf", "_view", "bound", "family", "natt", "sock")
+    __slots__ = ("_buf", "_view", "bound", "device", "family", "natt", "sock")
 
     def __init__(self, sock: socket.socket, natt: bool) -> None:
         self.sock = sock
@@ -48,13 +48,15 @@ class IkeSocket:
         self.bound: Address = sock.getsockname()[:2]
         self._buf = bytearray(MAX_DATAGRAM)
         self._view = memoryview(self._buf)
+        self.device: int | None = None  # the interface the last datagram arrived on
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
     def receive(self) -> tuple[bytes, Address, Address] | None:
         """(IKE message, remote, local) of one waiting datagram; None when nothing (more) is
-        waiting. Datagrams that are not IKE come back as (b"", remote, local)."""
+        waiting. Datagrams that are not IKE come back as (b"", remote, local). ``device``
+        is then the index of the interface it arrived on (None if the kernel did not say)."""
         try:
             size, ancdata, flags, remote = self.sock.recvmsg_into([self._buf], _ANCILLARY)
         except (BlockingIOError, InterruptedError):
@@ -71,9 +73,12 @@ class IkeSocket:
     def _local_ip(self, ancdata) -> str:
         for level, kind, data in ancdata:
             if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= 12:
+                self.device = _IN_PKTINFO.unpack_from(data)[0]
                 return socket.inet_ntop(socket.AF_INET, data[8:12])
-            if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= 16:
+            if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= 20:
+                self.device = _IN6_PKTINFO.unpack_from(data)[1]
                 return socket.inet_ntop(socket.AF_INET6, data[:16])
+        self.device = None
         return self.bound[0]
 
     def send(self, message: bytes, local: Address, remote: Address) -> None:

@@ -32,8 +32,10 @@ class KernelDatapath(XfrmDatapath):
             super().close()
             raise
 
-    def add_client_route(self, virtual_ip: str, peer: str, local_ts: Sequence[str]) -> None:
-        self._routes.add(virtual_ip, peer, local_ts)
+    def add_client_route(
+        self, virtual_ip: str, peer: str, local_ts: Sequence[str], device: int | None = None
+    ) -> None:
+        self._routes.add(virtual_ip, peer, local_ts, device)
 
     def remove_client_route(self, virtual_ip: str) -> None:
         self._routes.remove(virtual_ip)

@@ -110,13 +110,19 @@ class VirtualIpRoutes:
         address = ipaddress.ip_address(virtual_ip)
         return next((p for p in self._pools if address in p), None)
 
-    def add(self, virtual_ip: str, peer: str, local_ts) -> rtnl.Route:
+    def add(self, virtual_ip: str, peer: str, local_ts, device: int | None = None) -> rtnl.Route:
         """Route `virtual_ip` the way packets to `peer` (its outer address) go: by its pool's
-        route when that leads there, else by a /32 of its own."""
+        route when that leads there, else by a /32 of its own. `device`: the interface the
+        client's packets arrive on, if known; reverse-path filtering wants the route there,
+        so when the pool's route (fresh) leads there, no lookup is needed."""
         self._now = time.monotonic()  # once per client: a syscall where there is no vDSO
-        path = self._path_to(peer)
         family = socket.AF_INET6 if ":" in virtual_ip else socket.AF_INET
         pool = self._pool_of(virtual_ip)
+        if pool is not None and device is not None:
+            joined = self._join_pool_on(pool, virtual_ip, device, local_ts, family)
+            if joined is not None:
+                return joined
+        path = self._path_to(peer)
         if pool is not None and self._join_pool(pool, virtual_ip, path, local_ts, family):
             self.remove_own(virtual_ip)
             return self._pool_routes[pool].route
@@ -135,6 +141,22 @@ class VirtualIpRoutes:
         )  # fmt: skip
         self._routes[virtual_ip] = route
         return route
+
+    def _join_pool_on(
+        self, pool, virtual_ip: str, device: int, local_ts, family: int
+    ) -> rtnl.Route | None:
+        """The pool's route, if it is fresh and leads to `device`: `virtual_ip` joins it."""
+        current = self._pool_routes.get(pool)
+        if (
+            current is None
+            or current.route.oif != device
+            or current.until <= self._now
+            or current.route.prefsrc != self._cached_source_in(local_ts, family)
+        ):
+            return None
+        current.members.add(virtual_ip)
+        self.remove_own(virtual_ip)
+        return current.route
 
     def _join_pool(self, pool, virtual_ip: str, path: rtnl.Route, local_ts, family) -> bool:
         """Carry `virtual_ip` by its pool's route (adding or renewing that route) if the route

@@ -92,10 +92,12 @@ def test_connect_on_500_installs_the_tunnel_and_shows_in_status(start_daemon, da
     assert [str(n) for n in tunnel.local_ts] == ["192.168.1.0/24"]
     assert tunnel.lifetimes.hard_seconds >= d.config.child_lifetime
     assert 0 < tunnel.lifetimes.soft_seconds < tunnel.lifetimes.hard_seconds
-    # the larval SA goes from the client to us
+    # the inbound SPI is for ESP from the client to us
     assert [op for op in datapath.journal if op[0] == "allocate_spi"] == [
         ("allocate_spi", "127.0.0.1 -> 127.0.0.1")
     ]
+    # its route is told the interface the IKE_AUTH came in on (lo here): kernel.routes
+    assert datapath.route_devices == {address: socket.if_nametoindex("lo")}
 
     datapath.count(tunnel.inbound.spi, 1000, 10)
     datapath.count(tunnel.outbound.spi, 2000, 20)

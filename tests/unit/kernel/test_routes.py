@@ -275,3 +275,32 @@ def test_the_pool_route_follows_a_device_that_came_back_as_another(router, clock
         assert _ours(router) == "10.10.10.0/24 dev wan2 scope link src 192.168.1.1 \n"
     finally:
         routes.close()
+
+
+def test_a_client_arriving_on_the_pool_routes_device_needs_no_lookup(router, clock):
+    """The interface its IKE message came in on is where its ESP comes in: where the pool's
+    route (fresh) leads there, joining it takes no request at all; elsewhere the lookup
+    decides as before."""
+    with in_netns(router):
+        routes = VirtualIpRoutes()
+        wan0, lan0 = socket.if_nametoindex("wan0"), socket.if_nametoindex("lan0")
+    lookups = []
+    real_path = routes._path_to
+    routes._path_to = lambda peer: lookups.append(peer) or real_path(peer)
+    try:
+        routes.cover(["10.10.10.0/24"])
+        routes.add("10.10.10.5", "203.0.113.7", ["192.168.1.0/24"], wan0)  # the first: lookup
+        routes.add("10.10.10.6", "203.0.113.8", ["192.168.1.0/24"], wan0)
+        assert lookups == ["203.0.113.7"]
+        routes.add("10.10.10.7", "192.168.1.50", ["192.168.1.0/24"], lan0)  # elsewhere
+        assert lookups[-1] == "192.168.1.50"
+        assert "10.10.10.7 dev lan0 scope link src 192.168.1.1 " in _ours(router).splitlines()
+        clock[0] += 31  # stale: looked up (and the pool's route added) again
+        routes.add("10.10.10.8", "203.0.113.9", ["192.168.1.0/24"], wan0)
+        assert lookups[-1] == "203.0.113.9" and len(lookups) == 3
+        routes.remove("10.10.10.5")
+        routes.remove("10.10.10.6")
+        routes.remove("10.10.10.8")
+        assert _ours(router) == "10.10.10.7 dev lan0 scope link src 192.168.1.1 \n"
+    finally:
+        routes.close()
