@@ -56,6 +56,9 @@ _NEVER = {
     "difflib": "option-name suggestions, only for a configuration with a mistake",
     "argparse": "procd's command line is read without it (cli._plain_daemon_args)",
     "gettext": "argparse's messages: only for --help and command-line mistakes",
+    "dataclasses": "value objects at start are wire.frozen classes: each dataclass takes ~1 ms "
+    "to build, the module brings inspect, ast, dis, tokenize (~1.8 MB)",
+    "inspect": "brought by dataclasses (with ast, dis and tokenize)",
     "ikev2d.ike.credentials": "certificates load with auth_mode eap or cert (daemon/credentials)",
     "datetime": "certificate dates (daemon/credentials); TOML's dates (tomllib, not on UCI)",
     "ikev2d.policy.uci": "the UCI reader, for UCI configurations only",
@@ -75,29 +78,12 @@ _NEVER = {
 _NEVER_WITHOUT_KERNEL = {
     "pyroute2": "the kernel room is imported only by open_kernel_datapath()",
     "logging": "compat.Logger replaces it (python3-logging is a separate OpenWrt package)",
-    # kernel/routes.py still imports it (dataclasses.replace of an rtnl.Route): move both to
-    # _NEVER when it copies the Route otherwise and rtnl.Route is a Frozen class
-    "dataclasses": "value objects at start are wire.frozen classes (~1.8 MB with inspect)",
-    "inspect": "brought by dataclasses (with ast, dis, tokenize)",
 }
 
 
-# The modules of the daemon's start (with the kernel room) that still build dataclasses, and
-# why: each costs ~1 ms of the start to build (docs/benchmarks.md, Start cost), and the
-# dataclasses module itself brings inspect, ast, dis and tokenize (~1.8 MB). Shrink it; never
-# grow it: a value object on the start path is a class with __slots__ (wire.frozen.Frozen).
-_DATACLASSES_AT_START = {
-    "ikev2d.kernel.rtnl": "Route: kernel/routes.py copies it with dataclasses.replace",
-}
-_LIST_MODULES = "print(json.dumps(sorted(sys.modules)))"
-_LIST_DATACLASSES = """print(json.dumps(sorted({f"{c.__module__}.{c.__qualname__}"
-    for m in list(sys.modules.values()) if m.__name__.startswith("ikev2d")
-    for c in vars(m).values() if isinstance(c, type) and "__dataclass_fields__" in vars(c)})))"""
-
-
-def _modules(code: str, tmp_path, listing: str = _LIST_MODULES) -> set[str]:
+def _modules(code: str, tmp_path) -> set[str]:
     script = f"PKI_DIR = {str(tmp_path / 'no-pki')!r}\n{code}\n"
-    script += f"import json, sys\n{listing}\n"
+    script += "import json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -146,9 +132,3 @@ def test_kernel_datapath_uses_pyroute2_netlink_only(kernel_modules):
     pyroute2 = _loaded(kernel_modules, "pyroute2")
     assert "pyroute2.netlink" in pyroute2  # the XFRM message classes still come from there
     assert len(pyroute2) < 20, pyroute2  # pyroute2's __init__ alone loads ~165
-
-
-def test_the_start_builds_dataclasses_only_where_listed(tmp_path):
-    built = _modules(_DAEMON + _KERNEL, tmp_path, _LIST_DATACLASSES)
-    outside = sorted(c for c in built if c.rsplit(".", 1)[0] not in _DATACLASSES_AT_START)
-    assert not outside, "value objects on the daemon's start path: plain classes with __slots__"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from dataclasses import dataclass
+
+from ikev2d.wire.frozen import Frozen
 
 __all__ = [
     "RTM_DELROUTE",
@@ -49,20 +50,57 @@ _U32 = struct.Struct("=I")
 _ADDR_LEN = {socket.AF_INET: 4, socket.AF_INET6: 16}
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(Frozen):
     """One route as rtnetlink carries it (addresses as text, absent attributes None)."""
 
+    __slots__ = (
+        "dst",
+        "dst_len",
+        "family",
+        "gateway",
+        "oif",
+        "prefsrc",
+        "protocol",
+        "scope",
+        "table",
+        "type",
+    )
     family: int
-    dst: str | None = None
-    dst_len: int = 0
-    table: int = RT_TABLE_MAIN
-    protocol: int = 0
-    scope: int = RT_SCOPE_UNIVERSE
-    type: int = RTN_UNICAST
-    oif: int | None = None
-    gateway: str | None = None
-    prefsrc: str | None = None
+    dst: str | None
+    dst_len: int
+    table: int
+    protocol: int
+    scope: int
+    type: int
+    oif: int | None
+    gateway: str | None
+    prefsrc: str | None
+
+    def __init__(
+        self,
+        family: int,
+        dst: str | None = None,
+        dst_len: int = 0,
+        table: int = RT_TABLE_MAIN,
+        protocol: int = 0,
+        scope: int = RT_SCOPE_UNIVERSE,
+        type: int = RTN_UNICAST,
+        oif: int | None = None,
+        gateway: str | None = None,
+        prefsrc: str | None = None,
+    ) -> None:
+        self._set(
+            family=family,
+            dst=dst,
+            dst_len=dst_len,
+            table=table,
+            protocol=protocol,
+            scope=scope,
+            type=type,
+            oif=oif,
+            gateway=gateway,
+            prefsrc=prefsrc,
+        )
 
 
 def _message(mtype: int, flags: int, seq: int, body: bytes) -> bytes:
