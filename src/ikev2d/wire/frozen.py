@@ -36,6 +36,14 @@ class Frozen:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name}")
 
+    # copy, deepcopy and pickle restore the slots through here (__setattr__ refuses)
+    def __getstate__(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            object.__setattr__(self, name, value)
+
     def replace(self, **changes: object) -> Self:
         """A copy with `changes` (field=value), checked by the constructor as a new one is."""
         values = {name: changes.pop(name, getattr(self, name)) for name in self.__slots__}

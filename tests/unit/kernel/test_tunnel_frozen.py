@@ -3,7 +3,9 @@ keys never in a repr, a replaced copy checked like a new one."""
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import pickle
 
 import pytest
 
@@ -64,3 +66,12 @@ def test_replace_checks_like_a_new_one():
         SaKeys(0xFF, KEY)
     with pytest.raises(ValueError, match="AEAD"):
         EspTransform("cbc(aes)")
+
+
+def test_copies_and_pickles_are_equal_and_still_immutable():
+    tunnel = _tunnel(encap=UdpEncap(4500, 4501))
+    pickled = pickle.loads(pickle.dumps(tunnel))  # noqa: S301 - our own bytes
+    for twin in (copy.copy(tunnel), copy.deepcopy(tunnel), pickled):
+        assert twin == tunnel and twin.inbound.encr_key == KEY
+        with pytest.raises(AttributeError):
+            twin.reqid = 0x1C2E0006
