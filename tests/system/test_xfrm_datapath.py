@@ -232,11 +232,16 @@ def test_shared_policies_survive_removal_of_the_old_child(pair):
     new, _ = _tunnels(srv, cli, "chacha20poly1305", encap=False)
     srv.dp.install_child(old)
     srv.dp.install_child(new)
+    sent = []
+    real_send = srv.dp._nl._send
+    srv.dp._nl._send = lambda data, operation: sent.append(operation) or real_send(data, operation)
     srv.dp.remove_child(old)
     policy = srv.ip("xfrm", "policy").stdout
     assert policy.count("dir ") == 3 and f"reqid {new.reqid} mode tunnel" in policy
     srv.dp.remove_child(new)
     assert "dir " not in srv.ip("xfrm", "policy").stdout
+    assert "proto esp" not in srv.ip("xfrm", "state").stdout
+    assert sent == ["batch", "batch"]  # each removal is one round trip (2 SAs + 3 policies)
 
 
 def test_expire_events_reach_the_poll_loop(pair):

@@ -229,11 +229,16 @@ class XfrmDatapath:
             delete_quietly(self._nl, b.build_delsa, "DELSA", dst, spi)
 
     def _release_policy(self, spec: b.PolicySpec) -> None:
+        if self._unused(spec):
+            self._delete_policy(spec)
+
+    def _unused(self, spec: b.PolicySpec) -> bool:
+        """One user less for the policy; True when it has none left (delete it then)."""
         self._policy_refs[spec.key] -= 1
         if self._policy_refs[spec.key] > 0:
-            return
+            return False
         del self._policy_refs[spec.key]
-        self._delete_policy(spec)
+        return True
 
     def _delete_policy(self, spec: b.PolicySpec) -> None:
         """DELPOLICY by selector; one already gone is fine."""
@@ -245,20 +250,28 @@ class XfrmDatapath:
                 raise
 
     def remove_child(self, tunnel: ChildTunnel) -> None:
-        """Delete both SAs, and each policy no other installed tunnel still uses."""
-        delete_quietly(self._nl, b.build_delsa, "DELSA", tunnel.local, tunnel.inbound.spi)
-        delete_quietly(self._nl, b.build_delsa, "DELSA", tunnel.remote, tunnel.outbound.spi)
+        """Delete both SAs, and each policy no other installed tunnel still uses, in one
+        round trip; what is gone already is no error."""
         known = self._installed.pop(_tunnel_key(tunnel), None) is not None
         self._deferred.discard(_tunnel_key(tunnel))
         self._spis.released(tunnel.inbound.spi)
+        batch: list[tuple[bytes, int, str]] = []
+        for dst, spi in ((tunnel.local, tunnel.inbound.spi), (tunnel.remote, tunnel.outbound.spi)):
+            seq = self._nl.next_seq()
+            batch.append((b.build_delsa(dst, spi, seq), seq, "DELSA"))
         for spec in b.policy_specs(tunnel):
-            if known:
-                self._release_policy(spec)
-            elif self._policy_refs[spec.key] == 0:
-                # Installed by an earlier run of ikev2d (or already gone): ours to delete.
-                self._policy_refs[spec.key] = 1
-                self._release_policy(spec)
-            # else: not installed by us, and a live tunnel still uses it; leave it.
+            # A tunnel we did not install was installed by an earlier run of ikev2d (or is
+            # gone): its policies are ours to delete, unless a live tunnel still uses them.
+            if known or self._policy_refs[spec.key] == 0:
+                if not known:
+                    self._policy_refs[spec.key] = 1
+                if self._unused(spec):
+                    seq = self._nl.next_seq()
+                    batch.append((b.build_delpolicy(spec.direction, seq, spec=spec), seq,
+                                  "DELPOLICY"))  # fmt: skip
+        failed = [e for e in self._nl.request_batch(batch) if e is not None and not e.not_found]
+        if failed:
+            raise failed[0]
 
     def all_counters(self) -> dict[int, tuple[int, int]]:
         """(bytes, packets) of every SA of ours by SPI, from ONE dump: a status of many
