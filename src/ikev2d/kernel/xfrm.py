@@ -108,6 +108,7 @@ class XfrmDatapath:
         self._mover = TunnelMover(self._nl)
         self._policy_refs: _Multiset[tuple] = _Multiset()
         self._installed: dict[tuple, int] = {}  # tunnel key -> reqid
+        self._reqids: _Multiset[int] = _Multiset()  # reqid -> installed tunnels with it
         self._next_reqid = REQID_LARVAL + 1
         self._deferred: set[tuple] = set()  # tunnels whose outbound SA is not added yet
         self._pool_block: list[b.PolicySpec] = []  # the block policies of the pools
@@ -120,7 +121,7 @@ class XfrmDatapath:
         for _ in range(len(OWNED_REQIDS)):
             reqid = self._next_reqid
             self._next_reqid = reqid + 1 if reqid + 1 < OWNED_REQIDS.stop else REQID_LARVAL + 1
-            if reqid not in self._installed.values():
+            if not self._reqids[reqid]:
                 return reqid
         raise RuntimeError("every ikev2d reqid is in use")
 
@@ -176,6 +177,7 @@ class XfrmDatapath:
             self._spis.released(tunnel.inbound.spi)
             raise
         self._installed[_tunnel_key(tunnel)] = tunnel.reqid
+        self._reqids[tunnel.reqid] += 1
         self._spis.installed(tunnel.inbound.spi)
 
     def block_pool(self, pools: Sequence[str]) -> None:
@@ -252,7 +254,12 @@ class XfrmDatapath:
     def remove_child(self, tunnel: ChildTunnel) -> None:
         """Delete both SAs, and each policy no other installed tunnel still uses, in one
         round trip; what is gone already is no error."""
-        known = self._installed.pop(_tunnel_key(tunnel), None) is not None
+        reqid = self._installed.pop(_tunnel_key(tunnel), None)
+        known = reqid is not None
+        if known:
+            self._reqids[reqid] -= 1
+            if not self._reqids[reqid]:
+                del self._reqids[reqid]
         self._deferred.discard(_tunnel_key(tunnel))
         self._spis.released(tunnel.inbound.spi)
         batch: list[tuple[bytes, int, str]] = []
@@ -306,6 +313,7 @@ class XfrmDatapath:
                 removed += delete_quietly(self._nl, b.build_delsa, "DELSA", dst, sa[1])
         self._policy_refs.clear()
         self._installed.clear()
+        self._reqids.clear()
         self._spis.clear()
         self._pool_block = []
         return removed
