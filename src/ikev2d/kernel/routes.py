@@ -143,7 +143,7 @@ class VirtualIpRoutes:
         return route
 
     def _join_pool_on(
-        self, pool, virtual_ip: str, device: int, local_ts, family: int
+        self, pool, virtual_ip: str, device: int | None, local_ts, family: int
     ) -> rtnl.Route | None:
         """The pool's route, if it is fresh and leads to `device`: `virtual_ip` joins it."""
         current = self._pool_routes.get(pool)
@@ -161,15 +161,13 @@ class VirtualIpRoutes:
     def _join_pool(self, pool, virtual_ip: str, path: rtnl.Route, local_ts, family) -> bool:
         """Carry `virtual_ip` by its pool's route (adding or renewing that route) if the route
         leads where `path` does; False when the client needs a /32 of its own."""
+        if self._join_pool_on(pool, virtual_ip, path.oif, local_ts, family) is not None:
+            return True
         now = self._now
         current = self._pool_routes.get(pool)
-        source = self._cached_source_in(local_ts, family)
-        if current is not None and current.route.oif == path.oif:
-            if current.until > now and current.route.prefsrc == source:
-                current.members.add(virtual_ip)
-                return True
-        elif (
+        if (
             current is not None
+            and current.route.oif != path.oif
             and current.members - {virtual_ip}
             and (current.until > now or self._still_there(current))
         ):
